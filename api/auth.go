@@ -1,0 +1,66 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/concertd/concertd/engine"
+)
+
+var bearerPrefix = []byte("bearer ")
+
+// token authenticates a request: the Authorization header when present, else the
+// legacy "userToken" body field. The engine decides INVALID and EXPIRED.
+func (s *Server) token(rc *fasthttp.RequestCtx) (engine.Token, error) {
+	h := bytes.TrimSpace(rc.Request.Header.Peek(fasthttp.HeaderAuthorization))
+	if len(h) == 0 {
+		return s.e.Authenticate(legacyToken(rc.Request.Body()))
+	}
+	if len(h) < len(bearerPrefix) || !bytes.EqualFold(h[:len(bearerPrefix)], bearerPrefix) {
+		if bytes.EqualFold(h, bearerPrefix[:len(bearerPrefix)-1]) {
+			return engine.Token{}, engine.ErrTokenMissing // "Bearer" with nothing after it
+		}
+		return engine.Token{}, engine.Errorf(engine.CodeTokenInvalid, "Authorization must be \"Bearer <userToken>\"")
+	}
+	return s.e.Authenticate(string(bytes.TrimSpace(h[len(bearerPrefix):])))
+}
+
+// legacyToken reads the "userToken" field older clients send in the body. It is
+// lenient on purpose: a body it cannot read just has no token (401), and the
+// endpoint's own decoder judges the body (400) once the caller is known.
+func legacyToken(body []byte) string {
+	if len(body) == 0 {
+		return ""
+	}
+	var w struct {
+		UserToken string `json:"userToken"`
+	}
+	if json.Unmarshal(body, &w) != nil {
+		return ""
+	}
+	return w.UserToken
+}
+
+// setAdminKey keeps only a digest: comparing fixed-size digests in constant time
+// also hides the key's length, which ConstantTimeCompare on the raw key would not.
+func (s *Server) setAdminKey(key string) {
+	s.hasAdmin = key != ""
+	s.adminKey = sha256.Sum256([]byte(key))
+}
+
+// admin guards an operator endpoint with X-Admin-Key.
+func (s *Server) admin(h handlerFunc) handlerFunc {
+	return func(ctx context.Context, rc *fasthttp.RequestCtx) error {
+		given := rc.Request.Header.Peek("X-Admin-Key")
+		sum := sha256.Sum256(given)
+		if !s.hasAdmin || len(given) == 0 || subtle.ConstantTimeCompare(sum[:], s.adminKey[:]) != 1 {
+			return engine.ErrAdminOnly
+		}
+		return h(ctx, rc)
+	}
+}

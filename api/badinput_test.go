@@ -1,0 +1,293 @@
+package api
+
+import (
+	"bufio"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+)
+
+// TestBadInput hits every endpoint with what a careless or hostile client sends
+// and checks the exact contract status and code, that no answer is a 500, and that
+// nothing changed afterwards.
+func TestBadInput(t *testing.T) {
+	h := newHarness(t)
+	f := h.fixture()
+	otherConcert, otherSchedules := h.concert(`{"title":"Other","schedules":[{"concertDate":"2026-12-25","seatCount":5,"price":10}]}`)
+	// Tokens stay WAITING: the engine's admission loop is not running.
+	waiting := f.token
+	forged := waiting[:len(waiting)-2] + flip(waiting[len(waiting)-2:])
+	// A well-formed token for the same user and concert, signed with another key.
+	parts := strings.Split(waiting, ".")
+	otherKey := strings.Join(parts[:len(parts)-1], ".") + ".AAAAAAAAAAAAAAAAAAAAAAAA"
+
+	sid := itoa(f.scheduleID)
+	big := `{"name":"` + strings.Repeat("x", 70<<10) + `","email":"a@example.com"}`
+	auth := bearer(waiting)
+	withAuth := func(h ...string) []string { return append(bearer(waiting), h...) }
+
+	cases := []struct {
+		name         string
+		method, path string
+		body         string
+		headers      []string
+		status       int
+		code         string
+	}{
+		// POST /api/users
+		{"user: empty body", "POST", "/api/users", "", nil, 400, "BAD_REQUEST"},
+		{"user: array", "POST", "/api/users", `[]`, nil, 400, "BAD_REQUEST"},
+		{"user: null", "POST", "/api/users", `null`, nil, 400, "BAD_REQUEST"},
+		{"user: string", "POST", "/api/users", `"kim"`, nil, 400, "BAD_REQUEST"},
+		{"user: truncated", "POST", "/api/users", `{"name":"a","email":"b@example.com"`, nil, 400, "BAD_REQUEST"},
+		{"user: trailing garbage", "POST", "/api/users", `{"name":"a","email":"b@example.com"}x`, nil, 400, "BAD_REQUEST"},
+		{"user: name is a number", "POST", "/api/users", `{"name":1,"email":"b@example.com"}`, nil, 400, "BAD_REQUEST"},
+		{"user: email missing", "POST", "/api/users", `{"name":"a"}`, nil, 400, "BAD_REQUEST"},
+		{"user: email null", "POST", "/api/users", `{"name":"a","email":null}`, nil, 400, "BAD_REQUEST"},
+		{"user: email invalid", "POST", "/api/users", `{"name":"a","email":"not-an-email"}`, nil, 400, "BAD_REQUEST"},
+		{"user: blank name", "POST", "/api/users", `{"name":"  ","email":"b@example.com"}`, nil, 400, "BAD_REQUEST"},
+		{"user: email taken", "POST", "/api/users", `{"name":"x","email":"KIM@example.com"}`, nil, 409, "EMAIL_TAKEN"},
+		{"user: 70 KiB", "POST", "/api/users", big, nil, 413, "BODY_TOO_LARGE"},
+
+		// POST /api/users/token
+		{"token: userId string", "POST", "/api/users/token", `{"userId":"1","concertId":1}`, nil, 400, "BAD_REQUEST"},
+		{"token: userId fraction", "POST", "/api/users/token", `{"userId":1.5,"concertId":1}`, nil, 400, "BAD_REQUEST"},
+		{"token: userId exponent", "POST", "/api/users/token", `{"userId":1e0,"concertId":1}`, nil, 400, "BAD_REQUEST"},
+		{"token: userId null", "POST", "/api/users/token", `{"userId":null,"concertId":1}`, nil, 400, "BAD_REQUEST"},
+		{"token: userId zero", "POST", "/api/users/token", `{"userId":0,"concertId":1}`, nil, 400, "BAD_REQUEST"},
+		{"token: userId huge", "POST", "/api/users/token", `{"userId":99999999999999999999,"concertId":1}`, nil, 400, "BAD_REQUEST"},
+		{"token: concertId missing", "POST", "/api/users/token", `{"userId":1}`, nil, 400, "BAD_REQUEST"},
+		{"token: unknown user", "POST", "/api/users/token", `{"userId":999,"concertId":1}`, nil, 404, "USER_NOT_FOUND"},
+		{"token: unknown concert", "POST", "/api/users/token", `{"userId":1,"concertId":999}`, nil, 404, "CONCERT_NOT_FOUND"},
+
+		// GET /api/queue/status
+		{"status: no token", "GET", "/api/queue/status", "", nil, 401, "TOKEN_MISSING"},
+		{"status: bare Bearer", "GET", "/api/queue/status", "", []string{"Authorization", "Bearer"}, 401, "TOKEN_MISSING"},
+		{"status: garbage", "GET", "/api/queue/status", "", bearer("garbage"), 401, "TOKEN_INVALID"},
+		{"status: forged", "GET", "/api/queue/status", "", bearer(forged), 401, "TOKEN_INVALID"},
+		{"status: other key", "GET", "/api/queue/status", "", bearer(otherKey), 401, "TOKEN_INVALID"},
+		{"status: basic scheme", "GET", "/api/queue/status", "", []string{"Authorization", "Basic " + waiting}, 401, "TOKEN_INVALID"},
+		{"status: very long", "GET", "/api/queue/status", "", bearer(strings.Repeat("v1.", 1000)), 401, "TOKEN_INVALID"},
+		{"status: legacy body garbage", "GET", "/api/queue/status", `{"userToken":"nope"}`, nil, 401, "TOKEN_INVALID"},
+		{"status: legacy body not a string", "GET", "/api/queue/status", `{"userToken":5}`, nil, 401, "TOKEN_MISSING"},
+
+		// GET /api/concerts/schedules
+		{"schedules: concertId word", "GET", "/api/concerts/schedules?concertId=abc", "", nil, 400, "BAD_REQUEST"},
+		{"schedules: concertId zero", "GET", "/api/concerts/schedules?concertId=0", "", nil, 400, "BAD_REQUEST"},
+		{"schedules: concertId negative", "GET", "/api/concerts/schedules?concertId=-1", "", nil, 400, "BAD_REQUEST"},
+		{"schedules: concertId empty", "GET", "/api/concerts/schedules?concertId=", "", nil, 400, "BAD_REQUEST"},
+
+		// GET /api/concerts/schedules/{id}/seats
+		{"seats: no token", "GET", "/api/concerts/schedules/" + sid + "/seats", "", nil, 401, "TOKEN_MISSING"},
+		{"seats: forged", "GET", "/api/concerts/schedules/" + sid + "/seats", "", bearer(forged), 401, "TOKEN_INVALID"},
+		{"seats: id word", "GET", "/api/concerts/schedules/abc/seats", "", auth, 400, "BAD_REQUEST"},
+		{"seats: id zero", "GET", "/api/concerts/schedules/0/seats", "", auth, 400, "BAD_REQUEST"},
+		{"seats: id negative", "GET", "/api/concerts/schedules/-3/seats", "", auth, 400, "BAD_REQUEST"},
+		{"seats: id fraction", "GET", "/api/concerts/schedules/1.5/seats", "", auth, 400, "BAD_REQUEST"},
+		{"seats: id overflow", "GET", "/api/concerts/schedules/99999999999999999999/seats", "", auth, 400, "BAD_REQUEST"},
+		{"seats: unknown schedule", "GET", "/api/concerts/schedules/999/seats", "", auth, 404, "SCHEDULE_NOT_FOUND"},
+		{"seats: other concert", "GET", "/api/concerts/schedules/" + itoa(otherSchedules[0]) + "/seats", "", auth, 403, "WRONG_CONCERT"},
+		{"seats: not admitted", "GET", "/api/concerts/schedules/" + sid + "/seats", "", auth, 403, "NOT_ADMITTED"},
+
+		// POST /api/reservations
+		{"hold: no token", "POST", "/api/reservations", `{"concertScheduleId":` + sid + `,"seatNumber":1}`, nil, 401, "TOKEN_MISSING"},
+		{"hold: forged", "POST", "/api/reservations", `{"concertScheduleId":` + sid + `,"seatNumber":1}`, bearer(forged), 401, "TOKEN_INVALID"},
+		{"hold: forged legacy", "POST", "/api/reservations", `{"userToken":"` + forged + `","concertScheduleId":` + sid + `,"seatNumber":1}`, nil, 401, "TOKEN_INVALID"},
+		{"hold: seat string", "POST", "/api/reservations", `{"concertScheduleId":` + sid + `,"seatNumber":"3"}`, auth, 400, "BAD_REQUEST"},
+		{"hold: seat fraction", "POST", "/api/reservations", `{"concertScheduleId":` + sid + `,"seatNumber":1.5}`, auth, 400, "BAD_REQUEST"},
+		{"hold: seat null", "POST", "/api/reservations", `{"concertScheduleId":` + sid + `,"seatNumber":null}`, auth, 400, "BAD_REQUEST"},
+		{"hold: seat missing", "POST", "/api/reservations", `{"concertScheduleId":` + sid + `}`, auth, 400, "BAD_REQUEST"},
+		{"hold: seat bool", "POST", "/api/reservations", `{"concertScheduleId":` + sid + `,"seatNumber":true}`, auth, 400, "BAD_REQUEST"},
+		{"hold: seat zero", "POST", "/api/reservations", `{"concertScheduleId":` + sid + `,"seatNumber":0}`, auth, 400, "INVALID_SEAT"},
+		{"hold: seat negative", "POST", "/api/reservations", `{"concertScheduleId":` + sid + `,"seatNumber":-1}`, auth, 400, "INVALID_SEAT"},
+		{"hold: seat past the schedule", "POST", "/api/reservations", `{"concertScheduleId":` + sid + `,"seatNumber":51}`, auth, 400, "INVALID_SEAT"},
+		{"hold: seat overflow", "POST", "/api/reservations", `{"concertScheduleId":` + sid + `,"seatNumber":99999999999999999999}`, auth, 400, "INVALID_SEAT"},
+		{"hold: schedule missing", "POST", "/api/reservations", `{"seatNumber":1}`, auth, 400, "BAD_REQUEST"},
+		{"hold: schedule zero", "POST", "/api/reservations", `{"concertScheduleId":0,"seatNumber":1}`, auth, 400, "BAD_REQUEST"},
+		{"hold: schedule object", "POST", "/api/reservations", `{"concertScheduleId":{},"seatNumber":1}`, auth, 400, "BAD_REQUEST"},
+		{"hold: unknown schedule", "POST", "/api/reservations", `{"concertScheduleId":999,"seatNumber":1}`, auth, 404, "SCHEDULE_NOT_FOUND"},
+		{"hold: other concert", "POST", "/api/reservations", `{"concertScheduleId":` + itoa(otherSchedules[0]) + `,"seatNumber":1}`, auth, 403, "WRONG_CONCERT"},
+		{"hold: not admitted", "POST", "/api/reservations", `{"concertScheduleId":` + sid + `,"seatNumber":1}`, auth, 403, "NOT_ADMITTED"},
+		{"hold: not admitted, legacy token", "POST", "/api/reservations", `{"userToken":"` + waiting + `","concertScheduleId":` + sid + `,"seatNumber":1}`, nil, 403, "NOT_ADMITTED"},
+		{"hold: array body", "POST", "/api/reservations", `[1,2]`, auth, 400, "BAD_REQUEST"},
+		{"hold: empty body", "POST", "/api/reservations", ``, auth, 400, "BAD_REQUEST"},
+		{"hold: 70 KiB", "POST", "/api/reservations", big, auth, 413, "BODY_TOO_LARGE"},
+
+		// GET and DELETE /api/reservations/{id}
+		{"reservation: no token", "GET", "/api/reservations/1", "", nil, 401, "TOKEN_MISSING"},
+		{"reservation: id word", "GET", "/api/reservations/abc", "", auth, 400, "BAD_REQUEST"},
+		{"reservation: id zero", "GET", "/api/reservations/0", "", auth, 400, "BAD_REQUEST"},
+		{"reservation: id plus", "GET", "/api/reservations/+1", "", auth, 400, "BAD_REQUEST"},
+		{"reservation: unknown", "GET", "/api/reservations/999", "", auth, 404, "RESERVATION_NOT_FOUND"},
+		{"cancel: no token", "DELETE", "/api/reservations/1", "", nil, 401, "TOKEN_MISSING"},
+		{"cancel: forged", "DELETE", "/api/reservations/1", "", bearer(forged), 401, "TOKEN_INVALID"},
+		{"cancel: id word", "DELETE", "/api/reservations/abc", "", auth, 400, "BAD_REQUEST"},
+		{"cancel: unknown", "DELETE", "/api/reservations/999", "", auth, 404, "RESERVATION_NOT_FOUND"},
+
+		// POST /api/users/balance/charge
+		{"charge: no token", "POST", "/api/users/balance/charge", `{"amount":100}`, nil, 401, "TOKEN_MISSING"},
+		{"charge: forged", "POST", "/api/users/balance/charge", `{"amount":100}`, bearer(forged), 401, "TOKEN_INVALID"},
+		{"charge: amount string", "POST", "/api/users/balance/charge", `{"amount":"100"}`, auth, 400, "BAD_REQUEST"},
+		{"charge: amount fraction", "POST", "/api/users/balance/charge", `{"amount":100.5}`, auth, 400, "BAD_REQUEST"},
+		{"charge: amount null", "POST", "/api/users/balance/charge", `{"amount":null}`, auth, 400, "BAD_REQUEST"},
+		{"charge: amount missing", "POST", "/api/users/balance/charge", `{}`, auth, 400, "BAD_REQUEST"},
+		{"charge: amount zero", "POST", "/api/users/balance/charge", `{"amount":0}`, auth, 400, "INVALID_AMOUNT"},
+		{"charge: amount negative", "POST", "/api/users/balance/charge", `{"amount":-5}`, auth, 400, "INVALID_AMOUNT"},
+		{"charge: amount too big", "POST", "/api/users/balance/charge", `{"amount":10000001}`, auth, 400, "INVALID_AMOUNT"},
+		{"charge: amount overflow", "POST", "/api/users/balance/charge", `{"amount":99999999999999999999}`, auth, 400, "INVALID_AMOUNT"},
+		{"charge: key too long", "POST", "/api/users/balance/charge", `{"amount":100}`, withAuth("Idempotency-Key", strings.Repeat("k", 129)), 400, "BAD_REQUEST"},
+		{"charge: key not ASCII", "POST", "/api/users/balance/charge", `{"amount":100}`, withAuth("Idempotency-Key", "clé"), 400, "BAD_REQUEST"},
+		{"charge: 70 KiB", "POST", "/api/users/balance/charge", big, auth, 413, "BODY_TOO_LARGE"},
+
+		// GET /api/users/balance
+		{"balance: no token", "GET", "/api/users/balance", "", nil, 401, "TOKEN_MISSING"},
+		{"balance: forged", "GET", "/api/users/balance", "", bearer(forged), 401, "TOKEN_INVALID"},
+		{"balance: limit zero", "GET", "/api/users/balance?limit=0", "", auth, 400, "BAD_REQUEST"},
+		{"balance: limit 201", "GET", "/api/users/balance?limit=201", "", auth, 400, "BAD_REQUEST"},
+		{"balance: limit word", "GET", "/api/users/balance?limit=ten", "", auth, 400, "BAD_REQUEST"},
+		{"balance: limit empty", "GET", "/api/users/balance?limit=", "", auth, 400, "BAD_REQUEST"},
+
+		// POST /api/payments
+		{"pay: no token", "POST", "/api/payments", `{"reservationId":1,"paymentAmount":50000}`, nil, 401, "TOKEN_MISSING"},
+		{"pay: forged", "POST", "/api/payments", `{"reservationId":1,"paymentAmount":50000}`, bearer(forged), 401, "TOKEN_INVALID"},
+		{"pay: amount string", "POST", "/api/payments", `{"reservationId":1,"paymentAmount":"50000"}`, auth, 400, "BAD_REQUEST"},
+		{"pay: amount fraction", "POST", "/api/payments", `{"reservationId":1,"paymentAmount":0.5}`, auth, 400, "BAD_REQUEST"},
+		{"pay: amount missing", "POST", "/api/payments", `{"reservationId":1}`, auth, 400, "BAD_REQUEST"},
+		{"pay: id missing", "POST", "/api/payments", `{"paymentAmount":50000}`, auth, 400, "BAD_REQUEST"},
+		{"pay: id zero", "POST", "/api/payments", `{"reservationId":0,"paymentAmount":50000}`, auth, 400, "BAD_REQUEST"},
+		{"pay: amount zero", "POST", "/api/payments", `{"reservationId":1,"paymentAmount":0}`, auth, 400, "AMOUNT_MISMATCH"},
+		{"pay: key too long", "POST", "/api/payments", `{"reservationId":1,"paymentAmount":1}`, withAuth("Idempotency-Key", strings.Repeat("k", 129)), 400, "BAD_REQUEST"},
+		{"pay: 70 KiB", "POST", "/api/payments", big, auth, 413, "BODY_TOO_LARGE"},
+
+		// Operators
+		{"create concert: no key", "POST", "/api/admin/concerts", concertBody, nil, 403, "ADMIN_ONLY"},
+		{"create concert: wrong key", "POST", "/api/admin/concerts", concertBody, []string{"X-Admin-Key", "admin-secreT"}, 403, "ADMIN_ONLY"},
+		{"create concert: key prefix", "POST", "/api/admin/concerts", concertBody, []string{"X-Admin-Key", "admin"}, 403, "ADMIN_ONLY"},
+		{"create concert: user token", "POST", "/api/admin/concerts", concertBody, auth, 403, "ADMIN_ONLY"},
+		{"create concert: empty object", "POST", "/api/admin/concerts", `{}`, admin(), 400, "BAD_REQUEST"},
+		{"create concert: title number", "POST", "/api/admin/concerts", `{"title":5,"schedules":[{"concertDate":"2026-12-24","seatCount":5,"price":1}]}`, admin(), 400, "BAD_REQUEST"},
+		{"create concert: no schedules", "POST", "/api/admin/concerts", `{"title":"t","schedules":[]}`, admin(), 400, "BAD_REQUEST"},
+		{"create concert: null schedule", "POST", "/api/admin/concerts", `{"title":"t","schedules":[null]}`, admin(), 400, "BAD_REQUEST"},
+		{"create concert: schedules object", "POST", "/api/admin/concerts", `{"title":"t","schedules":{}}`, admin(), 400, "BAD_REQUEST"},
+		{"create concert: seatCount too big", "POST", "/api/admin/concerts", `{"title":"t","schedules":[{"concertDate":"2026-12-24","seatCount":100001,"price":1}]}`, admin(), 400, "BAD_REQUEST"},
+		{"create concert: seatCount string", "POST", "/api/admin/concerts", `{"title":"t","schedules":[{"concertDate":"2026-12-24","seatCount":"5","price":1}]}`, admin(), 400, "BAD_REQUEST"},
+		{"create concert: price zero", "POST", "/api/admin/concerts", `{"title":"t","schedules":[{"concertDate":"2026-12-24","seatCount":5,"price":0}]}`, admin(), 400, "BAD_REQUEST"},
+		{"create concert: bad date", "POST", "/api/admin/concerts", `{"title":"t","schedules":[{"concertDate":"2026-13-01","seatCount":5,"price":1}]}`, admin(), 400, "BAD_REQUEST"},
+		{"create concert: bad saleOpensAt", "POST", "/api/admin/concerts", `{"title":"t","saleOpensAt":"tomorrow","schedules":[{"concertDate":"2026-12-24","seatCount":5,"price":1}]}`, admin(), 400, "BAD_REQUEST"},
+		{"create concert: admitPerSecond zero", "POST", "/api/admin/concerts", `{"title":"t","queue":{"admitPerSecond":0},"schedules":[{"concertDate":"2026-12-24","seatCount":5,"price":1}]}`, admin(), 400, "BAD_REQUEST"},
+		{"create concert: queue array", "POST", "/api/admin/concerts", `{"title":"t","queue":[],"schedules":[{"concertDate":"2026-12-24","seatCount":5,"price":1}]}`, admin(), 400, "BAD_REQUEST"},
+		{"create concert: 70 KiB", "POST", "/api/admin/concerts", big, admin(), 413, "BODY_TOO_LARGE"},
+		{"patch queue: no key", "PATCH", "/api/admin/concerts/" + itoa(f.concertID) + "/queue", `{"paused":true}`, nil, 403, "ADMIN_ONLY"},
+		{"patch queue: id word", "PATCH", "/api/admin/concerts/abc/queue", `{"paused":true}`, admin(), 400, "BAD_REQUEST"},
+		{"patch queue: unknown concert", "PATCH", "/api/admin/concerts/999/queue", `{"paused":true}`, admin(), 404, "CONCERT_NOT_FOUND"},
+		{"patch queue: paused string", "PATCH", "/api/admin/concerts/" + itoa(f.concertID) + "/queue", `{"paused":"yes"}`, admin(), 400, "BAD_REQUEST"},
+		{"patch queue: maxActive zero", "PATCH", "/api/admin/concerts/" + itoa(f.concertID) + "/queue", `{"maxActive":0}`, admin(), 400, "BAD_REQUEST"},
+		{"patch queue: admitPerSecond too big", "PATCH", "/api/admin/concerts/" + itoa(f.concertID) + "/queue", `{"admitPerSecond":100000000}`, admin(), 400, "BAD_REQUEST"},
+		{"patch queue: not an object", "PATCH", "/api/admin/concerts/" + itoa(f.concertID) + "/queue", `true`, admin(), 400, "BAD_REQUEST"},
+		{"stats: no key", "GET", "/api/admin/concerts/" + itoa(f.concertID) + "/stats", "", nil, 403, "ADMIN_ONLY"},
+		{"stats: id zero", "GET", "/api/admin/concerts/0/stats", "", admin(), 400, "BAD_REQUEST"},
+		{"stats: unknown concert", "GET", "/api/admin/concerts/999/stats", "", admin(), 404, "CONCERT_NOT_FOUND"},
+
+		// Routing
+		{"unknown route", "GET", "/api/nope", "", nil, 404, "NOT_FOUND"},
+		{"unknown root", "GET", "/", "", nil, 404, "NOT_FOUND"},
+		{"trailing slash", "GET", "/api/concerts/", "", nil, 404, "NOT_FOUND"},
+		{"wrong method on users", "PUT", "/api/users", `{}`, nil, 405, "METHOD_NOT_ALLOWED"},
+		{"wrong method on payments", "GET", "/api/payments", "", nil, 405, "METHOD_NOT_ALLOWED"},
+		{"wrong method on reservation", "PATCH", "/api/reservations/1", "", auth, 405, "METHOD_NOT_ALLOWED"},
+		{"options", "OPTIONS", "/api/queue/status", "", nil, 405, "METHOD_NOT_ALLOWED"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := h.request(t, c.method, c.path, c.body, c.headers...)
+			if r.status >= 500 {
+				t.Fatalf("status %d: %s", r.status, r.body)
+			}
+			if ct := r.headers["content-type"]; ct != "application/json" {
+				t.Fatalf("Content-Type %q", ct)
+			}
+			m := r.json(t)
+			if r.status != c.status || m["code"] != c.code {
+				t.Fatalf("got %d %v, want %d %s", r.status, m, c.status, c.code)
+			}
+			if msg, _ := m["message"].(string); msg == "" {
+				t.Fatalf("no message: %v", m)
+			}
+		})
+	}
+
+	// Nothing above changed any state.
+	m := h.mustStatus(200, "GET", "/api/users/balance", "", auth...)
+	if number(t, m, "currentBalance") != 0 || len(m["balanceHistory"].([]any)) != 0 {
+		t.Fatalf("balance changed: %v", m)
+	}
+	m = h.mustStatus(200, "GET", "/api/admin/concerts/"+itoa(f.concertID)+"/stats", "", admin()...)
+	if number(t, m, "held") != 0 || number(t, m, "sold") != 0 || number(t, m, "waiting") != 1 {
+		t.Fatalf("stats changed: %v", m)
+	}
+	m = h.mustStatus(200, "PATCH", "/api/admin/concerts/"+itoa(f.concertID)+"/queue", `{}`, admin()...)
+	if number(t, m, "admitPerSecond") != 100 || number(t, m, "maxActive") != 1000 || m["paused"] != false {
+		t.Fatalf("queue settings changed: %v", m)
+	}
+	m = h.mustStatus(200, "GET", "/api/concerts", "")
+	if n := len(m["concerts"].([]any)); n != 2 {
+		t.Fatalf("%d concerts, want 2 (fixture and %d)", n, otherConcert)
+	}
+	// No user was created: the next one gets the id right after the fixture's.
+	if id := h.user("next"); id != f.userID+1 {
+		t.Fatalf("next user id %d, want %d", id, f.userID+1)
+	}
+}
+
+// flip changes a token's last characters to other valid base64url characters.
+func flip(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c == 'A' {
+			b[i] = 'B'
+		} else {
+			b[i] = 'A'
+		}
+	}
+	return string(b)
+}
+
+// TestServerBodyLimit covers bodies past the fasthttp server's own limit, which
+// never reach a route: its ErrorHandler must still answer the contract's JSON 413.
+// The client announces the size and sends no body, as the server refuses on
+// Content-Length alone.
+func TestServerBodyLimit(t *testing.T) {
+	h := newHarness(t)
+	for _, c := range []struct {
+		name, raw string
+		status    int
+		code      string
+	}{
+		{"too large", "POST /api/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2097152\r\n\r\n", 413, "BODY_TOO_LARGE"},
+		{"garbage", "POST /api/users HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n", 400, "BAD_REQUEST"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn, err := h.dial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := conn.Write([]byte(c.raw)); err != nil {
+				t.Fatal(err)
+			}
+			var resp fasthttp.Response
+			if err := resp.Read(bufio.NewReader(conn)); err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(resp.Body(), &m); err != nil {
+				t.Fatalf("%v: %q", err, resp.Body())
+			}
+			if resp.StatusCode() != c.status || m["code"] != c.code || string(resp.Header.ContentType()) != "application/json" {
+				t.Fatalf("got %d %v %q", resp.StatusCode(), m, resp.Header.ContentType())
+			}
+		})
+	}
+}

@@ -1,0 +1,405 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strconv"
+	"time"
+
+	"github.com/concertd/concertd/engine"
+)
+
+// Each request body has a small decoder that returns a plain Go struct or a
+// BAD_REQUEST / INVALID_* engine error that says what is wrong. Fields are pointers
+// in the wire structs so that a missing field and a JSON null are told apart from
+// a zero, and integers go through wholeNumber so that "3", 1.5 and 1e3 are refused
+// instead of being coerced. Unknown fields are ignored: clients may send more
+// (the legacy "userToken", for one).
+
+// wholeNumber is a JSON integer literal. Big marks one outside int64, kept apart
+// from a type error because for an amount or a seat it means "out of range", not
+// "malformed".
+type wholeNumber struct {
+	n   int64
+	big bool
+}
+
+var int64Type = reflect.TypeFor[int64]()
+
+func (w *wholeNumber) UnmarshalJSON(b []byte) error {
+	if !isIntegerLiteral(b) {
+		// An UnmarshalTypeError gets the field's name added by encoding/json.
+		return &json.UnmarshalTypeError{Value: jsonKind(b), Type: int64Type}
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		*w = wholeNumber{big: true, n: 1}
+		if b[0] == '-' {
+			w.n = -1
+		}
+		return nil
+	}
+	*w = wholeNumber{n: n}
+	return nil
+}
+
+// isIntegerLiteral reports whether b is -?[0-9]+ (JSON already forbids leading zeros).
+func isIntegerLiteral(b []byte) bool {
+	if len(b) > 0 && b[0] == '-' {
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func jsonKind(b []byte) string {
+	if len(b) == 0 {
+		return "nothing"
+	}
+	switch b[0] {
+	case '"':
+		return "string"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	}
+	return "number " + string(b)
+}
+
+// decodeObject unmarshals a JSON object body into v.
+func decodeObject(body []byte, v any) error {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 {
+		return engine.Errorf(engine.CodeBadRequest, "a JSON object body is required")
+	}
+	if trimmed[0] != '{' {
+		return engine.Errorf(engine.CodeBadRequest, "the body must be a JSON object")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return jsonError(err)
+	}
+	return nil
+}
+
+// jsonError turns encoding/json's complaint into a message for the client without
+// Go type names in it.
+func jsonError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		if field == "" {
+			field = "a field"
+		}
+		return engine.Errorf(engine.CodeBadRequest, "%s must be %s, not %s", field, typeWord(te.Type), te.Value)
+	}
+	return engine.Errorf(engine.CodeBadRequest, "the body is not valid JSON")
+}
+
+func typeWord(t reflect.Type) string {
+	if t == nil {
+		return "a different type"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return "an integer"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		if t == reflect.TypeFor[wholeNumber]() {
+			return "an integer"
+		}
+		return "an object"
+	}
+	return "a different type"
+}
+
+func missing(field string) error {
+	return engine.Errorf(engine.CodeBadRequest, "%s is required", field)
+}
+
+// positiveID checks a required id field.
+func positiveID(field string, w *wholeNumber) (int64, error) {
+	if w == nil {
+		return 0, missing(field)
+	}
+	if w.big || w.n < 1 {
+		return 0, engine.Errorf(engine.CodeBadRequest, "%s must be a positive integer", field)
+	}
+	return w.n, nil
+}
+
+// requiredString checks a required string field.
+func requiredString(field string, s *string) (string, error) {
+	if s == nil {
+		return "", missing(field)
+	}
+	return *s, nil
+}
+
+type createUserRequest struct {
+	Name  string
+	Email string
+}
+
+func decodeCreateUser(body []byte) (createUserRequest, error) {
+	var w struct {
+		Name  *string `json:"name"`
+		Email *string `json:"email"`
+	}
+	if err := decodeObject(body, &w); err != nil {
+		return createUserRequest{}, err
+	}
+	name, err := requiredString("name", w.Name)
+	if err != nil {
+		return createUserRequest{}, err
+	}
+	email, err := requiredString("email", w.Email)
+	if err != nil {
+		return createUserRequest{}, err
+	}
+	return createUserRequest{Name: name, Email: email}, nil
+}
+
+type enterRequest struct {
+	UserID    int64
+	ConcertID int64
+}
+
+func decodeEnter(body []byte) (enterRequest, error) {
+	var w struct {
+		UserID    *wholeNumber `json:"userId"`
+		ConcertID *wholeNumber `json:"concertId"`
+	}
+	if err := decodeObject(body, &w); err != nil {
+		return enterRequest{}, err
+	}
+	user, err := positiveID("userId", w.UserID)
+	if err != nil {
+		return enterRequest{}, err
+	}
+	concert, err := positiveID("concertId", w.ConcertID)
+	if err != nil {
+		return enterRequest{}, err
+	}
+	return enterRequest{UserID: user, ConcertID: concert}, nil
+}
+
+type holdRequest struct {
+	ScheduleID int64
+	Seat       int
+}
+
+func decodeHold(body []byte) (holdRequest, error) {
+	var w struct {
+		ScheduleID *wholeNumber `json:"concertScheduleId"`
+		Seat       *wholeNumber `json:"seatNumber"`
+	}
+	if err := decodeObject(body, &w); err != nil {
+		return holdRequest{}, err
+	}
+	schedule, err := positiveID("concertScheduleId", w.ScheduleID)
+	if err != nil {
+		return holdRequest{}, err
+	}
+	if w.Seat == nil {
+		return holdRequest{}, missing("seatNumber")
+	}
+	// The schedule's own seat count is the engine's to check; here only what no
+	// schedule could have.
+	if w.Seat.big || w.Seat.n < 1 || w.Seat.n > engine.MaxSeatCount {
+		return holdRequest{}, engine.Errorf(engine.CodeInvalidSeat, "seatNumber must be 1 to the schedule's seat count")
+	}
+	return holdRequest{ScheduleID: schedule, Seat: int(w.Seat.n)}, nil
+}
+
+type payRequest struct {
+	ReservationID int64
+	Amount        int64
+}
+
+func decodePay(body []byte) (payRequest, error) {
+	var w struct {
+		ReservationID *wholeNumber `json:"reservationId"`
+		Amount        *wholeNumber `json:"paymentAmount"`
+	}
+	if err := decodeObject(body, &w); err != nil {
+		return payRequest{}, err
+	}
+	id, err := positiveID("reservationId", w.ReservationID)
+	if err != nil {
+		return payRequest{}, err
+	}
+	if w.Amount == nil {
+		return payRequest{}, missing("paymentAmount")
+	}
+	if w.Amount.big {
+		return payRequest{}, engine.Errorf(engine.CodeBadRequest, "paymentAmount is out of range")
+	}
+	// Any other integer is the engine's to compare with the price (AMOUNT_MISMATCH).
+	return payRequest{ReservationID: id, Amount: w.Amount.n}, nil
+}
+
+type chargeRequest struct {
+	Amount int64
+}
+
+func decodeCharge(body []byte) (chargeRequest, error) {
+	var w struct {
+		Amount *wholeNumber `json:"amount"`
+	}
+	if err := decodeObject(body, &w); err != nil {
+		return chargeRequest{}, err
+	}
+	if w.Amount == nil {
+		return chargeRequest{}, missing("amount")
+	}
+	if w.Amount.big || w.Amount.n < 1 || w.Amount.n > engine.MaxChargeAmount {
+		return chargeRequest{}, engine.Errorf(engine.CodeInvalidAmount, "amount must be 1 to %d", engine.MaxChargeAmount)
+	}
+	return chargeRequest{Amount: w.Amount.n}, nil
+}
+
+type queueSettingsWire struct {
+	AdmitPerSecond *wholeNumber `json:"admitPerSecond"`
+	MaxActive      *wholeNumber `json:"maxActive"`
+	Paused         *bool        `json:"paused"`
+}
+
+// setting checks an optional queue setting; an explicit 0 is refused rather than
+// read as "default", which would surprise an operator who meant "stop".
+func setting(field string, w *wholeNumber) (*int, error) {
+	if w == nil {
+		return nil, nil
+	}
+	if w.big || w.n < 1 || w.n > 1<<31 {
+		return nil, engine.Errorf(engine.CodeBadRequest, "%s must be a positive integer", field)
+	}
+	n := int(w.n)
+	return &n, nil
+}
+
+func decodeCreateConcert(body []byte) (engine.NewConcert, error) {
+	var w struct {
+		Title       *string            `json:"title"`
+		Description *string            `json:"description"`
+		SaleOpensAt *string            `json:"saleOpensAt"`
+		Queue       *queueSettingsWire `json:"queue"`
+		Schedules   []*struct {
+			Date      *string      `json:"concertDate"`
+			SeatCount *wholeNumber `json:"seatCount"`
+			Price     *wholeNumber `json:"price"`
+		} `json:"schedules"`
+	}
+	if err := decodeObject(body, &w); err != nil {
+		return engine.NewConcert{}, err
+	}
+	var c engine.NewConcert
+	var err error
+	if c.Title, err = requiredString("title", w.Title); err != nil {
+		return engine.NewConcert{}, err
+	}
+	if w.Description != nil {
+		c.Description = *w.Description
+	}
+	if w.SaleOpensAt != nil {
+		t, err := time.Parse(time.RFC3339, *w.SaleOpensAt)
+		if err != nil {
+			return engine.NewConcert{}, engine.Errorf(engine.CodeBadRequest, "saleOpensAt must be an RFC 3339 instant like 2026-11-24T10:00:00Z")
+		}
+		c.SaleOpensAt = t.UTC()
+	}
+	if q := w.Queue; q != nil {
+		admit, err := setting("queue.admitPerSecond", q.AdmitPerSecond)
+		if err != nil {
+			return engine.NewConcert{}, err
+		}
+		active, err := setting("queue.maxActive", q.MaxActive)
+		if err != nil {
+			return engine.NewConcert{}, err
+		}
+		if admit != nil {
+			c.Queue.AdmitPerSecond = *admit
+		}
+		if active != nil {
+			c.Queue.MaxActive = *active
+		}
+		if q.Paused != nil {
+			c.Queue.Paused = *q.Paused
+		}
+	}
+	if len(w.Schedules) == 0 {
+		return engine.NewConcert{}, engine.Errorf(engine.CodeBadRequest, "schedules must list at least one schedule")
+	}
+	c.Schedules = make([]engine.NewSchedule, len(w.Schedules))
+	for i, s := range w.Schedules {
+		if s == nil {
+			return engine.NewConcert{}, engine.Errorf(engine.CodeBadRequest, "schedules[%d] must be an object", i)
+		}
+		if s.Date == nil {
+			return engine.NewConcert{}, engine.Errorf(engine.CodeBadRequest, "schedules[%d].concertDate is required", i)
+		}
+		if _, err := time.Parse(time.DateOnly, *s.Date); err != nil {
+			return engine.NewConcert{}, engine.Errorf(engine.CodeBadRequest, "schedules[%d].concertDate must be YYYY-MM-DD", i)
+		}
+		if s.SeatCount == nil || s.SeatCount.big || s.SeatCount.n < 1 || s.SeatCount.n > engine.MaxSeatCount {
+			return engine.NewConcert{}, engine.Errorf(engine.CodeBadRequest, "schedules[%d].seatCount must be 1 to %d", i, engine.MaxSeatCount)
+		}
+		if s.Price == nil || s.Price.big || s.Price.n < 1 || s.Price.n > engine.MaxChargeAmount {
+			return engine.NewConcert{}, engine.Errorf(engine.CodeBadRequest, "schedules[%d].price must be 1 to %d", i, engine.MaxChargeAmount)
+		}
+		c.Schedules[i] = engine.NewSchedule{Date: *s.Date, SeatCount: int(s.SeatCount.n), Price: s.Price.n}
+	}
+	return c, nil
+}
+
+func decodeQueuePatch(body []byte) (engine.QueuePatch, error) {
+	var w queueSettingsWire
+	if err := decodeObject(body, &w); err != nil {
+		return engine.QueuePatch{}, err
+	}
+	var p engine.QueuePatch
+	var err error
+	if p.AdmitPerSecond, err = setting("admitPerSecond", w.AdmitPerSecond); err != nil {
+		return engine.QueuePatch{}, err
+	}
+	if p.MaxActive, err = setting("maxActive", w.MaxActive); err != nil {
+		return engine.QueuePatch{}, err
+	}
+	p.Paused = w.Paused
+	return p, nil
+}
+
+// parseID reads a positive decimal id from a path segment or query value.
+func parseID(s string) (int64, bool) {
+	if s == "" || len(s) > 19 {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n > 0
+}

@@ -1,0 +1,416 @@
+package api
+
+import (
+	"context"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/concertd/concertd/engine"
+)
+
+// ---- users and the waiting room ----
+
+func (s *Server) createUser(ctx context.Context, rc *fasthttp.RequestCtx) error {
+	req, err := decodeCreateUser(rc.Request.Body())
+	if err != nil {
+		return err
+	}
+	id, err := s.e.CreateUser(ctx, req.Name, req.Email)
+	if err != nil {
+		return err
+	}
+	return writeValue(rc, fasthttp.StatusCreated, struct {
+		UserID int64 `json:"userId"`
+	}{id})
+}
+
+func (s *Server) issueToken(ctx context.Context, rc *fasthttp.RequestCtx) error {
+	req, err := decodeEnter(rc.Request.Body())
+	if err != nil {
+		return err
+	}
+	g, err := s.e.IssueToken(ctx, req.UserID, req.ConcertID)
+	if err != nil {
+		return err
+	}
+	status := fasthttp.StatusCreated
+	if g.Reused {
+		status = fasthttp.StatusOK
+	}
+	b := bufPool.get()
+	defer bufPool.put(b)
+	b.b = append(b.b, `{"userToken":`...)
+	b.b = appendString(b.b, g.Token)
+	b.b = append(b.b, ',')
+	b.b = appendStatusFields(b.b, g.Status)
+	b.b = append(b.b, '}')
+	writeJSON(rc, status, b.b)
+	return nil
+}
+
+// queueStatus is the endpoint every waiting client polls, so it is the hot path:
+// no reflection, one pooled buffer.
+func (s *Server) queueStatus(ctx context.Context, rc *fasthttp.RequestCtx) error {
+	t, err := s.token(rc)
+	if err != nil {
+		return err
+	}
+	q, err := s.e.Status(ctx, t)
+	if err != nil {
+		return err
+	}
+	b := bufPool.get()
+	b.b = append(b.b, '{')
+	b.b = appendStatusFields(b.b, q)
+	b.b = append(b.b, '}')
+	writeJSON(rc, fasthttp.StatusOK, b.b)
+	bufPool.put(b)
+	return nil
+}
+
+// ---- catalog ----
+
+type concertJSON struct {
+	ConcertID   int64  `json:"concertId"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	SaleOpensAt string `json:"saleOpensAt"`
+}
+
+func (s *Server) concerts(ctx context.Context, rc *fasthttp.RequestCtx) error {
+	list, err := s.e.Concerts(ctx)
+	if err != nil {
+		return err
+	}
+	out := make([]concertJSON, len(list))
+	for i, c := range list {
+		out[i] = concertJSON{ConcertID: c.ID, Title: c.Title, Description: c.Description, SaleOpensAt: instant(c.SaleOpensAt)}
+	}
+	return writeValue(rc, fasthttp.StatusOK, struct {
+		Concerts []concertJSON `json:"concerts"`
+	}{out})
+}
+
+type scheduleJSON struct {
+	ScheduleID     int64  `json:"concertScheduleId"`
+	ConcertID      int64  `json:"concertId"`
+	ConcertTitle   string `json:"concertTitle"`
+	ConcertDate    string `json:"concertDate"`
+	TotalSeats     int    `json:"totalSeats"`
+	AvailableSeats int64  `json:"availableSeats"`
+	Price          int64  `json:"price"`
+}
+
+func (s *Server) schedules(ctx context.Context, rc *fasthttp.RequestCtx) error {
+	var concertID int64
+	if args := rc.QueryArgs(); args.Has("concertId") {
+		id, ok := parseID(string(args.Peek("concertId")))
+		if !ok {
+			return engine.Errorf(engine.CodeBadRequest, "concertId must be a positive integer")
+		}
+		concertID = id
+	}
+	list, err := s.e.AvailableSchedules(ctx, concertID)
+	if err != nil {
+		return err
+	}
+	out := make([]scheduleJSON, len(list))
+	for i, a := range list {
+		out[i] = scheduleJSON{
+			ScheduleID: a.ID, ConcertID: a.ConcertID, ConcertTitle: a.ConcertTitle, ConcertDate: a.Date,
+			TotalSeats: a.SeatCount, AvailableSeats: a.Available, Price: a.Price,
+		}
+	}
+	return writeValue(rc, fasthttp.StatusOK, struct {
+		AvailableSchedules []scheduleJSON `json:"availableSchedules"`
+	}{out})
+}
+
+// seatMap serves a shared, pre-encoded body: a 100,000-seat map is megabytes, and
+// every admitted client asks for it at once.
+func (s *Server) seatMap(ctx context.Context, rc *fasthttp.RequestCtx) error {
+	t, err := s.token(rc)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(rc, "scheduleId")
+	if err != nil {
+		return err
+	}
+	v, err := s.e.SeatMap(ctx, t, id)
+	if err != nil {
+		return err
+	}
+	body := s.seatMaps.body(v)
+	rc.SetStatusCode(fasthttp.StatusOK)
+	rc.SetContentType(contentTypeJSON)
+	rc.Response.Header.Set(fasthttp.HeaderVary, "Accept-Encoding")
+	// SetBodyRaw: the cached bytes are immutable and shared, so fasthttp must not copy
+	// or recycle them.
+	if rc.Request.Header.HasAcceptEncoding("gzip") {
+		rc.Response.Header.Set(fasthttp.HeaderContentEncoding, "gzip")
+		rc.Response.SetBodyRaw(body.Gzipped())
+	} else {
+		rc.Response.SetBodyRaw(body.Plain())
+	}
+	return nil
+}
+
+// ---- holds ----
+
+type reservationJSON struct {
+	ReservationID  int64  `json:"reservationId"`
+	Status         string `json:"status"`
+	ScheduleID     int64  `json:"concertScheduleId"`
+	SeatNumber     int    `json:"seatNumber"`
+	Price          int64  `json:"price"`
+	ExpirationTime string `json:"expirationTime"`
+}
+
+func reservationView(r engine.Reservation) reservationJSON {
+	return reservationJSON{
+		ReservationID: r.ID, Status: string(r.State), ScheduleID: r.ScheduleID,
+		SeatNumber: r.Seat, Price: r.Price, ExpirationTime: instant(r.ExpiresAt),
+	}
+}
+
+func (s *Server) hold(ctx context.Context, rc *fasthttp.RequestCtx) error {
+	t, err := s.token(rc)
+	if err != nil {
+		return err
+	}
+	req, err := decodeHold(rc.Request.Body())
+	if err != nil {
+		return err
+	}
+	r, created, err := s.e.Hold(ctx, t, req.ScheduleID, req.Seat)
+	if err != nil {
+		return err
+	}
+	status := fasthttp.StatusOK
+	if created {
+		status = fasthttp.StatusCreated
+	}
+	return writeValue(rc, status, reservationView(r))
+}
+
+func (s *Server) reservation(ctx context.Context, rc *fasthttp.RequestCtx) error {
+	t, err := s.token(rc)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(rc, "reservationId")
+	if err != nil {
+		return err
+	}
+	r, err := s.e.Reservation(ctx, t, id)
+	if err != nil {
+		return err
+	}
+	return writeValue(rc, fasthttp.StatusOK, reservationView(r))
+}
+
+func (s *Server) cancel(ctx context.Context, rc *fasthttp.RequestCtx) error {
+	t, err := s.token(rc)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(rc, "reservationId")
+	if err != nil {
+		return err
+	}
+	r, err := s.e.Cancel(ctx, t, id)
+	if err != nil {
+		return err
+	}
+	v := reservationView(r)
+	v.Status = string(engine.ReservationCancelled)
+	return writeValue(rc, fasthttp.StatusOK, v)
+}
+
+// ---- money ----
+
+func (s *Server) charge(ctx context.Context, rc *fasthttp.RequestCtx) error {
+	t, err := s.token(rc)
+	if err != nil {
+		return err
+	}
+	key, err := idempotencyKey(rc)
+	if err != nil {
+		return err
+	}
+	req, err := decodeCharge(rc.Request.Body())
+	if err != nil {
+		return err
+	}
+	balance, err := s.e.Charge(ctx, t, req.Amount, key)
+	if err != nil {
+		return err
+	}
+	return writeValue(rc, fasthttp.StatusOK, struct {
+		Status         string `json:"status"`
+		CurrentBalance int64  `json:"currentBalance"`
+	}{"SUCCESS", balance})
+}
+
+type historyJSON struct {
+	TransactionDate string `json:"transactionDate"`
+	TransactionType string `json:"transactionType"`
+	Amount          int64  `json:"amount"`
+}
+
+func (s *Server) balance(ctx context.Context, rc *fasthttp.RequestCtx) error {
+	t, err := s.token(rc)
+	if err != nil {
+		return err
+	}
+	limit := 50
+	if args := rc.QueryArgs(); args.Has("limit") {
+		n, ok := parseID(string(args.Peek("limit")))
+		if !ok || n > 200 {
+			return engine.Errorf(engine.CodeBadRequest, "limit must be 1 to 200")
+		}
+		limit = int(n)
+	}
+	v, err := s.e.Balance(ctx, t, limit)
+	if err != nil {
+		return err
+	}
+	history := make([]historyJSON, len(v.History))
+	for i, h := range v.History {
+		history[i] = historyJSON{TransactionDate: instant(h.At), TransactionType: h.Type, Amount: h.Amount}
+	}
+	return writeValue(rc, fasthttp.StatusOK, struct {
+		CurrentBalance int64         `json:"currentBalance"`
+		BalanceHistory []historyJSON `json:"balanceHistory"`
+	}{v.Balance, history})
+}
+
+func (s *Server) pay(ctx context.Context, rc *fasthttp.RequestCtx) error {
+	t, err := s.token(rc)
+	if err != nil {
+		return err
+	}
+	key, err := idempotencyKey(rc)
+	if err != nil {
+		return err
+	}
+	req, err := decodePay(rc.Request.Body())
+	if err != nil {
+		return err
+	}
+	sale, err := s.e.Pay(ctx, t, req.ReservationID, req.Amount, key)
+	if err != nil {
+		return err
+	}
+	return writeValue(rc, fasthttp.StatusCreated, struct {
+		Status         string `json:"status"`
+		PaymentID      int64  `json:"paymentId"`
+		ReservationID  int64  `json:"reservationId"`
+		Amount         int64  `json:"amount"`
+		CurrentBalance int64  `json:"currentBalance"`
+	}{"COMPLETED", sale.PaymentID, sale.ReservationID, sale.Amount, sale.Balance})
+}
+
+// idempotencyKey reads the optional Idempotency-Key header: 1 to 128 printable
+// ASCII characters, because the key is stored and compared byte for byte.
+func idempotencyKey(rc *fasthttp.RequestCtx) (string, error) {
+	k := rc.Request.Header.Peek("Idempotency-Key")
+	if len(k) == 0 {
+		return "", nil
+	}
+	if len(k) > 128 {
+		return "", engine.Errorf(engine.CodeBadRequest, "Idempotency-Key must be 1 to 128 printable ASCII characters")
+	}
+	for _, c := range k {
+		if c < 0x20 || c > 0x7e {
+			return "", engine.Errorf(engine.CodeBadRequest, "Idempotency-Key must be 1 to 128 printable ASCII characters")
+		}
+	}
+	return string(k), nil
+}
+
+// ---- operators ----
+
+func (s *Server) createConcert(ctx context.Context, rc *fasthttp.RequestCtx) error {
+	nc, err := decodeCreateConcert(rc.Request.Body())
+	if err != nil {
+		return err
+	}
+	c, schedules, err := s.e.CreateConcert(ctx, nc)
+	if err != nil {
+		return err
+	}
+	ids := make([]int64, len(schedules))
+	for i, x := range schedules {
+		ids[i] = x.ID
+	}
+	return writeValue(rc, fasthttp.StatusCreated, struct {
+		ConcertID   int64   `json:"concertId"`
+		ScheduleIDs []int64 `json:"scheduleIds"`
+	}{c.ID, ids})
+}
+
+func (s *Server) patchQueue(ctx context.Context, rc *fasthttp.RequestCtx) error {
+	id, err := pathID(rc, "concertId")
+	if err != nil {
+		return err
+	}
+	p, err := decodeQueuePatch(rc.Request.Body())
+	if err != nil {
+		return err
+	}
+	settings, err := s.e.PatchQueue(ctx, id, p)
+	if err != nil {
+		return err
+	}
+	return writeValue(rc, fasthttp.StatusOK, settings)
+}
+
+func (s *Server) stats(ctx context.Context, rc *fasthttp.RequestCtx) error {
+	id, err := pathID(rc, "concertId")
+	if err != nil {
+		return err
+	}
+	st, err := s.e.Stats(ctx, id)
+	if err != nil {
+		return err
+	}
+	return writeValue(rc, fasthttp.StatusOK, struct {
+		Waiting       int64 `json:"waiting"`
+		Active        int64 `json:"active"`
+		AdmittedTotal int64 `json:"admittedTotal"`
+		Held          int64 `json:"held"`
+		Sold          int64 `json:"sold"`
+		SeatsTotal    int64 `json:"seatsTotal"`
+	}{st.Waiting, st.Active, st.AdmittedTotal, st.Held, st.Sold, st.SeatsTotal})
+}
+
+// ---- service ----
+
+func (s *Server) healthz(_ context.Context, rc *fasthttp.RequestCtx) error {
+	writeJSON(rc, fasthttp.StatusOK, []byte(`{"status":"ok"}`))
+	return nil
+}
+
+func (s *Server) readyz(ctx context.Context, rc *fasthttp.RequestCtx) error {
+	if err := s.e.Ready(ctx); err != nil {
+		// Operators need to know which dependency is down, so this one answer
+		// carries the cause that writeError keeps to the logs.
+		s.log.Warn().Err(err).Msg("not ready")
+		writeErrorBody(rc, engine.CodeUnavailable, err.Error())
+		return nil
+	}
+	writeJSON(rc, fasthttp.StatusOK, []byte(`{"status":"ready"}`))
+	return nil
+}
+
+// pathID reads a positive integer path parameter.
+func pathID(rc *fasthttp.RequestCtx, name string) (int64, error) {
+	v, _ := rc.UserValue(name).(string)
+	id, ok := parseID(v)
+	if !ok {
+		return 0, engine.Errorf(engine.CodeBadRequest, "%s must be a positive integer", name)
+	}
+	return id, nil
+}

@@ -1,0 +1,206 @@
+// Package api is concertd's HTTP front: it decodes requests, authenticates them,
+// calls the engine and maps its answers and errors onto ../shared/API.md. It lives
+// apart from engine so the domain never sees an HTTP type, and so the whole wire
+// contract (routes, status codes, field names) is in one folder.
+package api
+
+import (
+	"context"
+	"runtime/debug"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
+
+	"github.com/concertd/concertd/engine"
+)
+
+// Options configure a Server.
+type Options struct {
+	// AdminKey opens the operator endpoints; empty keeps them shut for everyone.
+	AdminKey string
+	Log      zerolog.Logger
+	// RequestTimeout bounds the engine work of one request; default 5s.
+	RequestTimeout time.Duration
+}
+
+// maxBody is the contract's request body limit. The fasthttp server accepts up to
+// serverBodyLimit so that a body just over maxBody still reaches our own check and
+// gets the contract's JSON answer instead of a dropped connection.
+const (
+	maxBody         = 64 << 10
+	serverBodyLimit = 1 << 20
+)
+
+// Server answers the HTTP contract for one engine.
+type Server struct {
+	e   *engine.Engine
+	log zerolog.Logger
+	// outageLog is sampled: when Redis is down every request fails the same way,
+	// and a line per request would bury everything else.
+	outageLog zerolog.Logger
+	timeout   time.Duration
+	adminKey  [32]byte // SHA-256 of the key; see auth.go
+	hasAdmin  bool
+
+	router   *router.Router
+	handler  fasthttp.RequestHandler
+	metrics  *metrics
+	unrouted *routeStats
+	seatMaps seatMapBodies
+}
+
+// New returns a Server over e.
+func New(e *engine.Engine, o Options) *Server {
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 5 * time.Second
+	}
+	s := &Server{
+		e:         e,
+		log:       o.Log,
+		outageLog: o.Log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Second}),
+		timeout:   o.RequestTimeout,
+		metrics:   newMetrics(),
+	}
+	s.setAdminKey(o.AdminKey)
+	s.unrouted = s.metrics.route("", "unmatched")
+	s.routes()
+	s.handler = s.recoverer(s.router.Handler)
+	return s
+}
+
+// Handler returns the request handler for the whole contract.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.handler }
+
+// HTTPServer returns a fasthttp server ready to Serve or ListenAndServe.
+func (s *Server) HTTPServer() *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler:            s.handler,
+		ErrorHandler:       s.serverError,
+		Name:               "concertd",
+		ReadTimeout:        10 * time.Second,
+		WriteTimeout:       10 * time.Second,
+		IdleTimeout:        60 * time.Second,
+		MaxRequestBodySize: serverBodyLimit,
+		Logger:             connLogger{s.log},
+		// No endpoint takes a form; parsing multipart bodies would be wasted work.
+		DisablePreParseMultipartForm: true,
+	}
+}
+
+// connLogger sends fasthttp's connection-level messages (a client that sent
+// garbage or went away) to our logger at debug level: they are the client's fault,
+// and at info level a misbehaving client could flood the log.
+type connLogger struct{ log zerolog.Logger }
+
+func (l connLogger) Printf(format string, args ...any) { l.log.Debug().Msgf(format, args...) }
+
+// serverError answers requests fasthttp could not read, before any route ran.
+func (s *Server) serverError(rc *fasthttp.RequestCtx, err error) {
+	if isBodyTooLarge(err) {
+		s.writeError(rc, errBodyTooLarge)
+	} else {
+		s.writeError(rc, engine.Errorf(engine.CodeBadRequest, "the request could not be read"))
+	}
+	s.unrouted.count(rc.Response.StatusCode())
+}
+
+// handlerFunc is an endpoint: it writes its success answer itself and returns any
+// failure for the one place that maps errors to statuses.
+type handlerFunc func(ctx context.Context, rc *fasthttp.RequestCtx) error
+
+// handle registers an endpoint with what every endpoint needs: a deadline of its
+// own (fasthttp's RequestCtx has none, and is recycled once we return), the body
+// limit, panic recovery and the request counter.
+func (s *Server) handle(method, path string, h handlerFunc) {
+	rs := s.metrics.route(method, path)
+	s.router.Handle(method, path, func(rc *fasthttp.RequestCtx) {
+		defer s.finish(rc, rs)
+		if len(rc.Request.Body()) > maxBody {
+			s.writeError(rc, errBodyTooLarge)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+		defer cancel()
+		if err := h(ctx, rc); err != nil {
+			s.writeError(rc, err)
+		}
+	})
+}
+
+// finish runs deferred after every endpoint: a panic becomes a 500 INTERNAL answer
+// and the request is counted with the status it really got.
+func (s *Server) finish(rc *fasthttp.RequestCtx, rs *routeStats) {
+	if v := recover(); v != nil {
+		s.panicked(rc, v)
+	}
+	rs.count(rc.Response.StatusCode())
+}
+
+// recoverer catches panics outside any endpoint (the router, the 404/405 answers).
+func (s *Server) recoverer(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(rc *fasthttp.RequestCtx) {
+		defer func() {
+			if v := recover(); v != nil {
+				s.panicked(rc, v)
+			}
+		}()
+		next(rc)
+	}
+}
+
+func (s *Server) panicked(rc *fasthttp.RequestCtx, v any) {
+	s.log.Error().
+		Str("method", string(rc.Method())).
+		Str("path", string(rc.Path())).
+		Interface("panic", v).
+		Bytes("stack", debug.Stack()).
+		Msg("handler panicked")
+	// Whatever the handler had written is unreliable now.
+	rc.Response.Reset()
+	s.writeError(rc, errInternal)
+}
+
+func (s *Server) routes() {
+	r := router.New()
+	// Redirects would answer unknown paths with a 301 and an HTML body; the
+	// contract wants a JSON 404 there.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleOPTIONS = false
+	r.HandleMethodNotAllowed = true
+	r.NotFound = func(rc *fasthttp.RequestCtx) {
+		s.writeError(rc, engine.Errorf(engine.CodeNotFound, "no such route"))
+		s.unrouted.count(rc.Response.StatusCode())
+	}
+	r.MethodNotAllowed = func(rc *fasthttp.RequestCtx) {
+		s.writeError(rc, engine.Errorf(engine.CodeMethodNotAllowed, "method %s is not allowed here", rc.Method()))
+		s.unrouted.count(rc.Response.StatusCode())
+	}
+	s.router = r
+
+	s.handle("POST", "/api/users", s.createUser)
+	s.handle("POST", "/api/users/token", s.issueToken)
+	s.handle("GET", "/api/queue/status", s.queueStatus)
+
+	s.handle("GET", "/api/concerts", s.concerts)
+	s.handle("GET", "/api/concerts/schedules", s.schedules)
+	s.handle("GET", "/api/concerts/schedules/{scheduleId}/seats", s.seatMap)
+
+	s.handle("POST", "/api/reservations", s.hold)
+	s.handle("GET", "/api/reservations/{reservationId}", s.reservation)
+	s.handle("DELETE", "/api/reservations/{reservationId}", s.cancel)
+
+	s.handle("POST", "/api/users/balance/charge", s.charge)
+	s.handle("GET", "/api/users/balance", s.balance)
+	s.handle("POST", "/api/payments", s.pay)
+
+	s.handle("POST", "/api/admin/concerts", s.admin(s.createConcert))
+	s.handle("PATCH", "/api/admin/concerts/{concertId}/queue", s.admin(s.patchQueue))
+	s.handle("GET", "/api/admin/concerts/{concertId}/stats", s.admin(s.stats))
+
+	s.handle("GET", "/healthz", s.healthz)
+	s.handle("GET", "/readyz", s.readyz)
+	s.handle("GET", "/metrics", s.serveMetrics)
+}

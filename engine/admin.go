@@ -1,0 +1,237 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Default queue settings of a concert created without them.
+const (
+	DefaultAdmitPerSecond = 100
+	DefaultMaxActive      = 1000
+	maxAdmitPerSecond     = 1_000_000
+	maxMaxActive          = 10_000_000
+	maxPrice              = MaxChargeAmount
+	maxTitle              = 200
+	maxDescription        = 4000
+	maxSchedules          = 100
+)
+
+// CreateConcert validates and stores a concert with its schedules and opens its
+// waiting room. A zero SaleOpensAt means now.
+func (e *Engine) CreateConcert(ctx context.Context, c NewConcert) (Concert, []Schedule, error) {
+	c.Title = strings.TrimSpace(c.Title)
+	if c.Title == "" || len(c.Title) > maxTitle {
+		return Concert{}, nil, Errorf(CodeBadRequest, "title must be 1 to %d characters", maxTitle)
+	}
+	if len(c.Description) > maxDescription {
+		return Concert{}, nil, Errorf(CodeBadRequest, "description is longer than %d characters", maxDescription)
+	}
+	if c.SaleOpensAt.IsZero() {
+		c.SaleOpensAt = e.clock.Now()
+	}
+	c.SaleOpensAt = c.SaleOpensAt.UTC().Truncate(time.Millisecond)
+	if c.Queue.AdmitPerSecond == 0 {
+		c.Queue.AdmitPerSecond = DefaultAdmitPerSecond
+	}
+	if c.Queue.MaxActive == 0 {
+		c.Queue.MaxActive = DefaultMaxActive
+	}
+	if err := validSettings(c.Queue); err != nil {
+		return Concert{}, nil, err
+	}
+	if len(c.Schedules) == 0 || len(c.Schedules) > maxSchedules {
+		return Concert{}, nil, Errorf(CodeBadRequest, "a concert needs 1 to %d schedules", maxSchedules)
+	}
+	for i, s := range c.Schedules {
+		if _, err := time.Parse(time.DateOnly, s.Date); err != nil {
+			return Concert{}, nil, Errorf(CodeBadRequest, "schedules[%d].concertDate must be YYYY-MM-DD", i)
+		}
+		if s.SeatCount < 1 || s.SeatCount > MaxSeatCount {
+			return Concert{}, nil, Errorf(CodeBadRequest, "schedules[%d].seatCount must be 1 to %d", i, MaxSeatCount)
+		}
+		if s.Price < 1 || s.Price > maxPrice {
+			return Concert{}, nil, Errorf(CodeBadRequest, "schedules[%d].price must be 1 to %d", i, maxPrice)
+		}
+	}
+	concert, schedules, err := e.ledger.CreateConcert(ctx, c)
+	if err != nil {
+		return Concert{}, nil, err
+	}
+	e.catalog.put(concert, schedules)
+	if err := e.queue.Configure(ctx, QueueConfig{ConcertID: concert.ID, SaleOpensAt: concert.SaleOpensAt, Settings: concert.Queue}); err != nil {
+		return Concert{}, nil, err
+	}
+	e.configured.Store(concert.ID, struct{}{})
+	return concert, schedules, nil
+}
+
+func validSettings(s QueueSettings) error {
+	if s.AdmitPerSecond < 1 || s.AdmitPerSecond > maxAdmitPerSecond {
+		return Errorf(CodeBadRequest, "admitPerSecond must be 1 to %d", maxAdmitPerSecond)
+	}
+	if s.MaxActive < 1 || s.MaxActive > maxMaxActive {
+		return Errorf(CodeBadRequest, "maxActive must be 1 to %d", maxMaxActive)
+	}
+	return nil
+}
+
+// PatchQueue changes a concert's live queue settings. Every instance's admission
+// step reads them from the shared state, so they apply within one step everywhere.
+func (e *Engine) PatchQueue(ctx context.Context, concertID int64, p QueuePatch) (QueueSettings, error) {
+	c, err := e.catalog.concert(ctx, concertID)
+	if err != nil {
+		return QueueSettings{}, err
+	}
+	next := c.Queue
+	if p.AdmitPerSecond != nil {
+		next.AdmitPerSecond = *p.AdmitPerSecond
+	}
+	if p.MaxActive != nil {
+		next.MaxActive = *p.MaxActive
+	}
+	if err := validSettings(next); err != nil {
+		return QueueSettings{}, err
+	}
+	if err := e.ensureQueue(ctx, c); err != nil {
+		return QueueSettings{}, err
+	}
+	s, err := e.queue.Patch(ctx, concertID, p)
+	if err != nil {
+		return QueueSettings{}, err
+	}
+	if err := e.ledger.SaveQueueSettings(ctx, concertID, s); err != nil {
+		return QueueSettings{}, err
+	}
+	e.catalog.setSettings(concertID, s)
+	return s, nil
+}
+
+// Stats are an operator's view of one concert.
+type Stats struct {
+	Waiting       int64
+	Active        int64
+	AdmittedTotal int64
+	Held          int64
+	Sold          int64
+	SeatsTotal    int64
+}
+
+// Stats counts a concert's queue and seats.
+func (e *Engine) Stats(ctx context.Context, concertID int64) (Stats, error) {
+	c, err := e.catalog.concert(ctx, concertID)
+	if err != nil {
+		return Stats{}, err
+	}
+	if err := e.ensureQueue(ctx, c); err != nil {
+		return Stats{}, err
+	}
+	now := e.clock.Now()
+	q, err := e.queue.Stats(ctx, concertID, now)
+	if err != nil {
+		return Stats{}, err
+	}
+	st := Stats{Waiting: q.Waiting, Active: q.Active, AdmittedTotal: q.AdmittedTotal}
+	_, schedules := e.catalog.all()
+	for _, s := range schedules {
+		if s.ConcertID != concertID {
+			continue
+		}
+		sold, held, err := e.seats.Counts(ctx, concertID, s.ID, now)
+		if err != nil {
+			return Stats{}, err
+		}
+		st.Sold += sold
+		st.Held += held
+		st.SeatsTotal += int64(s.SeatCount)
+	}
+	return st, nil
+}
+
+// Concerts lists every concert by id.
+func (e *Engine) Concerts(ctx context.Context) ([]Concert, error) {
+	if err := e.catalog.maybeReload(ctx); err != nil {
+		return nil, err
+	}
+	concerts, _ := e.catalog.all()
+	return concerts, nil
+}
+
+// ScheduleAvailability is a schedule with its count of seats neither held nor sold.
+type ScheduleAvailability struct {
+	Schedule
+	Available int64
+}
+
+// availabilityMaxAge bounds how stale the public listing may be; under a rush it
+// costs the shared state one read per schedule per interval and the ledger nothing.
+const availabilityMaxAge = time.Second
+
+type availabilityCache struct {
+	mu   sync.Mutex
+	at   time.Time
+	list []ScheduleAvailability
+}
+
+// AvailableSchedules lists upcoming schedules (today or later) with at least one
+// available seat, by date; concertID 0 means every concert.
+func (e *Engine) AvailableSchedules(ctx context.Context, concertID int64) ([]ScheduleAvailability, error) {
+	all, err := e.availability(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ScheduleAvailability, 0, len(all))
+	for _, a := range all {
+		if concertID == 0 || a.ConcertID == concertID {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+func (e *Engine) availability(ctx context.Context) ([]ScheduleAvailability, error) {
+	c := &e.avail
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := e.clock.Now()
+	if c.list != nil && now.Sub(c.at) < availabilityMaxAge && !now.Before(c.at) {
+		return c.list, nil
+	}
+	if err := e.catalog.maybeReload(ctx); err != nil {
+		return nil, err
+	}
+	_, schedules := e.catalog.all()
+	today := now.Format(time.DateOnly)
+	list := make([]ScheduleAvailability, 0, len(schedules))
+	for _, s := range schedules {
+		if s.Date < today {
+			continue
+		}
+		if err := e.ensureRebuilt(ctx, s); err != nil {
+			return nil, err
+		}
+		sold, held, err := e.seats.Counts(ctx, s.ConcertID, s.ID, now)
+		if err != nil {
+			return nil, err
+		}
+		if free := int64(s.SeatCount) - sold - held; free > 0 {
+			list = append(list, ScheduleAvailability{Schedule: s, Available: free})
+		}
+	}
+	sortStable(list)
+	c.list, c.at = list, now
+	return list, nil
+}
+
+// sortStable orders by date, then id.
+func sortStable(list []ScheduleAvailability) {
+	sortByID(list, func(a ScheduleAvailability) int64 { return a.ID })
+	// dates are YYYY-MM-DD, so string order is date order
+	for i := 1; i < len(list); i++ {
+		for j := i; j > 0 && list[j].Date < list[j-1].Date; j-- {
+			list[j], list[j-1] = list[j-1], list[j]
+		}
+	}
+}

@@ -1,0 +1,156 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/concertd/concertd/engine/clock"
+)
+
+// catalog is this instance's copy of concerts and schedules. The catalog changes
+// only when an operator creates a concert, so reads never reach the ledger: a miss
+// (an id created on another instance) reloads it, at most once per catalogMissGap.
+type catalog struct {
+	ledger Ledger
+	clock  clock.Clock
+
+	mu        sync.RWMutex
+	concerts  map[int64]Concert
+	schedules map[int64]Schedule
+	order     []int64 // schedule ids by id
+	loadedAt  time.Time
+	reload    sync.Mutex
+}
+
+const catalogMissGap = 200 * time.Millisecond
+
+func newCatalog(l Ledger, c clock.Clock) *catalog {
+	return &catalog{ledger: l, clock: c, concerts: map[int64]Concert{}, schedules: map[int64]Schedule{}}
+}
+
+func (c *catalog) load(ctx context.Context) error {
+	c.reload.Lock()
+	defer c.reload.Unlock()
+	concerts, schedules, err := c.ledger.Catalog(ctx)
+	if err != nil {
+		return err
+	}
+	cm := make(map[int64]Concert, len(concerts))
+	for _, x := range concerts {
+		cm[x.ID] = x
+	}
+	sm := make(map[int64]Schedule, len(schedules))
+	order := make([]int64, 0, len(schedules))
+	for _, s := range schedules {
+		s.ConcertTitle = cm[s.ConcertID].Title
+		sm[s.ID] = s
+		order = append(order, s.ID)
+	}
+	c.mu.Lock()
+	c.concerts, c.schedules, c.order, c.loadedAt = cm, sm, order, time.Now()
+	c.mu.Unlock()
+	return nil
+}
+
+// maybeReload reloads after a miss unless a reload just happened.
+func (c *catalog) maybeReload(ctx context.Context) error {
+	c.mu.RLock()
+	fresh := time.Since(c.loadedAt) < catalogMissGap
+	c.mu.RUnlock()
+	if fresh {
+		return nil
+	}
+	return c.load(ctx)
+}
+
+func (c *catalog) concert(ctx context.Context, id int64) (Concert, error) {
+	c.mu.RLock()
+	x, ok := c.concerts[id]
+	c.mu.RUnlock()
+	if ok {
+		return x, nil
+	}
+	if err := c.maybeReload(ctx); err != nil {
+		return Concert{}, err
+	}
+	c.mu.RLock()
+	x, ok = c.concerts[id]
+	c.mu.RUnlock()
+	if !ok {
+		return Concert{}, ErrConcertNotFound
+	}
+	return x, nil
+}
+
+func (c *catalog) schedule(ctx context.Context, id int64) (Schedule, error) {
+	c.mu.RLock()
+	x, ok := c.schedules[id]
+	c.mu.RUnlock()
+	if ok {
+		return x, nil
+	}
+	if err := c.maybeReload(ctx); err != nil {
+		return Schedule{}, err
+	}
+	c.mu.RLock()
+	x, ok = c.schedules[id]
+	c.mu.RUnlock()
+	if !ok {
+		return Schedule{}, ErrScheduleNotFound
+	}
+	return x, nil
+}
+
+// all returns every concert and every schedule, ordered by id.
+func (c *catalog) all() ([]Concert, []Schedule) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	concerts := make([]Concert, 0, len(c.concerts))
+	for _, x := range c.concerts {
+		concerts = append(concerts, x)
+	}
+	sortByID(concerts, func(x Concert) int64 { return x.ID })
+	schedules := make([]Schedule, 0, len(c.order))
+	for _, id := range c.order {
+		schedules = append(schedules, c.schedules[id])
+	}
+	return concerts, schedules
+}
+
+// put records a concert this instance just created, so it is visible at once here.
+func (c *catalog) put(x Concert, ss []Schedule) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.concerts[x.ID] = x
+	for _, s := range ss {
+		s.ConcertTitle = x.Title
+		if _, ok := c.schedules[s.ID]; !ok {
+			c.order = append(c.order, s.ID)
+		}
+		c.schedules[s.ID] = s
+	}
+	sortByID(c.order, func(id int64) int64 { return id })
+}
+
+func (c *catalog) setSettings(concertID int64, s QueueSettings) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if x, ok := c.concerts[concertID]; ok {
+		x.Queue = s
+		c.concerts[concertID] = x
+	}
+}
+
+func sortByID[T any](xs []T, id func(T) int64) {
+	slices.SortFunc(xs, func(a, b T) int {
+		switch ia, ib := id(a), id(b); {
+		case ia < ib:
+			return -1
+		case ia > ib:
+			return 1
+		}
+		return 0
+	})
+}

@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+)
+
+// Pay buys a held seat. The order matters:
+//  1. the hold moves to PAYING in the shared state, so it cannot expire under us;
+//  2. one ledger transaction takes the money and records the sale (the ledger's
+//     UNIQUE seat row is the final judge);
+//  3. the shared state marks the seat sold and ends the hold.
+//
+// A failure in 2 puts the hold back; an unknown outcome in 2 (timeout, lost
+// connection) leaves it PAYING so the sweeper settles it from the ledger once the
+// payment window ends; a failure in 3 is repaired the same way.
+func (e *Engine) Pay(ctx context.Context, t Token, reservationID, amount int64, idemKey string) (Sale, error) {
+	if reservationID <= 0 {
+		return Sale{}, ErrReservationNotFound
+	}
+	if amount < 1 {
+		return Sale{}, ErrAmountMismatch
+	}
+	idem := Idempotency{Key: idemKey, Fingerprint: "pay:" + strconv.FormatInt(reservationID, 10) + ":" + strconv.FormatInt(amount, 10)}
+	if idem.Key != "" {
+		if sale, ok, err := e.ledger.IdempotentSale(ctx, t.UserID, idem); err != nil || ok {
+			return sale, err
+		}
+	}
+	now := e.clock.Now()
+	r, err := e.seats.BeginPayment(ctx, t, reservationID, now, now.Add(e.cfg.PaymentWindow))
+	if err != nil {
+		if isCode(err, CodeReservationNotFound) {
+			if _, perr := e.paidReservation(ctx, t, reservationID); perr == nil {
+				return Sale{}, ErrAlreadyPaid
+			}
+		}
+		return Sale{}, err
+	}
+	if amount != r.Price {
+		e.abort(r)
+		return Sale{}, ErrAmountMismatch
+	}
+	sale, err := e.ledger.Sell(ctx, Sale{
+		ReservationID: r.ID, ScheduleID: r.ScheduleID, Seat: r.Seat, UserID: t.UserID, Amount: r.Price,
+	}, idem)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrAlreadyPaid):
+		// An earlier attempt committed but never reached step 3: finish it now.
+		e.complete(r)
+		return Sale{}, ErrAlreadyPaid
+	case errors.Is(err, ErrSeatTaken):
+		// The ledger sold this seat to another reservation (the shared state lost
+		// it): make the shared state agree and drop this hold.
+		e.abort(r)
+		e.settle(r.ConcertID, r.ScheduleID, []int{r.Seat})
+		return Sale{}, ErrSeatTaken
+	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return Sale{}, err // outcome unknown: stay PAYING; the sweeper asks the ledger
+	default:
+		e.abort(r)
+		return Sale{}, err
+	}
+	e.complete(r)
+	return sale, nil
+}
+
+// background returns a short context detached from the request, for the clean-up
+// steps that must run even when the client has gone.
+func background() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 2*time.Second)
+}
+
+func (e *Engine) abort(r Reservation) {
+	ctx, cancel := background()
+	defer cancel()
+	_ = e.seats.AbortPayment(ctx, r, e.clock.Now())
+}
+
+func (e *Engine) complete(r Reservation) {
+	ctx, cancel := background()
+	defer cancel()
+	_, _ = e.seats.CompletePayment(ctx, r, e.clock.Now())
+	e.forgetSeatMap(r.ScheduleID)
+}
+
+func (e *Engine) settle(concertID, scheduleID int64, seats []int) {
+	ctx, cancel := background()
+	defer cancel()
+	_ = e.seats.MarkSold(ctx, concertID, scheduleID, seats)
+	e.forgetSeatMap(scheduleID)
+}

@@ -1,0 +1,115 @@
+// Package engine is concertd's domain: the waiting room, admission, seat holds, the
+// wallet and checkout. It decides with its own types and an injected clock, and
+// reaches state only through the interfaces in store.go; it knows nothing of HTTP,
+// Redis or SQL.
+package engine
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/concertd/concertd/engine/clock"
+)
+
+// Config holds the engine's tunables; zero fields take the contract's defaults.
+type Config struct {
+	HoldTTL         time.Duration // default 5m
+	ActiveTTL       time.Duration // default 10m
+	IdleTimeout     time.Duration // default 2m
+	MaxHoldsPerUser int           // default 4
+	PaymentWindow   time.Duration // how long a hold may stay PAYING; default 30s
+	TokenLifetime   time.Duration // default 24h
+	Secret          []byte        // token signing key; required
+	AdmitInterval   time.Duration // admission step period; default 100ms
+	SweepInterval   time.Duration // expired-hold sweep period; default 250ms
+}
+
+func (c *Config) defaults() {
+	if c.HoldTTL <= 0 {
+		c.HoldTTL = 5 * time.Minute
+	}
+	if c.ActiveTTL <= 0 {
+		c.ActiveTTL = 10 * time.Minute
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 2 * time.Minute
+	}
+	if c.MaxHoldsPerUser <= 0 {
+		c.MaxHoldsPerUser = 4
+	}
+	if c.PaymentWindow <= 0 {
+		c.PaymentWindow = 30 * time.Second
+	}
+	if c.TokenLifetime <= 0 {
+		c.TokenLifetime = 24 * time.Hour
+	}
+	if c.AdmitInterval <= 0 {
+		c.AdmitInterval = 100 * time.Millisecond
+	}
+	if c.SweepInterval <= 0 {
+		c.SweepInterval = 250 * time.Millisecond
+	}
+}
+
+// Limits of the contract.
+const (
+	MaxChargeAmount = 10_000_000
+	MaxBalance      = 1_000_000_000
+	MaxSeatCount    = 100_000
+)
+
+// Engine runs one concertd instance's share of the sale. Many instances may share
+// one Queue/Seats state and one Ledger.
+type Engine struct {
+	cfg       Config
+	clock     clock.Clock
+	ledger    Ledger
+	queue     Queue
+	seats     Seats
+	signer    signer
+	catalog   *catalog
+	seatMaps  seatMapCache
+	avail     availabilityCache
+	sweepHint chan sweepTarget
+
+	users      sync.Map // user ids known to exist
+	configured sync.Map // concert ids whose queue configuration is in the shared state
+	rebuilt    sync.Map // schedule ids whose sold seats are in the shared state
+}
+
+// New returns an Engine over the given state.
+func New(cfg Config, clk clock.Clock, ledger Ledger, queue Queue, seats Seats) *Engine {
+	cfg.defaults()
+	e := &Engine{
+		cfg:       cfg,
+		clock:     clk,
+		ledger:    ledger,
+		queue:     queue,
+		seats:     seats,
+		signer:    signer{key: cfg.Secret},
+		sweepHint: make(chan sweepTarget, 1024),
+	}
+	e.catalog = newCatalog(ledger, clk)
+	return e
+}
+
+// Config returns the effective configuration.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Now is the engine's clock.
+func (e *Engine) Now() time.Time { return e.clock.Now() }
+
+// Ready reports whether the engine's dependencies answer; the error names what is down.
+func (e *Engine) Ready(ctx context.Context) error {
+	if err := e.seats.Ping(ctx); err != nil {
+		return err
+	}
+	return e.ledger.Ping(ctx)
+}
+
+func isCode(err error, c Code) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == c
+}

@@ -1,0 +1,258 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// SeatMapView is a schedule's seat map at one instant. Views are shared and
+// read-only: the same view may be served for up to seatMapMaxAge, so a rush on a
+// 50,000-seat map costs one Redis read per schedule per interval, not per request.
+type SeatMapView struct {
+	ScheduleID int64
+	Price      int64
+	Seats      []SeatStatus // index = seat number - 1
+	At         time.Time
+}
+
+// seatMapMaxAge keeps a held or freed seat visible within well under the contract's
+// one second.
+const seatMapMaxAge = 100 * time.Millisecond
+
+type seatMapCache struct {
+	mu    sync.Mutex
+	views map[int64]*seatMapEntry
+}
+
+type seatMapEntry struct {
+	mu   sync.Mutex // one reader refreshes while the others wait for its result
+	view *SeatMapView
+}
+
+func (c *seatMapCache) entry(scheduleID int64) *seatMapEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.views == nil {
+		c.views = map[int64]*seatMapEntry{}
+	}
+	e, ok := c.views[scheduleID]
+	if !ok {
+		e = &seatMapEntry{}
+		c.views[scheduleID] = e
+	}
+	return e
+}
+
+// requireActive checks that the token is ACTIVE in the shared queue.
+func (e *Engine) requireActive(ctx context.Context, t Token, now time.Time) error {
+	s, err := e.queue.Status(ctx, t, now, e.cfg.IdleTimeout)
+	if err != nil {
+		return err
+	}
+	switch s.State {
+	case TokenActive:
+		return nil
+	case TokenWaiting:
+		return ErrNotAdmitted
+	default:
+		return ErrTokenExpired
+	}
+}
+
+// scheduleFor finds a schedule and checks it belongs to the token's concert.
+func (e *Engine) scheduleFor(ctx context.Context, t Token, scheduleID int64) (Schedule, error) {
+	if scheduleID <= 0 {
+		return Schedule{}, ErrScheduleNotFound
+	}
+	s, err := e.catalog.schedule(ctx, scheduleID)
+	if err != nil {
+		return Schedule{}, err
+	}
+	if s.ConcertID != t.ConcertID {
+		return Schedule{}, ErrWrongConcert
+	}
+	return s, nil
+}
+
+// SeatMap returns every seat of a schedule with its status, for an ACTIVE token.
+func (e *Engine) SeatMap(ctx context.Context, t Token, scheduleID int64) (*SeatMapView, error) {
+	s, err := e.scheduleFor(ctx, t, scheduleID)
+	if err != nil {
+		return nil, err
+	}
+	now := e.clock.Now()
+	if err := e.requireActive(ctx, t, now); err != nil {
+		return nil, err
+	}
+	if err := e.ensureRebuilt(ctx, s); err != nil {
+		return nil, err
+	}
+	entry := e.seatMaps.entry(s.ID)
+	entry.mu.Lock()
+	defer entry.mu.Unlock()
+	if v := entry.view; v != nil && now.Sub(v.At) < seatMapMaxAge && !now.Before(v.At) {
+		return v, nil
+	}
+	m, err := e.seats.SeatMap(ctx, s.ConcertID, s.ID, s.SeatCount, now)
+	if err != nil {
+		return nil, err
+	}
+	v := &SeatMapView{ScheduleID: s.ID, Price: s.Price, Seats: make([]SeatStatus, s.SeatCount), At: now}
+	for n := 1; n <= s.SeatCount; n++ {
+		switch {
+		case n < len(m.Sold) && m.Sold[n]:
+			v.Seats[n-1] = SeatReserved
+		case n < len(m.Held) && m.Held[n]:
+			v.Seats[n-1] = SeatPending
+		default:
+			v.Seats[n-1] = SeatAvailable
+		}
+	}
+	entry.view = v
+	return v, nil
+}
+
+// Hold holds a seat for the token's user until now + HoldTTL. Created is false
+// when the user already held that seat and this is the same reservation.
+func (e *Engine) Hold(ctx context.Context, t Token, scheduleID int64, seat int) (Reservation, bool, error) {
+	s, err := e.scheduleFor(ctx, t, scheduleID)
+	if err != nil {
+		return Reservation{}, false, err
+	}
+	if seat < 1 || seat > s.SeatCount {
+		return Reservation{}, false, ErrInvalidSeat
+	}
+	if err := e.ensureRebuilt(ctx, s); err != nil {
+		return Reservation{}, false, err
+	}
+	id, err := e.seats.NextReservationID(ctx)
+	if err != nil {
+		return Reservation{}, false, err
+	}
+	now := e.clock.Now()
+	r, err := e.seats.Hold(ctx, HoldRequest{
+		Token:         t,
+		ReservationID: id,
+		Schedule:      s,
+		Seat:          seat,
+		Now:           now,
+		Deadline:      now.Add(e.cfg.HoldTTL),
+		MaxHolds:      e.cfg.MaxHoldsPerUser,
+	})
+	if err != nil {
+		return Reservation{}, false, err
+	}
+	return clientView(r.Reservation), r.Created, nil
+}
+
+// Reservation returns one of the token user's reservations; another user's is
+// ErrReservationNotFound, so ids reveal nothing.
+func (e *Engine) Reservation(ctx context.Context, t Token, id int64) (Reservation, error) {
+	if id <= 0 {
+		return Reservation{}, ErrReservationNotFound
+	}
+	r, err := e.seats.Reservation(ctx, t.ConcertID, id, e.clock.Now())
+	if isCode(err, CodeReservationNotFound) {
+		return e.paidReservation(ctx, t, id)
+	}
+	if err != nil {
+		return Reservation{}, err
+	}
+	if r.UserID != t.UserID {
+		return Reservation{}, ErrReservationNotFound
+	}
+	return clientView(r), nil
+}
+
+// paidReservation answers from the ledger for a reservation the shared state no
+// longer knows (its record aged out, or Redis lost it).
+func (e *Engine) paidReservation(ctx context.Context, t Token, id int64) (Reservation, error) {
+	sale, ok, err := e.ledger.SaleByReservation(ctx, id)
+	if err != nil {
+		return Reservation{}, err
+	}
+	if !ok || sale.UserID != t.UserID {
+		return Reservation{}, ErrReservationNotFound
+	}
+	s, err := e.catalog.schedule(ctx, sale.ScheduleID)
+	if err != nil {
+		return Reservation{}, err
+	}
+	return Reservation{
+		ID: id, ConcertID: s.ConcertID, ScheduleID: sale.ScheduleID, Seat: sale.Seat,
+		UserID: sale.UserID, Price: sale.Amount, State: ReservationPaid, ExpiresAt: sale.At,
+	}, nil
+}
+
+// Cancel gives a pending hold back; the seat is free at once.
+func (e *Engine) Cancel(ctx context.Context, t Token, id int64) (Reservation, error) {
+	if id <= 0 {
+		return Reservation{}, ErrReservationNotFound
+	}
+	r, err := e.seats.Cancel(ctx, t.ConcertID, id, t.UserID, e.clock.Now())
+	if isCode(err, CodeReservationNotFound) {
+		if _, perr := e.paidReservation(ctx, t, id); perr == nil {
+			return Reservation{}, ErrAlreadyPaid
+		}
+	}
+	if err != nil {
+		return Reservation{}, err
+	}
+	e.forgetSeatMap(r.ScheduleID)
+	return clientView(r), nil
+}
+
+// forgetSeatMap drops this instance's cached view after a change it made itself,
+// so its own client sees the change on the next read.
+func (e *Engine) forgetSeatMap(scheduleID int64) {
+	entry := e.seatMaps.entry(scheduleID)
+	entry.mu.Lock()
+	entry.view = nil
+	entry.mu.Unlock()
+}
+
+// clientView hides the internal PAYING state: to a client a hold being paid is
+// still PENDING.
+func clientView(r Reservation) Reservation {
+	if r.State == ReservationPaying {
+		r.State = ReservationPending
+	}
+	return r
+}
+
+// ensureRebuilt loads a schedule's sold seats from the ledger into the shared
+// state before it serves holds, once per empty state: a Redis that lost its data
+// must not offer a sold seat again.
+func (e *Engine) ensureRebuilt(ctx context.Context, s Schedule) error {
+	if _, ok := e.rebuilt.Load(s.ID); ok {
+		return nil
+	}
+	done, err := e.seats.Rebuilt(ctx, s.ConcertID, s.ID)
+	if err != nil {
+		return err
+	}
+	if !done {
+		maxID, err := e.ledger.MaxReservationID(ctx)
+		if err != nil {
+			return err
+		}
+		if err := e.seats.EnsureReservationIDsAbove(ctx, maxID); err != nil {
+			return err
+		}
+		sold, err := e.ledger.AllSoldSeats(ctx, s.ID)
+		if err != nil {
+			return err
+		}
+		if len(sold) > 0 {
+			if err := e.seats.MarkSold(ctx, s.ConcertID, s.ID, sold); err != nil {
+				return err
+			}
+		}
+		if err := e.seats.SetRebuilt(ctx, s.ConcertID, s.ID); err != nil {
+			return err
+		}
+	}
+	e.rebuilt.Store(s.ID, struct{}{})
+	return nil
+}

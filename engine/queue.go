@@ -1,0 +1,220 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"time"
+)
+
+// TokenGrant is the answer to entering a waiting room.
+type TokenGrant struct {
+	Token  string
+	Reused bool // the user already had this live token
+	Status QueueStatus
+}
+
+// QueueStatus is what a polling client is told.
+type QueueStatus struct {
+	ConcertID int64
+	State     TokenState
+	// WAITING after the sale opened:
+	Position      int64
+	EstimatedWait time.Duration
+	PollAfter     time.Duration
+	// WAITING before the sale opened (the pre-queue has no order yet):
+	PreQueue    bool
+	SaleOpensAt time.Time
+	// ACTIVE:
+	ExpiresAt time.Time
+}
+
+// preQueueRange bounds pre-queue order scores: every later arrival queues behind
+// them (store: 2^52 + arrival number), and doubles are exact below 2^53.
+const preQueueRange = 1 << 52
+
+// IssueToken puts a user in a concert's waiting room, or returns the live token the
+// user already holds there: one place in line per user per concert.
+func (e *Engine) IssueToken(ctx context.Context, userID, concertID int64) (TokenGrant, error) {
+	if userID <= 0 {
+		return TokenGrant{}, ErrUserNotFound
+	}
+	if concertID <= 0 {
+		return TokenGrant{}, ErrConcertNotFound
+	}
+	c, err := e.catalog.concert(ctx, concertID)
+	if err != nil {
+		return TokenGrant{}, err
+	}
+	if err := e.knownUser(ctx, userID); err != nil {
+		return TokenGrant{}, err
+	}
+	if err := e.ensureQueue(ctx, c); err != nil {
+		return TokenGrant{}, err
+	}
+	now := e.clock.Now()
+	score := int64(-1)
+	if now.Before(c.SaleOpensAt) {
+		score = randomPreQueueScore()
+	}
+	r, err := e.queue.Enter(ctx, concertID, userID, now, e.cfg.IdleTimeout, score)
+	if err != nil {
+		return TokenGrant{}, err
+	}
+	t := Token{ConcertID: concertID, UserID: userID, Gen: r.Gen, IssuedAt: r.IssuedAt.Truncate(time.Second)}
+	return TokenGrant{
+		Token:  e.signer.Sign(t),
+		Reused: r.Reused,
+		Status: e.describe(c, r.Status, now),
+	}, nil
+}
+
+// Status is the polling endpoint: the token's state and, while waiting, its place.
+// A poll is also the waiting token's heartbeat.
+func (e *Engine) Status(ctx context.Context, t Token) (QueueStatus, error) {
+	c, err := e.catalog.concert(ctx, t.ConcertID)
+	if err != nil {
+		if err == ErrConcertNotFound {
+			return QueueStatus{}, ErrTokenInvalid
+		}
+		return QueueStatus{}, err
+	}
+	now := e.clock.Now()
+	s, err := e.queue.Status(ctx, t, now, e.cfg.IdleTimeout)
+	if err != nil {
+		return QueueStatus{}, err
+	}
+	if s.State == TokenExpired {
+		return QueueStatus{}, ErrTokenExpired
+	}
+	return e.describe(c, s, now), nil
+}
+
+func (e *Engine) describe(c Concert, s TokenStatus, now time.Time) QueueStatus {
+	q := QueueStatus{ConcertID: c.ID, State: s.State}
+	switch s.State {
+	case TokenActive:
+		q.ExpiresAt = s.ActiveUntil
+	case TokenWaiting:
+		if now.Before(c.SaleOpensAt) {
+			q.PreQueue = true
+			q.SaleOpensAt = c.SaleOpensAt
+			q.PollAfter = pollAfter(0, c.SaleOpensAt.Sub(now), e.cfg.IdleTimeout)
+			return q
+		}
+		q.Position = s.Rank + 1
+		q.EstimatedWait = estimatedWait(q.Position, c.Queue.AdmitPerSecond)
+		q.PollAfter = pollAfter(q.Position, q.EstimatedWait, e.cfg.IdleTimeout)
+	}
+	return q
+}
+
+// estimatedWait is how long until `position` is admitted at the configured rate.
+func estimatedWait(position int64, admitPerSecond int) time.Duration {
+	if admitPerSecond <= 0 {
+		admitPerSecond = 1
+	}
+	secs := (position + int64(admitPerSecond) - 1) / int64(admitPerSecond)
+	return time.Duration(secs) * time.Second
+}
+
+// pollAfter spaces polls by how far a client is from the front: the first few
+// hundred poll every second so admission feels instant, the far back polls a few
+// times over its wait, and nobody polls so rarely that the idle timeout drops them.
+func pollAfter(position int64, wait, idle time.Duration) time.Duration {
+	p := wait / 4
+	if position > 0 && position <= 100 {
+		p = time.Second
+	}
+	if p < time.Second {
+		p = time.Second
+	}
+	if p > 30*time.Second {
+		p = 30 * time.Second
+	}
+	if limit := idle / 3; p > limit {
+		p = max(limit.Truncate(time.Second), time.Second)
+	}
+	return p.Truncate(time.Second)
+}
+
+func randomPreQueueScore() int64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return int64(binary.LittleEndian.Uint64(b[:]) % preQueueRange)
+}
+
+// knownUser checks a user id against the ledger once per instance: users are never
+// deleted, so a positive answer can be remembered and a rush of token requests
+// costs the database nothing after each user's first.
+func (e *Engine) knownUser(ctx context.Context, userID int64) error {
+	if _, ok := e.users.Load(userID); ok {
+		return nil
+	}
+	ok, err := e.ledger.UserExists(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrUserNotFound
+	}
+	e.users.Store(userID, struct{}{})
+	return nil
+}
+
+// ensureQueue restores a concert's queue configuration after the shared state lost
+// it (Redis restarted empty); the ledger keeps the settings.
+func (e *Engine) ensureQueue(ctx context.Context, c Concert) error {
+	if _, ok := e.configured.Load(c.ID); ok {
+		return nil
+	}
+	ok, err := e.queue.Configured(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := e.queue.Configure(ctx, QueueConfig{ConcertID: c.ID, SaleOpensAt: c.SaleOpensAt, Settings: c.Queue}); err != nil {
+			return err
+		}
+	}
+	e.configured.Store(c.ID, struct{}{})
+	return nil
+}
+
+// admitOnce runs one admission step for every concert whose sale is open.
+func (e *Engine) admitOnce(ctx context.Context) error {
+	concerts, _ := e.catalog.all()
+	now := e.clock.Now()
+	var first error
+	for _, c := range concerts {
+		if err := e.ensureQueue(ctx, c); err != nil {
+			first = firstErr(first, err)
+			continue
+		}
+		_, err := e.queue.Admit(ctx, c.ID, now, AdmitParams{
+			ActiveTTL:   e.cfg.ActiveTTL,
+			IdleTimeout: e.cfg.IdleTimeout,
+			MaxBatch:    admitBatch,
+			MaxIdleScan: idleScan,
+		})
+		if err != nil {
+			if err == ErrConcertNotFound || isCode(err, CodeConcertNotFound) {
+				e.configured.Delete(c.ID) // state was lost; restore on the next step
+			}
+			first = firstErr(first, err)
+		}
+	}
+	return first
+}
+
+const (
+	admitBatch = 2000
+	idleScan   = 2000
+)
+
+func firstErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,135 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// sweepTarget names a schedule whose holds may have expired.
+type sweepTarget struct{ concertID, scheduleID int64 }
+
+// HintExpiry tells the sweeper that a hold of a schedule just expired (the Redis
+// keyspace listener calls it). A hint is only a hint: it never blocks and may be
+// dropped, because the periodic sweep finds every expired hold anyway.
+func (e *Engine) HintExpiry(concertID, scheduleID int64) {
+	select {
+	case e.sweepHint <- sweepTarget{concertID, scheduleID}:
+	default:
+	}
+}
+
+// Run drives this instance's background work until ctx ends: admission steps,
+// the expired-hold sweep, and catalog refresh. Every part is safe to run on N
+// instances at once. onErr receives failures (which are retried on the next tick).
+func (e *Engine) Run(ctx context.Context, onErr func(what string, err error)) {
+	if onErr == nil {
+		onErr = func(string, error) {}
+	}
+	admit := time.NewTicker(e.cfg.AdmitInterval)
+	sweep := time.NewTicker(e.cfg.SweepInterval)
+	refresh := time.NewTicker(time.Second)
+	defer admit.Stop()
+	defer sweep.Stop()
+	defer refresh.Stop()
+	step := func(what string, f func(context.Context) error) {
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := f(c); err != nil && ctx.Err() == nil {
+			onErr(what, err)
+		}
+	}
+	step("catalog", e.catalog.load)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-admit.C:
+			step("admit", e.admitOnce)
+		case <-sweep.C:
+			step("sweep", e.SweepOnce)
+		case h := <-e.sweepHint:
+			step("sweep", func(c context.Context) error { return e.sweepSchedule(c, h.concertID, h.scheduleID) })
+		case <-refresh.C:
+			step("catalog", e.catalog.load)
+			step("recover", e.checkRebuilt)
+		}
+	}
+}
+
+// SweepOnce settles every expired hold of every schedule: it asks the ledger
+// first, so a seat whose payment committed is marked sold, never freed.
+func (e *Engine) SweepOnce(ctx context.Context) error {
+	_, schedules := e.catalog.all()
+	var first error
+	for _, s := range schedules {
+		first = firstErr(first, e.sweepSchedule(ctx, s.ConcertID, s.ID))
+	}
+	return first
+}
+
+const (
+	sweepBatch  = 500
+	sweepRounds = 20
+)
+
+func (e *Engine) sweepSchedule(ctx context.Context, concertID, scheduleID int64) error {
+	now := e.clock.Now()
+	// A bounded number of rounds: a hold that Release leaves alone (it changed
+	// meanwhile) must not keep this loop busy; the next tick sees it again.
+	for range sweepRounds {
+		expired, err := e.seats.Expired(ctx, concertID, scheduleID, now, sweepBatch)
+		if err != nil || len(expired) == 0 {
+			return err
+		}
+		seats := make([]int, len(expired))
+		for i, h := range expired {
+			seats[i] = h.Seat
+		}
+		sales, err := e.ledger.SoldSeats(ctx, scheduleID, seats)
+		if err != nil {
+			return err
+		}
+		sold := make(map[int]Sale, len(sales))
+		for _, s := range sales {
+			sold[s.Seat] = s
+		}
+		for _, h := range expired {
+			if s, ok := sold[h.Seat]; ok {
+				r := Reservation{ID: s.ReservationID, ConcertID: concertID, ScheduleID: scheduleID, Seat: s.Seat, UserID: s.UserID, Price: s.Amount}
+				if _, err := e.seats.CompletePayment(ctx, r, now); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := e.seats.Release(ctx, h, now); err != nil {
+				return err
+			}
+		}
+		e.forgetSeatMap(scheduleID)
+		if len(expired) < sweepBatch {
+			return nil
+		}
+	}
+	return nil
+}
+
+// checkRebuilt notices a shared state that lost its data (Redis restarted empty)
+// and forgets what this instance believed was loaded, so the next request rebuilds
+// sold seats and queue settings from the ledger before anything else.
+func (e *Engine) checkRebuilt(ctx context.Context) error {
+	_, schedules := e.catalog.all()
+	for _, s := range schedules {
+		if _, ok := e.rebuilt.Load(s.ID); !ok {
+			continue
+		}
+		done, err := e.seats.Rebuilt(ctx, s.ConcertID, s.ID)
+		if err != nil {
+			return err
+		}
+		if !done {
+			e.rebuilt.Delete(s.ID)
+			e.configured.Delete(s.ConcertID)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,129 @@
+package engine
+
+import "time"
+
+// QueueSettings are a concert's live admission settings.
+type QueueSettings struct {
+	AdmitPerSecond int  `json:"admitPerSecond"`
+	MaxActive      int  `json:"maxActive"`
+	Paused         bool `json:"paused"`
+}
+
+// QueuePatch changes some of a concert's queue settings; nil fields stay as they are.
+type QueuePatch struct {
+	AdmitPerSecond *int
+	MaxActive      *int
+	Paused         *bool
+}
+
+// Concert is a show whose seats go on sale at SaleOpensAt.
+type Concert struct {
+	ID          int64
+	Title       string
+	Description string
+	SaleOpensAt time.Time
+	Queue       QueueSettings
+}
+
+// Schedule is one performance of a concert with seats numbered 1..SeatCount, all at Price.
+type Schedule struct {
+	ID           int64
+	ConcertID    int64
+	ConcertTitle string
+	Date         string // YYYY-MM-DD
+	SeatCount    int
+	Price        int64
+}
+
+// NewSchedule is a schedule to create.
+type NewSchedule struct {
+	Date      string // YYYY-MM-DD
+	SeatCount int
+	Price     int64
+}
+
+// NewConcert is what an operator submits to create a concert.
+type NewConcert struct {
+	Title       string
+	Description string
+	SaleOpensAt time.Time
+	Queue       QueueSettings
+	Schedules   []NewSchedule
+}
+
+// TokenState is where a token stands in its concert's waiting room.
+type TokenState string
+
+const (
+	TokenWaiting TokenState = "WAITING"
+	TokenActive  TokenState = "ACTIVE"
+	TokenDone    TokenState = "DONE"
+	TokenExpired TokenState = "EXPIRED"
+)
+
+// Token is what a signed user token says. Gen tells one token of a user for a
+// concert from the next one the same user gets after the first ended.
+type Token struct {
+	ConcertID int64
+	UserID    int64
+	Gen       int64
+	IssuedAt  time.Time
+}
+
+// ReservationState is the life of a hold.
+type ReservationState string
+
+const (
+	ReservationPending   ReservationState = "PENDING"
+	ReservationPaying    ReservationState = "PAYING" // internal; shown to clients as PENDING
+	ReservationPaid      ReservationState = "PAID"
+	ReservationExpired   ReservationState = "EXPIRED"
+	ReservationCancelled ReservationState = "CANCELLED"
+)
+
+// Reservation is a hold on one seat by one user.
+type Reservation struct {
+	ID         int64
+	ConcertID  int64
+	ScheduleID int64
+	Seat       int
+	UserID     int64
+	Price      int64
+	State      ReservationState
+	ExpiresAt  time.Time // hold deadline
+}
+
+// SeatStatus is a seat as the seat map shows it.
+type SeatStatus string
+
+const (
+	SeatAvailable SeatStatus = "available"
+	SeatPending   SeatStatus = "pending"
+	SeatReserved  SeatStatus = "reserved"
+)
+
+// LedgerEntry is one line of a user's balance history.
+type LedgerEntry struct {
+	At     time.Time
+	Type   string // "charge" or "payment"
+	Amount int64  // negative for payments
+}
+
+// Sale is a completed purchase: the ledger's word that a seat belongs to a user.
+type Sale struct {
+	PaymentID     int64
+	ReservationID int64
+	ScheduleID    int64
+	Seat          int
+	UserID        int64
+	Amount        int64
+	Balance       int64 // the payer's balance right after the sale
+	At            time.Time
+}
+
+// Idempotency names a request that may be retried: Key is the client's
+// Idempotency-Key, Fingerprint a digest of what was asked. Empty Key: not idempotent.
+type Idempotency struct {
+	Key         string
+	Fingerprint string
+}

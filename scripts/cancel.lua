@@ -1,0 +1,51 @@
+-- cancel.lua: give a PENDING hold back to the pool at once, on its owner's request.
+--
+-- KEYS[1] -> P:{cN}:res:<reservationID>
+-- KEYS[2] -> P:{cN}:holds:<scheduleID>
+-- KEYS[3] -> P:{cN}:holders:<scheduleID>
+-- KEYS[4] -> P:{cN}:hold:<scheduleID>:<seat>
+-- KEYS[5] -> P:{cN}:uh:<userID>
+--
+-- ARGV[1] userID (the caller; must own the reservation)
+-- ARGV[2] reservationID
+-- ARGV[3] now (ms)
+--
+-- Returns the reservation hash as HGETALL pairs, state CANCELLED (also when it
+--         already was: cancelling twice is not an error).
+-- Errors:  RESERVATION_NOT_FOUND (unknown or another user's), ALREADY_PAID (PAID or
+--          PAYING), RESERVATION_EXPIRED.
+
+local uid, rid = ARGV[1], ARGV[2]
+local r = redis.call('HMGET', KEYS[1], 'user', 'state', 'deadline', 'seat')
+if r[1] ~= uid then
+  return redis.error_reply('RESERVATION_NOT_FOUND no such reservation')
+end
+local state, seat = r[2], r[4]
+if state == 'PAID' or state == 'PAYING' then
+  return redis.error_reply('ALREADY_PAID reservation ' .. rid .. ' is paid or being paid')
+end
+if state == 'CANCELLED' then
+  return redis.call('HGETALL', KEYS[1])
+end
+
+local ours = redis.call('HGET', KEYS[3], seat) == rid .. ':' .. uid
+if state ~= 'PENDING' or tonumber(r[3]) <= tonumber(ARGV[3]) or not ours then
+  if state == 'PENDING' then
+    redis.call('HSET', KEYS[1], 'state', 'EXPIRED')
+  end
+  -- Still ours but past its deadline: free it now rather than wait for the sweeper.
+  if ours then
+    redis.call('ZREM', KEYS[2], seat)
+    redis.call('HDEL', KEYS[3], seat)
+    redis.call('DEL', KEYS[4])
+  end
+  redis.call('ZREM', KEYS[5], rid)
+  return redis.error_reply('RESERVATION_EXPIRED reservation ' .. rid .. ' has expired')
+end
+
+redis.call('ZREM', KEYS[2], seat)
+redis.call('HDEL', KEYS[3], seat)
+redis.call('DEL', KEYS[4])
+redis.call('ZREM', KEYS[5], rid)
+redis.call('HSET', KEYS[1], 'state', 'CANCELLED')
+return redis.call('HGETALL', KEYS[1])

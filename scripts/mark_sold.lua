@@ -1,0 +1,24 @@
+-- mark_sold.lua: record seats the ledger sold and drop any hold on them (rebuilding a
+-- Redis that lost its data, or agreeing with a sale made through another path).
+-- The caller sends at most a few hundred seats per call.
+--
+-- KEYS[1]   -> P:{cN}:sold:<scheduleID>
+-- KEYS[2]   -> P:{cN}:holds:<scheduleID>
+-- KEYS[3]   -> P:{cN}:paying:<scheduleID>
+-- KEYS[4]   -> P:{cN}:holders:<scheduleID>
+-- KEYS[4+i] -> P:{cN}:hold:<scheduleID>:<ARGV[i]>
+--
+-- ARGV[i] seat number
+--
+-- Returns the number of seats given.
+
+for i, seat in ipairs(ARGV) do
+  redis.call('SETBIT', KEYS[1], seat, 1)
+  redis.call('DEL', KEYS[4 + i])
+end
+if #ARGV > 0 then
+  redis.call('ZREM', KEYS[2], unpack(ARGV))
+  redis.call('ZREM', KEYS[3], unpack(ARGV))
+  redis.call('HDEL', KEYS[4], unpack(ARGV))
+end
+return #ARGV

@@ -1,0 +1,22 @@
+-- patch.lua: change some of a concert's live queue settings at once. admit.lua
+-- reads them on its next step, on every instance.
+--
+-- KEYS[1] -> P:{cN}:cfg
+--
+-- ARGV[1] admitPerSecond, or '' to keep it
+-- ARGV[2] maxActive, or '' to keep it
+-- ARGV[3] paused '0' or '1', or '' to keep it
+--
+-- Returns {admitPerSecond, maxActive, paused} after the change, as strings.
+-- Errors: CONCERT_NOT_FOUND.
+
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.error_reply('CONCERT_NOT_FOUND no such concert')
+end
+local fields = {'admitPerSecond', 'maxActive', 'paused'}
+for i, f in ipairs(fields) do
+  if ARGV[i] ~= '' then
+    redis.call('HSET', KEYS[1], f, ARGV[i])
+  end
+end
+return redis.call('HMGET', KEYS[1], 'admitPerSecond', 'maxActive', 'paused')

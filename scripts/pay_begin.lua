@@ -1,0 +1,73 @@
+-- pay_begin.lua: move the owner's PENDING hold to PAYING until the payment window
+-- ends, so the hold cannot expire while the ledger takes the money. Only one of many
+-- concurrent calls for a reservation can win: the others see PAYING.
+--
+-- KEYS[1] -> P:{cN}:tok:<userID>
+-- KEYS[2] -> P:{cN}:active
+-- KEYS[3] -> P:{cN}:wait
+-- KEYS[4] -> P:{cN}:res:<reservationID>
+-- KEYS[5] -> P:{cN}:holds:<scheduleID>
+-- KEYS[6] -> P:{cN}:paying:<scheduleID>
+-- KEYS[7] -> P:{cN}:holders:<scheduleID>
+-- KEYS[8] -> P:{cN}:hold:<scheduleID>:<seat>
+-- KEYS[9] -> P:{cN}:uh:<userID>
+--
+-- ARGV[1] userID
+-- ARGV[2] token gen
+-- ARGV[3] reservationID
+-- ARGV[4] now (ms)
+-- ARGV[5] payment window end (ms)
+--
+-- Returns the reservation hash as HGETALL pairs, state PAYING; its deadline stays
+--         the hold's, so an aborted payment can put it back as it was.
+-- Errors:  TOKEN_EXPIRED, NOT_ADMITTED, RESERVATION_NOT_FOUND (unknown or another
+--          user's), ALREADY_PAID (PAID or PAYING), RESERVATION_EXPIRED.
+
+local uid, rid = ARGV[1], ARGV[3]
+local now = tonumber(ARGV[4])
+
+local tok = redis.call('HMGET', KEYS[1], 'gen', 'done')
+if tok[1] ~= ARGV[2] or tok[2] == '1' then
+  return redis.error_reply('TOKEN_EXPIRED token is no longer current')
+end
+local lease = redis.call('ZSCORE', KEYS[2], uid)
+if not lease or tonumber(lease) <= now then
+  if redis.call('ZSCORE', KEYS[3], uid) then
+    return redis.error_reply('NOT_ADMITTED token is still waiting in the queue')
+  end
+  return redis.error_reply('TOKEN_EXPIRED active time ran out')
+end
+
+local r = redis.call('HMGET', KEYS[4], 'user', 'state', 'deadline', 'seat')
+if r[1] ~= uid then
+  return redis.error_reply('RESERVATION_NOT_FOUND no such reservation')
+end
+local state, seat = r[2], r[4]
+if state == 'PAID' or state == 'PAYING' then
+  return redis.error_reply('ALREADY_PAID reservation ' .. rid .. ' is paid or being paid')
+end
+
+local ours = redis.call('HGET', KEYS[7], seat) == rid .. ':' .. uid
+if state ~= 'PENDING' or tonumber(r[3]) <= now or not ours then
+  if state == 'PENDING' then
+    redis.call('HSET', KEYS[4], 'state', 'EXPIRED')
+  end
+  if ours then
+    redis.call('ZREM', KEYS[5], seat)
+    redis.call('HDEL', KEYS[7], seat)
+    redis.call('DEL', KEYS[8])
+  end
+  redis.call('ZREM', KEYS[9], rid)
+  return redis.error_reply('RESERVATION_EXPIRED reservation ' .. rid .. ' has expired')
+end
+
+redis.call('ZREM', KEYS[5], seat)
+redis.call('ZADD', KEYS[6], ARGV[5], seat)
+redis.call('HSET', KEYS[4], 'state', 'PAYING')
+redis.call('ZADD', KEYS[9], ARGV[5], rid)
+local ttl = tonumber(ARGV[5]) - now
+if ttl > 0 then
+  redis.call('SET', KEYS[8], rid, 'PX', ttl)
+end
+redis.call('ZADD', KEYS[2], 'GT', ARGV[5], uid)
+return redis.call('HGETALL', KEYS[4])

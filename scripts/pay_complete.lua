@@ -1,0 +1,56 @@
+-- pay_complete.lua: the ledger sold the seat to this reservation; make the shared
+-- state agree. Idempotent: a retry (or the sweeper settling a lost reply) changes
+-- nothing more.
+--
+-- KEYS[1] -> P:{cN}:sold:<scheduleID>
+-- KEYS[2] -> P:{cN}:holds:<scheduleID>
+-- KEYS[3] -> P:{cN}:paying:<scheduleID>
+-- KEYS[4] -> P:{cN}:holders:<scheduleID>
+-- KEYS[5] -> P:{cN}:hold:<scheduleID>:<seat>
+-- KEYS[6] -> P:{cN}:res:<reservationID>
+-- KEYS[7] -> P:{cN}:uh:<userID>
+-- KEYS[8] -> P:{cN}:tok:<userID>
+-- KEYS[9] -> P:{cN}:active
+--
+-- ARGV[1] seat
+-- ARGV[2] reservationID
+-- ARGV[3] userID
+-- ARGV[4] now (ms)
+-- ARGV[5] concertID      } used only to rebuild a reservation record Redis lost,
+-- ARGV[6] scheduleID     } so the reservation still reads PAID
+-- ARGV[7] price          }
+-- ARGV[8] hold deadline  }
+-- ARGV[9] reservation record TTL (ms)
+--
+-- Returns 1 if the user holds nothing else live on the concert (the token is now
+--         DONE), else 0.
+
+local seat, rid, uid = ARGV[1], ARGV[2], ARGV[3]
+
+redis.call('SETBIT', KEYS[1], seat, 1)
+redis.call('ZREM', KEYS[2], seat)
+redis.call('ZREM', KEYS[3], seat)
+-- Whoever holds the seat loses it: the ledger is the judge of who owns it.
+redis.call('HDEL', KEYS[4], seat)
+redis.call('DEL', KEYS[5])
+
+if redis.call('EXISTS', KEYS[6]) == 1 then
+  redis.call('HSET', KEYS[6], 'state', 'PAID')
+else
+  redis.call('HSET', KEYS[6], 'concert', ARGV[5], 'schedule', ARGV[6], 'seat', seat,
+    'user', uid, 'price', ARGV[7], 'deadline', ARGV[8], 'state', 'PAID')
+  redis.call('PEXPIRE', KEYS[6], ARGV[9])
+end
+
+redis.call('ZREM', KEYS[7], rid)
+redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', ARGV[4])
+if redis.call('ZCARD', KEYS[7]) > 0 then
+  return 0
+end
+-- A missing token hash is left missing: writing only `done` would make a token
+-- record with no gen.
+if redis.call('EXISTS', KEYS[8]) == 1 then
+  redis.call('HSET', KEYS[8], 'done', 1)
+end
+redis.call('ZREM', KEYS[9], uid)
+return 1

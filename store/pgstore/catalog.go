@@ -1,0 +1,130 @@
+package pgstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/concertd/concertd/engine"
+)
+
+const dateLayout = "2006-01-02"
+
+// CreateConcert stores a concert and its schedules in one transaction.
+func (s *Store) CreateConcert(ctx context.Context, c engine.NewConcert) (engine.Concert, []engine.Schedule, error) {
+	dates := make([]time.Time, len(c.Schedules))
+	for i, ns := range c.Schedules {
+		d, err := time.Parse(dateLayout, ns.Date)
+		if err != nil {
+			return engine.Concert{}, nil, engine.Errorf(engine.CodeBadRequest, "concertDate %q is not YYYY-MM-DD", ns.Date)
+		}
+		if ns.SeatCount < 1 || ns.SeatCount > engine.MaxSeatCount || ns.Price < 1 {
+			return engine.Concert{}, nil, engine.Errorf(engine.CodeBadRequest, "schedule %d: seatCount or price out of range", i)
+		}
+		dates[i] = d
+	}
+	out := engine.Concert{
+		Title:       c.Title,
+		Description: c.Description,
+		SaleOpensAt: c.SaleOpensAt.UTC().Truncate(time.Microsecond), // what timestamptz keeps
+		Queue:       c.Queue,
+	}
+	var scheds []engine.Schedule
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			INSERT INTO concerts (title, description, sale_opens_at, admit_per_second, max_active, paused)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+			c.Title, c.Description, out.SaleOpensAt, c.Queue.AdmitPerSecond, c.Queue.MaxActive, c.Queue.Paused,
+		).Scan(&out.ID)
+		if err != nil {
+			return err
+		}
+		// One round trip for all schedules however many there are.
+		b := &pgx.Batch{}
+		for i, ns := range c.Schedules {
+			b.Queue(`INSERT INTO schedules (concert_id, concert_date, seat_count, price)
+				VALUES ($1, $2, $3, $4) RETURNING id`, out.ID, dates[i], ns.SeatCount, ns.Price)
+		}
+		br := tx.SendBatch(ctx, b)
+		defer br.Close()
+		scheds = make([]engine.Schedule, len(c.Schedules))
+		for i, ns := range c.Schedules {
+			scheds[i] = engine.Schedule{
+				ConcertID: out.ID, ConcertTitle: c.Title, Date: ns.Date,
+				SeatCount: ns.SeatCount, Price: ns.Price,
+			}
+			if err := br.QueryRow().Scan(&scheds[i].ID); err != nil {
+				return err
+			}
+		}
+		return br.Close()
+	})
+	if err != nil {
+		return engine.Concert{}, nil, translate(err)
+	}
+	return out, scheds, nil
+}
+
+// Catalog returns every concert and every schedule, each ordered by id. Both reads
+// share one snapshot so no schedule can name a concert the list lacks.
+func (s *Store) Catalog(ctx context.Context) ([]engine.Concert, []engine.Schedule, error) {
+	concerts := []engine.Concert{}
+	scheds := []engine.Schedule{}
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT id, title, description, sale_opens_at, admit_per_second, max_active, paused
+			FROM concerts ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var c engine.Concert
+			if err := rows.Scan(&c.ID, &c.Title, &c.Description, &c.SaleOpensAt,
+				&c.Queue.AdmitPerSecond, &c.Queue.MaxActive, &c.Queue.Paused); err != nil {
+				return err
+			}
+			c.SaleOpensAt = c.SaleOpensAt.UTC()
+			concerts = append(concerts, c)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `
+			SELECT s.id, s.concert_id, c.title, s.concert_date, s.seat_count, s.price
+			FROM schedules s JOIN concerts c ON c.id = s.concert_id ORDER BY s.id`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var (
+				sc engine.Schedule
+				d  time.Time
+			)
+			if err := rows.Scan(&sc.ID, &sc.ConcertID, &sc.ConcertTitle, &d, &sc.SeatCount, &sc.Price); err != nil {
+				return err
+			}
+			sc.Date = d.Format(dateLayout)
+			scheds = append(scheds, sc)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, nil, translate(err)
+	}
+	return concerts, scheds, nil
+}
+
+// SaveQueueSettings persists a concert's queue settings; engine.ErrConcertNotFound if none.
+func (s *Store) SaveQueueSettings(ctx context.Context, concertID int64, q engine.QueueSettings) error {
+	tag, err := s.pool.Exec(ctx,
+		`UPDATE concerts SET admit_per_second = $2, max_active = $3, paused = $4 WHERE id = $1`,
+		concertID, q.AdmitPerSecond, q.MaxActive, q.Paused)
+	if err != nil {
+		return translate(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return engine.ErrConcertNotFound
+	}
+	return nil
+}

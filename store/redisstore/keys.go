@@ -1,0 +1,55 @@
+package redisstore
+
+import "strconv"
+
+// Every key name comes from this file. Keys of one concert share the hash tag
+// {c<concertID>}, so each Lua script touches one Cluster slot; the README's key table
+// is written from here. P is the store's prefix (default "concertd").
+//
+//	P:{cN}:cfg                 hash   opensAt(ms) admitPerSecond maxActive paused admitted bucket bucketAt
+//	P:{cN}:wait                zset   userID -> queue order (pre-queue: random < 2^52; later: 2^52+seq)
+//	P:{cN}:seen                zset   userID -> last poll (ms); idle waiters drop out
+//	P:{cN}:active              zset   userID -> active lease end (ms)
+//	P:{cN}:seq                 string arrival counter
+//	P:{cN}:tok:<userID>        hash   gen issuedAt(ms) done(0/1)
+//	P:{cN}:uh:<userID>         zset   reservationID -> deadline (ms): the user's live holds
+//	P:{cN}:sold:<scheduleID>   bitmap bit per seat number, 1 = sold
+//	P:{cN}:holds:<scheduleID>  zset   seat -> hold deadline (ms), PENDING holds
+//	P:{cN}:paying:<scheduleID> zset   seat -> payment window end (ms), PAYING holds
+//	P:{cN}:holders:<scheduleID> hash  seat -> "reservationID:userID"
+//	P:{cN}:hold:<scheduleID>:<seat> string with PX: expiry trigger for the keyspace listener
+//	P:{cN}:res:<reservationID> hash   schedule seat user price deadline state
+//	P:{cN}:rebuilt:<scheduleID> string sold seats loaded from the ledger
+//	P:ids:reservation          string reservation id counter (blocks handed to instances)
+//	P:secret                   string token signing key when none is configured
+//	P:events                   stream payment.completed events from the outbox
+type keys struct{ prefix string }
+
+func (k keys) concert(concertID int64) string {
+	return k.prefix + ":{c" + strconv.FormatInt(concertID, 10) + "}:"
+}
+
+func (k keys) cfg(c int64) string    { return k.concert(c) + "cfg" }
+func (k keys) wait(c int64) string   { return k.concert(c) + "wait" }
+func (k keys) seen(c int64) string   { return k.concert(c) + "seen" }
+func (k keys) active(c int64) string { return k.concert(c) + "active" }
+func (k keys) seq(c int64) string    { return k.concert(c) + "seq" }
+
+func (k keys) token(c, user int64) string     { return k.concert(c) + "tok:" + itoa(user) }
+func (k keys) userHolds(c, user int64) string { return k.concert(c) + "uh:" + itoa(user) }
+
+func (k keys) sold(c, schedule int64) string    { return k.concert(c) + "sold:" + itoa(schedule) }
+func (k keys) holds(c, schedule int64) string   { return k.concert(c) + "holds:" + itoa(schedule) }
+func (k keys) paying(c, schedule int64) string  { return k.concert(c) + "paying:" + itoa(schedule) }
+func (k keys) holders(c, schedule int64) string { return k.concert(c) + "holders:" + itoa(schedule) }
+func (k keys) rebuilt(c, schedule int64) string { return k.concert(c) + "rebuilt:" + itoa(schedule) }
+func (k keys) holdTrigger(c, schedule int64, seat int) string {
+	return k.concert(c) + "hold:" + itoa(schedule) + ":" + strconv.Itoa(seat)
+}
+func (k keys) reservation(c, id int64) string { return k.concert(c) + "res:" + itoa(id) }
+
+func (k keys) reservationIDs() string { return k.prefix + ":ids:reservation" }
+func (k keys) secret() string         { return k.prefix + ":secret" }
+func (k keys) events() string         { return k.prefix + ":events" }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

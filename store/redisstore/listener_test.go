@@ -1,0 +1,101 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/concertd/concertd/engine"
+	"github.com/concertd/concertd/store/storetest"
+)
+
+func TestListenExpiriesParse(t *testing.T) {
+	s := New(nil, "p")
+	for key, want := range map[string][2]int64{
+		"p:{c12}:hold:34:56": {12, 34},
+		"p:{c1}:hold:2:3":    {1, 2},
+	} {
+		c, sid, ok := s.parseHoldTrigger(key)
+		if !ok || c != want[0] || sid != want[1] {
+			t.Errorf("%s: %d %d %v", key, c, sid, ok)
+		}
+	}
+	for _, key := range []string{
+		"q:{c12}:hold:34:56", "p:{c12}:res:34", "p:{c12}:hold:34", "p:{cx}:hold:1:2",
+		"pp:{c12}:hold:34:56", "p:{c12}:holds:34", "p:{c12}:hold:34:5x",
+	} {
+		if _, _, ok := s.parseHoldTrigger(key); ok {
+			t.Errorf("%s parsed as a hold trigger", key)
+		}
+	}
+}
+
+// TestListenExpiries lets real Redis expire a hold trigger: the only test that
+// sleeps, since what it checks is Redis's own clock.
+func TestListenExpiries(t *testing.T) {
+	rdb, prefix := storetest.Redis(t)
+	s := New(rdb, prefix)
+	ctx, cancel := context.WithCancel(context.Background())
+	base, _ := rdb.Do(ctx, "PUBSUB", "NUMPAT").Int64()
+	hints := make(chan [2]int64, 16)
+	stopped := make(chan error, 1)
+	go func() {
+		stopped <- s.ListenExpiries(ctx, func(c, sid int64) { hints <- [2]int64{c, sid} })
+	}()
+	// No readiness signal exists, so wait until the server counts one more pattern.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		n, err := rdb.Do(ctx, "PUBSUB", "NUMPAT").Int64()
+		if err == nil && n > base {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("listener never subscribed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	b := backend{s: s, rdb: rdb, real: true}
+	f := newFixture(t, b)
+	now := time.Now().UTC()
+	f.activate(1, now.Add(time.Hour))
+	id, _ := s.NextReservationID(ctx)
+	r, err := s.Hold(ctx, engine.HoldRequest{
+		Token: f.token(1), ReservationID: id, Schedule: f.sched, Seat: 9,
+		Now: now, Deadline: now.Add(300 * time.Millisecond), MaxHolds: 4,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	select {
+	case h := <-hints:
+		if h != [2]int64{f.c, f.sched.ID} {
+			t.Fatalf("hint %v, want concert %d schedule %d", h, f.c, f.sched.ID)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no expiry hint within 5s")
+	}
+	// What the sweeper does on the hint.
+	at := r.Reservation.ExpiresAt
+	exp, err := s.Expired(ctx, f.c, f.sched.ID, at, 10)
+	if err != nil || len(exp) != 1 || exp[0].ReservationID != id {
+		t.Fatalf("expired = %+v, %v", exp, err)
+	}
+	if err := s.Release(ctx, exp[0], at); err != nil {
+		t.Fatal(err)
+	}
+	if m := f.seatMap(at); m.Held[9] {
+		t.Fatal("seat still held after release")
+	}
+
+	cancel()
+	select {
+	case err := <-stopped:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatalf("listener returned %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("listener did not stop with its context")
+	}
+}

@@ -1,0 +1,674 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/concertd/concertd/engine"
+	"github.com/concertd/concertd/store/storetest"
+)
+
+// qt0 is the queue tests' clock; time moves only by adding to it.
+var qt0 = time.UnixMilli(1_950_000_000_000).UTC()
+
+const qIdle = 2 * time.Minute
+
+// qParams are the engine's defaults, with batches big enough not to bind unless a
+// test says so; the idle timeout is qfix.idle, so one test uses one throughout.
+var qParams = engine.AdmitParams{ActiveTTL: 10 * time.Minute, MaxBatch: 10_000, MaxIdleScan: 10_000}
+
+// qfix is one configured concert on one backend.
+type qfix struct {
+	t   testing.TB
+	ctx context.Context
+	s   *Store
+	rdb *redis.Client
+	c   int64
+	// idle is the idle timeout of the helpers' Enter, Status and Admit calls; tests
+	// that do not poll raise it.
+	idle time.Duration
+}
+
+var queueConcerts atomic.Int64
+
+// eachQueueBackend runs fn as a parallel subtest against real Redis and against
+// miniredis, each with a fresh concert (open at qt0, 1000/s, 1000 active).
+func eachQueueBackend(t *testing.T, fn func(t *testing.T, q *qfix)) {
+	t.Helper()
+	run := func(t *testing.T, rdb *redis.Client, prefix string) {
+		q := &qfix{t: t, ctx: context.Background(), s: New(rdb, prefix), rdb: rdb, c: 5000 + queueConcerts.Add(1), idle: qIdle}
+		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
+		fn(t, q)
+	}
+	t.Run("redis", func(t *testing.T) {
+		t.Parallel()
+		rdb, prefix := storetest.Redis(t)
+		run(t, rdb, prefix)
+	})
+	t.Run("miniredis", func(t *testing.T) {
+		t.Parallel()
+		_, rdb := storetest.Miniredis(t)
+		run(t, rdb, "")
+	})
+}
+
+func (q *qfix) configure(opens time.Time, st engine.QueueSettings) {
+	q.t.Helper()
+	if err := q.s.Configure(q.ctx, engine.QueueConfig{ConcertID: q.c, SaleOpensAt: opens, Settings: st}); err != nil {
+		q.t.Fatal(err)
+	}
+}
+
+func (q *qfix) enterScore(uid int64, now time.Time, score int64) engine.EnterResult {
+	q.t.Helper()
+	r, err := q.s.Enter(q.ctx, q.c, uid, now, q.idle, score)
+	if err != nil {
+		q.t.Fatalf("enter %d: %v", uid, err)
+	}
+	return r
+}
+
+func (q *qfix) enter(uid int64, now time.Time) engine.EnterResult {
+	q.t.Helper()
+	return q.enterScore(uid, now, -1)
+}
+
+func (q *qfix) tok(uid, gen int64) engine.Token {
+	return engine.Token{ConcertID: q.c, UserID: uid, Gen: gen, IssuedAt: qt0}
+}
+
+func (q *qfix) status(uid, gen int64, now time.Time) engine.TokenStatus {
+	q.t.Helper()
+	st, err := q.s.Status(q.ctx, q.tok(uid, gen), now, q.idle)
+	if err != nil {
+		q.t.Fatalf("status %d: %v", uid, err)
+	}
+	return st
+}
+
+func (q *qfix) admitWith(now time.Time, p engine.AdmitParams) engine.AdmitResult {
+	q.t.Helper()
+	p.IdleTimeout = q.idle
+	r, err := q.s.Admit(q.ctx, q.c, now, p)
+	if err != nil {
+		q.t.Fatalf("admit: %v", err)
+	}
+	return r
+}
+
+func (q *qfix) admit(now time.Time) engine.AdmitResult {
+	q.t.Helper()
+	return q.admitWith(now, qParams)
+}
+
+func (q *qfix) stats(now time.Time) engine.QueueStats {
+	q.t.Helper()
+	st, err := q.s.Stats(q.ctx, q.c, now)
+	if err != nil {
+		q.t.Fatal(err)
+	}
+	return st
+}
+
+func (q *qfix) patch(p engine.QueuePatch) engine.QueueSettings {
+	q.t.Helper()
+	st, err := q.s.Patch(q.ctx, q.c, p)
+	if err != nil {
+		q.t.Fatal(err)
+	}
+	return st
+}
+
+// enterMany queues users from..to one after another, 1 ms apart from at.
+func (q *qfix) enterMany(from, to int64, at time.Time) {
+	q.t.Helper()
+	for uid := from; uid <= to; uid++ {
+		q.enter(uid, at.Add(time.Duration(uid-from)*time.Millisecond))
+	}
+}
+
+// wantState fails unless uid's gen-1 token is in state want (and, when WAITING,
+// at rank).
+func (q *qfix) wantState(uid int64, now time.Time, want engine.TokenState, rank int64) {
+	q.t.Helper()
+	st := q.status(uid, 1, now)
+	if st.State != want || (want == engine.TokenWaiting && st.Rank != rank) {
+		q.t.Fatalf("user %d: %+v, want %s rank %d", uid, st, want, rank)
+	}
+}
+
+func qptr[T any](v T) *T { return &v }
+
+func TestQueuePositions(t *testing.T) {
+	for _, n := range []int64{1, 2, 25} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			eachQueueBackend(t, func(t *testing.T, q *qfix) {
+				for uid := int64(1); uid <= n; uid++ {
+					r := q.enter(uid, qt0.Add(time.Duration(uid)*time.Millisecond))
+					if r.Reused || r.Gen != 1 || r.Status.State != engine.TokenWaiting || r.Status.Rank+1 != uid {
+						t.Fatalf("enter %d: %+v, want new WAITING at position %d", uid, r, uid)
+					}
+				}
+				for uid := int64(1); uid <= n; uid++ {
+					q.wantState(uid, qt0.Add(time.Second), engine.TokenWaiting, uid-1)
+				}
+			})
+		})
+	}
+}
+
+func TestEnterConcurrentRanks(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		const workers, per = 50, 10
+		ranks := make([]int64, workers*per)
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for w := range workers {
+			wg.Go(func() {
+				for i := range per {
+					uid := int64(w*per + i + 1)
+					r, err := q.s.Enter(q.ctx, q.c, uid, qt0, qIdle, -1)
+					if err != nil {
+						errs <- err
+						return
+					}
+					ranks[uid-1] = r.Status.Rank
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		wantPermutation(t, ranks, 0)
+		// Arrival scores are exact: 2^52+1, 2^52+2, ... with no digit lost in Lua.
+		zs, err := q.rdb.ZRangeWithScores(q.ctx, q.s.keys.wait(q.c), 0, -1).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, z := range zs {
+			if z.Score != float64(maxPreQueueScore+i+1) {
+				t.Fatalf("score %d is %v, want 2^52+%d", i, z.Score, i+1)
+			}
+		}
+		// Each rank at entry is final: nobody can enter ahead of an arrival.
+		for uid := int64(1); uid <= workers*per; uid++ {
+			q.wantState(uid, qt0.Add(time.Second), engine.TokenWaiting, ranks[uid-1])
+		}
+	})
+}
+
+// wantPermutation fails unless ranks are exactly from..from+len-1 in some order.
+func wantPermutation(t *testing.T, ranks []int64, from int64) {
+	t.Helper()
+	got := slices.Sorted(slices.Values(ranks))
+	for i, r := range got {
+		if r != from+int64(i) {
+			t.Fatalf("ranks are not %d..%d: sorted %v", from, from+int64(len(ranks))-1, got)
+		}
+	}
+}
+
+func TestEnterReuse(t *testing.T) {
+	at := qt0.Add(time.Minute)
+	cases := []struct {
+		name       string
+		setup      func(q *qfix) // user 1 entered at qt0; the second Enter is at `at` unless idle
+		second     time.Time
+		wantReused bool
+		wantGen    int64
+		wantState  engine.TokenState
+	}{
+		{name: "waiting", second: at, wantReused: true, wantGen: 1, wantState: engine.TokenWaiting},
+		{name: "active", setup: func(q *qfix) { q.admit(qt0.Add(time.Second)) },
+			second: at, wantReused: true, wantGen: 1, wantState: engine.TokenActive},
+		{name: "idle", second: qt0.Add(qIdle), wantGen: 2, wantState: engine.TokenWaiting},
+		{name: "expired by status", setup: func(q *qfix) {
+			q.wantState(1, qt0.Add(qIdle), engine.TokenExpired, 0)
+		}, second: qt0.Add(qIdle), wantGen: 2, wantState: engine.TokenWaiting},
+		{name: "lease ran out", setup: func(q *qfix) { q.admit(qt0.Add(time.Second)) },
+			second: qt0.Add(time.Second + qParams.ActiveTTL), wantGen: 2, wantState: engine.TokenWaiting},
+		{name: "done", setup: func(q *qfix) {
+			q.admit(qt0.Add(time.Second))
+			// What pay_complete.lua does when the user paid for everything.
+			q.rdb.HSet(q.ctx, q.s.keys.token(q.c, 1), "done", 1)
+			q.rdb.ZRem(q.ctx, q.s.keys.active(q.c), "1")
+		}, second: at, wantGen: 2, wantState: engine.TokenWaiting},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			eachQueueBackend(t, func(t *testing.T, q *qfix) {
+				// The bucket starts empty at the first step after opening.
+				q.admit(qt0)
+				first := q.enter(1, qt0)
+				if tc.setup != nil {
+					tc.setup(q)
+				}
+				r := q.enter(1, tc.second)
+				if r.Reused != tc.wantReused || r.Gen != tc.wantGen || r.Status.State != tc.wantState {
+					t.Fatalf("second enter %+v, want reused=%v gen=%d %s", r, tc.wantReused, tc.wantGen, tc.wantState)
+				}
+				if tc.wantReused && !r.IssuedAt.Equal(first.IssuedAt) {
+					t.Fatalf("reused token issued at %v, first at %v", r.IssuedAt, first.IssuedAt)
+				}
+				if !tc.wantReused && !r.IssuedAt.Equal(tc.second) {
+					t.Fatalf("new token issued at %v, want %v", r.IssuedAt, tc.second)
+				}
+				if tc.wantReused {
+					return
+				}
+				if st := q.status(1, tc.wantGen-1, tc.second); st.State != engine.TokenExpired {
+					t.Fatalf("old gen reads %+v, want EXPIRED", st)
+				}
+				// The new token waits afresh: no lease carries over from the old one.
+				if st := q.status(1, tc.wantGen, tc.second); st.State != engine.TokenWaiting || st.Rank != 0 {
+					t.Fatalf("new gen reads %+v, want WAITING rank 0", st)
+				}
+			})
+		})
+	}
+}
+
+func TestEnterReusedPollIsHeartbeat(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		q.enter(1, qt0)
+		q.enter(1, qt0.Add(qIdle-time.Second)) // reused: counts as a poll
+		q.wantState(1, qt0.Add(qIdle+time.Second), engine.TokenWaiting, 0)
+	})
+}
+
+func TestStatusIdleExpiry(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		q.enterMany(1, 5, qt0)
+		for _, uid := range []int64{1, 3, 5} {
+			q.wantState(uid, qt0.Add(time.Minute), engine.TokenWaiting, uid-1)
+		}
+		late := qt0.Add(qIdle + 10*time.Second) // 2 and 4 last polled at entry
+		q.wantState(2, late, engine.TokenExpired, 0)
+		// 2 is gone at once, so 3 moved up before any admission step.
+		q.wantState(3, late, engine.TokenWaiting, 1)
+		if st := q.stats(late); st.Waiting != 4 {
+			t.Fatalf("stats %+v, want 4 waiting", st)
+		}
+		q.patch(engine.QueuePatch{Paused: qptr(true)})
+		if r := q.admit(late); r.IdleDropped != 1 || r.Admitted != 0 {
+			t.Fatalf("admit %+v, want 1 idle dropped (user 4)", r)
+		}
+		q.wantState(4, late, engine.TokenExpired, 0)
+		q.wantState(1, late, engine.TokenWaiting, 0)
+		q.wantState(3, late, engine.TokenWaiting, 1)
+		q.wantState(5, late, engine.TokenWaiting, 2)
+		// Idle waiters expire whatever position they hold.
+		q.wantState(1, late.Add(qIdle), engine.TokenExpired, 0)
+	})
+}
+
+func TestAdmitDropsIdle(t *testing.T) {
+	// Users 1, 3, 5, 7, 9, 10 stop polling; 2, 4, 6, 8 keep at it. 3 tokens are due.
+	cases := []struct {
+		name         string
+		maxIdleScan  int
+		wantAdmitted []int64
+		wantDropped  int
+		wantRank8    int64
+	}{
+		{name: "scan finds all", maxIdleScan: 100, wantAdmitted: []int64{2, 4, 6}, wantDropped: 6, wantRank8: 0},
+		// The scan drops 1 and 3; 5 is dropped as it comes up, 7 stays until found.
+		{name: "scan finds some", maxIdleScan: 2, wantAdmitted: []int64{2, 4, 6}, wantDropped: 3, wantRank8: 1},
+		// Without a scan, idle waiters at the head use up the step but are never admitted.
+		{name: "no scan", maxIdleScan: 0, wantAdmitted: []int64{2}, wantDropped: 2, wantRank8: 4},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			eachQueueBackend(t, func(t *testing.T, q *qfix) {
+				q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 3, MaxActive: 1000})
+				q.admit(qt0) // bucket starts empty at qt0
+				q.enterMany(1, 10, qt0)
+				poll := qt0.Add(time.Minute)
+				for _, uid := range []int64{2, 4, 6, 8} {
+					q.wantState(uid, poll, engine.TokenWaiting, uid-1)
+				}
+				now := qt0.Add(qIdle + time.Second)
+				p := qParams
+				p.MaxIdleScan = tc.maxIdleScan
+				r := q.admitWith(now, p)
+				if r.Admitted != len(tc.wantAdmitted) || r.IdleDropped != tc.wantDropped {
+					t.Fatalf("admit %+v, want %d admitted, %d dropped", r, len(tc.wantAdmitted), tc.wantDropped)
+				}
+				for _, uid := range tc.wantAdmitted {
+					q.wantState(uid, now, engine.TokenActive, 0)
+				}
+				q.wantState(8, now, engine.TokenWaiting, tc.wantRank8)
+				for _, uid := range []int64{1, 3, 5, 7, 9, 10} {
+					q.wantState(uid, now, engine.TokenExpired, 0)
+				}
+			})
+		})
+	}
+}
+
+func TestQueuePreQueue(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		opens := qt0.Add(time.Hour)
+		q.configure(opens, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
+		const pre, later = 200, 20
+		q.idle = 2 * time.Hour // the pre-queue does not poll in this test
+		for uid := int64(1); uid <= pre; uid++ {
+			// The engine draws these with crypto/rand; any uniform source will do here.
+			q.enterScore(uid, qt0.Add(time.Duration(uid)*time.Second), rand.Int64N(maxPreQueueScore))
+		}
+		for uid := int64(pre + 1); uid <= pre+later; uid++ {
+			q.enter(uid, opens.Add(time.Duration(uid)*time.Millisecond))
+		}
+		now := opens.Add(time.Minute)
+		ranks := make([]int64, pre)
+		for uid := int64(1); uid <= pre+later; uid++ {
+			st := q.status(uid, 1, now)
+			if st.State != engine.TokenWaiting {
+				t.Fatalf("user %d: %+v", uid, st)
+			}
+			if uid <= pre {
+				ranks[uid-1] = st.Rank
+			} else if st.Rank != uid-1 {
+				t.Fatalf("later arrival %d at rank %d, want %d (behind the pre-queue, in arrival order)", uid, st.Rank, uid-1)
+			}
+		}
+		wantPermutation(t, ranks, 0)
+		if slices.IsSorted(ranks) {
+			t.Fatalf("pre-queue ranks follow entry order: %v", ranks)
+		}
+	})
+}
+
+func TestAdmitLimits(t *testing.T) {
+	opens := qt0.Add(10 * time.Second)
+	cases := []struct {
+		name     string
+		settings engine.QueueSettings
+		steps    int // one step per 100 ms from qt0 (the sale opens at qt0+10s)
+		want     int // admitted in all
+	}{
+		{name: "before opening", settings: engine.QueueSettings{AdmitPerSecond: 100, MaxActive: 1000}, steps: 100, want: 0},
+		{name: "paused", settings: engine.QueueSettings{AdmitPerSecond: 100, MaxActive: 1000, Paused: true}, steps: 200, want: 0},
+		{name: "rate binds", settings: engine.QueueSettings{AdmitPerSecond: 20, MaxActive: 1000}, steps: 200, want: 20 * 10},
+		{name: "max active binds", settings: engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 7}, steps: 200, want: 7},
+		{name: "zero rate", settings: engine.QueueSettings{MaxActive: 1000}, steps: 200, want: 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			eachQueueBackend(t, func(t *testing.T, q *qfix) {
+				q.configure(opens, tc.settings)
+				const n = 300
+				q.idle = time.Hour // nobody polls here
+				for uid := int64(1); uid <= n; uid++ {
+					q.enter(uid, qt0)
+				}
+				total := 0
+				for i := range tc.steps + 1 {
+					now := qt0.Add(time.Duration(i) * 100 * time.Millisecond)
+					r := q.admit(now)
+					total += r.Admitted
+					if now.Before(opens) && r.Admitted != 0 {
+						t.Fatalf("admitted %d at %v, before opening", r.Admitted, now)
+					}
+					if st := q.stats(now); st.Active > int64(tc.settings.MaxActive) || st.Active != int64(total) {
+						t.Fatalf("step %d: %+v, admitted %d, maxActive %d", i, st, total, tc.settings.MaxActive)
+					}
+				}
+				if total != tc.want {
+					t.Fatalf("admitted %d, want %d", total, tc.want)
+				}
+				// In queue order: the first `total` users are active, the rest wait in order.
+				end := qt0.Add(time.Duration(tc.steps) * 100 * time.Millisecond)
+				for uid := int64(1); uid <= n; uid++ {
+					st := q.status(uid, 1, end)
+					if uid <= int64(total) && st.State != engine.TokenActive {
+						t.Fatalf("user %d: %+v, want ACTIVE", uid, st)
+					}
+					if uid > int64(total) && (st.State != engine.TokenWaiting || st.Rank != uid-1-int64(total)) {
+						t.Fatalf("user %d: %+v, want WAITING rank %d", uid, st, uid-1-int64(total))
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestAdmitBatchAndLease(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 100, MaxActive: 4})
+		q.idle = time.Hour
+		q.enterMany(1, 10, qt0)
+		q.admit(qt0)
+		p := qParams
+		p.MaxBatch = 3
+		now := qt0.Add(time.Second)
+		if r := q.admitWith(now, p); r.Admitted != 3 {
+			t.Fatalf("admit %+v, want MaxBatch 3", r)
+		}
+		if r := q.admitWith(now, p); r.Admitted != 1 {
+			t.Fatalf("admit %+v, want 1 (maxActive 4)", r)
+		}
+		st := q.status(1, 1, now)
+		if st.State != engine.TokenActive || !st.ActiveUntil.Equal(now.Add(p.ActiveTTL)) {
+			t.Fatalf("user 1: %+v, want ACTIVE until %v", st, now.Add(p.ActiveTTL))
+		}
+		// Leases end: the room they held goes to the next in line.
+		later := now.Add(p.ActiveTTL)
+		if r := q.admitWith(later, p); r.Admitted != 3 {
+			t.Fatalf("admit after leases ended %+v, want 3", r)
+		}
+		q.wantState(1, later, engine.TokenExpired, 0)
+		if st := q.stats(later); st.Active != 3 || st.Waiting != 3 || st.AdmittedTotal != 7 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+}
+
+func TestAdmitRateConcurrent(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		const rate, seconds = 50, 10
+		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: rate, MaxActive: 1_000_000})
+		p := qParams
+		p.IdleTimeout = qIdle
+		pipe := q.rdb.Pipeline()
+		for uid := int64(1); uid <= 1000; uid++ {
+			// Straight into the line: only admission is under test here.
+			pipe.ZAdd(q.ctx, q.s.keys.wait(q.c), redis.Z{Score: float64(uid), Member: uid})
+		}
+		if _, err := pipe.Exec(q.ctx); err != nil {
+			t.Fatal(err)
+		}
+		var total atomic.Int64
+		var wg sync.WaitGroup
+		errs := make(chan error, 3)
+		for inst := range 3 {
+			wg.Go(func() {
+				r := rand.New(rand.NewPCG(uint64(inst), 7))
+				for i := 0; i <= seconds*10; i++ {
+					// Each instance's clock is a little off; steps overlap in any order.
+					now := qt0.Add(time.Duration(i)*100*time.Millisecond + time.Duration(r.IntN(30))*time.Millisecond)
+					res, err := q.s.Admit(q.ctx, q.c, now, p)
+					if err != nil {
+						errs <- err
+						return
+					}
+					total.Add(int64(res.Admitted))
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		got := total.Load()
+		if got > rate*seconds+rate || got < rate*(seconds-1) {
+			t.Fatalf("admitted %d in %ds at %d/s from 3 instances", got, seconds, rate)
+		}
+		if st := q.stats(qt0.Add(seconds * time.Second)); st.AdmittedTotal != got || st.Active != got || st.Waiting != 1000-got {
+			t.Fatalf("stats %+v, admitted %d", st, got)
+		}
+	})
+}
+
+func TestQueuePatch(t *testing.T) {
+	cases := []struct {
+		name  string
+		patch engine.QueuePatch
+		want  engine.QueueSettings
+		admit int // admitted by the step 1 s after the patch
+	}{
+		{name: "nothing", want: engine.QueueSettings{AdmitPerSecond: 5, MaxActive: 100}, admit: 5},
+		{name: "rate", patch: engine.QueuePatch{AdmitPerSecond: qptr(8)},
+			want: engine.QueueSettings{AdmitPerSecond: 8, MaxActive: 100}, admit: 8},
+		{name: "max active", patch: engine.QueuePatch{MaxActive: qptr(7)},
+			want: engine.QueueSettings{AdmitPerSecond: 5, MaxActive: 7}, admit: 2},
+		{name: "pause", patch: engine.QueuePatch{Paused: qptr(true)},
+			want: engine.QueueSettings{AdmitPerSecond: 5, MaxActive: 100, Paused: true}, admit: 0},
+		{name: "all", patch: engine.QueuePatch{AdmitPerSecond: qptr(9), MaxActive: qptr(20), Paused: qptr(false)},
+			want: engine.QueueSettings{AdmitPerSecond: 9, MaxActive: 20}, admit: 9},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			eachQueueBackend(t, func(t *testing.T, q *qfix) {
+				q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 5, MaxActive: 100})
+				q.idle = time.Hour
+				q.enterMany(1, 50, qt0)
+				q.admit(qt0)
+				if r := q.admit(qt0.Add(time.Second)); r.Admitted != 5 {
+					t.Fatalf("admit before patch %+v", r)
+				}
+				if got := q.patch(tc.patch); got != tc.want {
+					t.Fatalf("patch returned %+v, want %+v", got, tc.want)
+				}
+				if r := q.admit(qt0.Add(2 * time.Second)); r.Admitted != tc.admit {
+					t.Fatalf("admit after patch %+v, want %d", r, tc.admit)
+				}
+			})
+		})
+	}
+}
+
+func TestQueuePauseAccruesNothing(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 10, MaxActive: 1000})
+		q.idle = time.Hour
+		q.enterMany(1, 100, qt0)
+		q.admit(qt0)
+		q.patch(engine.QueuePatch{Paused: qptr(true)})
+		for i := 1; i <= 50; i++ {
+			if r := q.admit(qt0.Add(time.Duration(i) * 100 * time.Millisecond)); r.Admitted != 0 {
+				t.Fatalf("paused step admitted %d", r.Admitted)
+			}
+		}
+		q.patch(engine.QueuePatch{Paused: qptr(false)})
+		if r := q.admit(qt0.Add(5100 * time.Millisecond)); r.Admitted != 1 {
+			t.Fatalf("first step after resuming %+v, want 1 (100 ms at 10/s)", r)
+		}
+	})
+}
+
+func TestQueueStats(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		if st := q.stats(qt0); st != (engine.QueueStats{}) {
+			t.Fatalf("empty %+v", st)
+		}
+		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 3, MaxActive: 100})
+		q.enterMany(1, 10, qt0)
+		q.admit(qt0)
+		now := qt0.Add(time.Second)
+		q.admit(now)
+		if st := q.stats(now); st != (engine.QueueStats{Waiting: 7, Active: 3, AdmittedTotal: 3}) {
+			t.Fatalf("stats %+v", st)
+		}
+		// Ended leases no longer count as active; admitted is a running total.
+		end := now.Add(qParams.ActiveTTL)
+		if st := q.stats(end); st.Active != 0 || st.AdmittedTotal != 3 {
+			t.Fatalf("after leases %+v", st)
+		}
+		// Configure again (a restore from the ledger) keeps the counters.
+		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 3, MaxActive: 100})
+		if st := q.stats(now); st.AdmittedTotal != 3 {
+			t.Fatalf("after reconfigure %+v", st)
+		}
+	})
+}
+
+func TestStatusStates(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		q.enter(1, qt0)
+		q.enter(2, qt0)
+		cases := []struct {
+			name string
+			uid  int64
+			gen  int64
+			want engine.TokenState
+		}{
+			{name: "current gen", uid: 1, gen: 1, want: engine.TokenWaiting},
+			{name: "older gen", uid: 1, gen: 0, want: engine.TokenExpired},
+			{name: "newer gen", uid: 1, gen: 2, want: engine.TokenExpired},
+			{name: "no token", uid: 3, gen: 1, want: engine.TokenExpired},
+			{name: "done", uid: 2, gen: 1, want: engine.TokenDone},
+		}
+		q.rdb.HSet(q.ctx, q.s.keys.token(q.c, 2), "done", 1)
+		for _, tc := range cases {
+			if st := q.status(tc.uid, tc.gen, qt0.Add(time.Second)); st.State != tc.want {
+				t.Errorf("%s: %+v, want %s", tc.name, st, tc.want)
+			}
+		}
+	})
+}
+
+func TestQueueConcertNotFound(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		unknown := q.c + 1_000_000
+		ok, err := q.s.Configured(q.ctx, unknown)
+		if err != nil || ok {
+			t.Fatalf("configured(unknown) = %v, %v", ok, err)
+		}
+		if ok, err := q.s.Configured(q.ctx, q.c); err != nil || !ok {
+			t.Fatalf("configured = %v, %v", ok, err)
+		}
+		_, err1 := q.s.Enter(q.ctx, unknown, 1, qt0, qIdle, -1)
+		_, err2 := q.s.Patch(q.ctx, unknown, engine.QueuePatch{Paused: qptr(true)})
+		_, err3 := q.s.Admit(q.ctx, unknown, qt0, qParams)
+		for i, err := range []error{err1, err2, err3} {
+			if !errors.Is(err, engine.ErrConcertNotFound) {
+				t.Errorf("call %d: %v, want CONCERT_NOT_FOUND", i+1, err)
+			}
+		}
+		// Nothing was written for the unknown concert.
+		if ok, _ := q.s.Configured(q.ctx, unknown); ok {
+			t.Fatal("patch created the concert")
+		}
+		if n, _ := q.rdb.Exists(q.ctx, q.s.keys.token(unknown, 1), q.s.keys.wait(unknown)).Result(); n != 0 {
+			t.Fatalf("enter wrote %d keys", n)
+		}
+	})
+}
+
+func BenchmarkStatus(b *testing.B) {
+	rdb, prefix := storetest.Redis(b)
+	q := &qfix{t: b, ctx: context.Background(), s: New(rdb, prefix), rdb: rdb, c: 1}
+	q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
+	for uid := int64(1); uid <= 1000; uid++ {
+		q.enter(uid, qt0)
+	}
+	tok := q.tok(500, 1)
+	for b.Loop() {
+		if _, err := q.s.Status(q.ctx, tok, qt0, qIdle); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

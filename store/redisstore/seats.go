@@ -1,0 +1,514 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"weak"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/concertd/concertd/engine"
+)
+
+var _ engine.Seats = (*Store)(nil)
+
+var (
+	holdScript        = script("hold")
+	cancelScript      = script("cancel")
+	payBeginScript    = script("pay_begin")
+	payAbortScript    = script("pay_abort")
+	payCompleteScript = script("pay_complete")
+	releaseScript     = script("release")
+	markSoldScript    = script("mark_sold")
+	idsAboveScript    = script("seat_ids_above")
+)
+
+const (
+	// reservationTTL keeps a reservation record readable for a day after its hold,
+	// long past any hold or payment window; after that the ledger answers for it.
+	reservationTTL = 25 * time.Hour
+	// idBlockSize ids are taken per INCRBY, so a hold costs no extra round trip.
+	idBlockSize = 100
+	// markSoldChunk bounds one mark_sold.lua call, so a rebuild of a large schedule
+	// never blocks Redis for long nor overflows Lua's unpack.
+	markSoldChunk = 500
+)
+
+func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// --- reservation ids --------------------------------------------------------
+
+type idBlock struct {
+	mu   sync.Mutex
+	next int64 // next id to hand out; > last means the block is used up
+	last int64
+}
+
+// idBlocks holds each Store's current block. Store (store.go) has no field for it;
+// the map is keyed weakly so a dropped Store does not keep its entry alive.
+var idBlocks sync.Map // weak.Pointer[Store] -> *idBlock
+
+func (s *Store) ids() *idBlock {
+	k := weak.Make(s)
+	if b, ok := idBlocks.Load(k); ok {
+		return b.(*idBlock)
+	}
+	b, loaded := idBlocks.LoadOrStore(k, &idBlock{next: 1, last: 0})
+	if !loaded {
+		runtime.AddCleanup(s, func(k weak.Pointer[Store]) { idBlocks.Delete(k) }, k)
+	}
+	return b.(*idBlock)
+}
+
+// NextReservationID hands out ids from a block reserved with one INCRBY, so ids
+// are unique across instances at one round trip per idBlockSize holds.
+func (s *Store) NextReservationID(ctx context.Context) (int64, error) {
+	b := s.ids()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.next > b.last {
+		hi, err := s.rdb.IncrBy(ctx, s.keys.reservationIDs(), idBlockSize).Result()
+		if err != nil {
+			return 0, domainError("reservation ids", err)
+		}
+		b.next, b.last = hi-idBlockSize+1, hi
+	}
+	id := b.next
+	b.next++
+	return id, nil
+}
+
+// EnsureReservationIDsAbove raises the shared counter to min and drops a local
+// block that could still hand out ids at or below it.
+func (s *Store) EnsureReservationIDsAbove(ctx context.Context, min int64) error {
+	if err := s.runIDsAbove(ctx, min); err != nil {
+		return err
+	}
+	b := s.ids()
+	b.mu.Lock()
+	if b.next <= min {
+		b.next, b.last = 1, 0
+	}
+	b.mu.Unlock()
+	return nil
+}
+
+// runIDsAbove runs seat_ids_above.lua.
+func (s *Store) runIDsAbove(ctx context.Context, min int64) error {
+	err := idsAboveScript.Run(ctx, s.rdb, []string{s.keys.reservationIDs()}, min).Err()
+	return domainError("reservation ids", err)
+}
+
+// --- holds --------------------------------------------------------------------
+
+// Hold runs hold.lua: token check, seat check, hold limit and the hold itself in
+// one round trip. Only when the user already held the seat is the existing
+// reservation read in a second one.
+func (s *Store) Hold(ctx context.Context, r engine.HoldRequest) (engine.HoldResult, error) {
+	c := r.Token.ConcertID
+	if r.Schedule.ConcertID != c {
+		return engine.HoldResult{}, engine.ErrWrongConcert
+	}
+	if r.Seat < 1 || r.Seat > engine.MaxSeatCount || (r.Schedule.SeatCount > 0 && r.Seat > r.Schedule.SeatCount) {
+		return engine.HoldResult{}, engine.ErrInvalidSeat
+	}
+	created, rid, err := s.runHold(ctx, r)
+	if err != nil {
+		return engine.HoldResult{}, err
+	}
+	if created {
+		return engine.HoldResult{Created: true, Reservation: engine.Reservation{
+			ID:         rid,
+			ConcertID:  c,
+			ScheduleID: r.Schedule.ID,
+			Seat:       r.Seat,
+			UserID:     r.Token.UserID,
+			Price:      r.Schedule.Price,
+			State:      engine.ReservationPending,
+			ExpiresAt:  fromMS(r.Deadline.UnixMilli()),
+		}}, nil
+	}
+	res, err := s.Reservation(ctx, c, rid, r.Now)
+	if err != nil {
+		return engine.HoldResult{}, err
+	}
+	return engine.HoldResult{Reservation: res}, nil
+}
+
+// runHold runs hold.lua and returns whether a new hold was made and which
+// reservation stands on the seat for this user.
+func (s *Store) runHold(ctx context.Context, r engine.HoldRequest) (created bool, rid int64, err error) {
+	c, sid, uid := r.Token.ConcertID, r.Schedule.ID, r.Token.UserID
+	k := s.keys
+	keys := []string{
+		k.token(c, uid), k.active(c), k.wait(c),
+		k.sold(c, sid), k.holds(c, sid), k.paying(c, sid), k.holders(c, sid),
+		k.userHolds(c, uid), k.holdTrigger(c, sid, r.Seat), k.reservation(c, r.ReservationID),
+	}
+	args := []any{
+		uid, r.Token.Gen, r.Seat, r.ReservationID, ms(r.Now), ms(r.Deadline), r.MaxHolds,
+		c, sid, r.Schedule.Price, reservationTTL.Milliseconds(),
+	}
+	v, err := holdScript.Run(ctx, s.rdb, keys, args...).Slice()
+	if err != nil {
+		return false, 0, domainError("hold", err)
+	}
+	if len(v) != 2 {
+		return false, 0, fmt.Errorf("redis hold: unexpected reply %v", v)
+	}
+	n, ok := v[0].(int64)
+	if !ok {
+		return false, 0, fmt.Errorf("redis hold: unexpected reply %v", v)
+	}
+	rid, err = replyInt(v[1])
+	if err != nil {
+		return false, 0, fmt.Errorf("redis hold: %w", err)
+	}
+	return n == 1, rid, nil
+}
+
+// Reservation reads a reservation record; a PENDING one past its deadline reads
+// EXPIRED, so no sweep is needed for a correct answer.
+func (s *Store) Reservation(ctx context.Context, concertID, reservationID int64, now time.Time) (engine.Reservation, error) {
+	m, err := s.rdb.HGetAll(ctx, s.keys.reservation(concertID, reservationID)).Result()
+	if err != nil {
+		return engine.Reservation{}, domainError("reservation", err)
+	}
+	if len(m) == 0 {
+		return engine.Reservation{}, engine.ErrReservationNotFound
+	}
+	return parseReservation(reservationID, m, now)
+}
+
+// reservationPlace reads the schedule and seat of a reservation, which never change,
+// so a script can name that seat's keys. found=false if the record is gone.
+func (s *Store) reservationPlace(ctx context.Context, concertID, reservationID int64) (sid int64, seat int, found bool, err error) {
+	v, err := s.rdb.HMGet(ctx, s.keys.reservation(concertID, reservationID), "schedule", "seat").Result()
+	if err != nil {
+		return 0, 0, false, domainError("reservation", err)
+	}
+	if v[0] == nil || v[1] == nil {
+		return 0, 0, false, nil
+	}
+	sid, err1 := replyInt(v[0])
+	n, err2 := replyInt(v[1])
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, 0, false, fmt.Errorf("redis reservation %d: %w", reservationID, err)
+	}
+	return sid, int(n), true, nil
+}
+
+// Cancel learns the reservation's seat, then cancel.lua re-checks everything
+// against the live state before it frees the seat.
+func (s *Store) Cancel(ctx context.Context, concertID, reservationID, userID int64, now time.Time) (engine.Reservation, error) {
+	sid, seat, found, err := s.reservationPlace(ctx, concertID, reservationID)
+	if err != nil {
+		return engine.Reservation{}, err
+	}
+	if !found {
+		return engine.Reservation{}, engine.ErrReservationNotFound
+	}
+	return s.runCancel(ctx, concertID, sid, seat, reservationID, userID, now)
+}
+
+// runCancel runs cancel.lua.
+func (s *Store) runCancel(ctx context.Context, c, sid int64, seat int, rid, uid int64, now time.Time) (engine.Reservation, error) {
+	k := s.keys
+	keys := []string{k.reservation(c, rid), k.holds(c, sid), k.holders(c, sid), k.holdTrigger(c, sid, seat), k.userHolds(c, uid)}
+	v, err := cancelScript.Run(ctx, s.rdb, keys, uid, rid, ms(now)).Slice()
+	if err != nil {
+		return engine.Reservation{}, domainError("cancel", err)
+	}
+	return parseReservationReply(rid, v, now)
+}
+
+// BeginPayment learns the reservation's seat, then pay_begin.lua checks the token
+// and the hold and moves it to PAYING. An unknown reservation still goes through the
+// script (with keys that are never written), so a dead token is reported as such
+// whether or not the reservation exists.
+func (s *Store) BeginPayment(ctx context.Context, t engine.Token, reservationID int64, now, windowEnd time.Time) (engine.Reservation, error) {
+	sid, seat, _, err := s.reservationPlace(ctx, t.ConcertID, reservationID)
+	if err != nil {
+		return engine.Reservation{}, err
+	}
+	return s.runPayBegin(ctx, t, sid, seat, reservationID, now, windowEnd)
+}
+
+// runPayBegin runs pay_begin.lua.
+func (s *Store) runPayBegin(ctx context.Context, t engine.Token, sid int64, seat int, rid int64, now, windowEnd time.Time) (engine.Reservation, error) {
+	c, uid := t.ConcertID, t.UserID
+	k := s.keys
+	keys := []string{
+		k.token(c, uid), k.active(c), k.wait(c), k.reservation(c, rid),
+		k.holds(c, sid), k.paying(c, sid), k.holders(c, sid), k.holdTrigger(c, sid, seat), k.userHolds(c, uid),
+	}
+	v, err := payBeginScript.Run(ctx, s.rdb, keys, uid, t.Gen, rid, ms(now), ms(windowEnd)).Slice()
+	if err != nil {
+		return engine.Reservation{}, domainError("begin payment", err)
+	}
+	return parseReservationReply(rid, v, now)
+}
+
+// AbortPayment runs pay_abort.lua; a reservation that is no longer PAYING is left alone.
+func (s *Store) AbortPayment(ctx context.Context, r engine.Reservation, now time.Time) error {
+	c, sid := r.ConcertID, r.ScheduleID
+	k := s.keys
+	keys := []string{
+		k.reservation(c, r.ID), k.holds(c, sid), k.paying(c, sid), k.holders(c, sid),
+		k.holdTrigger(c, sid, r.Seat), k.userHolds(c, r.UserID),
+	}
+	err := payAbortScript.Run(ctx, s.rdb, keys, r.ID, ms(now)).Err()
+	return domainError("abort payment", err)
+}
+
+// CompletePayment runs pay_complete.lua; done reports that the user's token is now DONE.
+func (s *Store) CompletePayment(ctx context.Context, r engine.Reservation, now time.Time) (bool, error) {
+	c, sid, uid := r.ConcertID, r.ScheduleID, r.UserID
+	k := s.keys
+	keys := []string{
+		k.sold(c, sid), k.holds(c, sid), k.paying(c, sid), k.holders(c, sid), k.holdTrigger(c, sid, r.Seat),
+		k.reservation(c, r.ID), k.userHolds(c, uid), k.token(c, uid), k.active(c),
+	}
+	args := []any{r.Seat, r.ID, uid, ms(now), c, sid, r.Price, ms(r.ExpiresAt), reservationTTL.Milliseconds()}
+	n, err := payCompleteScript.Run(ctx, s.rdb, keys, args...).Int64()
+	if err != nil {
+		return false, domainError("complete payment", err)
+	}
+	return n == 1, nil
+}
+
+// --- expiry ---------------------------------------------------------------------
+
+// Expired lists holds past their deadline, PENDING ones first. It is one round trip
+// when there are none, the sweeper's usual case, and two otherwise.
+func (s *Store) Expired(ctx context.Context, concertID, scheduleID int64, now time.Time, limit int) ([]engine.ExpiredHold, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	k := s.keys
+	by := &redis.ZRangeBy{Min: "-inf", Max: ms(now), Count: int64(limit)}
+	pipe := s.rdb.Pipeline()
+	pending := pipe.ZRangeByScore(ctx, k.holds(concertID, scheduleID), by)
+	paying := pipe.ZRangeByScore(ctx, k.paying(concertID, scheduleID), by)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, domainError("expired", err)
+	}
+	seats := append(pending.Val(), paying.Val()...)
+	if len(seats) > limit {
+		seats = seats[:limit]
+	}
+	if len(seats) == 0 {
+		return nil, nil
+	}
+	owners, err := s.rdb.HMGet(ctx, k.holders(concertID, scheduleID), seats...).Result()
+	if err != nil {
+		return nil, domainError("expired", err)
+	}
+	out := make([]engine.ExpiredHold, 0, len(seats))
+	for i, member := range seats {
+		seat, err := strconv.Atoi(member)
+		if err != nil {
+			continue // not a seat; nothing this store wrote
+		}
+		h := engine.ExpiredHold{ConcertID: concertID, ScheduleID: scheduleID, Seat: seat, Paying: i >= len(pending.Val())}
+		// A missing holder leaves ids 0: release.lua then drops the orphaned entry.
+		if o, ok := owners[i].(string); ok {
+			h.ReservationID, h.UserID, _ = parseHolder(o)
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// Release runs release.lua.
+func (s *Store) Release(ctx context.Context, h engine.ExpiredHold, now time.Time) error {
+	c, sid := h.ConcertID, h.ScheduleID
+	k := s.keys
+	keys := []string{
+		k.holds(c, sid), k.paying(c, sid), k.holders(c, sid), k.holdTrigger(c, sid, h.Seat),
+		k.reservation(c, h.ReservationID), k.userHolds(c, h.UserID),
+	}
+	err := releaseScript.Run(ctx, s.rdb, keys, h.Seat, h.ReservationID, h.UserID, ms(now)).Err()
+	return domainError("release", err)
+}
+
+// MarkSold runs mark_sold.lua over the seats in chunks.
+func (s *Store) MarkSold(ctx context.Context, concertID, scheduleID int64, seats []int) error {
+	k := s.keys
+	for len(seats) > 0 {
+		chunk := seats[:min(len(seats), markSoldChunk)]
+		seats = seats[len(chunk):]
+		keys := make([]string, 4, 4+len(chunk))
+		keys[0], keys[1], keys[2], keys[3] = k.sold(concertID, scheduleID), k.holds(concertID, scheduleID),
+			k.paying(concertID, scheduleID), k.holders(concertID, scheduleID)
+		args := make([]any, len(chunk))
+		for i, seat := range chunk {
+			keys = append(keys, k.holdTrigger(concertID, scheduleID, seat))
+			args[i] = seat
+		}
+		if err := markSoldScript.Run(ctx, s.rdb, keys, args...).Err(); err != nil {
+			return domainError("mark sold", err)
+		}
+	}
+	return nil
+}
+
+// Rebuilt reports whether SetRebuilt ran since the shared state was last empty.
+func (s *Store) Rebuilt(ctx context.Context, concertID, scheduleID int64) (bool, error) {
+	n, err := s.rdb.Exists(ctx, s.keys.rebuilt(concertID, scheduleID)).Result()
+	if err != nil {
+		return false, domainError("rebuilt", err)
+	}
+	return n == 1, nil
+}
+
+// SetRebuilt records that the schedule's sold seats are loaded.
+func (s *Store) SetRebuilt(ctx context.Context, concertID, scheduleID int64) error {
+	err := s.rdb.Set(ctx, s.keys.rebuilt(concertID, scheduleID), "1", 0).Err()
+	return domainError("rebuilt", err)
+}
+
+// --- reads ----------------------------------------------------------------------
+
+// SeatMap reads the sold bitmap and the live holds in one pipelined round trip.
+// A PAYING seat reads held whatever its window says: it is only freed by the
+// sweeper after the ledger is asked.
+func (s *Store) SeatMap(ctx context.Context, concertID, scheduleID int64, seatCount int, now time.Time) (engine.SeatMap, error) {
+	k := s.keys
+	pipe := s.rdb.Pipeline()
+	soldCmd := pipe.Get(ctx, k.sold(concertID, scheduleID))
+	heldCmd := pipe.ZRangeByScore(ctx, k.holds(concertID, scheduleID), &redis.ZRangeBy{Min: "(" + ms(now), Max: "+inf"})
+	payingCmd := pipe.ZRange(ctx, k.paying(concertID, scheduleID), 0, -1)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return engine.SeatMap{}, domainError("seat map", err)
+	}
+	bitmap, err := soldCmd.Bytes()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return engine.SeatMap{}, domainError("seat map", err)
+	}
+	m := engine.SeatMap{Sold: make([]bool, seatCount+1), Held: make([]bool, seatCount+1)}
+	decodeBitmap(bitmap, m.Sold)
+	markHeld(heldCmd.Val(), m.Sold, m.Held)
+	markHeld(payingCmd.Val(), m.Sold, m.Held)
+	return m, nil
+}
+
+// decodeBitmap sets sold[n] for each set bit n; Redis numbers bits from the most
+// significant bit of byte 0. Bits past len(sold) are ignored.
+func decodeBitmap(bitmap []byte, sold []bool) {
+	for i, b := range bitmap {
+		if b == 0 {
+			continue
+		}
+		base := i * 8
+		for j := range 8 {
+			if b&(0x80>>j) != 0 {
+				if n := base + j; n < len(sold) {
+					sold[n] = true
+				}
+			}
+		}
+	}
+}
+
+// markHeld marks held seats; a sold seat stays only sold, since a sale beats any hold.
+func markHeld(members []string, sold, held []bool) {
+	for _, m := range members {
+		n, err := strconv.Atoi(m)
+		if err != nil || n < 1 || n >= len(held) || sold[n] {
+			continue
+		}
+		held[n] = true
+	}
+}
+
+// Counts reads sold and live held seat counts in one pipelined round trip.
+func (s *Store) Counts(ctx context.Context, concertID, scheduleID int64, now time.Time) (sold, held int64, err error) {
+	k := s.keys
+	pipe := s.rdb.Pipeline()
+	soldCmd := pipe.BitCount(ctx, k.sold(concertID, scheduleID), nil)
+	pendingCmd := pipe.ZCount(ctx, k.holds(concertID, scheduleID), "("+ms(now), "+inf")
+	payingCmd := pipe.ZCard(ctx, k.paying(concertID, scheduleID))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, 0, domainError("counts", err)
+	}
+	return soldCmd.Val(), pendingCmd.Val() + payingCmd.Val(), nil
+}
+
+// --- parsing --------------------------------------------------------------------
+
+// parseReservationReply reads a script's HGETALL pairs.
+func parseReservationReply(id int64, v []any, now time.Time) (engine.Reservation, error) {
+	m := make(map[string]string, len(v)/2)
+	for i := 0; i+1 < len(v); i += 2 {
+		f, _ := v[i].(string)
+		val, _ := v[i+1].(string)
+		m[f] = val
+	}
+	if len(m) == 0 {
+		return engine.Reservation{}, engine.ErrReservationNotFound
+	}
+	return parseReservation(id, m, now)
+}
+
+func parseReservation(id int64, m map[string]string, now time.Time) (engine.Reservation, error) {
+	var errs []error
+	num := func(f string) int64 {
+		n, err := strconv.ParseInt(m[f], 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("field %s: %w", f, err))
+		}
+		return n
+	}
+	r := engine.Reservation{
+		ID:         id,
+		ConcertID:  num("concert"),
+		ScheduleID: num("schedule"),
+		Seat:       int(num("seat")),
+		UserID:     num("user"),
+		Price:      num("price"),
+		State:      engine.ReservationState(m["state"]),
+		ExpiresAt:  fromMS(num("deadline")),
+	}
+	if err := errors.Join(errs...); err != nil {
+		return engine.Reservation{}, fmt.Errorf("redis reservation %d: %w", id, err)
+	}
+	if r.State == engine.ReservationPending && !r.ExpiresAt.After(now) {
+		r.State = engine.ReservationExpired
+	}
+	return r, nil
+}
+
+// parseHolder splits a holders value "reservationID:userID".
+func parseHolder(v string) (rid, uid int64, ok bool) {
+	a, b, found := strings.Cut(v, ":")
+	if !found {
+		return 0, 0, false
+	}
+	rid, err1 := strconv.ParseInt(a, 10, 64)
+	uid, err2 := strconv.ParseInt(b, 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, false
+	}
+	return rid, uid, true
+}
+
+// replyInt reads an integer a script or HMGET returned as a number or a string.
+func replyInt(v any) (int64, error) {
+	switch x := v.(type) {
+	case int64:
+		return x, nil
+	case string:
+		return strconv.ParseInt(x, 10, 64)
+	default:
+		return 0, fmt.Errorf("unexpected reply %T %v", v, v)
+	}
+}

@@ -1,0 +1,920 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/concertd/concertd/engine"
+	"github.com/concertd/concertd/store/storetest"
+)
+
+// t0 is the tests' clock; time moves only by adding to it.
+var t0 = time.UnixMilli(1_900_000_000_000).UTC()
+
+// backend is one Redis a test runs against, with a fresh key prefix.
+type backend struct {
+	s    *Store
+	rdb  *redis.Client
+	real bool
+}
+
+// eachBackend runs fn as a parallel subtest against real Redis and against miniredis.
+func eachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
+	t.Helper()
+	t.Run("redis", func(t *testing.T) {
+		t.Parallel()
+		rdb, prefix := storetest.Redis(t)
+		fn(t, backend{s: New(rdb, prefix), rdb: rdb, real: true})
+	})
+	t.Run("miniredis", func(t *testing.T) {
+		t.Parallel()
+		_, rdb := storetest.Miniredis(t)
+		fn(t, backend{s: New(rdb, ""), rdb: rdb})
+	})
+}
+
+// fixture is one concert with one 100-seat schedule on a backend.
+type fixture struct {
+	backend
+	t     *testing.T
+	ctx   context.Context
+	c     int64
+	sched engine.Schedule
+	max   int
+}
+
+var nextConcert atomic.Int64
+
+func newFixture(t *testing.T, b backend) *fixture {
+	c := 1000 + nextConcert.Add(1)
+	return &fixture{
+		backend: b, t: t, ctx: context.Background(), c: c, max: 4,
+		sched: engine.Schedule{ID: c*10 + 1, ConcertID: c, SeatCount: 100, Price: 50000},
+	}
+}
+
+func (f *fixture) token(uid int64) engine.Token {
+	return engine.Token{ConcertID: f.c, UserID: uid, Gen: 1, IssuedAt: t0}
+}
+
+// activate writes an ACTIVE token the way the queue's admission does: gen 1 and a
+// lease in the active zset.
+func (f *fixture) activate(uid int64, until time.Time) {
+	f.t.Helper()
+	k := f.s.keys
+	if err := f.rdb.HSet(f.ctx, k.token(f.c, uid), "gen", 1, "issuedAt", t0.UnixMilli(), "done", 0).Err(); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.rdb.ZAdd(f.ctx, k.active(f.c), redis.Z{Score: float64(until.UnixMilli()), Member: uid}).Err(); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// wait writes a WAITING token: current gen, in the wait zset, no lease.
+func (f *fixture) wait(uid int64) {
+	f.t.Helper()
+	k := f.s.keys
+	if err := f.rdb.HSet(f.ctx, k.token(f.c, uid), "gen", 1, "issuedAt", t0.UnixMilli(), "done", 0).Err(); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.rdb.ZAdd(f.ctx, k.wait(f.c), redis.Z{Score: 1, Member: uid}).Err(); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// hold holds seat for uid at now with a 1-minute hold TTL.
+func (f *fixture) hold(uid int64, seat int, now time.Time) (engine.HoldResult, error) {
+	return f.holdToken(f.token(uid), seat, now)
+}
+
+func (f *fixture) holdToken(tok engine.Token, seat int, now time.Time) (engine.HoldResult, error) {
+	id, err := f.s.NextReservationID(f.ctx)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return f.s.Hold(f.ctx, engine.HoldRequest{
+		Token: tok, ReservationID: id, Schedule: f.sched, Seat: seat,
+		Now: now, Deadline: now.Add(time.Minute), MaxHolds: f.max,
+	})
+}
+
+func (f *fixture) mustHold(uid int64, seat int, now time.Time) engine.Reservation {
+	f.t.Helper()
+	r, err := f.hold(uid, seat, now)
+	if err != nil || !r.Created {
+		f.t.Fatalf("hold seat %d by %d: created=%v err=%v", seat, uid, r.Created, err)
+	}
+	return r.Reservation
+}
+
+func (f *fixture) seatMap(now time.Time) engine.SeatMap {
+	f.t.Helper()
+	m, err := f.s.SeatMap(f.ctx, f.c, f.sched.ID, f.sched.SeatCount, now)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return m
+}
+
+func (f *fixture) counts(now time.Time) (sold, held int64) {
+	f.t.Helper()
+	sold, held, err := f.s.Counts(f.ctx, f.c, f.sched.ID, now)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return sold, held
+}
+
+func (f *fixture) state(rid int64, now time.Time) engine.ReservationState {
+	f.t.Helper()
+	r, err := f.s.Reservation(f.ctx, f.c, rid, now)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return r.State
+}
+
+func (f *fixture) holder(seat int) string {
+	v, _ := f.rdb.HGet(f.ctx, f.s.keys.holders(f.c, f.sched.ID), strconv.Itoa(seat)).Result()
+	return v
+}
+
+func (f *fixture) liveHolds(uid int64) int64 {
+	f.t.Helper()
+	n, err := f.rdb.ZCard(f.ctx, f.s.keys.userHolds(f.c, uid)).Result()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+func wantErr(t *testing.T, got, want error) {
+	t.Helper()
+	if want == nil {
+		if got != nil {
+			t.Fatalf("unexpected error %v", got)
+		}
+		return
+	}
+	if !errors.Is(got, want) {
+		t.Fatalf("error = %v, want %v", got, want)
+	}
+}
+
+func TestHoldCases(t *testing.T) {
+	later := t0.Add(2 * time.Minute) // past a hold made at t0
+	cases := []struct {
+		name        string
+		setup       func(f *fixture) // before user 1 holds seat 7 at `at`
+		at          time.Time
+		tok         func(f *fixture) engine.Token
+		wantErr     error
+		wantCreated bool
+		check       func(f *fixture, r engine.HoldResult)
+	}{
+		{name: "free seat", wantCreated: true, check: func(f *fixture, r engine.HoldResult) {
+			res := r.Reservation
+			if res.State != engine.ReservationPending || res.Seat != 7 || res.UserID != 1 || res.Price != 50000 ||
+				res.ScheduleID != f.sched.ID || res.ConcertID != f.c || !res.ExpiresAt.Equal(t0.Add(time.Minute)) {
+				f.t.Fatalf("reservation %+v", res)
+			}
+			got, err := f.s.Reservation(f.ctx, f.c, res.ID, t0)
+			if err != nil || got != res {
+				f.t.Fatalf("read back %+v, %v; want %+v", got, err, res)
+			}
+			if h := f.holder(7); h != fmt.Sprintf("%d:1", res.ID) {
+				f.t.Fatalf("holder %q", h)
+			}
+			lease, _ := f.rdb.ZScore(f.ctx, f.s.keys.active(f.c), "1").Result()
+			if int64(lease) < res.ExpiresAt.UnixMilli() {
+				f.t.Fatalf("token lease %v ends before the hold", lease)
+			}
+		}},
+		{name: "sold seat", wantErr: engine.ErrSeatTaken, setup: func(f *fixture) {
+			if err := f.s.MarkSold(f.ctx, f.c, f.sched.ID, []int{7}); err != nil {
+				f.t.Fatal(err)
+			}
+		}},
+		{name: "held by other", wantErr: engine.ErrSeatTaken, setup: func(f *fixture) {
+			f.activate(2, t0.Add(time.Hour))
+			f.mustHold(2, 7, t0)
+		}},
+		{name: "held by self", wantCreated: false, setup: func(f *fixture) {
+			f.mustHold(1, 7, t0)
+		}, check: func(f *fixture, r engine.HoldResult) {
+			if r.Reservation.State != engine.ReservationPending || r.Reservation.Seat != 7 {
+				f.t.Fatalf("reservation %+v", r.Reservation)
+			}
+			if f.liveHolds(1) != 1 {
+				f.t.Fatalf("user holds %d seats, want 1", f.liveHolds(1))
+			}
+		}},
+		{name: "expired hold is free", at: later, wantCreated: true, setup: func(f *fixture) {
+			f.activate(2, t0.Add(time.Hour))
+			old := f.mustHold(2, 7, t0)
+			f.t.Cleanup(func() {
+				if s := f.state(old.ID, later); s != engine.ReservationExpired {
+					f.t.Errorf("old hold reads %s, want EXPIRED", s)
+				}
+			})
+		}},
+		{name: "own expired hold gives a new reservation", at: later, wantCreated: true, setup: func(f *fixture) {
+			f.mustHold(1, 7, t0)
+		}},
+		{name: "paying seat of other", wantErr: engine.ErrSeatTaken, at: later, setup: func(f *fixture) {
+			f.activate(2, t0.Add(time.Hour))
+			r := f.mustHold(2, 7, t0)
+			// The window ends before `later`, yet a seat being paid stays taken.
+			if _, err := f.s.BeginPayment(f.ctx, f.token(2), r.ID, t0, t0.Add(30*time.Second)); err != nil {
+				f.t.Fatal(err)
+			}
+		}},
+		{name: "paying seat of self", wantCreated: false, setup: func(f *fixture) {
+			r := f.mustHold(1, 7, t0)
+			if _, err := f.s.BeginPayment(f.ctx, f.token(1), r.ID, t0, t0.Add(30*time.Second)); err != nil {
+				f.t.Fatal(err)
+			}
+		}, check: func(f *fixture, r engine.HoldResult) {
+			if r.Reservation.State != engine.ReservationPaying {
+				f.t.Fatalf("state %s, want PAYING", r.Reservation.State)
+			}
+		}},
+		{name: "waiting token", wantErr: engine.ErrNotAdmitted, setup: func(f *fixture) {
+			f.rdb.Del(f.ctx, f.s.keys.token(f.c, 1))
+			f.rdb.ZRem(f.ctx, f.s.keys.active(f.c), "1")
+			f.wait(1)
+		}},
+		{name: "gen mismatch", wantErr: engine.ErrTokenExpired, tok: func(f *fixture) engine.Token {
+			tok := f.token(1)
+			tok.Gen = 2
+			return tok
+		}},
+		{name: "token done", wantErr: engine.ErrTokenExpired, setup: func(f *fixture) {
+			f.rdb.HSet(f.ctx, f.s.keys.token(f.c, 1), "done", 1)
+		}},
+		{name: "lease ran out", wantErr: engine.ErrTokenExpired, at: t0.Add(2 * time.Hour)},
+		{name: "no token", wantErr: engine.ErrTokenExpired, setup: func(f *fixture) {
+			f.rdb.Del(f.ctx, f.s.keys.token(f.c, 1))
+		}},
+		{name: "hold limit", wantErr: engine.ErrHoldLimitReached, setup: func(f *fixture) {
+			for seat := 1; seat <= f.max; seat++ {
+				f.mustHold(1, seat, t0)
+			}
+		}},
+		{name: "expired holds do not count", at: later, wantCreated: true, setup: func(f *fixture) {
+			for seat := 1; seat <= f.max; seat++ {
+				f.mustHold(1, seat, t0)
+			}
+		}},
+		{name: "seat out of range", wantErr: engine.ErrInvalidSeat, setup: func(f *fixture) {
+			f.sched.SeatCount = 5
+		}},
+	}
+	eachBackend(t, func(t *testing.T, b backend) {
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				f := newFixture(t, b)
+				f.activate(1, t0.Add(time.Hour))
+				if tc.setup != nil {
+					tc.setup(f)
+				}
+				at := tc.at
+				if at.IsZero() {
+					at = t0
+				}
+				tok := f.token(1)
+				if tc.tok != nil {
+					tok = tc.tok(f)
+				}
+				r, err := f.holdToken(tok, 7, at)
+				wantErr(t, err, tc.wantErr)
+				if err != nil {
+					return
+				}
+				if r.Created != tc.wantCreated {
+					t.Fatalf("created = %v, want %v", r.Created, tc.wantCreated)
+				}
+				if m := f.seatMap(at); !m.Held[7] {
+					t.Fatal("seat 7 not held on the seat map")
+				}
+				if tc.check != nil {
+					tc.check(f, r)
+				}
+			})
+		}
+	})
+}
+
+func TestHoldRaceSameSeat(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		f := newFixture(t, b)
+		const n = 200
+		for uid := int64(1); uid <= n; uid++ {
+			f.activate(uid, t0.Add(time.Hour))
+		}
+		var created, taken atomic.Int64
+		var wg sync.WaitGroup
+		for uid := int64(1); uid <= n; uid++ {
+			wg.Go(func() {
+				r, err := f.hold(uid, 42, t0)
+				switch {
+				case err == nil && r.Created:
+					created.Add(1)
+				case errors.Is(err, engine.ErrSeatTaken):
+					taken.Add(1)
+				default:
+					t.Errorf("user %d: created=%v err=%v", uid, r.Created, err)
+				}
+			})
+		}
+		wg.Wait()
+		if created.Load() != 1 || taken.Load() != n-1 {
+			t.Fatalf("created %d, taken %d; want 1 and %d", created.Load(), taken.Load(), n-1)
+		}
+	})
+}
+
+func TestHoldRaceManyUsers(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		f := newFixture(t, b)
+		const users, tries = 500, 3
+		for uid := int64(1); uid <= users; uid++ {
+			f.activate(uid, t0.Add(time.Hour))
+		}
+		var mu sync.Mutex
+		var created []engine.Reservation
+		var wg sync.WaitGroup
+		for uid := int64(1); uid <= users; uid++ {
+			wg.Go(func() {
+				for range tries {
+					r, err := f.hold(uid, 1+rand.IntN(f.sched.SeatCount), t0)
+					switch {
+					case err == nil && r.Created:
+						mu.Lock()
+						created = append(created, r.Reservation)
+						mu.Unlock()
+					case err == nil, errors.Is(err, engine.ErrSeatTaken):
+					default:
+						t.Errorf("user %d: %v", uid, err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+
+		owner := map[int]engine.Reservation{}
+		for _, r := range created {
+			if o, dup := owner[r.Seat]; dup {
+				t.Fatalf("seat %d created for both %+v and %+v", r.Seat, o, r)
+			}
+			owner[r.Seat] = r
+			if h := f.holder(r.Seat); h != fmt.Sprintf("%d:%d", r.ID, r.UserID) {
+				t.Fatalf("seat %d holder %q, want reservation %d of user %d", r.Seat, h, r.ID, r.UserID)
+			}
+		}
+		m := f.seatMap(t0)
+		held := 0
+		for seat := 1; seat <= f.sched.SeatCount; seat++ {
+			if m.Held[seat] {
+				held++
+				if _, ok := owner[seat]; !ok {
+					t.Fatalf("seat %d held but no hold was created on it", seat)
+				}
+			}
+		}
+		if held != len(created) {
+			t.Fatalf("seat map holds %d seats, %d holds created", held, len(created))
+		}
+		sold, heldCount := f.counts(t0)
+		if sold != 0 || heldCount != int64(len(created)) {
+			t.Fatalf("counts sold=%d held=%d, want 0 and %d", sold, heldCount, len(created))
+		}
+		n, err := f.rdb.HLen(f.ctx, f.s.keys.holders(f.c, f.sched.ID)).Result()
+		if err != nil || n != int64(len(created)) {
+			t.Fatalf("holders has %d entries (%v), want %d", n, err, len(created))
+		}
+	})
+}
+
+func TestHoldLimitParallel(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		f := newFixture(t, b)
+		f.activate(1, t0.Add(time.Hour))
+		var created, limited atomic.Int64
+		var wg sync.WaitGroup
+		for seat := 1; seat <= 20; seat++ {
+			wg.Go(func() {
+				r, err := f.hold(1, seat, t0)
+				switch {
+				case err == nil && r.Created:
+					created.Add(1)
+				case errors.Is(err, engine.ErrHoldLimitReached):
+					limited.Add(1)
+				default:
+					t.Errorf("seat %d: created=%v err=%v", seat, r.Created, err)
+				}
+			})
+		}
+		wg.Wait()
+		if created.Load() != 4 || limited.Load() != 16 {
+			t.Fatalf("created %d, limited %d; want 4 and 16", created.Load(), limited.Load())
+		}
+		if f.liveHolds(1) != 4 {
+			t.Fatalf("user holds %d, want 4", f.liveHolds(1))
+		}
+	})
+}
+
+func TestExpiredLazily(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		f := newFixture(t, b)
+		f.activate(1, t0.Add(time.Hour))
+		r := f.mustHold(1, 3, t0)
+		if m := f.seatMap(t0.Add(time.Minute - time.Millisecond)); !m.Held[3] {
+			t.Fatal("seat 3 free before its deadline")
+		}
+		// At the deadline the hold is over, with no sweep having run.
+		at := r.ExpiresAt
+		if m := f.seatMap(at); m.Held[3] || m.Sold[3] {
+			t.Fatal("seat 3 still shown taken at its deadline")
+		}
+		if _, held := f.counts(at); held != 0 {
+			t.Fatalf("held = %d after the deadline", held)
+		}
+		if s := f.state(r.ID, at); s != engine.ReservationExpired {
+			t.Fatalf("state %s, want EXPIRED", s)
+		}
+		f.activate(2, t0.Add(time.Hour))
+		f.mustHold(2, 3, at)
+	})
+}
+
+func TestExpiredSweepAndRelease(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		f := newFixture(t, b)
+		f.activate(1, t0.Add(time.Hour))
+		f.activate(2, t0.Add(time.Hour))
+		a := f.mustHold(1, 1, t0)
+		p := f.mustHold(1, 2, t0)
+		if _, err := f.s.BeginPayment(f.ctx, f.token(1), p.ID, t0, t0.Add(30*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		c := f.mustHold(2, 3, t0.Add(10*time.Second)) // expires later than the others
+
+		if got, err := f.s.Expired(f.ctx, f.c, f.sched.ID, t0.Add(20*time.Second), 10); err != nil || len(got) != 0 {
+			t.Fatalf("expired before any deadline: %v %v", got, err)
+		}
+		now := t0.Add(65 * time.Second) // a and p are over, c is not
+		got, err := f.s.Expired(f.ctx, f.c, f.sched.ID, now, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []engine.ExpiredHold{
+			{ConcertID: f.c, ScheduleID: f.sched.ID, Seat: 1, ReservationID: a.ID, UserID: 1},
+			{ConcertID: f.c, ScheduleID: f.sched.ID, Seat: 2, ReservationID: p.ID, UserID: 1, Paying: true},
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("expired = %+v, want %+v", got, want)
+		}
+		if one, _ := f.s.Expired(f.ctx, f.c, f.sched.ID, now, 1); len(one) != 1 {
+			t.Fatalf("limit 1 gave %d", len(one))
+		}
+
+		// A stale entry (the seat was lazily re-held by someone else) must not free
+		// the new hold.
+		f.activate(3, t0.Add(time.Hour))
+		stale := want[0]
+		f.mustHold(3, 1, now)
+		if err := f.s.Release(f.ctx, stale, now); err != nil {
+			t.Fatal(err)
+		}
+		if m := f.seatMap(now); !m.Held[1] {
+			t.Fatal("stale release freed the new hold")
+		}
+
+		for range 2 { // idempotent
+			if err := f.s.Release(f.ctx, want[1], now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m := f.seatMap(now)
+		if m.Held[2] || !m.Held[3] {
+			t.Fatalf("after release: seat 2 held=%v (want false), seat 3 held=%v (want true)", m.Held[2], m.Held[3])
+		}
+		if s := f.state(p.ID, now); s != engine.ReservationExpired {
+			t.Fatalf("released paying hold reads %s", s)
+		}
+		// a's entry was left by the no-op release; it is past its deadline, so it
+		// no longer counts.
+		if n, _ := f.rdb.ZCount(f.ctx, f.s.keys.userHolds(f.c, 1), "("+ms(now), "+inf").Result(); n != 0 {
+			t.Fatalf("user 1 still has %d live holds", n)
+		}
+		if rest, _ := f.s.Expired(f.ctx, f.c, f.sched.ID, now, 10); len(rest) != 0 {
+			t.Fatalf("still expired after release: %+v", rest)
+		}
+		// A hold not yet past its deadline is never released, whatever the caller says.
+		if err := f.s.Release(f.ctx, engine.ExpiredHold{ConcertID: f.c, ScheduleID: f.sched.ID, Seat: 3, ReservationID: c.ID, UserID: 2}, now); err != nil {
+			t.Fatal(err)
+		}
+		if m := f.seatMap(now); !m.Held[3] {
+			t.Fatal("live hold released")
+		}
+	})
+}
+
+// TestReservationStateMachine walks Cancel, BeginPayment, AbortPayment and
+// CompletePayment through their cases. User 1 holds seat 5 at t0 (deadline t0+1m).
+func TestReservationStateMachine(t *testing.T) {
+	window := 30 * time.Second
+	cases := []struct {
+		name string
+		run  func(f *fixture, r engine.Reservation)
+	}{
+		{"cancel pending frees the seat, twice is fine", func(f *fixture, r engine.Reservation) {
+			for range 2 {
+				got, err := f.s.Cancel(f.ctx, f.c, r.ID, 1, t0)
+				wantErr(f.t, err, nil)
+				if got.State != engine.ReservationCancelled || got.Seat != 5 {
+					f.t.Fatalf("cancel: %+v", got)
+				}
+			}
+			if f.seatMap(t0).Held[5] || f.holder(5) != "" || f.liveHolds(1) != 0 {
+				f.t.Fatal("seat not free after cancel")
+			}
+			f.activate(2, t0.Add(time.Hour))
+			f.mustHold(2, 5, t0)
+		}},
+		{"cancel unknown or another user's", func(f *fixture, r engine.Reservation) {
+			_, err := f.s.Cancel(f.ctx, f.c, r.ID, 2, t0)
+			wantErr(f.t, err, engine.ErrReservationNotFound)
+			_, err = f.s.Cancel(f.ctx, f.c, r.ID+1000, 1, t0)
+			wantErr(f.t, err, engine.ErrReservationNotFound)
+		}},
+		{"cancel after deadline", func(f *fixture, r engine.Reservation) {
+			_, err := f.s.Cancel(f.ctx, f.c, r.ID, 1, r.ExpiresAt)
+			wantErr(f.t, err, engine.ErrReservationExpired)
+			if f.state(r.ID, r.ExpiresAt) != engine.ReservationExpired || f.holder(5) != "" {
+				f.t.Fatal("expired hold not marked and freed")
+			}
+		}},
+		{"cancel while paying or paid", func(f *fixture, r engine.Reservation) {
+			p, err := f.s.BeginPayment(f.ctx, f.token(1), r.ID, t0, t0.Add(window))
+			wantErr(f.t, err, nil)
+			_, err = f.s.Cancel(f.ctx, f.c, r.ID, 1, t0)
+			wantErr(f.t, err, engine.ErrAlreadyPaid)
+			if _, err := f.s.CompletePayment(f.ctx, p, t0); err != nil {
+				f.t.Fatal(err)
+			}
+			_, err = f.s.Cancel(f.ctx, f.c, r.ID, 1, t0)
+			wantErr(f.t, err, engine.ErrAlreadyPaid)
+		}},
+		{"begin moves to paying", func(f *fixture, r engine.Reservation) {
+			p, err := f.s.BeginPayment(f.ctx, f.token(1), r.ID, t0, t0.Add(window))
+			wantErr(f.t, err, nil)
+			if p.State != engine.ReservationPaying || !p.ExpiresAt.Equal(r.ExpiresAt) || p.Price != r.Price || p.Seat != 5 {
+				f.t.Fatalf("begin: %+v", p)
+			}
+			// Past the hold deadline the seat is still taken: it is being paid.
+			if m := f.seatMap(r.ExpiresAt.Add(time.Hour)); !m.Held[5] {
+				f.t.Fatal("paying seat not held")
+			}
+			if s := f.state(r.ID, r.ExpiresAt.Add(time.Hour)); s != engine.ReservationPaying {
+				f.t.Fatalf("paying reads %s", s)
+			}
+			_, err = f.s.BeginPayment(f.ctx, f.token(1), r.ID, t0, t0.Add(window))
+			wantErr(f.t, err, engine.ErrAlreadyPaid)
+		}},
+		{"begin another user's or unknown", func(f *fixture, r engine.Reservation) {
+			f.activate(2, t0.Add(time.Hour))
+			_, err := f.s.BeginPayment(f.ctx, f.token(2), r.ID, t0, t0.Add(window))
+			wantErr(f.t, err, engine.ErrReservationNotFound)
+			_, err = f.s.BeginPayment(f.ctx, f.token(1), r.ID+1000, t0, t0.Add(window))
+			wantErr(f.t, err, engine.ErrReservationNotFound)
+		}},
+		{"begin with a dead token", func(f *fixture, r engine.Reservation) {
+			tok := f.token(1)
+			tok.Gen = 9
+			_, err := f.s.BeginPayment(f.ctx, tok, r.ID, t0, t0.Add(window))
+			wantErr(f.t, err, engine.ErrTokenExpired)
+			f.wait(3)
+			_, err = f.s.BeginPayment(f.ctx, f.token(3), r.ID+1000, t0, t0.Add(window))
+			wantErr(f.t, err, engine.ErrNotAdmitted)
+		}},
+		{"begin after deadline", func(f *fixture, r engine.Reservation) {
+			_, err := f.s.BeginPayment(f.ctx, f.token(1), r.ID, r.ExpiresAt, r.ExpiresAt.Add(window))
+			wantErr(f.t, err, engine.ErrReservationExpired)
+			if f.state(r.ID, t0) != engine.ReservationExpired {
+				f.t.Fatal("not marked EXPIRED")
+			}
+		}},
+		{"begin after cancel", func(f *fixture, r engine.Reservation) {
+			if _, err := f.s.Cancel(f.ctx, f.c, r.ID, 1, t0); err != nil {
+				f.t.Fatal(err)
+			}
+			_, err := f.s.BeginPayment(f.ctx, f.token(1), r.ID, t0, t0.Add(window))
+			wantErr(f.t, err, engine.ErrReservationExpired)
+		}},
+		{"begin after the seat was re-held", func(f *fixture, r engine.Reservation) {
+			later := r.ExpiresAt.Add(time.Second)
+			f.activate(2, t0.Add(time.Hour))
+			f.mustHold(2, 5, later)
+			_, err := f.s.BeginPayment(f.ctx, f.token(1), r.ID, t0, t0.Add(window)) // a clock behind
+			wantErr(f.t, err, engine.ErrReservationExpired)
+			if !f.seatMap(later).Held[5] {
+				f.t.Fatal("the new hold was lost")
+			}
+		}},
+		{"abort puts it back", func(f *fixture, r engine.Reservation) {
+			p, _ := f.s.BeginPayment(f.ctx, f.token(1), r.ID, t0, t0.Add(window))
+			now := t0.Add(10 * time.Second)
+			for range 2 {
+				if err := f.s.AbortPayment(f.ctx, p, now); err != nil {
+					f.t.Fatal(err)
+				}
+			}
+			got, _ := f.s.Reservation(f.ctx, f.c, r.ID, now)
+			if got.State != engine.ReservationPending || !got.ExpiresAt.Equal(r.ExpiresAt) {
+				f.t.Fatalf("after abort: %+v", got)
+			}
+			if m := f.seatMap(now); !m.Held[5] {
+				f.t.Fatal("not held after abort")
+			}
+			if m := f.seatMap(r.ExpiresAt); m.Held[5] {
+				f.t.Fatal("aborted hold outlives its old deadline")
+			}
+			if _, err := f.s.BeginPayment(f.ctx, f.token(1), r.ID, now, now.Add(window)); err != nil {
+				f.t.Fatalf("begin again: %v", err)
+			}
+		}},
+		{"abort of a pending hold is a no-op", func(f *fixture, r engine.Reservation) {
+			if err := f.s.AbortPayment(f.ctx, r, t0); err != nil {
+				f.t.Fatal(err)
+			}
+			if f.state(r.ID, t0) != engine.ReservationPending {
+				f.t.Fatal("state changed")
+			}
+		}},
+		{"complete sells, ends the token, and is idempotent", func(f *fixture, r engine.Reservation) {
+			p, _ := f.s.BeginPayment(f.ctx, f.token(1), r.ID, t0, t0.Add(window))
+			for i := range 2 {
+				done, err := f.s.CompletePayment(f.ctx, p, t0.Add(time.Second))
+				if err != nil || !done {
+					f.t.Fatalf("complete #%d: done=%v err=%v", i+1, done, err)
+				}
+			}
+			m := f.seatMap(t0)
+			if !m.Sold[5] || m.Held[5] || f.holder(5) != "" {
+				f.t.Fatal("seat not sold")
+			}
+			if f.state(r.ID, t0.Add(time.Hour)) != engine.ReservationPaid {
+				f.t.Fatal("not PAID")
+			}
+			k := f.s.keys
+			if d, _ := f.rdb.HGet(f.ctx, k.token(f.c, 1), "done").Result(); d != "1" {
+				f.t.Fatalf("token done = %q", d)
+			}
+			if _, err := f.rdb.ZScore(f.ctx, k.active(f.c), "1").Result(); !errors.Is(err, redis.Nil) {
+				f.t.Fatal("token still active")
+			}
+			if sold, held := f.counts(t0); sold != 1 || held != 0 {
+				f.t.Fatalf("counts %d %d", sold, held)
+			}
+			_, err := f.hold(1, 6, t0.Add(2*time.Second))
+			wantErr(f.t, err, engine.ErrTokenExpired)
+		}},
+		{"complete with another live hold keeps the token", func(f *fixture, r engine.Reservation) {
+			other := f.mustHold(1, 6, t0)
+			p, _ := f.s.BeginPayment(f.ctx, f.token(1), r.ID, t0, t0.Add(window))
+			done, err := f.s.CompletePayment(f.ctx, p, t0.Add(time.Second))
+			if err != nil || done {
+				f.t.Fatalf("done=%v err=%v, want false", done, err)
+			}
+			if d, _ := f.rdb.HGet(f.ctx, f.s.keys.token(f.c, 1), "done").Result(); d == "1" {
+				f.t.Fatal("token marked done")
+			}
+			// Once the other hold has expired, a retry finds nothing live left.
+			done, err = f.s.CompletePayment(f.ctx, p, other.ExpiresAt)
+			if err != nil || !done {
+				f.t.Fatalf("retry: done=%v err=%v, want true", done, err)
+			}
+		}},
+		{"complete wins over another's hold", func(f *fixture, r engine.Reservation) {
+			// The sweeper freed r and user 2 took the seat, but the ledger sold it to r.
+			later := r.ExpiresAt.Add(time.Second)
+			f.activate(2, t0.Add(time.Hour))
+			h := f.mustHold(2, 5, later)
+			if _, err := f.s.CompletePayment(f.ctx, r, later); err != nil {
+				f.t.Fatal(err)
+			}
+			if m := f.seatMap(later); !m.Sold[5] || m.Held[5] {
+				f.t.Fatal("seat not sold")
+			}
+			_, err := f.s.BeginPayment(f.ctx, f.token(2), h.ID, later, later.Add(window))
+			wantErr(f.t, err, engine.ErrReservationExpired)
+		}},
+		{"complete rebuilds a lost record", func(f *fixture, r engine.Reservation) {
+			f.rdb.Del(f.ctx, f.s.keys.reservation(f.c, r.ID))
+			if _, err := f.s.CompletePayment(f.ctx, r, t0); err != nil {
+				f.t.Fatal(err)
+			}
+			got, err := f.s.Reservation(f.ctx, f.c, r.ID, t0)
+			r.State = engine.ReservationPaid
+			if err != nil || got != r {
+				f.t.Fatalf("got %+v %v, want %+v", got, err, r)
+			}
+		}},
+		{"50 concurrent begins, one wins", func(f *fixture, r engine.Reservation) {
+			var won, paid atomic.Int64
+			var wg sync.WaitGroup
+			for range 50 {
+				wg.Go(func() {
+					_, err := f.s.BeginPayment(f.ctx, f.token(1), r.ID, t0, t0.Add(window))
+					switch {
+					case err == nil:
+						won.Add(1)
+					case errors.Is(err, engine.ErrAlreadyPaid):
+						paid.Add(1)
+					default:
+						f.t.Errorf("begin: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			if won.Load() != 1 || paid.Load() != 49 {
+				f.t.Fatalf("won %d, already paid %d", won.Load(), paid.Load())
+			}
+		}},
+	}
+	eachBackend(t, func(t *testing.T, b backend) {
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				f := newFixture(t, b)
+				f.activate(1, t0.Add(time.Hour))
+				tc.run(f, f.mustHold(1, 5, t0))
+			})
+		}
+	})
+}
+
+func TestMarkSoldAndRebuilt(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		f := newFixture(t, b)
+		f.sched.SeatCount = 2000
+		f.activate(1, t0.Add(time.Hour))
+		r := f.mustHold(1, 5, t0)
+		if ok, err := f.s.Rebuilt(f.ctx, f.c, f.sched.ID); ok || err != nil {
+			t.Fatalf("rebuilt before set: %v %v", ok, err)
+		}
+		var seats []int
+		for n := 5; n <= 2000; n += 2 { // more than one chunk
+			seats = append(seats, n)
+		}
+		if err := f.s.MarkSold(f.ctx, f.c, f.sched.ID, seats); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.s.SetRebuilt(f.ctx, f.c, f.sched.ID); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := f.s.Rebuilt(f.ctx, f.c, f.sched.ID); !ok || err != nil {
+			t.Fatalf("rebuilt after set: %v %v", ok, err)
+		}
+		m := f.seatMap(t0)
+		for n := 1; n <= 2000; n++ {
+			if want := n >= 5 && n%2 == 1; m.Sold[n] != want || m.Held[n] {
+				t.Fatalf("seat %d sold=%v held=%v", n, m.Sold[n], m.Held[n])
+			}
+		}
+		if f.holder(5) != "" {
+			t.Fatal("holder kept on a sold seat")
+		}
+		if sold, held := f.counts(t0); sold != int64(len(seats)) || held != 0 {
+			t.Fatalf("counts %d %d", sold, held)
+		}
+		_, err := f.s.BeginPayment(f.ctx, f.token(1), r.ID, t0, t0.Add(time.Minute))
+		wantErr(t, err, engine.ErrReservationExpired)
+	})
+}
+
+func TestCounts(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		f := newFixture(t, b)
+		if sold, held := f.counts(t0); sold != 0 || held != 0 {
+			t.Fatalf("empty: %d %d", sold, held)
+		}
+		f.activate(1, t0.Add(time.Hour))
+		f.mustHold(1, 1, t0)
+		p := f.mustHold(1, 2, t0)
+		f.mustHold(1, 3, t0.Add(30*time.Second))
+		if _, err := f.s.BeginPayment(f.ctx, f.token(1), p.ID, t0, t0.Add(10*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.s.MarkSold(f.ctx, f.c, f.sched.ID, []int{50, 60}); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			at         time.Duration
+			sold, held int64
+		}{{0, 2, 3}, {time.Minute, 2, 2}, {90 * time.Second, 2, 1}} {
+			if sold, held := f.counts(t0.Add(tc.at)); sold != tc.sold || held != tc.held {
+				t.Errorf("at +%v: sold=%d held=%d, want %d %d", tc.at, sold, held, tc.sold, tc.held)
+			}
+		}
+	})
+}
+
+func TestSeatMapBitOrder(t *testing.T) {
+	sold := make([]bool, 20)
+	decodeBitmap([]byte{0b0100_0001, 0b1000_0000, 0xff, 0xff}, sold)
+	for n, want := range map[int]bool{0: false, 1: true, 7: true, 8: true, 9: false, 16: true, 19: true} {
+		if sold[n] != want {
+			t.Errorf("seat %d = %v, want %v", n, sold[n], want)
+		}
+	}
+}
+
+func TestNextReservationIDUnique(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		stores := []*Store{b.s, New(b.rdb, b.s.Prefix()), New(b.rdb, b.s.Prefix())}
+		var mu sync.Mutex
+		seen := map[int64]bool{}
+		var wg sync.WaitGroup
+		for _, s := range stores {
+			for range 10 {
+				wg.Go(func() {
+					for range 120 {
+						id, err := s.NextReservationID(context.Background())
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						mu.Lock()
+						if seen[id] || id <= 0 {
+							t.Errorf("id %d handed out twice", id)
+						}
+						seen[id] = true
+						mu.Unlock()
+					}
+				})
+			}
+		}
+		wg.Wait()
+		if len(seen) != 3*10*120 {
+			t.Fatalf("%d ids", len(seen))
+		}
+
+		ctx := context.Background()
+		if err := b.s.EnsureReservationIDsAbove(ctx, 1_000_000); err != nil {
+			t.Fatal(err)
+		}
+		if id, _ := b.s.NextReservationID(ctx); id <= 1_000_000 {
+			t.Fatalf("id %d after EnsureReservationIDsAbove(1e6)", id)
+		}
+		if id, _ := stores[1].NextReservationID(ctx); id > 1_000_000 && id-1_000_000 <= idBlockSize {
+			t.Fatalf("id %d of another store's block reissued", id)
+		}
+		if err := b.s.EnsureReservationIDsAbove(ctx, 5); err != nil { // never lowers
+			t.Fatal(err)
+		}
+		if v, _ := b.rdb.Get(ctx, b.s.keys.reservationIDs()).Int64(); v < 1_000_000+idBlockSize {
+			t.Fatalf("counter lowered to %d", v)
+		}
+	})
+}
+
+// BenchmarkSeatMap50k reads a 50,000-seat schedule with a third sold and 5,000 held.
+func BenchmarkSeatMap50k(b *testing.B) {
+	rdb, prefix := storetest.Redis(b)
+	s := New(rdb, prefix)
+	ctx := context.Background()
+	const seats, c, sid = 50_000, 1, 1
+	var sold []int
+	for n := 1; n <= seats; n += 3 {
+		sold = append(sold, n)
+	}
+	if err := s.MarkSold(ctx, c, sid, sold); err != nil {
+		b.Fatal(err)
+	}
+	var held []redis.Z
+	for n := 2; len(held) < 5000; n += 9 {
+		held = append(held, redis.Z{Score: float64(t0.Add(time.Minute).UnixMilli()), Member: n})
+	}
+	if err := rdb.ZAdd(ctx, s.keys.holds(c, sid), held...).Err(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		m, err := s.SeatMap(ctx, c, sid, seats, t0)
+		if err != nil || !m.Sold[1] || !m.Held[2] {
+			b.Fatalf("seat map wrong: %v", err)
+		}
+	}
+}

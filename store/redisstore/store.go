@@ -1,0 +1,91 @@
+// Package redisstore keeps concertd's shared fast state in Redis: the waiting queue,
+// admission leases, seat holds and sold-seat bitmaps. Each decision is one Lua
+// script from scripts/ and one round trip; every key of a script carries its
+// concert's hash tag, so the store runs unchanged on Redis Cluster.
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/concertd/concertd/engine"
+	"github.com/concertd/concertd/scripts"
+)
+
+// Store implements engine.Queue and engine.Seats on Redis.
+type Store struct {
+	rdb  redis.UniversalClient
+	keys keys
+}
+
+// New returns a Store whose keys start with prefix (default "concertd").
+func New(rdb redis.UniversalClient, prefix string) *Store {
+	if prefix == "" {
+		prefix = "concertd"
+	}
+	return &Store{rdb: rdb, keys: keys{prefix: prefix}}
+}
+
+// Client returns the underlying client (for the expiry listener and the outbox relay).
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// Prefix returns the key prefix.
+func (s *Store) Prefix() string { return s.keys.prefix }
+
+// script loads scripts/<name>.lua once; Run uses EVALSHA and falls back to EVAL on
+// NOSCRIPT, so a flushed or restarted Redis needs no reload step.
+func script(name string) *redis.Script { return redis.NewScript(scripts.Source(name)) }
+
+// Ping reports whether Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return engine.Unavailable("redis", err)
+	}
+	return nil
+}
+
+// domainError turns a script's error reply into the engine's error, and anything
+// else (connection refused, timeout, LOADING) into ErrUnavailable. Scripts signal
+// domain outcomes with redis.error_reply("CODE message"), where CODE is an engine Code.
+func domainError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, redis.Nil) {
+		return err
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		msg := rerr.Error()
+		code, rest, _ := strings.Cut(msg, " ")
+		if e, ok := scriptCodes[engine.Code(code)]; ok {
+			if rest == "" {
+				return e
+			}
+			return &engine.Error{Code: e.Code, Message: rest}
+		}
+		if strings.HasPrefix(msg, "LOADING") || strings.HasPrefix(msg, "READONLY") ||
+			strings.HasPrefix(msg, "CLUSTERDOWN") || strings.HasPrefix(msg, "TRYAGAIN") {
+			return engine.Unavailable("redis "+op, err)
+		}
+		return fmt.Errorf("redis %s: %w", op, err)
+	}
+	return engine.Unavailable("redis "+op, err)
+}
+
+// scriptCodes are the domain outcomes a script may return as an error reply.
+var scriptCodes = map[engine.Code]*engine.Error{
+	engine.CodeNotAdmitted:         engine.ErrNotAdmitted,
+	engine.CodeTokenExpired:        engine.ErrTokenExpired,
+	engine.CodeSeatTaken:           engine.ErrSeatTaken,
+	engine.CodeHoldLimitReached:    engine.ErrHoldLimitReached,
+	engine.CodeReservationNotFound: engine.ErrReservationNotFound,
+	engine.CodeAlreadyPaid:         engine.ErrAlreadyPaid,
+	engine.CodeReservationExpired:  engine.ErrReservationExpired,
+	engine.CodeConcertNotFound:     engine.ErrConcertNotFound,
+	engine.CodeInvalidSeat:         engine.ErrInvalidSeat,
+}
