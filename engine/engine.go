@@ -88,7 +88,7 @@ func New(cfg Config, clk clock.Clock, ledger Ledger, queue Queue, seats Seats) *
 		ledger:    ledger,
 		queue:     queue,
 		seats:     seats,
-		signer:    signer{key: cfg.Secret},
+		signer:    newSigner(cfg.Secret),
 		sweepHint: make(chan sweepTarget, 1024),
 	}
 	e.catalog = newCatalog(ledger, clk)

@@ -181,8 +181,10 @@ func (e *Engine) ensureQueue(ctx context.Context, c Concert) error {
 	return nil
 }
 
-// admitOnce runs one admission step for every concert whose sale is open.
-func (e *Engine) admitOnce(ctx context.Context) error {
+// AdmitOnce runs one admission step for every concert: idle waiters drop out and
+// waiting tokens become ACTIVE within each concert's rate and maxActive. Run calls
+// it every AdmitInterval; tests call it after moving a simulated clock.
+func (e *Engine) AdmitOnce(ctx context.Context) error {
 	concerts, _ := e.catalog.all()
 	now := e.clock.Now()
 	var first error

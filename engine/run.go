@@ -44,7 +44,7 @@ func (e *Engine) Run(ctx context.Context, onErr func(what string, err error)) {
 		case <-ctx.Done():
 			return
 		case <-admit.C:
-			step("admit", e.admitOnce)
+			step("admit", e.AdmitOnce)
 		case <-sweep.C:
 			step("sweep", e.SweepOnce)
 		case h := <-e.sweepHint:

@@ -4,8 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"hash"
+	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -15,25 +18,40 @@ import (
 // so a user who asks again gets back exactly the token they hold.
 const tokenVersion = "v1"
 
-type signer struct{ key []byte }
+// signer signs and checks tokens. The polling endpoint verifies a token on every
+// request, so the HMAC states are pooled and parsing allocates nothing.
+type signer struct {
+	key  []byte
+	macs *sync.Pool
+}
 
-func (s signer) mac(payload string) string {
-	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte(payload))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
+func newSigner(key []byte) signer {
+	return signer{key: key, macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+}
+
+const macLen = 18 // bytes of HMAC-SHA256 kept: 144 bits, 24 base64url characters
+
+func (s signer) sum(payload string, out *[sha256.Size]byte) {
+	m := s.macs.Get().(hash.Hash)
+	m.Reset()
+	_, _ = io.WriteString(m, payload)
+	m.Sum(out[:0])
+	s.macs.Put(m)
 }
 
 // Sign returns the token string for t.
 func (s signer) Sign(t Token) string {
-	var b strings.Builder
-	b.Grow(64)
-	b.WriteString(tokenVersion)
+	buf := make([]byte, 0, 96)
+	buf = append(buf, tokenVersion...)
 	for _, n := range [...]int64{t.ConcertID, t.UserID, t.Gen, t.IssuedAt.Unix()} {
-		b.WriteByte('.')
-		b.WriteString(strconv.FormatInt(n, 10))
+		buf = append(buf, '.')
+		buf = strconv.AppendInt(buf, n, 10)
 	}
-	payload := b.String()
-	return payload + "." + s.mac(payload)
+	var sum [sha256.Size]byte
+	s.sum(string(buf), &sum)
+	buf = append(buf, '.')
+	buf = base64.RawURLEncoding.AppendEncode(buf, sum[:macLen])
+	return string(buf)
 }
 
 // Verify checks a token's signature and age. It does not consult the queue: a
@@ -49,17 +67,34 @@ func (s signer) Verify(raw string, now time.Time, lifetime time.Duration) (Token
 	if i < 0 {
 		return Token{}, ErrTokenInvalid
 	}
-	payload, mac := raw[:i], raw[i+1:]
-	if !hmac.Equal([]byte(mac), []byte(s.mac(payload))) {
+	payload, encoded := raw[:i], raw[i+1:]
+	var mac [macLen]byte
+	if base64.RawURLEncoding.EncodedLen(macLen) != len(encoded) {
 		return Token{}, ErrTokenInvalid
 	}
-	parts := strings.Split(payload, ".")
-	if len(parts) != 5 || parts[0] != tokenVersion {
+	if n, err := base64.RawURLEncoding.Decode(mac[:], []byte(encoded)); err != nil || n != macLen {
+		return Token{}, ErrTokenInvalid
+	}
+	var sum [sha256.Size]byte
+	s.sum(payload, &sum)
+	if !hmac.Equal(mac[:], sum[:macLen]) {
+		return Token{}, ErrTokenInvalid
+	}
+	rest, ok := strings.CutPrefix(payload, tokenVersion+".")
+	if !ok {
 		return Token{}, ErrTokenInvalid
 	}
 	var n [4]int64
 	for k := range n {
-		v, err := strconv.ParseInt(parts[k+1], 10, 64)
+		field := rest
+		if k < len(n)-1 {
+			j := strings.IndexByte(rest, '.')
+			if j < 0 {
+				return Token{}, ErrTokenInvalid
+			}
+			field, rest = rest[:j], rest[j+1:]
+		}
+		v, err := strconv.ParseInt(field, 10, 64)
 		if err != nil || v < 0 {
 			return Token{}, ErrTokenInvalid
 		}

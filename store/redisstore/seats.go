@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"weak"
 
 	"github.com/redis/go-redis/v9"
 
@@ -52,21 +50,7 @@ type idBlock struct {
 	last int64
 }
 
-// idBlocks holds each Store's current block. Store (store.go) has no field for it;
-// the map is keyed weakly so a dropped Store does not keep its entry alive.
-var idBlocks sync.Map // weak.Pointer[Store] -> *idBlock
-
-func (s *Store) ids() *idBlock {
-	k := weak.Make(s)
-	if b, ok := idBlocks.Load(k); ok {
-		return b.(*idBlock)
-	}
-	b, loaded := idBlocks.LoadOrStore(k, &idBlock{next: 1, last: 0})
-	if !loaded {
-		runtime.AddCleanup(s, func(k weak.Pointer[Store]) { idBlocks.Delete(k) }, k)
-	}
-	return b.(*idBlock)
-}
+func (s *Store) ids() *idBlock { return &s.idBlock }
 
 // NextReservationID hands out ids from a block reserved with one INCRBY, so ids
 // are unique across instances at one round trip per idBlockSize holds.

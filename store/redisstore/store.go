@@ -18,8 +18,9 @@ import (
 
 // Store implements engine.Queue and engine.Seats on Redis.
 type Store struct {
-	rdb  redis.UniversalClient
-	keys keys
+	rdb     redis.UniversalClient
+	keys    keys
+	idBlock idBlock // this instance's share of reservation ids
 }
 
 // New returns a Store whose keys start with prefix (default "concertd").
@@ -27,7 +28,7 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 	if prefix == "" {
 		prefix = "concertd"
 	}
-	return &Store{rdb: rdb, keys: keys{prefix: prefix}}
+	return &Store{rdb: rdb, keys: keys{prefix: prefix}, idBlock: idBlock{next: 1}}
 }
 
 // Client returns the underlying client (for the expiry listener and the outbox relay).

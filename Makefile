@@ -1,0 +1,31 @@
+# concertd: `make help` lists the targets.
+GO ?= go
+PKGS := ./...
+
+.PHONY: help run test test-short race fuzz bench lint build
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+run: ## embedded mode: no services, a demo concert; prints the URL and admin key
+	CONCERTD_EMBEDDED=1 $(GO) run ./cmd/concertd
+
+build: ## build the server binary ./concertd
+	$(GO) build -o concertd ./cmd/concertd
+
+test: ## vet, then every test under the race detector against real Redis and PostgreSQL
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+fuzz: ## run each request decoder's fuzzer for FUZZTIME (default 20s)
+	@for f in $$($(GO) test -list 'Fuzz.*' ./api/ | grep ^Fuzz); do \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-20s} ./api/ || exit 1; done
+	$(GO) test -run '^$$' -fuzz FuzzVerifyToken -fuzztime $${FUZZTIME:-20s} ./engine/
+
+bench: ## micro benchmarks, then the HTTP load runs of bench/ (see bench/RESULTS.md)
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	bash bench/run.sh
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l .)" || (gofmt -l .; exit 1)
+	$(GO) vet $(PKGS)

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/concertd/concertd/api"
+	"github.com/concertd/concertd/engine"
+	"github.com/concertd/concertd/engine/clock"
+	"github.com/concertd/concertd/store/memstore"
+	"github.com/concertd/concertd/store/pgstore"
+	"github.com/concertd/concertd/store/redisstore"
+)
+
+// Main is one concertd process. main hands off to it so a test can start the whole
+// server on port 0 and stop it by cancelling the context.
+type Main struct {
+	Config Config
+	Out    io.Writer // where embedded mode prints its banner
+
+	// Addr is the address actually listened on, set once listening (port 0 resolves).
+	Addr  string
+	ready chan struct{}
+	once  sync.Once
+}
+
+// Ready is closed once the server listens.
+func (m *Main) Ready() <-chan struct{} {
+	m.once.Do(func() { m.ready = make(chan struct{}) })
+	return m.ready
+}
+
+// shutdownGrace bounds SIGTERM handling: the contract says exit within 10 s.
+const shutdownGrace = 8 * time.Second
+
+// Run serves until ctx ends, then drains in-flight requests and returns nil.
+func (m *Main) Run(ctx context.Context) error {
+	c := m.Config
+	m.Ready()
+	level, err := zerolog.ParseLevel(c.LogLevel)
+	if err != nil {
+		level = zerolog.InfoLevel
+	}
+	log := zerolog.New(os.Stderr).Level(level).With().Timestamp().Str("service", "concertd").Logger()
+	redis.SetLogger(redisLog{log})
+
+	var (
+		rdb    redis.UniversalClient
+		ledger engine.Ledger
+		pg     *pgstore.Store
+	)
+	bg, stopBackground := context.WithCancel(context.Background())
+	defer stopBackground()
+	if c.Embedded {
+		mr, err := startEmbeddedRedis(bg)
+		if err != nil {
+			return err
+		}
+		defer mr.Close()
+		rdb = redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		ledger = memstore.New()
+		if c.AdminKey == "" {
+			c.AdminKey = randomHex(16)
+		}
+	} else {
+		if rdb, err = connectRedis(ctx, c.RedisURL); err != nil {
+			return err
+		}
+		if pg, err = openLedger(ctx, c.DatabaseURL); err != nil {
+			_ = rdb.Close()
+			return err
+		}
+		defer pg.Close()
+		ledger = pg
+	}
+	defer rdb.Close()
+	store := redisstore.New(rdb, c.RedisPrefix)
+
+	secret := []byte(c.TokenSecret)
+	if len(secret) == 0 {
+		sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		secret, err = store.SharedSecret(sctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("token secret from redis: %w", err)
+		}
+	}
+	e := engine.New(engine.Config{
+		HoldTTL:         c.HoldTTL,
+		ActiveTTL:       c.ActiveTTL,
+		IdleTimeout:     c.IdleTimeout,
+		MaxHoldsPerUser: c.MaxHoldsPerUser,
+		Secret:          secret,
+	}, clock.Real{}, ledger, store, store)
+
+	var wg sync.WaitGroup
+	goBackground := func(f func()) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f() }()
+	}
+	goBackground(func() {
+		e.Run(bg, func(what string, err error) { log.Warn().Err(err).Str("loop", what).Msg("background step failed") })
+	})
+	goBackground(func() { listenExpiries(bg, store, e, log) })
+	if pg != nil {
+		goBackground(func() { relayOutbox(bg, pg, store, log) })
+		goBackground(func() { purgeIdempotencyKeys(bg, pg, log) })
+	}
+
+	srv := api.New(e, api.Options{AdminKey: c.AdminKey, Log: log}).HTTPServer()
+	ln, err := net.Listen("tcp4", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.Addr, err)
+	}
+	m.Addr = ln.Addr().String()
+	if c.Embedded {
+		if err := seedDemo(ctx, e); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("demo concert: %w", err)
+		}
+		printBanner(m.Out, m.Addr, c.AdminKey)
+	}
+	log.Info().Str("addr", m.Addr).Bool("embedded", c.Embedded).Msg("serving")
+	close(m.ready)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down: draining in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.ShutdownWithContext(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Warn().Err(err).Msg("shutdown")
+	}
+	stopBackground()
+	wg.Wait()
+	return nil
+}
+
+// connectRedis opens REDIS_URL: one redis:// URL, or several comma-separated
+// host:port addresses meaning Redis Cluster.
+func connectRedis(ctx context.Context, url string) (redis.UniversalClient, error) {
+	var rdb redis.UniversalClient
+	if strings.Contains(url, ",") {
+		var addrs []string
+		for _, a := range strings.Split(url, ",") {
+			a = strings.TrimPrefix(strings.TrimSpace(a), "redis://")
+			addrs = append(addrs, strings.TrimSuffix(a, "/0"))
+		}
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, PoolSize: 64})
+	} else {
+		opt, err := redis.ParseURL(url)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL %q: %w", url, err)
+		}
+		opt.PoolSize = 64
+		rdb = redis.NewClient(opt)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("redis at %s is unreachable: %v", url, err)
+	}
+	return rdb, nil
+}
+
+func openLedger(ctx context.Context, url string) (*pgstore.Store, error) {
+	octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	pg, err := pgstore.Open(octx, url)
+	if err != nil {
+		return nil, err // pgstore names PostgreSQL in one line
+	}
+	return pg, nil
+}
+
+// startEmbeddedRedis runs miniredis in-process. miniredis expires keys only when
+// its clock is moved, so a ticker moves it with the wall clock.
+func startEmbeddedRedis(ctx context.Context) (*miniredis.Miniredis, error) {
+	mr := miniredis.NewMiniRedis()
+	if err := mr.Start(); err != nil {
+		return nil, fmt.Errorf("embedded redis: %w", err)
+	}
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				mr.SetTime(now)
+				mr.FastForward(now.Sub(last))
+				last = now
+			}
+		}
+	}()
+	return mr, nil
+}
+
+// listenExpiries feeds Redis's expiry events to the sweeper as hints, reconnecting
+// after failures. Without notifications the periodic sweep still frees every hold.
+func listenExpiries(ctx context.Context, s *redisstore.Store, e *engine.Engine, log zerolog.Logger) {
+	for ctx.Err() == nil {
+		if err := s.ListenExpiries(ctx, e.HintExpiry); err != nil && ctx.Err() == nil {
+			log.Debug().Err(err).Msg("expiry listener stopped; retrying")
+		}
+		sleep(ctx, time.Second)
+	}
+}
+
+// relayOutbox publishes committed ledger events to the Redis stream, at least once.
+func relayOutbox(ctx context.Context, pg *pgstore.Store, s *redisstore.Store, log zerolog.Logger) {
+	publish := func(ctx context.Context, events []pgstore.OutboxEvent) error {
+		out := make([]redisstore.Event, len(events))
+		for i, ev := range events {
+			out[i] = redisstore.Event{ID: ev.ID, Topic: ev.Topic, Payload: ev.Payload}
+		}
+		return s.PublishEvents(ctx, out)
+	}
+	for ctx.Err() == nil {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		n, err := pg.RelayOutbox(rctx, 500, publish)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			log.Warn().Err(err).Msg("outbox relay")
+		}
+		if n < 500 {
+			sleep(ctx, 200*time.Millisecond)
+		}
+	}
+}
+
+// purgeIdempotencyKeys keeps keys 48 hours: the contract promises at least 24.
+func purgeIdempotencyKeys(ctx context.Context, pg *pgstore.Store, log zerolog.Logger) {
+	for ctx.Err() == nil {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if _, err := pg.PurgeIdempotencyKeys(pctx, 48*time.Hour); err != nil && ctx.Err() == nil {
+			log.Warn().Err(err).Msg("purge idempotency keys")
+		}
+		cancel()
+		sleep(ctx, time.Hour)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// redisLog sends go-redis's own messages (dial retries) through zerolog at debug
+// level, so a down Redis is one line from us, not a burst from the driver.
+type redisLog struct{ log zerolog.Logger }
+
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debug().Str("component", "go-redis").Msgf(format, v...)
+}
