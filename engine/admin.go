@@ -152,7 +152,7 @@ func (e *Engine) Stats(ctx context.Context, concertID int64) (Stats, error) {
 
 // Concerts lists every concert by id.
 func (e *Engine) Concerts(ctx context.Context) ([]Concert, error) {
-	if err := e.catalog.maybeReload(ctx); err != nil {
+	if err := e.catalog.refreshOlderThan(ctx, time.Second); err != nil {
 		return nil, err
 	}
 	concerts, _ := e.catalog.all()
@@ -199,7 +199,7 @@ func (e *Engine) availability(ctx context.Context) ([]ScheduleAvailability, erro
 	if c.list != nil && now.Sub(c.at) < availabilityMaxAge && !now.Before(c.at) {
 		return c.list, nil
 	}
-	if err := e.catalog.maybeReload(ctx); err != nil {
+	if err := e.catalog.refreshOlderThan(ctx, time.Second); err != nil {
 		return nil, err
 	}
 	_, schedules := e.catalog.all()

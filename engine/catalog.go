@@ -11,7 +11,9 @@ import (
 
 // catalog is this instance's copy of concerts and schedules. The catalog changes
 // only when an operator creates a concert, so reads never reach the ledger: a miss
-// (an id created on another instance) reloads it, at most once per catalogMissGap.
+// (an id created on another instance) reloads it. Concurrent misses share one
+// reload: a miss waits for a load that started after it, never an older one, so a
+// concert created anywhere is visible here as soon as the ledger has it.
 type catalog struct {
 	ledger Ledger
 	clock  clock.Clock
@@ -19,12 +21,10 @@ type catalog struct {
 	mu        sync.RWMutex
 	concerts  map[int64]Concert
 	schedules map[int64]Schedule
-	order     []int64 // schedule ids by id
-	loadedAt  time.Time
+	order     []int64   // schedule ids by id
+	loadedAt  time.Time // when the current snapshot's load started
 	reload    sync.Mutex
 }
-
-const catalogMissGap = 200 * time.Millisecond
 
 func newCatalog(l Ledger, c clock.Clock) *catalog {
 	return &catalog{ledger: l, clock: c, concerts: map[int64]Concert{}, schedules: map[int64]Schedule{}}
@@ -33,6 +33,11 @@ func newCatalog(l Ledger, c clock.Clock) *catalog {
 func (c *catalog) load(ctx context.Context) error {
 	c.reload.Lock()
 	defer c.reload.Unlock()
+	return c.loadLocked(ctx)
+}
+
+func (c *catalog) loadLocked(ctx context.Context) error {
+	started := time.Now()
 	concerts, schedules, err := c.ledger.Catalog(ctx)
 	if err != nil {
 		return err
@@ -49,20 +54,49 @@ func (c *catalog) load(ctx context.Context) error {
 		order = append(order, s.ID)
 	}
 	c.mu.Lock()
-	c.concerts, c.schedules, c.order, c.loadedAt = cm, sm, order, time.Now()
+	// Keep what put added while the ledger was being read: concerts are never
+	// deleted, so anything we know and the snapshot lacks is newer than it.
+	for id, x := range c.concerts {
+		if _, ok := cm[id]; !ok {
+			cm[id] = x
+		}
+	}
+	for id, x := range c.schedules {
+		if _, ok := sm[id]; !ok {
+			sm[id] = x
+			order = append(order, id)
+		}
+	}
+	slices.Sort(order)
+	c.concerts, c.schedules, c.order, c.loadedAt = cm, sm, order, started
 	c.mu.Unlock()
 	return nil
 }
 
-// maybeReload reloads after a miss unless a reload just happened.
-func (c *catalog) maybeReload(ctx context.Context) error {
+// reloadAfter reloads the catalog unless a load that started after `miss` has
+// already finished while this caller waited for the lock.
+func (c *catalog) reloadAfter(ctx context.Context, miss time.Time) error {
+	c.reload.Lock()
+	defer c.reload.Unlock()
 	c.mu.RLock()
-	fresh := time.Since(c.loadedAt) < catalogMissGap
+	fresh := c.loadedAt.After(miss)
 	c.mu.RUnlock()
 	if fresh {
 		return nil
 	}
-	return c.load(ctx)
+	return c.loadLocked(ctx)
+}
+
+// refreshOlderThan reloads when the snapshot is older than maxAge, for listings
+// that may be a little stale but must not cost the ledger a query per request.
+func (c *catalog) refreshOlderThan(ctx context.Context, maxAge time.Duration) error {
+	c.mu.RLock()
+	fresh := time.Since(c.loadedAt) < maxAge
+	c.mu.RUnlock()
+	if fresh {
+		return nil
+	}
+	return c.reloadAfter(ctx, time.Now().Add(-maxAge))
 }
 
 func (c *catalog) concert(ctx context.Context, id int64) (Concert, error) {
@@ -72,7 +106,7 @@ func (c *catalog) concert(ctx context.Context, id int64) (Concert, error) {
 	if ok {
 		return x, nil
 	}
-	if err := c.maybeReload(ctx); err != nil {
+	if err := c.reloadAfter(ctx, time.Now()); err != nil {
 		return Concert{}, err
 	}
 	c.mu.RLock()
@@ -91,7 +125,7 @@ func (c *catalog) schedule(ctx context.Context, id int64) (Schedule, error) {
 	if ok {
 		return x, nil
 	}
-	if err := c.maybeReload(ctx); err != nil {
+	if err := c.reloadAfter(ctx, time.Now()); err != nil {
 		return Schedule{}, err
 	}
 	c.mu.RLock()

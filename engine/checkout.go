@@ -24,20 +24,10 @@ func (e *Engine) Pay(ctx context.Context, t Token, reservationID, amount int64, 
 		return Sale{}, ErrAmountMismatch
 	}
 	idem := Idempotency{Key: idemKey, Fingerprint: "pay:" + strconv.FormatInt(reservationID, 10) + ":" + strconv.FormatInt(amount, 10)}
-	if idem.Key != "" {
-		if sale, ok, err := e.ledger.IdempotentSale(ctx, t.UserID, idem); err != nil || ok {
-			return sale, err
-		}
-	}
 	now := e.clock.Now()
 	r, err := e.seats.BeginPayment(ctx, t, reservationID, now, now.Add(e.cfg.PaymentWindow))
 	if err != nil {
-		if isCode(err, CodeReservationNotFound) {
-			if _, perr := e.paidReservation(ctx, t, reservationID); perr == nil {
-				return Sale{}, ErrAlreadyPaid
-			}
-		}
-		return Sale{}, err
+		return e.explainRefusedPayment(ctx, t, reservationID, idem, err)
 	}
 	if amount != r.Price {
 		e.abort(r)
@@ -66,6 +56,29 @@ func (e *Engine) Pay(ctx context.Context, t Token, reservationID, amount int64, 
 	}
 	e.complete(r)
 	return sale, nil
+}
+
+// explainRefusedPayment turns a refused BeginPayment into the answer a retrying
+// client needs. The ledger is asked only here, off the success path: a retry of a
+// completed idempotent payment gets the first answer; a payment whose outcome is
+// still being settled is "try again" (503), not a premature ALREADY_PAID.
+func (e *Engine) explainRefusedPayment(ctx context.Context, t Token, id int64, idem Idempotency, err error) (Sale, error) {
+	if !isCode(err, CodeAlreadyPaid) && !isCode(err, CodeReservationNotFound) {
+		return Sale{}, err
+	}
+	if idem.Key != "" {
+		sale, ok, lerr := e.ledger.IdempotentSale(ctx, t.UserID, idem)
+		if lerr != nil || ok {
+			return sale, lerr
+		}
+	}
+	if _, perr := e.paidReservation(ctx, t, id); perr == nil {
+		return Sale{}, ErrAlreadyPaid
+	}
+	if isCode(err, CodeAlreadyPaid) {
+		return Sale{}, ErrPaymentInProgress
+	}
+	return Sale{}, err
 }
 
 // background returns a short context detached from the request, for the clean-up

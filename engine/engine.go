@@ -19,7 +19,7 @@ type Config struct {
 	ActiveTTL       time.Duration // default 10m
 	IdleTimeout     time.Duration // default 2m
 	MaxHoldsPerUser int           // default 4
-	PaymentWindow   time.Duration // how long a hold may stay PAYING; default 30s
+	PaymentWindow   time.Duration // how long a hold may stay PAYING; default 10s (twice a request timeout)
 	TokenLifetime   time.Duration // default 24h
 	Secret          []byte        // token signing key; required
 	AdmitInterval   time.Duration // admission step period; default 100ms
@@ -40,7 +40,7 @@ func (c *Config) defaults() {
 		c.MaxHoldsPerUser = 4
 	}
 	if c.PaymentWindow <= 0 {
-		c.PaymentWindow = 30 * time.Second
+		c.PaymentWindow = 10 * time.Second
 	}
 	if c.TokenLifetime <= 0 {
 		c.TokenLifetime = 24 * time.Hour

@@ -85,6 +85,9 @@ var (
 	ErrIdempotencyKeyReused = &Error{CodeIdempotencyKeyReused, "idempotency key was used with another request"}
 	ErrReservationExpired   = &Error{CodeReservationExpired, "reservation has expired"}
 	ErrUnavailable          = &Error{CodeUnavailable, "a dependency is unavailable"}
+	// ErrPaymentInProgress answers a payment retried while an earlier attempt's
+	// outcome is still being settled: try again shortly (503 with Retry-After).
+	ErrPaymentInProgress = &Error{CodeUnavailable, "an earlier attempt of this payment is still being settled; retry shortly"}
 )
 
 // Unavailable wraps a dependency failure so it maps to 503 UNAVAILABLE while the

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -95,8 +96,13 @@ func (e *Engine) SeatMap(ctx context.Context, t Token, scheduleID int64) (*SeatM
 		return v, nil
 	}
 	m, err := e.seats.SeatMap(ctx, s.ConcertID, s.ID, s.SeatCount, now)
+	if errors.Is(err, ErrNotRebuilt) {
+		if err = e.rebuild(ctx, s); err == nil {
+			m, err = e.seats.SeatMap(ctx, s.ConcertID, s.ID, s.SeatCount, now)
+		}
+	}
 	if err != nil {
-		return nil, err
+		return nil, lostAgain(err)
 	}
 	v := &SeatMapView{ScheduleID: s.ID, Price: s.Price, Seats: make([]SeatStatus, s.SeatCount), At: now}
 	for n := 1; n <= s.SeatCount; n++ {
@@ -126,12 +132,29 @@ func (e *Engine) Hold(ctx context.Context, t Token, scheduleID int64, seat int) 
 	if err := e.ensureRebuilt(ctx, s); err != nil {
 		return Reservation{}, false, err
 	}
+	r, err := e.hold(ctx, t, s, seat)
+	if errors.Is(err, ErrNotRebuilt) {
+		// The engine's memory of a rebuild outlived the shared state (Redis lost its
+		// data): the script refused rather than offer a seat the ledger sold.
+		if err = e.rebuild(ctx, s); err == nil {
+			r, err = e.hold(ctx, t, s, seat)
+		}
+	}
+	if err != nil {
+		return Reservation{}, false, lostAgain(err)
+	}
+	return clientView(r.Reservation), r.Created, nil
+}
+
+// hold takes a reservation id and runs one hold attempt. The id is taken per
+// attempt because a rebuild may have discarded ids the ledger already used.
+func (e *Engine) hold(ctx context.Context, t Token, s Schedule, seat int) (HoldResult, error) {
 	id, err := e.seats.NextReservationID(ctx)
 	if err != nil {
-		return Reservation{}, false, err
+		return HoldResult{}, err
 	}
 	now := e.clock.Now()
-	r, err := e.seats.Hold(ctx, HoldRequest{
+	return e.seats.Hold(ctx, HoldRequest{
 		Token:         t,
 		ReservationID: id,
 		Schedule:      s,
@@ -140,10 +163,24 @@ func (e *Engine) Hold(ctx context.Context, t Token, scheduleID int64, seat int) 
 		Deadline:      now.Add(e.cfg.HoldTTL),
 		MaxHolds:      e.cfg.MaxHoldsPerUser,
 	})
-	if err != nil {
-		return Reservation{}, false, err
+}
+
+// rebuild forgets that a schedule was rebuilt and rebuilds it from the ledger.
+// Cached seat map views need no forgetting: the store refuses to read a map from
+// a state that lost its sold seats, so every cached view came from a sound one.
+// (SeatMap calls this holding its view's lock.)
+func (e *Engine) rebuild(ctx context.Context, s Schedule) error {
+	e.rebuilt.Delete(s.ID)
+	return e.ensureRebuilt(ctx, s)
+}
+
+// lostAgain turns an ErrNotRebuilt that survived a rebuild (the shared state was
+// emptied again at once) into UNAVAILABLE, since ErrNotRebuilt has no contract code.
+func lostAgain(err error) error {
+	if errors.Is(err, ErrNotRebuilt) {
+		return Unavailable("shared state", err)
 	}
-	return clientView(r.Reservation), r.Created, nil
+	return err
 }
 
 // Reservation returns one of the token user's reservations; another user's is

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -39,4 +40,40 @@ func TestEstimatedWaitAndPollAfter(t *testing.T) {
 		}
 		prev = p
 	}
+}
+
+// A catalog reload that read the ledger before a concert was created must not hide
+// that concert from the instance that created it.
+func TestCatalogLoadKeepsConcertsPutDuringLoad(t *testing.T) {
+	l := &slowCatalogLedger{release: make(chan struct{}), started: make(chan struct{})}
+	c := newCatalog(l, nil)
+	done := make(chan error)
+	go func() { done <- c.load(t.Context()) }()
+	<-l.started
+	c.put(Concert{ID: 9, Title: "new"}, []Schedule{{ID: 90, ConcertID: 9}})
+	close(l.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.concert(t.Context(), 9); err != nil {
+		t.Fatalf("concert 9 after a stale reload: %v", err)
+	}
+	if _, err := c.schedule(t.Context(), 90); err != nil {
+		t.Fatalf("schedule 90 after a stale reload: %v", err)
+	}
+	if _, s := c.all(); len(s) != 2 || s[0].ID != 1 || s[1].ID != 90 {
+		t.Fatalf("schedules %+v, want ids 1 and 90 in order", s)
+	}
+}
+
+// slowCatalogLedger returns a catalog snapshot taken before the test's put.
+type slowCatalogLedger struct {
+	Ledger
+	started, release chan struct{}
+}
+
+func (l *slowCatalogLedger) Catalog(context.Context) ([]Concert, []Schedule, error) {
+	close(l.started)
+	<-l.release
+	return []Concert{{ID: 1, Title: "old"}}, []Schedule{{ID: 1, ConcertID: 1}}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"time"
 )
 
@@ -58,6 +59,14 @@ func (e *Engine) IssueToken(ctx context.Context, userID, concertID int64) (Token
 		score = randomPreQueueScore()
 	}
 	r, err := e.queue.Enter(ctx, concertID, userID, now, e.cfg.IdleTimeout, score)
+	if errors.Is(err, ErrConcertNotFound) {
+		// The catalog knows the concert, so the shared state lost its queue
+		// configuration after this instance last checked: restore it and retry.
+		e.configured.Delete(concertID)
+		if err = e.ensureQueue(ctx, c); err == nil {
+			r, err = e.queue.Enter(ctx, concertID, userID, now, e.cfg.IdleTimeout, score)
+		}
+	}
 	if err != nil {
 		return TokenGrant{}, err
 	}

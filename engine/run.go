@@ -101,6 +101,15 @@ func (e *Engine) sweepSchedule(ctx context.Context, concertID, scheduleID int64)
 				}
 				continue
 			}
+			if h.Paying {
+				// The payment never reached the ledger: give the hold back to its
+				// owner for the rest of its own deadline, so the retry can pay.
+				// Release below then frees it only if that deadline passed too.
+				r := Reservation{ID: h.ReservationID, ConcertID: concertID, ScheduleID: scheduleID, Seat: h.Seat, UserID: h.UserID}
+				if err := e.seats.AbortPayment(ctx, r, now); err != nil {
+					return err
+				}
+			}
 			if err := e.seats.Release(ctx, h, now); err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -157,6 +158,12 @@ type ExpiredHold struct {
 	Paying        bool
 }
 
+// ErrNotRebuilt is a Seats store telling the engine that a schedule's sold seats are
+// not loaded in the shared state (it lost its data since they were): the engine
+// rebuilds them from the ledger and retries. It never reaches a client, so it has
+// no contract code; an engine that still sees it after a rebuild answers UNAVAILABLE.
+var ErrNotRebuilt = errors.New("engine: schedule's sold seats are not loaded in the shared state")
+
 // Seats holds, sells and releases seats in the shared state.
 type Seats interface {
 	// NextReservationID returns an id unique across instances.
@@ -167,10 +174,12 @@ type Seats interface {
 	// Hold atomically checks that the token is ACTIVE, the seat is free, and the user
 	// holds fewer than MaxHolds seats of the concert; then holds it until Deadline and
 	// extends the token's active lease to cover the hold. Errors: ErrNotAdmitted,
-	// ErrTokenExpired, ErrSeatTaken, ErrHoldLimitReached.
+	// ErrTokenExpired, ErrSeatTaken, ErrHoldLimitReached; ErrNotRebuilt when the
+	// schedule's SetRebuilt marker is missing, checked in the same atomic step.
 	Hold(ctx context.Context, r HoldRequest) (HoldResult, error)
 	// SeatMap reads sold and held seats of a schedule in one or two round trips;
-	// holds past their deadline read as free.
+	// holds past their deadline read as free. ErrNotRebuilt when the schedule's
+	// SetRebuilt marker is missing.
 	SeatMap(ctx context.Context, concertID, scheduleID int64, seatCount int, now time.Time) (SeatMap, error)
 	// Reservation reads a reservation from the shared state; ErrReservationNotFound if
 	// unknown. State is derived: a PENDING hold past its deadline reads EXPIRED.

@@ -11,6 +11,7 @@
 -- KEYS[8]  -> P:{cN}:uh:<userID>
 -- KEYS[9]  -> P:{cN}:hold:<scheduleID>:<seat>
 -- KEYS[10] -> P:{cN}:res:<reservationID>   (the fresh id; written only if a hold is made)
+-- KEYS[11] -> P:{cN}:rebuilt:<scheduleID>
 --
 -- ARGV[1]  userID
 -- ARGV[2]  token gen
@@ -26,10 +27,18 @@
 --
 -- Returns {1, reservationID}: a new PENDING hold (ARGV[4]).
 --         {0, reservationID}: the user already holds (or is paying for) this seat.
--- Errors:  TOKEN_EXPIRED, NOT_ADMITTED, SEAT_TAKEN, HOLD_LIMIT_REACHED.
+-- Errors:  NOT_REBUILT (the schedule's sold seats are not loaded from the ledger;
+--          not a contract code: the engine rebuilds and retries), TOKEN_EXPIRED,
+--          NOT_ADMITTED, SEAT_TAKEN, HOLD_LIMIT_REACHED.
 
 local uid, seat, rid = ARGV[1], ARGV[3], ARGV[4]
 local now = tonumber(ARGV[5])
+
+-- Without the marker the sold bitmap may be empty only because Redis lost it: an
+-- engine's memory of having rebuilt cannot be trusted, so the script decides.
+if redis.call('EXISTS', KEYS[11]) == 0 then
+  return redis.error_reply('NOT_REBUILT schedule ' .. ARGV[9] .. ' has no sold seats loaded')
+end
 
 local tok = redis.call('HMGET', KEYS[1], 'gen', 'done')
 if tok[1] ~= ARGV[2] or tok[2] == '1' then

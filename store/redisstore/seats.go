@@ -136,12 +136,16 @@ func (s *Store) runHold(ctx context.Context, r engine.HoldRequest) (created bool
 		k.token(c, uid), k.active(c), k.wait(c),
 		k.sold(c, sid), k.holds(c, sid), k.paying(c, sid), k.holders(c, sid),
 		k.userHolds(c, uid), k.holdTrigger(c, sid, r.Seat), k.reservation(c, r.ReservationID),
+		k.rebuilt(c, sid),
 	}
 	args := []any{
 		uid, r.Token.Gen, r.Seat, r.ReservationID, ms(r.Now), ms(r.Deadline), r.MaxHolds,
 		c, sid, r.Schedule.Price, reservationTTL.Milliseconds(),
 	}
 	v, err := holdScript.Run(ctx, s.rdb, keys, args...).Slice()
+	if isNotRebuilt(err) {
+		return false, 0, engine.ErrNotRebuilt
+	}
 	if err != nil {
 		return false, 0, domainError("hold", err)
 	}
@@ -354,6 +358,13 @@ func (s *Store) Rebuilt(ctx context.Context, concertID, scheduleID int64) (bool,
 	return n == 1, nil
 }
 
+// isNotRebuilt reports a script's NOT_REBUILT reply. It is no contract code, so it
+// stays out of scriptCodes: only the engine may see it, never a client.
+func isNotRebuilt(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "NOT_REBUILT")
+}
+
 // SetRebuilt records that the schedule's sold seats are loaded.
 func (s *Store) SetRebuilt(ctx context.Context, concertID, scheduleID int64) error {
 	err := s.rdb.Set(ctx, s.keys.rebuilt(concertID, scheduleID), "1", 0).Err()
@@ -364,15 +375,21 @@ func (s *Store) SetRebuilt(ctx context.Context, concertID, scheduleID int64) err
 
 // SeatMap reads the sold bitmap and the live holds in one pipelined round trip.
 // A PAYING seat reads held whatever its window says: it is only freed by the
-// sweeper after the ledger is asked.
+// sweeper after the ledger is asked. Without the schedule's rebuilt marker the
+// bitmap cannot be trusted (Redis may have lost it), so the answer is
+// engine.ErrNotRebuilt rather than a map showing sold seats as free.
 func (s *Store) SeatMap(ctx context.Context, concertID, scheduleID int64, seatCount int, now time.Time) (engine.SeatMap, error) {
 	k := s.keys
 	pipe := s.rdb.Pipeline()
+	rebuiltCmd := pipe.Exists(ctx, k.rebuilt(concertID, scheduleID))
 	soldCmd := pipe.Get(ctx, k.sold(concertID, scheduleID))
 	heldCmd := pipe.ZRangeByScore(ctx, k.holds(concertID, scheduleID), &redis.ZRangeBy{Min: "(" + ms(now), Max: "+inf"})
 	payingCmd := pipe.ZRange(ctx, k.paying(concertID, scheduleID), 0, -1)
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return engine.SeatMap{}, domainError("seat map", err)
+	}
+	if rebuiltCmd.Val() == 0 {
+		return engine.SeatMap{}, engine.ErrNotRebuilt
 	}
 	bitmap, err := soldCmd.Bytes()
 	if err != nil && !errors.Is(err, redis.Nil) {

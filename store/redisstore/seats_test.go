@@ -54,12 +54,18 @@ type fixture struct {
 
 var nextConcert atomic.Int64
 
+// newFixture marks the schedule rebuilt, as the engine does before its first hold:
+// hold.lua and SeatMap refuse a schedule whose sold seats were never loaded.
 func newFixture(t *testing.T, b backend) *fixture {
 	c := 1000 + nextConcert.Add(1)
-	return &fixture{
+	f := &fixture{
 		backend: b, t: t, ctx: context.Background(), c: c, max: 4,
 		sched: engine.Schedule{ID: c*10 + 1, ConcertID: c, SeatCount: 100, Price: 50000},
 	}
+	if err := f.s.SetRebuilt(f.ctx, f.c, f.sched.ID); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 func (f *fixture) token(uid int64) engine.Token {
@@ -771,8 +777,20 @@ func TestMarkSoldAndRebuilt(t *testing.T) {
 		f.sched.SeatCount = 2000
 		f.activate(1, t0.Add(time.Hour))
 		r := f.mustHold(1, 5, t0)
+		// What a Redis that lost its data looks like to the rebuild: no marker.
+		f.rdb.Del(f.ctx, f.s.keys.rebuilt(f.c, f.sched.ID))
 		if ok, err := f.s.Rebuilt(f.ctx, f.c, f.sched.ID); ok || err != nil {
 			t.Fatalf("rebuilt before set: %v %v", ok, err)
+		}
+		f.activate(2, t0.Add(time.Hour))
+		if _, err := f.hold(2, 6, t0); !errors.Is(err, engine.ErrNotRebuilt) {
+			t.Fatalf("hold before rebuild: %v, want ErrNotRebuilt", err)
+		}
+		if f.liveHolds(2) != 0 {
+			t.Fatal("a refused hold left a hold behind")
+		}
+		if _, err := f.s.SeatMap(f.ctx, f.c, f.sched.ID, f.sched.SeatCount, t0); !errors.Is(err, engine.ErrNotRebuilt) {
+			t.Fatalf("seat map before rebuild: %v, want ErrNotRebuilt", err)
 		}
 		var seats []int
 		for n := 5; n <= 2000; n += 2 { // more than one chunk
@@ -901,6 +919,9 @@ func BenchmarkSeatMap50k(b *testing.B) {
 		sold = append(sold, n)
 	}
 	if err := s.MarkSold(ctx, c, sid, sold); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.SetRebuilt(ctx, c, sid); err != nil {
 		b.Fatal(err)
 	}
 	var held []redis.Z

@@ -1,0 +1,343 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/concertd/concertd/engine"
+	"github.com/concertd/concertd/engine/clock"
+	"github.com/concertd/concertd/store/memstore"
+	"github.com/concertd/concertd/store/pgstore"
+	"github.com/concertd/concertd/store/redisstore"
+	"github.com/concertd/concertd/store/storetest"
+)
+
+// t0 is where every test's simulated clock starts; time moves only by Advance.
+var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+
+var secret = []byte("engine-test-secret")
+
+// env is one engine over one backend: the shared Redis state, the ledger and a
+// simulated clock. Tests that need several instances call another().
+type env struct {
+	t      *testing.T
+	ctx    context.Context
+	cfg    engine.Config
+	clk    *clock.Simulated
+	e      *engine.Engine
+	ledger engine.Ledger
+	store  *redisstore.Store
+	rdb    *redis.Client
+	prefix string
+	mr     *miniredis.Miniredis // fast backend only
+	dbURL  string               // real backend only
+}
+
+func (v *env) real() bool { return v.dbURL != "" }
+
+// eachBackend runs fn as parallel subtests: "real" (Redis and PostgreSQL servers,
+// each test with its own key prefix and database) and "fast" (miniredis and the
+// in-memory ledger).
+func eachBackend(t *testing.T, cfg engine.Config, fn func(t *testing.T, v *env)) {
+	t.Helper()
+	t.Run("real", func(t *testing.T) {
+		t.Parallel()
+		fn(t, realEnv(t, cfg))
+	})
+	t.Run("fast", func(t *testing.T) {
+		t.Parallel()
+		fn(t, fastEnv(t, cfg))
+	})
+}
+
+func realEnv(t *testing.T, cfg engine.Config) *env {
+	t.Helper()
+	rdb, prefix := storetest.Redis(t)
+	url := storetest.Database(t)
+	ctx := context.Background()
+	l, err := pgstore.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close) // before the database is dropped: cleanups run last-in first-out
+	return newEnv(t, cfg, rdb, prefix, l, nil, url)
+}
+
+func fastEnv(t *testing.T, cfg engine.Config) *env {
+	t.Helper()
+	mr, rdb := storetest.Miniredis(t)
+	return newEnv(t, cfg, rdb, "concertd", memstore.New(), mr, "")
+}
+
+func newEnv(t *testing.T, cfg engine.Config, rdb *redis.Client, prefix string, l engine.Ledger, mr *miniredis.Miniredis, url string) *env {
+	cfg.Secret = secret
+	s := redisstore.New(rdb, prefix)
+	clk := clock.NewSimulated(t0)
+	return &env{
+		t: t, ctx: context.Background(), cfg: cfg, clk: clk,
+		e:      engine.New(cfg, clk, l, s, s),
+		ledger: l, store: s, rdb: rdb, prefix: prefix, mr: mr, dbURL: url,
+	}
+}
+
+// another is a second instance sharing this one's Redis, ledger and clock, with its
+// own caches and its own block of reservation ids.
+func (v *env) another() *engine.Engine {
+	s := redisstore.New(v.rdb, v.prefix)
+	return engine.New(v.cfg, v.clk, v.ledger, s, s)
+}
+
+// key names a concert's Redis key the way store/redisstore/keys.go does, for the
+// few assertions the engine's API cannot make (a PAYING seat, the sold bitmap).
+func (v *env) key(concertID int64, rest string) string {
+	return v.prefix + ":{c" + strconv.FormatInt(concertID, 10) + "}:" + rest
+}
+
+// flush loses every key of this test's shared state, as a Redis restarted empty.
+func (v *env) flush() {
+	v.t.Helper()
+	if v.mr != nil {
+		v.mr.FlushAll()
+		return
+	}
+	keys, err := v.rdb.Keys(v.ctx, v.prefix+":*").Result()
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	if len(keys) > 0 {
+		if err := v.rdb.Del(v.ctx, keys...).Err(); err != nil {
+			v.t.Fatal(err)
+		}
+	}
+	if n, _ := v.rdb.Keys(v.ctx, v.prefix+":*").Result(); len(n) != 0 {
+		v.t.Fatalf("%d keys left after flush", len(n))
+	}
+}
+
+// show is a concert to create; zero fields take the tests' defaults.
+type show struct {
+	opensAt   time.Time
+	rate      int
+	maxActive int
+	seats     []int // one schedule per entry
+	price     int64
+}
+
+// concert creates a concert, open now unless said otherwise, whose queue admits
+// everyone in one step unless said otherwise.
+func (v *env) concert(s show) (engine.Concert, []engine.Schedule) {
+	v.t.Helper()
+	if s.rate == 0 {
+		s.rate = 100_000
+	}
+	if s.maxActive == 0 {
+		s.maxActive = 100_000
+	}
+	if len(s.seats) == 0 {
+		s.seats = []int{100}
+	}
+	if s.price == 0 {
+		s.price = 50_000
+	}
+	nc := engine.NewConcert{
+		Title: "Test show", SaleOpensAt: s.opensAt,
+		Queue: engine.QueueSettings{AdmitPerSecond: s.rate, MaxActive: s.maxActive},
+	}
+	for i, n := range s.seats {
+		nc.Schedules = append(nc.Schedules, engine.NewSchedule{
+			Date: t0.AddDate(0, 1, i).Format(time.DateOnly), SeatCount: n, Price: s.price + int64(i)*10_000,
+		})
+	}
+	c, ss, err := v.e.CreateConcert(v.ctx, nc)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return c, ss
+}
+
+var userSeq atomic.Int64
+
+// users creates n users in parallel and returns their ids.
+func (v *env) users(n int) []int64 {
+	v.t.Helper()
+	ids := make([]int64, n)
+	parallel(v.t, n, 16, func(i int) error {
+		id, err := v.e.CreateUser(v.ctx, "Fan", fmt.Sprintf("fan%d@example.com", userSeq.Add(1)))
+		ids[i] = id
+		return err
+	})
+	return ids
+}
+
+// enter issues a token and decodes it.
+func (v *env) enter(e *engine.Engine, uid, concertID int64) (engine.Token, engine.TokenGrant) {
+	v.t.Helper()
+	g, err := e.IssueToken(v.ctx, uid, concertID)
+	if err != nil {
+		v.t.Fatalf("issue token for user %d: %v", uid, err)
+	}
+	tok, err := e.Authenticate(g.Token)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return tok, g
+}
+
+// admitted creates n users and makes each ACTIVE on the concert, whose rate must
+// be at least n: the admission bucket starts empty and fills for one second.
+func (v *env) admitted(n int, concertID int64) []engine.Token {
+	v.t.Helper()
+	ids := v.users(n)
+	toks := make([]engine.Token, n)
+	parallel(v.t, n, 16, func(i int) error {
+		g, err := v.e.IssueToken(v.ctx, ids[i], concertID)
+		if err != nil {
+			return err
+		}
+		toks[i], err = v.e.Authenticate(g.Token)
+		return err
+	})
+	v.admitStep()
+	v.clk.Advance(time.Second)
+	v.admitStep()
+	st := v.stats(concertID)
+	if st.Active < int64(n) {
+		v.t.Fatalf("%d of %d tokens active", st.Active, n)
+	}
+	return toks
+}
+
+func (v *env) admitStep() {
+	v.t.Helper()
+	if err := v.e.AdmitOnce(v.ctx); err != nil {
+		v.t.Fatal(err)
+	}
+}
+
+func (v *env) stats(concertID int64) engine.Stats {
+	v.t.Helper()
+	st, err := v.e.Stats(v.ctx, concertID)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return st
+}
+
+func (v *env) charge(t engine.Token, amount int64) {
+	v.t.Helper()
+	if _, err := v.e.Charge(v.ctx, t, amount, ""); err != nil {
+		v.t.Fatal(err)
+	}
+}
+
+func (v *env) balance(t engine.Token) engine.BalanceView {
+	v.t.Helper()
+	b, err := v.e.Balance(v.ctx, t, 200)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return b
+}
+
+func (v *env) hold(t engine.Token, scheduleID int64, seat int) engine.Reservation {
+	v.t.Helper()
+	r, created, err := v.e.Hold(v.ctx, t, scheduleID, seat)
+	if err != nil || !created {
+		v.t.Fatalf("hold seat %d by user %d: created=%v err=%v", seat, t.UserID, created, err)
+	}
+	return r
+}
+
+func (v *env) pay(t engine.Token, r engine.Reservation) engine.Sale {
+	v.t.Helper()
+	s, err := v.e.Pay(v.ctx, t, r.ID, r.Price, "")
+	if err != nil {
+		v.t.Fatalf("pay reservation %d: %v", r.ID, err)
+	}
+	return s
+}
+
+func (v *env) reservation(t engine.Token, id int64) engine.Reservation {
+	v.t.Helper()
+	r, err := v.e.Reservation(v.ctx, t, id)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return r
+}
+
+// seatMap reads a fresh seat map: the clock first moves past the engine's 100 ms
+// view cache, so the map shows what Redis holds now.
+func (v *env) seatMap(e *engine.Engine, t engine.Token, scheduleID int64) *engine.SeatMapView {
+	v.t.Helper()
+	v.clk.Advance(150 * time.Millisecond)
+	m, err := e.SeatMap(v.ctx, t, scheduleID)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return m
+}
+
+func (v *env) sweep() {
+	v.t.Helper()
+	if err := v.e.SweepOnce(v.ctx); err != nil {
+		v.t.Fatal(err)
+	}
+}
+
+// payments counts a user's payment history rows and their total.
+func payments(b engine.BalanceView) (n int, total int64) {
+	for _, h := range b.History {
+		if h.Type == "payment" {
+			n++
+			total -= h.Amount
+		}
+	}
+	return n, total
+}
+
+func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
+func wantErr(t testing.TB, got, want error) {
+	t.Helper()
+	if !errors.Is(got, want) {
+		t.Fatalf("error = %v, want %v", got, want)
+	}
+}
+
+// parallel runs f(0..n-1) on `workers` goroutines and fails the test on the first
+// error.
+func parallel(t testing.TB, n, workers int, f func(i int) error) {
+	t.Helper()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					once.Do(func() { first = fmt.Errorf("item %d: %w", i, err) })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		t.Fatal(first)
+	}
+}
