@@ -29,3 +29,11 @@ bench: ## micro benchmarks, then the HTTP load runs of bench/ (see bench/RESULTS
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l .)" || (gofmt -l .; exit 1)
 	$(GO) vet $(PKGS)
+
+.PHONY: soak
+soak: ## long fault tests: real processes, SIGKILL mid-rush, database cut (SOAK_USERS, default 2000)
+	$(GO) test -tags soak -race -count=1 -timeout 20m -v ./test/soak/
+
+.PHONY: test-web
+test-web: build ## the buyer page and operator view in headless Chromium (apt-get install chromium); screenshots in web/e2e/artifacts/
+	cd web/e2e && npm install --no-audit --no-fund --silent && CONCERTD_BIN=$(CURDIR)/concertd npm test

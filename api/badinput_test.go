@@ -192,7 +192,7 @@ func TestBadInput(t *testing.T) {
 
 		// Routing
 		{"unknown route", "GET", "/api/nope", "", nil, 404, "NOT_FOUND"},
-		{"unknown root", "GET", "/", "", nil, 404, "NOT_FOUND"},
+		{"unknown root", "GET", "/nope", "", nil, 404, "NOT_FOUND"}, // "/" is the buyer page
 		{"trailing slash", "GET", "/api/concerts/", "", nil, 404, "NOT_FOUND"},
 		{"wrong method on users", "PUT", "/api/users", `{}`, nil, 405, "METHOD_NOT_ALLOWED"},
 		{"wrong method on payments", "GET", "/api/payments", "", nil, 405, "METHOD_NOT_ALLOWED"},

@@ -2,70 +2,212 @@ package api
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/concertd/concertd/engine"
 )
 
-// metrics counts answers by route and status in plain atomics: the status poll
-// runs this on every request, so it must take no lock. This is a stop-gap until
-// the Prometheus client replaces it; the exposition is the text format by hand.
+// metrics is the Prometheus registry of one Server. It is per Server, not the
+// global default, so tests that start many servers in one process never share or
+// double-register series.
 type metrics struct {
-	mu     sync.Mutex // guards routes while routes are registered
-	routes []*routeStats
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	payments *prometheus.CounterVec
+	serve    fasthttp.RequestHandler
 }
 
-// routeStats holds one counter per possible status code, indexed by status-100.
+// latencyBuckets start below a millisecond: the status poll usually answers in
+// tens of microseconds, and the default buckets would put every request in the first.
+var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+
+// newMetrics registers the request metrics and, for a non-nil e, the engine's
+// per-concert counts read at scrape time.
+func newMetrics(e *engine.Engine) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "concertd", Name: "http_requests_total",
+			Help: "HTTP requests answered, by route and status.",
+		}, []string{"method", "route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "concertd", Name: "http_request_duration_seconds",
+			Help:    "Time from reading a request to its handler returning, by route.",
+			Buckets: latencyBuckets,
+		}, []string{"method", "route"}),
+		payments: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "concertd", Name: "payments_total",
+			Help: "Payment attempts by outcome: COMPLETED or the contract's error code.",
+		}, []string{"outcome"}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.payments,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// A series that exists at zero lets a dashboard tell "no failures" from "no data".
+	m.payments.WithLabelValues(paymentCompleted)
+	for _, op := range operations {
+		if op.method == "POST" && op.path == "/api/payments" {
+			for _, c := range op.errs {
+				m.payments.WithLabelValues(string(c))
+			}
+		}
+	}
+	if e != nil {
+		m.reg.MustRegister(&engineCollector{e: e})
+	}
+	m.serve = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	return m
+}
+
+// routeStats is one route's share of the request metrics. Counters are resolved
+// once per status and kept in atomics: the status poll counts on every request,
+// and CounterVec.WithLabelValues would hash and lock each time.
 type routeStats struct {
 	method, path string
-	byStatus     [500]atomic.Uint64
+	requests     *prometheus.CounterVec
+	latency      prometheus.Observer
+	byStatus     [500]atomic.Pointer[counter] // index = status-100
 }
 
-func newMetrics() *metrics { return &metrics{} }
+type counter struct{ prometheus.Counter }
 
 func (m *metrics) route(method, path string) *routeStats {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	rs := &routeStats{method: method, path: path}
-	m.routes = append(m.routes, rs)
-	return rs
+	return &routeStats{
+		method:   method,
+		path:     path,
+		requests: m.requests,
+		latency:  m.latency.WithLabelValues(method, path),
+	}
 }
 
 func (rs *routeStats) count(status int) {
 	if status < 100 || status > 599 {
 		status = 500
 	}
-	rs.byStatus[status-100].Add(1)
+	c := rs.byStatus[status-100].Load()
+	if c == nil {
+		// Two first requests may both get here; WithLabelValues returns the same
+		// counter to both, so the race only costs a lookup.
+		c = &counter{rs.requests.WithLabelValues(rs.method, rs.path, strconv.Itoa(status))}
+		rs.byStatus[status-100].Store(c)
+	}
+	c.Inc()
+}
+
+// observe counts a routed request and its latency. fasthttp stamps rc.Time once
+// it has read the request, so the latency is ours alone, not the client's upload.
+func (rs *routeStats) observe(rc *fasthttp.RequestCtx) {
+	rs.count(rc.Response.StatusCode())
+	rs.latency.Observe(time.Since(rc.Time()).Seconds())
 }
 
 func (s *Server) serveMetrics(_ context.Context, rc *fasthttp.RequestCtx) error {
-	s.metrics.mu.Lock()
-	routes := s.metrics.routes
-	s.metrics.mu.Unlock()
-	b := make([]byte, 0, 4096)
-	b = append(b, "# HELP concertd_http_requests_total HTTP requests answered, by route and status.\n"...)
-	b = append(b, "# TYPE concertd_http_requests_total counter\n"...)
-	for _, rs := range routes {
-		for i := range rs.byStatus {
-			n := rs.byStatus[i].Load()
-			if n == 0 {
-				continue
-			}
-			b = append(b, `concertd_http_requests_total{method="`...)
-			b = append(b, rs.method...)
-			b = append(b, `",route="`...)
-			b = append(b, rs.path...)
-			b = append(b, `",status="`...)
-			b = strconv.AppendInt(b, int64(i+100), 10)
-			b = append(b, `"} `...)
-			b = strconv.AppendUint(b, n, 10)
-			b = append(b, '\n')
+	s.metrics.serve(rc)
+	return nil
+}
+
+const paymentCompleted = "COMPLETED"
+
+// countPayments records each payment's outcome by contract code, classified as
+// writeError will answer it, so the metric and the client see the same code.
+func (s *Server) countPayments(h handlerFunc) handlerFunc {
+	return func(ctx context.Context, rc *fasthttp.RequestCtx) error {
+		err := h(ctx, rc)
+		s.metrics.payments.WithLabelValues(outcome(err)).Inc()
+		return err
+	}
+}
+
+func outcome(err error) string {
+	var e *engine.Error
+	switch {
+	case err == nil:
+		return paymentCompleted
+	case errors.Is(err, engine.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return string(engine.CodeUnavailable)
+	case errors.As(err, &e):
+		if _, ok := statusOf[e.Code]; ok {
+			return string(e.Code)
 		}
 	}
-	rc.SetStatusCode(fasthttp.StatusOK)
-	rc.SetContentType("text/plain; version=0.0.4; charset=utf-8")
-	rc.Response.SetBodyRaw(b)
-	return nil
+	return string(engine.CodeInternal)
+}
+
+// maxScrapedConcerts bounds a scrape: each concert costs a few shared-state reads
+// per schedule, and the newest concerts are the ones on sale.
+const maxScrapedConcerts = 20
+
+// engineScrapeTimeout keeps a slow Redis from holding a scrape past Prometheus's
+// own timeout (10s by default).
+const engineScrapeTimeout = 3 * time.Second
+
+var (
+	concertLabels  = []string{"concert_id"}
+	descWaiting    = prometheus.NewDesc("concertd_concert_waiting", "Tokens waiting in the concert's line.", concertLabels, nil)
+	descActive     = prometheus.NewDesc("concertd_concert_active", "Tokens admitted and active.", concertLabels, nil)
+	descHeld       = prometheus.NewDesc("concertd_concert_seats_held", "Seats held and not yet paid.", concertLabels, nil)
+	descSold       = prometheus.NewDesc("concertd_concert_seats_sold", "Seats sold.", concertLabels, nil)
+	descSeats      = prometheus.NewDesc("concertd_concert_seats_total", "Seats over all the concert's schedules.", concertLabels, nil)
+	descAdmissions = prometheus.NewDesc("concertd_admissions_total", "Tokens admitted from the waiting room since the sale began.", concertLabels, nil)
+	descScrapeOK   = prometheus.NewDesc("concertd_engine_scrape_success", "1 if the engine's counts were read in full on this scrape.", nil, nil)
+)
+
+// engineCollector reads engine.Stats at scrape time, so the request path pays
+// nothing for these series and every instance reports the shared truth.
+type engineCollector struct {
+	e *engine.Engine
+	// One scrape at a time: concurrent scrapers would multiply the Redis reads.
+	mu sync.Mutex
+}
+
+func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descWaiting, descActive, descHeld, descSold, descSeats, descAdmissions, descScrapeOK} {
+		ch <- d
+	}
+}
+
+func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), engineScrapeTimeout)
+	defer cancel()
+	ok := 1.0
+	defer func() { ch <- prometheus.MustNewConstMetric(descScrapeOK, prometheus.GaugeValue, ok) }()
+	concerts, err := c.e.Concerts(ctx)
+	if err != nil {
+		ok = 0
+		return
+	}
+	// Concerts come by id, so the newest are last.
+	if len(concerts) > maxScrapedConcerts {
+		concerts = concerts[len(concerts)-maxScrapedConcerts:]
+	}
+	for _, con := range concerts {
+		st, err := c.e.Stats(ctx, con.ID)
+		if err != nil {
+			ok = 0
+			continue
+		}
+		id := strconv.FormatInt(con.ID, 10)
+		gauge := func(d *prometheus.Desc, v int64) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), id)
+		}
+		gauge(descWaiting, st.Waiting)
+		gauge(descActive, st.Active)
+		gauge(descHeld, st.Held)
+		gauge(descSold, st.Sold)
+		gauge(descSeats, st.SeatsTotal)
+		ch <- prometheus.MustNewConstMetric(descAdmissions, prometheus.CounterValue, float64(st.AdmittedTotal), id)
+	}
 }

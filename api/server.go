@@ -23,6 +23,9 @@ type Options struct {
 	Log      zerolog.Logger
 	// RequestTimeout bounds the engine work of one request; default 5s.
 	RequestTimeout time.Duration
+	// Limiter enforces RateLimits (see ratelimit.go); nil turns rate limiting off.
+	Limiter    Limiter
+	RateLimits RateLimits
 }
 
 // maxBody is the contract's request body limit. The fasthttp server accepts up to
@@ -49,6 +52,8 @@ type Server struct {
 	metrics  *metrics
 	unrouted *routeStats
 	seatMaps seatMapBodies
+	limiter  Limiter
+	limits   RateLimits
 }
 
 // New returns a Server over e.
@@ -61,7 +66,9 @@ func New(e *engine.Engine, o Options) *Server {
 		log:       o.Log,
 		outageLog: o.Log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Second}),
 		timeout:   o.RequestTimeout,
-		metrics:   newMetrics(),
+		metrics:   newMetrics(e),
+		limiter:   o.Limiter,
+		limits:    o.RateLimits,
 	}
 	s.setAdminKey(o.AdminKey)
 	s.unrouted = s.metrics.route("", "unmatched")
@@ -115,6 +122,7 @@ type handlerFunc func(ctx context.Context, rc *fasthttp.RequestCtx) error
 // limit, panic recovery and the request counter.
 func (s *Server) handle(method, path string, h handlerFunc) {
 	rs := s.metrics.route(method, path)
+	h = s.rateLimited(method, path, h)
 	s.router.Handle(method, path, func(rc *fasthttp.RequestCtx) {
 		defer s.finish(rc, rs)
 		if len(rc.Request.Body()) > maxBody {
@@ -135,7 +143,7 @@ func (s *Server) finish(rc *fasthttp.RequestCtx, rs *routeStats) {
 	if v := recover(); v != nil {
 		s.panicked(rc, v)
 	}
-	rs.count(rc.Response.StatusCode())
+	rs.observe(rc)
 }
 
 // recoverer catches panics outside any endpoint (the router, the 404/405 answers).
@@ -194,7 +202,7 @@ func (s *Server) routes() {
 
 	s.handle("POST", "/api/users/balance/charge", s.charge)
 	s.handle("GET", "/api/users/balance", s.balance)
-	s.handle("POST", "/api/payments", s.pay)
+	s.handle("POST", "/api/payments", s.countPayments(s.pay))
 
 	s.handle("POST", "/api/admin/concerts", s.admin(s.createConcert))
 	s.handle("PATCH", "/api/admin/concerts/{concertId}/queue", s.admin(s.patchQueue))
@@ -203,4 +211,5 @@ func (s *Server) routes() {
 	s.handle("GET", "/healthz", s.healthz)
 	s.handle("GET", "/readyz", s.readyz)
 	s.handle("GET", "/metrics", s.serveMetrics)
+	s.pageRoutes() // docs.go
 }

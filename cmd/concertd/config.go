@@ -3,7 +3,10 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/concertd/concertd/api"
 )
 
 // Config is the operating contract's environment (API.md "Running it").
@@ -20,6 +23,9 @@ type Config struct {
 	IdleTimeout     time.Duration
 	MaxHoldsPerUser int
 	LogLevel        string
+	// RateLimits come from RATE_LIMIT, RATE_LIMIT_POLL, RATE_LIMIT_HOLD and
+	// RATE_LIMIT_IP (see rateLimitsFromEnv); the zero value limits nothing.
+	RateLimits api.RateLimits
 }
 
 func configFromEnv(getenv func(string) string) (Config, error) {
@@ -57,6 +63,9 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("MAX_HOLDS_PER_USER=%q is not a positive integer", v)
 		}
 	}
+	if c.RateLimits, err = rateLimitsFromEnv(getenv); err != nil {
+		return Config{}, err
+	}
 	if !c.Embedded && c.AdminKey == "" {
 		return Config{}, fmt.Errorf("ADMIN_KEY is required (or CONCERTD_EMBEDDED=1 to try it out)")
 	}
@@ -68,4 +77,44 @@ func or(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// rateLimitsFromEnv reads the rate limits. RATE_LIMIT=off turns them all off (for
+// load tests, which poll and hold far faster than a person). RATE_LIMIT_POLL,
+// RATE_LIMIT_HOLD and RATE_LIMIT_IP are "rate" or "rate:burst" in requests per
+// second; a rate alone gets a burst of twice the rate, and 0 turns that limit off.
+// Unset, each keeps api.DefaultRateLimits.
+func rateLimitsFromEnv(getenv func(string) string) (api.RateLimits, error) {
+	switch v := getenv("RATE_LIMIT"); v {
+	case "", "on":
+	case "off":
+		return api.RateLimits{}, nil
+	default:
+		return api.RateLimits{}, fmt.Errorf("RATE_LIMIT=%q: want on or off", v)
+	}
+	r := api.DefaultRateLimits()
+	for _, l := range []struct {
+		name string
+		dst  *api.Limit
+	}{
+		{"RATE_LIMIT_POLL", &r.Poll},
+		{"RATE_LIMIT_HOLD", &r.Hold},
+		{"RATE_LIMIT_IP", &r.IP},
+	} {
+		v := getenv(l.name)
+		if v == "" {
+			continue
+		}
+		rate, burst, hasBurst := strings.Cut(v, ":")
+		n, err := strconv.Atoi(rate)
+		b := 2 * n
+		if err == nil && hasBurst {
+			b, err = strconv.Atoi(burst)
+		}
+		if err != nil || n < 0 || b < 0 || (n > 0 && b < 1) {
+			return api.RateLimits{}, fmt.Errorf("%s=%q: want requests per second, optionally :burst (0 = off)", l.name, v)
+		}
+		*l.dst = api.Limit{Rate: n, Burst: b}
+	}
+	return r, nil
 }

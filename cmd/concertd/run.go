@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // served only when CONCERTD_PPROF is set; see servePprof
 	"os"
 	"strings"
 	"sync"
@@ -120,7 +122,10 @@ func (m *Main) Run(ctx context.Context) error {
 		goBackground(func() { purgeIdempotencyKeys(bg, pg, log) })
 	}
 
-	srv := api.New(e, api.Options{AdminKey: c.AdminKey, Log: log}).HTTPServer()
+	srv := api.New(e, api.Options{
+		AdminKey: c.AdminKey, Log: log,
+		Limiter: redisstore.NewLimiter(rdb, c.RedisPrefix, nil), RateLimits: c.RateLimits,
+	}).HTTPServer()
 	ln, err := net.Listen("tcp4", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
@@ -133,6 +138,7 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		printBanner(m.Out, m.Addr, c.AdminKey)
 	}
+	servePprof(os.Getenv("CONCERTD_PPROF"), log)
 	log.Info().Str("addr", m.Addr).Bool("embedded", c.Embedded).Msg("serving")
 	close(m.ready)
 
@@ -154,6 +160,21 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
+// servePprof exposes net/http/pprof on addr (CONCERTD_PPROF=127.0.0.1:6060) for
+// profiling under load (bench/run.sh). Unset, nothing listens: the profiles show
+// internals no client should see.
+func servePprof(addr string, log zerolog.Logger) {
+	if addr == "" {
+		return
+	}
+	go func() {
+		log.Info().Str("addr", addr).Msg("pprof")
+		if err := http.ListenAndServe(addr, nil); err != nil {
+			log.Warn().Err(err).Msg("pprof")
+		}
+	}()
+}
+
 // connectRedis opens REDIS_URL: one redis:// URL, or several comma-separated
 // host:port addresses meaning Redis Cluster.
 func connectRedis(ctx context.Context, url string) (redis.UniversalClient, error) {
@@ -173,6 +194,14 @@ func connectRedis(ctx context.Context, url string) (redis.UniversalClient, error
 		opt.PoolSize = 64
 		rdb = redis.NewClient(opt)
 	}
+	if os.Getenv("REDIS_AUTOPIPELINE") != "0" { // on unless REDIS_AUTOPIPELINE=0; see autoPipeline
+		ap, err := autoPipeline(rdb)
+		if err != nil {
+			_ = rdb.Close()
+			return nil, fmt.Errorf("REDIS_AUTOPIPELINE: %w", err)
+		}
+		rdb = ap
+	}
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {
@@ -181,6 +210,38 @@ func connectRedis(ctx context.Context, url string) (redis.UniversalClient, error
 	}
 	return rdb, nil
 }
+
+// autoPipeline wraps a client in go-redis's (experimental) blocking
+// autopipeliner: concurrent requests' commands share one write and one read
+// instead of a syscall pair each. Every caller of the store waits for each
+// answer before sending its next command, so batches may run unordered: no
+// caller's own order depends on it.
+func autoPipeline(rdb redis.UniversalClient) (redis.UniversalClient, error) {
+	type autoPipeliner interface {
+		AutoPipelineWithOptions(*redis.AutoPipelineOptions) (*redis.AutoPipeliner, error)
+	}
+	c, ok := rdb.(autoPipeliner)
+	if !ok {
+		return rdb, nil
+	}
+	ap, err := c.AutoPipelineWithOptions(&redis.AutoPipelineOptions{
+		MaxBatchSize:         256,
+		MaxConcurrentBatches: 4,
+		Unordered:            true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return pipelined{ap, rdb}, nil
+}
+
+// pipelined closes the autopipeliner, then the client under it.
+type pipelined struct {
+	*redis.AutoPipeliner
+	base redis.UniversalClient
+}
+
+func (p pipelined) Close() error { return errors.Join(p.AutoPipeliner.Close(), p.base.Close()) }
 
 func openLedger(ctx context.Context, url string) (*pgstore.Store, error) {
 	octx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -1,0 +1,69 @@
+package api
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestMetricsAfterASale walks one buyer through a sale and checks the series an
+// operator's dashboard relies on.
+func TestMetricsAfterASale(t *testing.T) {
+	h := newHarness(t)
+	f := h.fixture()
+	h.runEngine()
+	h.waitActive(f.token)
+	h.mustStatus(401, "POST", "/api/payments", `{"reservationId":1,"paymentAmount":1}`)
+	res := h.mustStatus(201, "POST", "/api/reservations", `{"concertScheduleId":`+itoa(f.scheduleID)+`,"seatNumber":3}`, bearer(f.token)...)
+	// A second hold keeps the token ACTIVE after the first is paid.
+	h.mustStatus(201, "POST", "/api/reservations", `{"concertScheduleId":`+itoa(f.scheduleID)+`,"seatNumber":4}`, bearer(f.token)...)
+	h.mustStatus(200, "POST", "/api/users/balance/charge", `{"amount":50000}`, bearer(f.token)...)
+	h.mustStatus(201, "POST", "/api/payments", `{"reservationId":`+itoa(number(t, res, "reservationId"))+`,"paymentAmount":50000}`, bearer(f.token)...)
+
+	r := h.do("GET", "/metrics", "")
+	if r.status != 200 || !strings.HasPrefix(r.headers["content-type"], "text/plain") {
+		t.Fatalf("metrics: %d %v", r.status, r.headers)
+	}
+	body := string(r.body)
+	concert := `concert_id="` + itoa(f.concertID) + `"`
+	for _, want := range []string{
+		`concertd_http_requests_total{method="POST",route="/api/users",status="201"} 1`,
+		`concertd_http_requests_total{method="POST",route="/api/payments",status="401"} 1`,
+		`concertd_http_request_duration_seconds_bucket{method="GET",route="/api/queue/status",le="+Inf"}`,
+		`concertd_http_request_duration_seconds_count{method="POST",route="/api/reservations"} 2`,
+		`concertd_payments_total{outcome="COMPLETED"} 1`,
+		`concertd_payments_total{outcome="TOKEN_MISSING"} 1`,
+		`concertd_payments_total{outcome="INSUFFICIENT_BALANCE"} 0`,
+		`concertd_admissions_total{` + concert + `} 1`,
+		`concertd_concert_seats_sold{` + concert + `} 1`,
+		`concertd_concert_seats_held{` + concert + `} 1`,
+		`concertd_concert_seats_total{` + concert + `} 50`,
+		`concertd_concert_waiting{` + concert + `} 0`,
+		`concertd_concert_active{` + concert + `} 1`,
+		`concertd_engine_scrape_success 1`,
+		`go_goroutines `,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("metrics:\n%s", body)
+	}
+}
+
+// TestMetricsScrapeSurvivesOutage: with Redis down the scrape still answers, says
+// the engine's counts are missing, and keeps the request series.
+func TestMetricsScrapeSurvivesOutage(t *testing.T) {
+	h := newHarness(t)
+	h.fixture()
+	h.mr.Close()
+	r := h.do("GET", "/metrics", "")
+	if r.status != 200 {
+		t.Fatalf("metrics with redis down: %d %s", r.status, r.body)
+	}
+	for _, want := range []string{"concertd_engine_scrape_success 0", `route="/api/users",status="201"} 1`} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("metrics lack %q:\n%s", want, r.body)
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package api
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/concertd/concertd/engine"
+)
+
+// Limiter decides whether one more request under key fits within rate requests per
+// second with bursts of up to burst. It is the api's whole view of rate limiting,
+// so a store (store/redisstore.Limiter) or a test fake can stand behind it.
+type Limiter interface {
+	Allow(ctx context.Context, key string, rate, burst int) (ok bool, retryAfter time.Duration, err error)
+}
+
+// Limit is a sustained rate per second and a burst; a Rate below 1 is no limit.
+type Limit struct {
+	Rate  int
+	Burst int
+}
+
+// RateLimits are the per-client limits. The zero value limits nothing, which is
+// what load tests want; DefaultRateLimits is what concertd serves with.
+type RateLimits struct {
+	// Poll bounds GET /api/queue/status per token (one user in one concert's line).
+	Poll Limit
+	// Hold bounds POST /api/reservations per token.
+	Hold Limit
+	// IP bounds POST /api/users and POST /api/users/token per client address,
+	// each endpoint with its own allowance.
+	IP Limit
+}
+
+// DefaultRateLimits are set at what a person with a browser does at most: a
+// client polls every pollAfterSeconds and clicks a seat a few times a second. A
+// bot that goes faster gains nothing but 429s. The per-address limit is looser
+// because households and offices share an address.
+func DefaultRateLimits() RateLimits {
+	return RateLimits{
+		Poll: Limit{Rate: 2, Burst: 5},
+		Hold: Limit{Rate: 5, Burst: 10},
+		IP:   Limit{Rate: 10, Burst: 20},
+	}
+}
+
+// rateLimited wraps the endpoints that have a limit; the rest pass through
+// untouched, so an unlimited endpoint pays nothing.
+func (s *Server) rateLimited(method, path string, h handlerFunc) handlerFunc {
+	if s.limiter == nil {
+		return h
+	}
+	switch method + " " + path {
+	case "GET /api/queue/status":
+		return s.perToken("poll:", s.limits.Poll, h)
+	case "POST /api/reservations":
+		return s.perToken("hold:", s.limits.Hold, h)
+	case "POST /api/users":
+		return s.perAddress("user:", s.limits.IP, h)
+	case "POST /api/users/token":
+		return s.perAddress("enter:", s.limits.IP, h)
+	}
+	return h
+}
+
+// perToken limits by the verified token's user and concert. Only a verified token
+// counts: keying on an unverified one would let anyone spend a victim's allowance
+// by forging a token with the victim's ids. A token that fails verification goes
+// on to the handler, which answers the 401 (that costs an HMAC, not Redis).
+func (s *Server) perToken(prefix string, l Limit, h handlerFunc) handlerFunc {
+	if l.Rate < 1 {
+		return h
+	}
+	return func(ctx context.Context, rc *fasthttp.RequestCtx) error {
+		t, err := s.token(rc)
+		if err != nil {
+			return h(ctx, rc)
+		}
+		key := prefix + strconv.FormatInt(t.ConcertID, 10) + ":" + strconv.FormatInt(t.UserID, 10)
+		if !s.allow(ctx, rc, key, l) {
+			return nil
+		}
+		return h(ctx, rc)
+	}
+}
+
+// perAddress limits by the client's address. X-Forwarded-For is not trusted: any
+// client can write it, and a limit it can choose its key for is no limit.
+func (s *Server) perAddress(prefix string, l Limit, h handlerFunc) handlerFunc {
+	if l.Rate < 1 {
+		return h
+	}
+	return func(ctx context.Context, rc *fasthttp.RequestCtx) error {
+		if !s.allow(ctx, rc, prefix+clientAddress(rc.RemoteIP()), l) {
+			return nil
+		}
+		return h(ctx, rc)
+	}
+}
+
+// clientAddress is the unit one client controls: an IPv4 address, or an IPv6 /64,
+// since one host is routinely handed a whole /64 and could rotate through it.
+func clientAddress(ip net.IP) string {
+	if v4 := ip.To4(); v4 != nil {
+		return v4.String()
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String()
+}
+
+// allow asks the limiter and, when refused, writes the 429 itself. A limiter that
+// fails lets the request through: it only fails when Redis does, and then the
+// request's own Redis call answers 503, which is the truthful answer.
+func (s *Server) allow(ctx context.Context, rc *fasthttp.RequestCtx, key string, l Limit) bool {
+	ok, retry, err := s.limiter.Allow(ctx, key, l.Rate, max(l.Burst, 1))
+	if err != nil {
+		s.outageLog.Warn().Err(err).Msg("rate limiter unavailable; letting requests through")
+		return true
+	}
+	if ok {
+		return true
+	}
+	writeErrorBody(rc, engine.CodeRateLimited, "too many requests; retry after the time in Retry-After")
+	rc.Response.Header.Set("Retry-After", strconv.Itoa(retryAfterSeconds(retry)))
+	return false
+}
+
+// retryAfterSeconds rounds up: a client that waits the whole seconds it is told
+// must then get through, and Retry-After has no fractions.
+func retryAfterSeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
+}

@@ -1,0 +1,349 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/concertd/concertd/api"
+	"github.com/concertd/concertd/store/storetest"
+	"github.com/concertd/concertd/test/rushtest"
+)
+
+const testAdminKey = "e2e-admin-key"
+
+// testConfig is one deployment's configuration: a fresh database, a Redis prefix
+// of its own, port 0, no rate limits (tests poll and hold much faster than a
+// person; the limits have their own tests) unless a test sets them.
+func testConfig(t *testing.T) Config {
+	t.Helper()
+	_, prefix := storetest.Redis(t)
+	redisURL := os.Getenv("TEST_REDIS_URL")
+	if redisURL == "" {
+		redisURL = storetest.DefaultRedisURL
+	}
+	return Config{
+		Addr:            "127.0.0.1:0",
+		RedisURL:        redisURL,
+		DatabaseURL:     storetest.Database(t),
+		AdminKey:        testAdminKey,
+		RedisPrefix:     prefix,
+		HoldTTL:         5 * time.Minute,
+		ActiveTTL:       10 * time.Minute,
+		IdleTimeout:     2 * time.Minute,
+		MaxHoldsPerUser: 4,
+		LogLevel:        "error",
+		RateLimits:      api.RateLimits{},
+	}
+}
+
+// instance is one Main running in-process.
+type instance struct {
+	base   string
+	stop   context.CancelFunc
+	done   chan error
+	exited time.Time
+}
+
+// start runs Main with cfg and returns once it listens; the test's cleanup stops it.
+func start(t *testing.T, cfg Config) *instance {
+	t.Helper()
+	m := &Main{Config: cfg}
+	ready := m.Ready()
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &instance{stop: cancel, done: make(chan error, 1)}
+	go func() { in.done <- m.Run(ctx) }()
+	select {
+	case <-ready:
+	case err := <-in.done:
+		cancel()
+		t.Fatalf("Main.Run: %v", err)
+	case <-time.After(15 * time.Second):
+		cancel()
+		t.Fatal("Main did not become ready in 15s")
+	}
+	in.base = "http://" + m.Addr
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-in.done:
+		case <-time.After(15 * time.Second):
+			t.Error("Main.Run did not return 15s after cancel")
+		}
+	})
+	return in
+}
+
+// wait returns Run's result, failing the test if it takes longer than d.
+func (in *instance) wait(t *testing.T, d time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-in.done:
+		in.done <- err // the cleanup reads it too
+		return err
+	case <-time.After(d):
+		t.Fatalf("Main.Run did not return within %v", d)
+		return nil
+	}
+}
+
+func ctxFor(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// buyer is a user admitted to a concert, with money.
+type buyer struct {
+	id    int64
+	token string
+}
+
+func newBuyer(t *testing.T, ctx context.Context, c *rushtest.Client, concertID int64, charge int64) buyer {
+	t.Helper()
+	id, err := c.User(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.Enter(ctx, id, concertID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if charge > 0 {
+		if err := c.Charge(ctx, tok, charge, fmt.Sprintf("c-%d", id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buyer{id, tok}
+}
+
+func (b buyer) admitted(t *testing.T, ctx context.Context, c *rushtest.Client) buyer {
+	t.Helper()
+	if err := c.WaitActive(ctx, b.token, 20*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustDo(t *testing.T, ctx context.Context, c *rushtest.Client, wantStatus int, wantCode, method, path string, body any, headers ...string) rushtest.Response {
+	t.Helper()
+	r, err := c.Do(ctx, method, path, body, headers...)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	if r.Status != wantStatus || (wantCode != "" && r.Code() != wantCode) {
+		t.Fatalf("%s %s: %s, want %d %s", method, path, r, wantStatus, wantCode)
+	}
+	return r
+}
+
+func itoa(n int64) string { return fmt.Sprint(n) }
+
+// TestStartWithoutDependencies: a missing Redis or PostgreSQL at start is an error
+// that names it, returned promptly, not a panic or a hang.
+func TestStartWithoutDependencies(t *testing.T) {
+	dead := deadAddress(t)
+	cases := []struct {
+		name  string
+		edit  func(*Config)
+		names string
+	}{
+		{"redis", func(c *Config) { c.RedisURL = "redis://" + dead + "/0" }, "redis"},
+		{"postgresql", func(c *Config) {
+			c.DatabaseURL = "postgres://postgres@" + dead + "/postgres?sslmode=disable"
+		}, "postgresql"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t)
+			tc.edit(&cfg)
+			ctx := ctxFor(t, 20*time.Second)
+			err := (&Main{Config: cfg}).Run(ctx)
+			if err == nil {
+				t.Fatal("Run succeeded without its dependency")
+			}
+			if msg := err.Error(); !strings.Contains(strings.ToLower(msg), tc.names) || strings.Contains(msg, "\n") {
+				t.Fatalf("error %q should name %s on one line", msg, tc.names)
+			}
+		})
+	}
+}
+
+// deadAddress is a local port nothing listens on.
+func deadAddress(t *testing.T) string {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+// TestGracefulShutdownUnderLoad cancels Run while requests are in flight. Two
+// kinds of request prove it: slow clients that have sent half a body when the
+// cancel comes (certainly in flight, and they must still get their 201 and their
+// user created), and a flood of fast requests of which none may get a 5xx.
+func TestGracefulShutdownUnderLoad(t *testing.T) {
+	cfg := testConfig(t)
+	in := start(t, cfg)
+	ctx := ctxFor(t, 30*time.Second)
+	c := rushtest.NewClient(testAdminKey, in.base)
+	cid, _, err := c.Concert(ctx, 50, 1000, 1000, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBuyer(t, ctx, c, cid, 0)
+
+	const slow = 20
+	addr := strings.TrimPrefix(in.base, "http://")
+	type slowReq struct {
+		conn net.Conn
+		rest string
+	}
+	var slows []slowReq
+	for i := range slow {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		// A whole request first proves the server accepted the connection.
+		if _, err := fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("warm-up: %v %v", resp, err)
+		}
+		resp.Body.Close()
+		body := fmt.Sprintf(`{"name":"slow","email":"slow%d@example.com"}`, i)
+		half := len(body) / 2
+		if _, err := fmt.Fprintf(conn, "POST /api/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body[:half]); err != nil {
+			t.Fatal(err)
+		}
+		slows = append(slows, slowReq{conn: &bufConn{Conn: conn, r: br}, rest: body[half:]})
+	}
+
+	var (
+		stopping  atomic.Bool
+		served    atomic.Int64
+		failures  = make(chan string, 100)
+		loadWG    sync.WaitGroup
+		loadStop  = make(chan struct{})
+		endpoints = []struct{ method, path string }{
+			{"GET", "/api/concerts"}, {"GET", "/api/queue/status"}, {"GET", "/api/users/balance"},
+			{"GET", "/api/admin/concerts/" + itoa(cid) + "/stats"}, {"GET", "/healthz"},
+		}
+	)
+	for w := range 32 {
+		loadWG.Add(1)
+		go func() {
+			defer loadWG.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-loadStop:
+					return
+				default:
+				}
+				ep := endpoints[(w+i)%len(endpoints)]
+				r, err := c.DoAt(ctx, in.base, ep.method, ep.path, nil, append(rushtest.Bearer(b.token), c.Admin()...)...)
+				switch {
+				case err != nil && !stopping.Load():
+					failures <- fmt.Sprintf("%s %s before shutdown: %v", ep.method, ep.path, err)
+				case err == nil && r.Status >= 500:
+					failures <- fmt.Sprintf("%s %s: %s", ep.method, ep.path, r)
+				case err == nil:
+					served.Add(1)
+				}
+				if err != nil && stopping.Load() {
+					return // the listener is gone, as it should be
+				}
+			}
+		}()
+	}
+	// Let the flood build up; there is no event to wait for but "it is busy".
+	for served.Load() < 200 && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	// fasthttp exposes no signal that it has read the half bodies' first bytes;
+	// they were written well before the flood above built up, so it has.
+	stopping.Store(true)
+	stopAt := time.Now()
+	in.stop()
+
+	var slowWG sync.WaitGroup
+	slowStatus := make([]int, slow)
+	for i, s := range slows {
+		slowWG.Add(1)
+		go func() {
+			defer slowWG.Done()
+			if _, err := s.conn.Write([]byte(s.rest)); err != nil {
+				failures <- fmt.Sprintf("slow request %d: finishing the body: %v", i, err)
+				return
+			}
+			resp, err := http.ReadResponse(s.conn.(*bufConn).r, nil)
+			if err != nil {
+				failures <- fmt.Sprintf("slow request %d: no answer: %v", i, err)
+				return
+			}
+			resp.Body.Close()
+			slowStatus[i] = resp.StatusCode
+		}()
+	}
+	if err := in.wait(t, 10*time.Second); err != nil {
+		t.Fatalf("Run returned %v after a graceful stop, want nil", err)
+	}
+	t.Logf("Run returned %v after cancel; %d fast requests served", time.Since(stopAt).Round(time.Millisecond), served.Load())
+	close(loadStop)
+	loadWG.Wait()
+	slowWG.Wait()
+	close(failures)
+	for f := range failures {
+		t.Error(f)
+	}
+	for i, st := range slowStatus {
+		if st != http.StatusCreated && st != 0 {
+			t.Errorf("slow request %d answered %d, want 201", i, st)
+		}
+	}
+	// Each 201 must be a user that exists: the answer was not sent before the work.
+	led, err := usersCount(ctx, cfg.DatabaseURL, "slow%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if led != slow {
+		t.Fatalf("%d slow users in the database, want %d", led, slow)
+	}
+}
+
+type bufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func usersCount(ctx context.Context, url, emailLike string) (int, error) {
+	return queryInt(ctx, url, `SELECT count(*) FROM users WHERE email LIKE $1`, emailLike)
+}
+
+func queryInt(ctx context.Context, url, sql string, args ...any) (int, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	var n int
+	err = conn.QueryRow(ctx, sql, args...).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// runPayBench measures POST /api/payments alone: the untimed setup makes -users
+// users with balances and ACTIVE tokens, each holding -per-user seats of its own
+// (no conflicts); the timed part pays every hold with -concurrency requests in
+// flight. It reports completed payments per second and checks money and seats.
+func runPayBench(args []string) error {
+	fs := flag.NewFlagSet("rush paybench", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "concertd address (host:port)")
+	adminKey := fs.String("admin-key", os.Getenv("ADMIN_KEY"), "X-Admin-Key (default $ADMIN_KEY)")
+	users := fs.Int("users", 2000, "users")
+	perUser := fs.Int("per-user", 4, "holds per user, all paid (keep <= MAX_HOLDS_PER_USER)")
+	concurrency := fs.Int("concurrency", 64, "payments in flight")
+	duration := fs.Duration("duration", 30*time.Second, "the timed part stops after this long")
+	idem := fs.Bool("idempotency", true, "send an Idempotency-Key with each payment")
+	_ = fs.Parse(args)
+
+	const price = 50000
+	setupCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rec := newRecorder()
+	cl := newClient(*addr, *adminKey, max(*concurrency, 64), rec)
+	t0 := time.Now()
+	seats := *users * *perUser
+	concertID, ids, err := cl.createConcert(setupCtx, "paybench "+t0.Format(time.RFC3339Nano),
+		queueSettings{AdmitPerSecond: 10000, MaxActive: *users + 1},
+		schedule{ConcertDate: t0.AddDate(0, 1, 0).Format(time.DateOnly), SeatCount: seats, Price: price})
+	if err != nil {
+		return err
+	}
+	scheduleID := ids[0]
+	type job struct {
+		user  int
+		token string
+		res   int64
+	}
+	tokens := make([]string, *users)
+	jobs := make([]job, 0, seats)
+	var mu sync.Mutex
+	err = forEach(setupCtx, *users, 64, func(ctx context.Context, i int) error {
+		id, err := cl.createUser(ctx, fmt.Sprintf("pay %d", i), fmt.Sprintf("pay-%d-%d@rush.invalid", t0.UnixNano(), i))
+		if err != nil {
+			return err
+		}
+		q, err := cl.enter(ctx, id, concertID)
+		if err != nil {
+			return err
+		}
+		tokens[i] = q.UserToken
+		if _, err := cl.charge(ctx, q.UserToken, int64(price**perUser)); err != nil {
+			return err
+		}
+		if err := cl.waitActive(ctx, q.UserToken, 200*time.Millisecond, 60*time.Second); err != nil {
+			return err
+		}
+		for k := 0; k < *perUser; k++ {
+			r, a, err := cl.hold(ctx, q.UserToken, scheduleID, i**perUser+k+1)
+			if err != nil {
+				return err
+			}
+			if a.Status != 201 {
+				return fmt.Errorf("hold: HTTP %d %s", a.Status, a.Code)
+			}
+			mu.Lock()
+			jobs = append(jobs, job{i, q.UserToken, r.ReservationID})
+			mu.Unlock()
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	// Users pay their holds in turn, not all at once: one user's concurrent
+	// payments would queue on the same balance row and measure that instead.
+	rand.Shuffle(len(jobs), func(i, j int) { jobs[i], jobs[j] = jobs[j], jobs[i] })
+	fmt.Fprintf(os.Stderr, "rush paybench: %d users, %d holds ready in %s; paying with %d in flight\n",
+		*users, len(jobs), time.Since(t0).Round(time.Millisecond), *concurrency)
+
+	// Timed part: only payments.
+	rec2 := newRecorder()
+	cl.stats = rec2
+	cl.slots = make(chan struct{}, *concurrency)
+	ctx, cancelRun := context.WithTimeout(context.Background(), *duration)
+	defer cancelRun()
+	var paidN atomic.Int64
+	var at []time.Time
+	start := time.Now()
+	_ = forEach(ctx, len(jobs), *concurrency, func(ctx context.Context, i int) error {
+		j := jobs[i]
+		key := ""
+		if *idem {
+			key = fmt.Sprintf("pb-%d", j.res)
+		}
+		_, a, err := cl.pay(ctx, j.token, j.res, price, key)
+		if err == nil && a.Status == 201 {
+			paidN.Add(1)
+			mu.Lock()
+			at = append(at, time.Now())
+			mu.Unlock()
+		}
+		return nil
+	})
+	elapsed := time.Since(start)
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	fmt.Printf("paybench: %d of %d payments completed in %s = %.0f payments/s (best 1 s window %d/s), concurrency %d, idempotency keys %v\n",
+		paidN.Load(), len(jobs), elapsed.Round(time.Millisecond), rate(paidN.Load(), elapsed), bestWindow(at, time.Second), *concurrency, *idem)
+	writeRows(os.Stdout, rec2.rows(elapsed))
+
+	// Checks: sold seats and money.
+	cctx, cancelCheck := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancelCheck()
+	st, err := cl.concertStats(cctx, concertID)
+	if err != nil {
+		return err
+	}
+	var balances atomic.Int64
+	err = forEach(cctx, *users, 64, func(ctx context.Context, i int) error {
+		b, err := cl.balance(ctx, tokens[i])
+		balances.Add(b)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	charged := int64(*users) * price * int64(*perUser)
+	m := moneyCheck{Charged: charged, FinalBalances: balances.Load(), Paid: paidN.Load() * price}
+	fmt.Printf("check: stats sold %d == payments %d: %v; money charged %d - balances %d == paid %d: %v\n",
+		st.Sold, paidN.Load(), st.Sold == paidN.Load(), m.Charged, m.FinalBalances, m.Paid, m.ok())
+	if st.Sold != paidN.Load() || !m.ok() {
+		return fmt.Errorf("paybench check failed")
+	}
+	return nil
+}

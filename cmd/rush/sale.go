@@ -1,0 +1,402 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+type saleConfig struct {
+	addr, adminKey string
+	users, seats   int
+	perUser        int
+	concurrency    int
+	duration       time.Duration
+	price          int64
+	admitPerSecond int
+	maxActive      int
+	pollCap        time.Duration
+	idempotency    bool
+	blindTries     int
+	checkTimeout   time.Duration
+}
+
+func runSale(args []string) error {
+	var c saleConfig
+	fs := flag.NewFlagSet("rush", flag.ExitOnError)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "concertd address (host:port)")
+	fs.StringVar(&c.adminKey, "admin-key", os.Getenv("ADMIN_KEY"), "X-Admin-Key (default $ADMIN_KEY)")
+	fs.IntVar(&c.users, "users", 4000, "users taking part")
+	fs.IntVar(&c.seats, "seats", 10000, "seats on sale (one schedule)")
+	fs.IntVar(&c.perUser, "per-user", 4, "seats each user tries to buy (keep <= the server's MAX_HOLDS_PER_USER)")
+	fs.IntVar(&c.concurrency, "concurrency", 128, "requests in flight at most")
+	fs.DurationVar(&c.duration, "duration", 60*time.Second, "the sale stops after this long even if not sold out")
+	fs.Int64Var(&c.price, "price", 50000, "seat price in won")
+	fs.IntVar(&c.admitPerSecond, "admit", 2000, "queue admitPerSecond of the concert")
+	fs.IntVar(&c.maxActive, "max-active", 0, "queue maxActive (default users+1: everyone may be admitted)")
+	fs.DurationVar(&c.pollCap, "poll-cap", time.Second, "wait at most this long between polls, whatever pollAfterSeconds says")
+	fs.BoolVar(&c.idempotency, "idempotency", true, "send an Idempotency-Key with each payment so retries are safe")
+	fs.IntVar(&c.blindTries, "blind-tries", 3, "random seat picks before a user reads the seat map")
+	fs.DurationVar(&c.checkTimeout, "check-timeout", 60*time.Second, "bound on the invariant check after the sale")
+	_ = fs.Parse(args)
+	if c.maxActive <= 0 {
+		c.maxActive = c.users + 1
+	}
+	s := &sale{cfg: c, rec: newRecorder()}
+	s.cl = newClient(c.addr, c.adminKey, c.concurrency, s.rec)
+	return s.run()
+}
+
+// sale is one whole run: the concert, its users and everything they saw.
+type sale struct {
+	cfg        saleConfig
+	cl         *client
+	rec        *recorder
+	concertID  int64
+	scheduleID int64
+	users      []*user
+
+	start    time.Time
+	soldOut  atomic.Int64 // ns since start when the last seat was paid; 0 = not yet
+	waiting  atomic.Int64
+	active   atomic.Int64
+	finished atomic.Int64
+	holds    atomic.Int64
+	paid     atomic.Int64
+	cancel   context.CancelFunc
+
+	mu       sync.Mutex
+	payments []payment
+	unknown  []unknownPayment // payments whose outcome the client never learned
+}
+
+type user struct {
+	idx     int
+	id      int64
+	token   string
+	charged int64 // sum of successful charges, as seen by this client
+}
+
+// payment is a 201 answer to POST /api/payments.
+type payment struct {
+	User          int
+	ScheduleID    int64
+	Seat          int
+	ReservationID int64
+	PaymentID     int64
+	Amount        int64
+	At            time.Time
+}
+
+type unknownPayment struct {
+	User          int
+	ReservationID int64
+	Amount        int64
+}
+
+func (s *sale) run() error {
+	c := s.cfg
+	setupCtx, cancelSetup := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancelSetup()
+	t0 := time.Now()
+	var err error
+	var ids []int64
+	s.concertID, ids, err = s.cl.createConcert(setupCtx, "rush "+t0.Format(time.RFC3339Nano),
+		queueSettings{AdmitPerSecond: c.admitPerSecond, MaxActive: c.maxActive},
+		schedule{ConcertDate: t0.AddDate(0, 1, 0).Format(time.DateOnly), SeatCount: c.seats, Price: c.price})
+	if err != nil {
+		return err
+	}
+	s.scheduleID = ids[0]
+	s.users = make([]*user, c.users)
+	tag := t0.UnixNano()
+	err = forEach(setupCtx, c.users, min(c.concurrency, 64), func(ctx context.Context, i int) error {
+		id, err := s.cl.createUser(ctx, fmt.Sprintf("rush %d", i), fmt.Sprintf("rush-%d-%d@rush.invalid", tag, i))
+		s.users[i] = &user{idx: i, id: id}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("creating users: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "rush: concert %d, schedule %d: %d seats at %d won; %d users created in %s\n",
+		s.concertID, s.scheduleID, c.seats, c.price, c.users, time.Since(t0).Round(time.Millisecond))
+
+	// The sale: every user at once, like a rush at the opening minute.
+	s.rec = newRecorder()
+	s.cl.stats = s.rec
+	ctx, cancel := context.WithTimeout(context.Background(), c.duration)
+	s.cancel = cancel
+	s.start = time.Now()
+	stopProgress := s.progress()
+	var wg sync.WaitGroup
+	for _, u := range s.users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer s.finished.Add(1)
+			s.shop(ctx, u)
+		}()
+	}
+	wg.Wait()
+	cancel()
+	elapsed := time.Since(s.start)
+	stopProgress()
+	if at := s.soldOut.Load(); at > 0 {
+		elapsed = time.Duration(at)
+	}
+	saleRows := s.rec.rows(elapsed)
+
+	checkCtx, cancelCheck := context.WithTimeout(context.Background(), c.checkTimeout)
+	defer cancelCheck()
+	inv := s.check(checkCtx)
+	s.report(elapsed, saleRows, inv)
+	if !inv.ok() {
+		return errors.New("invariant check failed")
+	}
+	return nil
+}
+
+// shop is one user's whole visit: enter, wait, hold, pay.
+func (s *sale) shop(ctx context.Context, u *user) {
+	c := s.cfg
+	st, err := s.cl.enter(ctx, u.id, s.concertID)
+	if err != nil {
+		return
+	}
+	u.token = st.UserToken
+	s.chargeUser(ctx, u, c.price*int64(c.perUser))
+	s.waiting.Add(1)
+	for st.Status == "WAITING" {
+		d := min(time.Duration(st.PollAfterSeconds)*time.Second, c.pollCap)
+		d = max(d, 100*time.Millisecond)
+		d = d/2 + rand.N(d) // jitter: a real crowd does not poll in lockstep
+		if sleepCtx(ctx, d) != nil {
+			s.waiting.Add(-1)
+			return
+		}
+		next, a, err := s.cl.status(ctx, u.token)
+		switch {
+		case err != nil && a.Status == 0:
+			continue // transport failure: poll again
+		case a.Status == 401 && a.Code == "TOKEN_EXPIRED":
+			if next, err = s.cl.enter(ctx, u.id, s.concertID); err != nil {
+				s.waiting.Add(-1)
+				return
+			}
+			u.token = next.UserToken
+		case !a.ok():
+			continue
+		}
+		st = next
+	}
+	s.waiting.Add(-1)
+	if st.Status != "ACTIVE" {
+		return
+	}
+	s.active.Add(1)
+	defer s.active.Add(-1)
+
+	held := s.holdSeats(ctx, u)
+	for _, r := range held {
+		s.pay(ctx, u, r)
+	}
+}
+
+func (s *sale) chargeUser(ctx context.Context, u *user, amount int64) bool {
+	if _, err := s.cl.charge(ctx, u.token, amount); err != nil {
+		return false
+	}
+	s.mu.Lock()
+	u.charged += amount
+	s.mu.Unlock()
+	return true
+}
+
+// holdSeats holds up to perUser seats: a few blind random picks first (most
+// clients click before the map has loaded), then picks from the seat map.
+func (s *sale) holdSeats(ctx context.Context, u *user) []reservation {
+	c := s.cfg
+	var held []reservation
+	conflicts := 0
+	var candidates []int
+	for len(held) < c.perUser && ctx.Err() == nil {
+		var seat int
+		if conflicts < c.blindTries {
+			seat = 1 + rand.N(c.seats)
+		} else {
+			if len(candidates) == 0 {
+				m, a, err := s.cl.seatMap(ctx, u.token, s.scheduleID)
+				if err != nil || !a.ok() {
+					return held
+				}
+				candidates = m.available
+				if len(candidates) == 0 {
+					if m.pending == 0 {
+						return held // sold out
+					}
+					if sleepCtx(ctx, 200*time.Millisecond) != nil {
+						return held
+					}
+					continue
+				}
+				rand.Shuffle(len(candidates), func(i, j int) { candidates[i], candidates[j] = candidates[j], candidates[i] })
+			}
+			seat, candidates = candidates[len(candidates)-1], candidates[:len(candidates)-1]
+		}
+		r, a, err := s.cl.hold(ctx, u.token, s.scheduleID, seat)
+		switch {
+		case err != nil && a.Status == 0:
+			continue
+		case a.Status == 201:
+			held = append(held, r)
+			s.holds.Add(1)
+		case a.ok():
+			// 200: a blind pick hit a seat this user already holds; the answer is
+			// that same reservation, which is already in held.
+		case a.Code == "SEAT_TAKEN":
+			conflicts++
+		default: // HOLD_LIMIT_REACHED, NOT_ADMITTED, TOKEN_EXPIRED, 5xx: stop shopping
+			return held
+		}
+	}
+	return held
+}
+
+// pay pays one hold, topping the balance up on 402 and retrying transport
+// failures and 503s with the same Idempotency-Key.
+func (s *sale) pay(ctx context.Context, u *user, r reservation) {
+	key := ""
+	if s.cfg.idempotency {
+		key = "rush-" + strconv.FormatInt(u.id, 10) + "-" + strconv.FormatInt(r.ReservationID, 10)
+	}
+	// A started payment is finished even after the sale's deadline: the report
+	// must know every outcome.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	for attempt := 0; attempt < 5; attempt++ {
+		p, a, err := s.cl.pay(pctx, u.token, r.ReservationID, r.Price, key)
+		switch {
+		case (err != nil && a.Status == 0) || a.Status >= 500:
+			if key == "" {
+				s.mu.Lock()
+				s.unknown = append(s.unknown, unknownPayment{u.idx, r.ReservationID, r.Price})
+				s.mu.Unlock()
+				return
+			}
+			_ = sleepCtx(pctx, 100*time.Millisecond)
+			continue
+		case a.Status == 201:
+			s.mu.Lock()
+			s.payments = append(s.payments, payment{User: u.idx, ScheduleID: r.ScheduleID, Seat: r.SeatNumber,
+				ReservationID: r.ReservationID, PaymentID: p.PaymentID, Amount: p.Amount, At: time.Now()})
+			s.mu.Unlock()
+			if s.paid.Add(1) == int64(s.cfg.seats) {
+				s.soldOut.Store(int64(time.Since(s.start)))
+				s.cancel() // sold out: everyone else may stop
+			}
+			return
+		case a.Code == "INSUFFICIENT_BALANCE":
+			if !s.chargeUser(pctx, u, s.cfg.price*int64(s.cfg.perUser)) {
+				return
+			}
+		default: // AMOUNT_MISMATCH, ALREADY_PAID, RESERVATION_EXPIRED...: counted in the report
+			return
+		}
+	}
+	if key != "" {
+		s.mu.Lock()
+		s.unknown = append(s.unknown, unknownPayment{u.idx, r.ReservationID, r.Price})
+		s.mu.Unlock()
+	}
+}
+
+// progress prints a status line every second until stopped.
+func (s *sale) progress() (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		var lastReq, lastPaid int64
+		for {
+			select {
+			case <-done:
+				fmt.Fprintln(os.Stderr)
+				return
+			case <-t.C:
+			}
+			req, paid := s.rec.total.Load(), s.paid.Load()
+			fmt.Fprintf(os.Stderr, "\r[%4.0fs] waiting %5d  active %5d  done %5d  holds %6d  paid %6d/%d (%5d/s)  %6d req/s   ",
+				time.Since(s.start).Seconds(), s.waiting.Load(), s.active.Load(), s.finished.Load(),
+				s.holds.Load(), paid, s.cfg.seats, paid-lastPaid, req-lastReq)
+			lastReq, lastPaid = req, paid
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// parseSeatMap reads a seat map answer without encoding/json: a 50,000-seat map is
+// megabytes, and the load driver shares the CPU with the server it measures.
+func parseSeatMap(body []byte) (available []int, pending, reserved int, byStatus map[int]byte) {
+	byStatus = map[int]byte{}
+	seatKey, statusKey := []byte(`"seatNumber":`), []byte(`"status":"`)
+	for {
+		i := bytes.Index(body, seatKey)
+		if i < 0 {
+			return
+		}
+		body = body[i+len(seatKey):]
+		n, j := 0, 0
+		for j < len(body) && body[j] >= '0' && body[j] <= '9' {
+			n = n*10 + int(body[j]-'0')
+			j++
+		}
+		k := bytes.Index(body, statusKey)
+		if k < 0 {
+			return
+		}
+		body = body[k+len(statusKey):]
+		if len(body) == 0 {
+			return
+		}
+		byStatus[n] = body[0]
+		switch body[0] {
+		case 'a':
+			available = append(available, n)
+		case 'p':
+			pending++
+		case 'r':
+			reserved++
+		}
+	}
+}
+
+func duplicateSeats(ps []payment) []string {
+	type key struct {
+		s    int64
+		seat int
+	}
+	n := map[key]int{}
+	for _, p := range ps {
+		n[key{p.ScheduleID, p.Seat}]++
+	}
+	var out []string
+	for k, c := range n {
+		if c > 1 {
+			out = append(out, fmt.Sprintf("schedule %d seat %d ×%d", k.s, k.seat, c))
+		}
+	}
+	slices.Sort(out)
+	return out
+}

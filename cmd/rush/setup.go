@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+)
+
+// runSetup prepares the server for one wrk measurement and writes the tokens it
+// needs, one per line, to -out. It prints shell assignments (CONCERT_ID=...,
+// SCHEDULE_ID=...) on stdout for bench/run.sh to eval.
+//
+//	poll     a concert admitting 1 per second with maxActive 1, -users WAITING tokens
+//	hold     a -seats seat schedule and -users ACTIVE tokens (maxActive = users)
+//	seatmap  a -seats seat schedule, -users ACTIVE tokens, and -held seats held at
+//	         random so the map (and its gzip) is not one repeated entry
+//	pay      -users ACTIVE tokens with balance, each holding 4 seats of its own;
+//	         lines are "<token> <reservationId> <price>", one per hold
+func runSetup(args []string) error {
+	fs := flag.NewFlagSet("rush setup", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "concertd address (host:port)")
+	adminKey := fs.String("admin-key", os.Getenv("ADMIN_KEY"), "X-Admin-Key (default $ADMIN_KEY)")
+	mode := fs.String("mode", "poll", "poll | hold | seatmap | pay")
+	users := fs.Int("users", 10000, "tokens to make")
+	seats := fs.Int("seats", 100000, "seats of the schedule")
+	held := fs.Int("held", 5000, "seatmap mode: seats to hold at random")
+	out := fs.String("out", "tokens.txt", "token file to write")
+	concurrency := fs.Int("concurrency", 64, "requests in flight")
+	_ = fs.Parse(args)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cl := newClient(*addr, *adminKey, *concurrency, newRecorder())
+	start := time.Now()
+
+	q := queueSettings{AdmitPerSecond: 1, MaxActive: 1}
+	if *mode != "poll" {
+		q = queueSettings{AdmitPerSecond: min(max(*users, 100), 10000), MaxActive: *users}
+	}
+	concertID, scheduleIDs, err := cl.createConcert(ctx, "bench "+*mode+" "+start.Format(time.RFC3339Nano), q,
+		schedule{ConcertDate: start.AddDate(0, 1, 0).Format(time.DateOnly), SeatCount: *seats, Price: 50000})
+	if err != nil {
+		return err
+	}
+	scheduleID := scheduleIDs[0]
+	tokens := make([]string, *users)
+	tag := fmt.Sprintf("%s-%d", *mode, start.UnixNano())
+	err = forEach(ctx, *users, *concurrency, func(ctx context.Context, i int) error {
+		uid, err := cl.createUser(ctx, fmt.Sprintf("bench %d", i), fmt.Sprintf("%s-%d@bench.invalid", tag, i))
+		if err != nil {
+			return err
+		}
+		st, err := cl.enter(ctx, uid, concertID)
+		if err != nil {
+			return err
+		}
+		tokens[i] = st.UserToken
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if *mode != "poll" {
+		err = forEach(ctx, *users, *concurrency, func(ctx context.Context, i int) error {
+			return cl.waitActive(ctx, tokens[i], 500*time.Millisecond, 60*time.Second)
+		})
+		if err != nil {
+			return fmt.Errorf("waiting for ACTIVE: %w", err)
+		}
+	}
+	if *mode == "seatmap" && *held > 0 {
+		// Each user holds a share of random seats; a taken seat is just skipped.
+		var mu sync.Mutex
+		got := 0
+		perm := rand.Perm(*seats)[:min(*held, *seats)]
+		err = forEach(ctx, len(perm), *concurrency, func(ctx context.Context, i int) error {
+			_, a, err := cl.hold(ctx, tokens[i%len(tokens)], scheduleID, perm[i]+1)
+			if err != nil {
+				return err
+			}
+			if a.Status >= 500 {
+				return fmt.Errorf("hold: HTTP %d %s", a.Status, a.Code)
+			}
+			if a.ok() {
+				mu.Lock()
+				got++
+				mu.Unlock()
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "rush setup: %d of %d seats held\n", got, len(perm))
+	}
+	if *mode == "pay" {
+		const perUser, price = 4, 50000
+		lines := make([]string, *users*perUser)
+		err = forEach(ctx, *users, *concurrency, func(ctx context.Context, i int) error {
+			if _, err := cl.charge(ctx, tokens[i], perUser*price); err != nil {
+				return err
+			}
+			for k := 0; k < perUser; k++ {
+				r, a, err := cl.hold(ctx, tokens[i], scheduleID, i*perUser+k+1)
+				if err != nil {
+					return err
+				}
+				if a.Status != 201 {
+					return fmt.Errorf("hold: HTTP %d %s", a.Status, a.Code)
+				}
+				lines[i*perUser+k] = fmt.Sprintf("%s %d %d", tokens[i], r.ReservationID, r.Price)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		rand.Shuffle(len(lines), func(i, j int) { lines[i], lines[j] = lines[j], lines[i] })
+		tokens = lines
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	for _, t := range tokens {
+		fmt.Fprintln(w, t)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "rush setup: mode %s, %d tokens in %s, concert %d, schedule %d (%d seats), took %s\n",
+		*mode, len(tokens), *out, concertID, scheduleID, *seats, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("CONCERT_ID=%d\nSCHEDULE_ID=%d\n", concertID, scheduleID)
+	return nil
+}

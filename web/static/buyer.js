@@ -1,0 +1,259 @@
+// The buyer's journey: waiting room, seat map, payment. State lives in
+// sessionStorage so a reload keeps the buyer's place in line.
+import { call, ApiError, newKey, won, duration, sleep, say } from "/web/api.js";
+
+const $ = (id) => document.getElementById(id);
+const KEY = "concertd.buyer";
+const state = JSON.parse(sessionStorage.getItem(KEY) || "{}");
+const save = () => sessionStorage.setItem(KEY, JSON.stringify(state));
+const msg = (text, kind) => say($("msg"), text, kind);
+let timers = [];
+
+function show(section) {
+  for (const id of ["enter", "wait", "seats", "pay", "done"]) $(id).hidden = id !== section;
+  const order = ["enter", "seats", "pay"];
+  const at = section === "wait" ? 0 : section === "done" ? 3 : order.indexOf(section);
+  for (const li of $("steps").children) {
+    const i = order.indexOf(li.dataset.step);
+    li.className = i === at ? "now" : i < at ? "past" : "";
+  }
+  timers.forEach(clearInterval);
+  timers = [];
+}
+
+function fail(e) {
+  if (e instanceof ApiError && (e.code === "TOKEN_EXPIRED" || e.code === "TOKEN_INVALID")) {
+    restart("Your place in line has expired. Enter again to get a new one.");
+    return;
+  }
+  msg(e.message || String(e), "error");
+}
+
+function restart(text) {
+  for (const k of Object.keys(state)) delete state[k];
+  save();
+  show("enter");
+  loadConcerts();
+  msg(text || "", text ? "error" : "");
+}
+
+async function loadConcerts() {
+  $("email").value ||= `guest-${Math.random().toString(36).slice(2, 8)}@example.com`;
+  try {
+    const { concerts } = await call("GET", "/api/concerts");
+    $("concert").replaceChildren(...concerts.map((c) => new Option(`${c.title}`, c.concertId)));
+    $("enterBtn").disabled = concerts.length === 0;
+    if (!concerts.length) msg("No concert is on sale yet.");
+  } catch (e) { fail(e); }
+}
+
+async function enter() {
+  $("enterBtn").disabled = true;
+  try {
+    const { userId } = await call("POST", "/api/users", { body: { name: $("name").value.trim(), email: $("email").value.trim() } });
+    const concertId = Number($("concert").value);
+    const grant = await call("POST", "/api/users/token", { body: { userId, concertId } });
+    Object.assign(state, { token: grant.userToken, userId, concertId, firstPosition: grant.position || 0 });
+    save();
+    msg("");
+    waitInLine(grant);
+  } catch (e) { fail(e); } finally { $("enterBtn").disabled = false; }
+}
+
+// waitInLine polls the status as the server asks (pollAfterSeconds); the poll is
+// also what keeps the place, so it must not stop while the page is open.
+async function waitInLine(status) {
+  show("wait");
+  const token = state.token;
+  while (state.token === token) {
+    if (status) {
+      if (status.status === "ACTIVE") return pickSeat(status);
+      if (status.status === "DONE") return finished("You already bought your ticket.", "Nothing more to do for this concert.");
+      if (status.position !== undefined || status.saleOpensAt) renderWaiting(status);
+      await sleep(Math.max(1, status.pollAfterSeconds || 1) * 1000);
+    }
+    try {
+      status = await call("GET", "/api/queue/status", { token });
+      msg("");
+    } catch (e) {
+      if (e instanceof ApiError && e.status !== 401) {
+        msg(`${e.message} Retrying…`, "error");
+        status = { ...status, pollAfterSeconds: e.retryAfter };
+        continue;
+      }
+      return fail(e);
+    }
+  }
+}
+
+function renderWaiting(s) {
+  const pre = s.position === undefined;
+  $("preQueue").hidden = !pre;
+  $("inLine").hidden = pre;
+  if (pre) {
+    $("opensAt").textContent = new Date(s.saleOpensAt).toLocaleString();
+  } else {
+    state.firstPosition = Math.max(state.firstPosition || 0, s.position);
+    save();
+    $("position").textContent = s.position.toLocaleString("en-US");
+    $("eta").textContent = duration(s.estimatedWaitSeconds);
+    const done = state.firstPosition > 1 ? (state.firstPosition - s.position) / (state.firstPosition - 1) : 1;
+    $("progress").style.width = `${Math.round(100 * Math.min(1, Math.max(0.03, done)))}%`;
+  }
+  $("pollNote").textContent = `Keep this page open: it checks in for you every ${s.pollAfterSeconds} s.`;
+}
+
+async function pickSeat(status) {
+  show("seats");
+  if (status?.expiresAt) state.activeUntil = status.expiresAt;
+  save();
+  $("activeUntil").textContent = new Date(state.activeUntil).toLocaleTimeString();
+  try {
+    const { availableSchedules } = await call("GET", `/api/concerts/schedules?concertId=${state.concertId}`);
+    const sel = $("schedule");
+    sel.replaceChildren(...availableSchedules.map((s) => {
+      const o = new Option(`${s.concertDate} · ${s.availableSeats} of ${s.totalSeats} free`, s.concertScheduleId);
+      o.dataset.date = s.concertDate;
+      return o;
+    }));
+    if (state.hold) sel.value = state.hold.concertScheduleId;
+    if (!sel.value && state.hold) state.hold = null;
+  } catch (e) { return fail(e); }
+  renderHold();
+  await refreshSeats();
+  timers.push(setInterval(refreshSeats, 2000), setInterval(renderHold, 1000));
+}
+
+async function refreshSeats() {
+  const id = $("schedule").value;
+  if (!id) return;
+  try {
+    const map = await call("GET", `/api/concerts/schedules/${id}/seats`, { token: state.token });
+    const mine = state.hold && String(state.hold.concertScheduleId) === id ? state.hold.seatNumber : 0;
+    $("seatMap").replaceChildren(...map.availableSeats.map((s) => {
+      const b = document.createElement("button");
+      b.textContent = s.seatNumber;
+      b.title = `seat ${s.seatNumber} · ${won(s.price)} · ${s.status}`;
+      b.className = "seat " + (s.seatNumber === mine ? "mine" : s.status);
+      b.disabled = s.status !== "available" && s.seatNumber !== mine;
+      b.onclick = () => hold(Number(id), s.seatNumber);
+      return b;
+    }));
+  } catch (e) { fail(e); }
+}
+
+// hold takes the new seat before giving the old one back, so a buyer who changes
+// their mind never ends up with nothing.
+async function hold(scheduleId, seatNumber) {
+  if (state.hold?.seatNumber === seatNumber && state.hold.concertScheduleId === scheduleId) return;
+  try {
+    const r = await call("POST", "/api/reservations", { token: state.token, body: { concertScheduleId: scheduleId, seatNumber } });
+    const old = state.hold;
+    state.hold = { ...r, date: $("schedule").selectedOptions[0]?.dataset.date, payKey: newKey() };
+    save();
+    if (old && old.reservationId !== r.reservationId) await call("DELETE", `/api/reservations/${old.reservationId}`, { token: state.token }).catch(() => {});
+    msg(`Seat ${seatNumber} is yours for ${duration((new Date(r.expirationTime) - Date.now()) / 1000)}.`, "ok");
+  } catch (e) { fail(e); }
+  renderHold();
+  refreshSeats();
+}
+
+function renderHold() {
+  const h = state.hold;
+  $("holdBox").hidden = !h;
+  if (!h) return;
+  const left = (new Date(h.expirationTime) - Date.now()) / 1000;
+  if (left <= 0) {
+    state.hold = null;
+    save();
+    msg("Your hold ran out; the seat is free again.", "error");
+    return renderHold();
+  }
+  $("holdSeat").textContent = h.seatNumber;
+  $("holdPrice").textContent = won(h.price);
+  $("holdLeft").textContent = duration(left);
+}
+
+async function release() {
+  const h = state.hold;
+  if (!h) return;
+  try {
+    await call("DELETE", `/api/reservations/${h.reservationId}`, { token: state.token });
+    msg(`Seat ${h.seatNumber} is free again.`);
+  } catch (e) { fail(e); }
+  state.hold = null;
+  save();
+  renderHold();
+  refreshSeats();
+}
+
+async function checkout() {
+  const h = state.hold;
+  show("pay");
+  $("paySeat").textContent = h.seatNumber;
+  $("payDate").textContent = h.date || "";
+  $("payPrice").textContent = won(h.price);
+  await refreshBalance();
+}
+
+async function refreshBalance() {
+  try {
+    const { currentBalance } = await call("GET", "/api/users/balance?limit=1", { token: state.token });
+    $("balance").textContent = won(currentBalance);
+    const short = state.hold ? state.hold.price - currentBalance : 0;
+    $("amount").value = short > 0 ? short : "";
+  } catch (e) { fail(e); }
+}
+
+async function charge() {
+  const amount = Number($("amount").value);
+  if (!Number.isInteger(amount) || amount < 1) return msg("Enter a whole number of won.", "error");
+  $("chargeBtn").disabled = true;
+  try {
+    const r = await call("POST", "/api/users/balance/charge", { token: state.token, body: { amount }, idempotencyKey: newKey() });
+    msg(`Added ${won(amount)}.`, "ok");
+    $("balance").textContent = won(r.currentBalance);
+    $("amount").value = "";
+  } catch (e) { fail(e); } finally { $("chargeBtn").disabled = false; }
+}
+
+async function pay() {
+  const h = state.hold;
+  $("payBtn").disabled = true;
+  try {
+    const p = await call("POST", "/api/payments", {
+      token: state.token, idempotencyKey: h.payKey, body: { reservationId: h.reservationId, paymentAmount: h.price },
+    });
+    state.hold = null;
+    save();
+    finished("Paid. Enjoy the show!", `Seat ${h.seatNumber} on ${h.date || "your date"} is yours: payment #${p.paymentId}, ${won(p.amount)}. Balance left: ${won(p.currentBalance)}.`);
+  } catch (e) {
+    if (e.code === "INSUFFICIENT_BALANCE") {
+      msg("Your balance is too low: add money first.", "error");
+      refreshBalance();
+    } else if (e.code === "RESERVATION_EXPIRED") {
+      state.hold = null;
+      save();
+      msg("Your hold ran out before the payment; nothing was charged. Pick a seat again.", "error");
+      pickSeat();
+    } else fail(e);
+  } finally { $("payBtn").disabled = false; }
+}
+
+function finished(title, text) {
+  show("done");
+  $("doneTitle").textContent = title;
+  $("doneText").textContent = text;
+  msg("");
+}
+
+$("enterBtn").onclick = enter;
+$("schedule").onchange = refreshSeats;
+$("releaseBtn").onclick = release;
+$("toPayBtn").onclick = checkout;
+$("chargeBtn").onclick = charge;
+$("payBtn").onclick = pay;
+$("backBtn").onclick = () => pickSeat();
+$("againBtn").onclick = () => restart();
+
+if (state.token) waitInLine(null); else { show("enter"); loadConcerts(); }
