@@ -1,0 +1,32 @@
+-- wrk script: POST /api/reservations with a random seat, rotating ACTIVE tokens
+-- (one per line, written by `rush setup -mode hold`).
+--
+--   wrk -t2 -c256 -d15s --latency -s bench/wrk/hold.lua http://127.0.0.1:8080 -- /tmp/hold.tokens <scheduleId> <seats>
+--
+-- Most answers are 201 (a new hold) until the seats fill up, then 409 SEAT_TAKEN
+-- or HOLD_LIMIT_REACHED: all are the hold path doing its job. wrk counts every
+-- non-2xx answer as an error; bench/run.sh counts 5xx from the server's /metrics.
+local tokens = {}
+local i = 0
+local schedule, seats
+
+function init(args)
+  local path = args[1] or "tokens.txt"
+  schedule = tonumber(args[2] or "1")
+  seats = tonumber(args[3] or "100000")
+  for line in io.lines(path) do
+    if #line > 0 then tokens[#tokens + 1] = "Bearer " .. line end
+  end
+  if #tokens == 0 then error("no tokens in " .. path) end
+  math.randomseed(os.time() + #tostring({}))
+  i = math.random(#tokens)
+end
+
+local headers = { ["Content-Type"] = "application/json" }
+
+function request()
+  i = i % #tokens + 1
+  headers["Authorization"] = tokens[i]
+  local body = '{"concertScheduleId":' .. schedule .. ',"seatNumber":' .. math.random(seats) .. '}'
+  return wrk.format("POST", "/api/reservations", headers, body)
+end
