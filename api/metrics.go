@@ -34,7 +34,7 @@ var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25
 
 // newMetrics registers the request metrics and, for a non-nil e, the engine's
 // per-concert counts read at scrape time.
-func newMetrics(e *engine.Engine) *metrics {
+func newMetrics(e *engine.Engine, outboxLag func(context.Context) (time.Duration, error)) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -64,7 +64,7 @@ func newMetrics(e *engine.Engine) *metrics {
 		}
 	}
 	if e != nil {
-		m.reg.MustRegister(&engineCollector{e: e})
+		m.reg.MustRegister(&engineCollector{e: e, outboxLag: outboxLag})
 	}
 	m.serve = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	return m
@@ -161,18 +161,22 @@ var (
 	descSeats      = prometheus.NewDesc("concertd_concert_seats_total", "Seats over all the concert's schedules.", concertLabels, nil)
 	descAdmissions = prometheus.NewDesc("concertd_admissions_total", "Tokens admitted from the waiting room since the sale began.", concertLabels, nil)
 	descScrapeOK   = prometheus.NewDesc("concertd_engine_scrape_success", "1 if the engine's counts were read in full on this scrape.", nil, nil)
+	descExpiries   = prometheus.NewDesc("concertd_hold_expiries_total", "Expired holds freed by this instance, by the path that found them (listener: keyspace expiry hint; sweeper: periodic sweep).", []string{"path"}, nil)
+	descSettled    = prometheus.NewDesc("concertd_payments_settled_from_ledger_total", "Holds left PAYING that the ledger said were sold and the sweeper marked sold.", nil, nil)
+	descOutboxLag  = prometheus.NewDesc("concertd_outbox_lag_seconds", "Age of the oldest payment event not yet relayed to the Redis stream (0 when none).", nil, nil)
 )
 
 // engineCollector reads engine.Stats at scrape time, so the request path pays
 // nothing for these series and every instance reports the shared truth.
 type engineCollector struct {
-	e *engine.Engine
+	e         *engine.Engine
+	outboxLag func(context.Context) (time.Duration, error) // nil without a ledger outbox
 	// One scrape at a time: concurrent scrapers would multiply the Redis reads.
 	mu sync.Mutex
 }
 
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descWaiting, descActive, descHeld, descSold, descSeats, descAdmissions, descScrapeOK} {
+	for _, d := range []*prometheus.Desc{descWaiting, descActive, descHeld, descSold, descSeats, descAdmissions, descScrapeOK, descExpiries, descSettled, descOutboxLag} {
 		ch <- d
 	}
 }
@@ -184,6 +188,17 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	ok := 1.0
 	defer func() { ch <- prometheus.MustNewConstMetric(descScrapeOK, prometheus.GaugeValue, ok) }()
+	n := c.e.Counters()
+	ch <- prometheus.MustNewConstMetric(descExpiries, prometheus.CounterValue, float64(n.ExpiredByHint), "listener")
+	ch <- prometheus.MustNewConstMetric(descExpiries, prometheus.CounterValue, float64(n.ExpiredBySweep), "sweeper")
+	ch <- prometheus.MustNewConstMetric(descSettled, prometheus.CounterValue, float64(n.SettledFromLedger))
+	if c.outboxLag != nil {
+		if lag, err := c.outboxLag(ctx); err == nil {
+			ch <- prometheus.MustNewConstMetric(descOutboxLag, prometheus.GaugeValue, lag.Seconds())
+		} else {
+			ok = 0
+		}
+	}
 	concerts, err := c.e.Concerts(ctx)
 	if err != nil {
 		ok = 0

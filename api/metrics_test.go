@@ -3,6 +3,7 @@ package api
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMetricsAfterASale walks one buyer through a sale and checks the series an
@@ -65,5 +66,28 @@ func TestMetricsScrapeSurvivesOutage(t *testing.T) {
 		if !strings.Contains(string(r.body), want) {
 			t.Errorf("metrics lack %q:\n%s", want, r.body)
 		}
+	}
+}
+
+// TestMetricsCountHoldExpiries: a hold left to expire is counted once, under the
+// periodic sweep's path (miniredis sends no keyspace events, so no listener hint).
+func TestMetricsCountHoldExpiries(t *testing.T) {
+	h := newHarness(t)
+	f := h.fixture()
+	h.runEngine()
+	h.waitActive(f.token)
+	h.mustStatus(201, "POST", "/api/reservations", `{"concertScheduleId":`+itoa(f.scheduleID)+`,"seatNumber":5}`, bearer(f.token)...)
+	h.clk.Advance(6 * time.Minute) // past the 5-minute hold, inside the 10-minute lease
+	want := `concertd_hold_expiries_total{path="sweeper"} 1`
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		body := string(h.do("GET", "/metrics", "").body)
+		if strings.Contains(body, want) && strings.Contains(body, `concertd_hold_expiries_total{path="listener"} 0`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics never showed %q:\n%s", want, body)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -26,6 +26,9 @@ type Options struct {
 	// Limiter enforces RateLimits (see ratelimit.go); nil turns rate limiting off.
 	Limiter    Limiter
 	RateLimits RateLimits
+	// OutboxLag reports the age of the oldest unrelayed payment event, for /metrics;
+	// nil when the ledger has no outbox (embedded mode).
+	OutboxLag func(context.Context) (time.Duration, error)
 }
 
 // maxBody is the contract's request body limit. The fasthttp server accepts up to
@@ -66,7 +69,7 @@ func New(e *engine.Engine, o Options) *Server {
 		log:       o.Log,
 		outageLog: o.Log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Second}),
 		timeout:   o.RequestTimeout,
-		metrics:   newMetrics(e),
+		metrics:   newMetrics(e, o.OutboxLag),
 		limiter:   o.Limiter,
 		limits:    o.RateLimits,
 	}

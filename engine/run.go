@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,7 +49,9 @@ func (e *Engine) Run(ctx context.Context, onErr func(what string, err error)) {
 		case <-sweep.C:
 			step("sweep", e.SweepOnce)
 		case h := <-e.sweepHint:
-			step("sweep", func(c context.Context) error { return e.sweepSchedule(c, h.concertID, h.scheduleID) })
+			step("sweep", func(c context.Context) error {
+				return e.sweepSchedule(c, h.concertID, h.scheduleID, &e.counts.expiredByHint)
+			})
 		case <-refresh.C:
 			step("catalog", e.catalog.load)
 			step("recover", e.checkRebuilt)
@@ -62,7 +65,7 @@ func (e *Engine) SweepOnce(ctx context.Context) error {
 	_, schedules := e.catalog.all()
 	var first error
 	for _, s := range schedules {
-		first = firstErr(first, e.sweepSchedule(ctx, s.ConcertID, s.ID))
+		first = firstErr(first, e.sweepSchedule(ctx, s.ConcertID, s.ID, &e.counts.expiredBySweep))
 	}
 	return first
 }
@@ -72,17 +75,19 @@ const (
 	sweepRounds = 20
 )
 
-func (e *Engine) sweepSchedule(ctx context.Context, concertID, scheduleID int64) error {
+// sweepSchedule settles one schedule's expired holds; expired counts the holds it
+// found unsold, by the path that found them (keyspace hint or periodic sweep).
+func (e *Engine) sweepSchedule(ctx context.Context, concertID, scheduleID int64, expired *atomic.Int64) error {
 	now := e.clock.Now()
 	// A bounded number of rounds: a hold that Release leaves alone (it changed
 	// meanwhile) must not keep this loop busy; the next tick sees it again.
 	for range sweepRounds {
-		expired, err := e.seats.Expired(ctx, concertID, scheduleID, now, sweepBatch)
-		if err != nil || len(expired) == 0 {
+		found, err := e.seats.Expired(ctx, concertID, scheduleID, now, sweepBatch)
+		if err != nil || len(found) == 0 {
 			return err
 		}
-		seats := make([]int, len(expired))
-		for i, h := range expired {
+		seats := make([]int, len(found))
+		for i, h := range found {
 			seats[i] = h.Seat
 		}
 		sales, err := e.ledger.SoldSeats(ctx, scheduleID, seats)
@@ -93,12 +98,13 @@ func (e *Engine) sweepSchedule(ctx context.Context, concertID, scheduleID int64)
 		for _, s := range sales {
 			sold[s.Seat] = s
 		}
-		for _, h := range expired {
+		for _, h := range found {
 			if s, ok := sold[h.Seat]; ok {
 				r := Reservation{ID: s.ReservationID, ConcertID: concertID, ScheduleID: scheduleID, Seat: s.Seat, UserID: s.UserID, Price: s.Amount}
 				if _, err := e.seats.CompletePayment(ctx, r, now); err != nil {
 					return err
 				}
+				e.counts.settledFromLedger.Add(1)
 				continue
 			}
 			if h.Paying {
@@ -113,9 +119,10 @@ func (e *Engine) sweepSchedule(ctx context.Context, concertID, scheduleID int64)
 			if err := e.seats.Release(ctx, h, now); err != nil {
 				return err
 			}
+			expired.Add(1)
 		}
 		e.forgetSeatMap(scheduleID)
-		if len(expired) < sweepBatch {
+		if len(found) < sweepBatch {
 			return nil
 		}
 	}
@@ -141,4 +148,24 @@ func (e *Engine) checkRebuilt(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Counters are this instance's running totals of background work, for metrics.
+type Counters struct {
+	ExpiredByHint     int64 // expired holds found through a keyspace expiry hint
+	ExpiredBySweep    int64 // expired holds found by the periodic sweep
+	SettledFromLedger int64 // PAYING holds the ledger said were sold (repaired step 3)
+}
+
+type counters struct {
+	expiredByHint, expiredBySweep, settledFromLedger atomic.Int64
+}
+
+// Counters returns this instance's totals so far.
+func (e *Engine) Counters() Counters {
+	return Counters{
+		ExpiredByHint:     e.counts.expiredByHint.Load(),
+		ExpiredBySweep:    e.counts.expiredBySweep.Load(),
+		SettledFromLedger: e.counts.settledFromLedger.Load(),
+	}
 }

@@ -122,10 +122,14 @@ func (m *Main) Run(ctx context.Context) error {
 		goBackground(func() { purgeIdempotencyKeys(bg, pg, log) })
 	}
 
-	srv := api.New(e, api.Options{
+	opts := api.Options{
 		AdminKey: c.AdminKey, Log: log,
 		Limiter: redisstore.NewLimiter(rdb, c.RedisPrefix, nil), RateLimits: c.RateLimits,
-	}).HTTPServer()
+	}
+	if pg != nil {
+		opts.OutboxLag = pg.OutboxLag
+	}
+	srv := api.New(e, opts).HTTPServer()
 	ln, err := net.Listen("tcp4", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)

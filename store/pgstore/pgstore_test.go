@@ -406,3 +406,42 @@ func benchFixture(b *testing.B, s *pgstore.Store) (int64, []engine.Schedule) {
 	}
 	return uid, sched
 }
+
+func TestOutboxLag(t *testing.T) {
+	ctx := context.Background()
+	s, err := pgstore.Open(ctx, storetest.Database(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if lag, err := s.OutboxLag(ctx); err != nil || lag != 0 {
+		t.Fatalf("empty outbox: lag %v, %v; want 0", lag, err)
+	}
+	c, schedules, err := s.CreateConcert(ctx, engine.NewConcert{Title: "x", Queue: engine.QueueSettings{AdmitPerSecond: 1, MaxActive: 1},
+		Schedules: []engine.NewSchedule{{Date: "2030-01-01", SeatCount: 5, Price: 10}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c
+	u, err := s.CreateUser(ctx, "a", "a@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Charge(ctx, u, 100, engine.MaxBalance, engine.Idempotency{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Sell(ctx, engine.Sale{ReservationID: 1, ScheduleID: schedules[0].ID, Seat: 1, UserID: u, Amount: 10}, engine.Idempotency{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // the lag is measured by the database's own clock
+	lag, err := s.OutboxLag(ctx)
+	if err != nil || lag < 10*time.Millisecond || lag > time.Minute {
+		t.Fatalf("one unsent event: lag %v, %v", lag, err)
+	}
+	if _, err := s.RelayOutbox(ctx, 10, func(context.Context, []pgstore.OutboxEvent) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if lag, err := s.OutboxLag(ctx); err != nil || lag != 0 {
+		t.Fatalf("after relaying: lag %v, %v; want 0", lag, err)
+	}
+}

@@ -305,3 +305,22 @@ func (s *Store) RelayOutbox(ctx context.Context, limit int, publish func(ctx con
 type publishError struct{ err error }
 
 func (e *publishError) Error() string { return e.err.Error() }
+
+// outboxLagSQL reads the oldest unsent event through outbox_unsent_idx (the
+// partial index on id WHERE sent_at IS NULL): ids grow with time.
+const outboxLagSQL = `
+SELECT coalesce(extract(epoch FROM now() - created_at), 0)::float8
+FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT 1`
+
+// OutboxLag is how long the oldest unrelayed event has waited; 0 when none waits.
+func (s *Store) OutboxLag(ctx context.Context) (time.Duration, error) {
+	var secs float64
+	err := s.pool.QueryRow(ctx, outboxLagSQL).Scan(&secs)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, translate(err)
+	}
+	return time.Duration(secs * float64(time.Second)), nil
+}
