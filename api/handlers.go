@@ -129,11 +129,7 @@ func (s *Server) schedules(ctx context.Context, rc *fasthttp.RequestCtx) error {
 // seatMap serves a shared, pre-encoded body: a 100,000-seat map is megabytes, and
 // every admitted client asks for it at once.
 func (s *Server) seatMap(ctx context.Context, rc *fasthttp.RequestCtx) error {
-	t, err := s.token(rc)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(rc, "scheduleId")
+	t, id, err := s.tokenAndID(rc, "scheduleId")
 	if err != nil {
 		return err
 	}
@@ -195,11 +191,7 @@ func (s *Server) hold(ctx context.Context, rc *fasthttp.RequestCtx) error {
 }
 
 func (s *Server) reservation(ctx context.Context, rc *fasthttp.RequestCtx) error {
-	t, err := s.token(rc)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(rc, "reservationId")
+	t, id, err := s.tokenAndID(rc, "reservationId")
 	if err != nil {
 		return err
 	}
@@ -211,11 +203,7 @@ func (s *Server) reservation(ctx context.Context, rc *fasthttp.RequestCtx) error
 }
 
 func (s *Server) cancel(ctx context.Context, rc *fasthttp.RequestCtx) error {
-	t, err := s.token(rc)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(rc, "reservationId")
+	t, id, err := s.tokenAndID(rc, "reservationId")
 	if err != nil {
 		return err
 	}

@@ -119,24 +119,6 @@ func (s *Store) Enter(ctx context.Context, concertID, userID int64, now time.Tim
 	}, nil
 }
 
-// Status runs status.lua; a waiting token's poll refreshes its heartbeat in the
-// same round trip.
-func (s *Store) Status(ctx context.Context, t engine.Token, now time.Time, idle time.Duration) (engine.TokenStatus, error) {
-	k := s.keys
-	c := t.ConcertID
-	keys := []string{k.token(c, t.UserID), k.active(c), k.wait(c), k.seen(c)}
-	v, err := statusScript.Run(ctx, s.rdb, keys,
-		t.UserID, t.Gen, now.UnixMilli(), idle.Milliseconds()).Slice()
-	if err != nil {
-		return engine.TokenStatus{}, domainError("status", err)
-	}
-	st, err := parseTokenStatus(v)
-	if err != nil {
-		return engine.TokenStatus{}, fmt.Errorf("redis status: %w", err)
-	}
-	return st, nil
-}
-
 // Admit runs admit.lua, one atomic admission step shared by every instance.
 func (s *Store) Admit(ctx context.Context, concertID int64, now time.Time, p engine.AdmitParams) (engine.AdmitResult, error) {
 	k := s.keys
@@ -186,7 +168,7 @@ func parseTokenStatus(v []any) (engine.TokenStatus, error) {
 	st := engine.TokenStatus{State: engine.TokenState(state)}
 	switch st.State {
 	case engine.TokenDone, engine.TokenExpired:
-		return st, nil
+		return st, nil // the detail is empty
 	case engine.TokenWaiting, engine.TokenActive:
 		if len(v) != 2 {
 			return engine.TokenStatus{}, fmt.Errorf("unexpected reply %v", v)

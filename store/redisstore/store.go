@@ -21,6 +21,7 @@ type Store struct {
 	rdb     redis.UniversalClient
 	keys    keys
 	idBlock idBlock // this instance's share of reservation ids
+	status  statusBatcher
 }
 
 // New returns a Store whose keys start with prefix (default "concertd").
