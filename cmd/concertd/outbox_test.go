@@ -1,0 +1,55 @@
+package main
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/concertd/concertd/store/storetest"
+	"github.com/concertd/concertd/test/rushtest"
+)
+
+// TestPaymentEventReachesStream: a committed payment's outbox row is relayed by the
+// running server to the P:events stream, carrying the reservation it paid.
+func TestPaymentEventReachesStream(t *testing.T) {
+	cfg := testConfig(t)
+	in := start(t, cfg)
+	c := rushtest.NewClient(testAdminKey, in.base)
+	ctx := ctxFor(t, 30*time.Second)
+	cid, sid, err := c.Concert(ctx, 5, 1000, 1000, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBuyer(t, ctx, c, cid, 5000).admitted(t, ctx, c)
+	hold := mustDo(t, ctx, c, 201, "", "POST", "/api/reservations", map[string]any{"concertScheduleId": sid, "seatNumber": 2}, rushtest.Bearer(b.token)...)
+	rid := hold.Int("reservationId")
+	mustDo(t, ctx, c, 201, "", "POST", "/api/payments", map[string]any{"reservationId": rid, "paymentAmount": 1000}, rushtest.Bearer(b.token)...)
+
+	opt, err := redis.ParseURL(storetest.DefaultRedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	eventually(t, 10*time.Second, func() string {
+		entries, err := rdb.XRange(ctx, cfg.RedisPrefix+":events", "-", "+").Result()
+		if err != nil {
+			return err.Error()
+		}
+		for _, e := range entries {
+			if p, _ := e.Values["payload"].(string); e.Values["topic"] == "payment.completed" &&
+				containsField(p, "reservationId", strconv.FormatInt(rid, 10)) {
+				return ""
+			}
+		}
+		return "no payment.completed event for reservation " + strconv.FormatInt(rid, 10) + " yet"
+	})
+}
+
+// containsField reports whether a JSON object text has "name":value.
+func containsField(json, name, value string) bool {
+	return strings.Contains(json, `"`+name+`":`+value) || strings.Contains(json, `"`+name+`": `+value)
+}
