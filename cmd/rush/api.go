@@ -60,45 +60,33 @@ type stats struct {
 }
 
 func (cl *client) createConcert(ctx context.Context, title string, q queueSettings, schedules ...schedule) (int64, []int64, error) {
-	a, err := cl.do(ctx, call{endpoint: "POST /api/admin/concerts", method: "POST", path: "/api/admin/concerts", admin: true,
-		body: concertSpec{Title: title, Description: "created by cmd/rush", Queue: q, Schedules: schedules}})
-	if err != nil {
-		return 0, nil, err
-	}
-	var v struct {
+	v, err := callJSON[struct {
 		ConcertID   int64   `json:"concertId"`
 		ScheduleIDs []int64 `json:"scheduleIds"`
-	}
-	if err := a.decode(&v); err != nil {
-		return 0, nil, fmt.Errorf("create concert: %w", err)
+	}](ctx, cl, call{endpoint: "POST /api/admin/concerts", method: "POST", path: "/api/admin/concerts", admin: true,
+		body: concertSpec{Title: title, Description: "created by cmd/rush", Queue: q, Schedules: schedules}}, "create concert")
+	if err != nil {
+		return 0, nil, err
 	}
 	return v.ConcertID, v.ScheduleIDs, nil
 }
 
 func (cl *client) createUser(ctx context.Context, name, email string) (int64, error) {
-	a, err := cl.do(ctx, call{endpoint: "POST /api/users", method: "POST", path: "/api/users",
-		body: map[string]string{"name": name, "email": email}})
+	v, err := callJSON[struct {
+		UserID int64 `json:"userId"`
+	}](ctx, cl, call{endpoint: "POST /api/users", method: "POST", path: "/api/users",
+		body: map[string]string{"name": name, "email": email}}, "create user")
 	if err != nil {
 		return 0, err
-	}
-	var v struct {
-		UserID int64 `json:"userId"`
-	}
-	if err := a.decode(&v); err != nil {
-		return 0, fmt.Errorf("create user: %w", err)
 	}
 	return v.UserID, nil
 }
 
 func (cl *client) enter(ctx context.Context, userID, concertID int64) (queueStatus, error) {
-	a, err := cl.do(ctx, call{endpoint: "POST /api/users/token", method: "POST", path: "/api/users/token",
-		body: map[string]int64{"userId": userID, "concertId": concertID}})
+	v, err := callJSON[queueStatus](ctx, cl, call{endpoint: "POST /api/users/token", method: "POST", path: "/api/users/token",
+		body: map[string]int64{"userId": userID, "concertId": concertID}}, "enter")
 	if err != nil {
 		return queueStatus{}, err
-	}
-	var v queueStatus
-	if err := a.decode(&v); err != nil {
-		return queueStatus{}, fmt.Errorf("enter: %w", err)
 	}
 	return v, nil
 }
@@ -116,30 +104,22 @@ func (cl *client) status(ctx context.Context, token string) (queueStatus, answer
 }
 
 func (cl *client) charge(ctx context.Context, token string, amount int64) (int64, error) {
-	a, err := cl.do(ctx, call{endpoint: "POST /api/users/balance/charge", method: "POST", path: "/api/users/balance/charge",
-		token: token, body: map[string]int64{"amount": amount}})
+	v, err := callJSON[struct {
+		CurrentBalance int64 `json:"currentBalance"`
+	}](ctx, cl, call{endpoint: "POST /api/users/balance/charge", method: "POST", path: "/api/users/balance/charge",
+		token: token, body: map[string]int64{"amount": amount}}, "charge")
 	if err != nil {
 		return 0, err
-	}
-	var v struct {
-		CurrentBalance int64 `json:"currentBalance"`
-	}
-	if err := a.decode(&v); err != nil {
-		return 0, fmt.Errorf("charge: %w", err)
 	}
 	return v.CurrentBalance, nil
 }
 
 func (cl *client) balance(ctx context.Context, token string) (int64, error) {
-	a, err := cl.do(ctx, call{endpoint: "GET /api/users/balance", method: "GET", path: "/api/users/balance?limit=1", token: token})
+	v, err := callJSON[struct {
+		CurrentBalance int64 `json:"currentBalance"`
+	}](ctx, cl, call{endpoint: "GET /api/users/balance", method: "GET", path: "/api/users/balance?limit=1", token: token}, "balance")
 	if err != nil {
 		return 0, err
-	}
-	var v struct {
-		CurrentBalance int64 `json:"currentBalance"`
-	}
-	if err := a.decode(&v); err != nil {
-		return 0, fmt.Errorf("balance: %w", err)
 	}
 	return v.CurrentBalance, nil
 }
@@ -205,14 +185,10 @@ func (cl *client) pay(ctx context.Context, token string, reservationID, amount i
 }
 
 func (cl *client) concertStats(ctx context.Context, concertID int64) (stats, error) {
-	a, err := cl.do(ctx, call{endpoint: "GET /api/admin/concerts/{id}/stats", method: "GET",
-		path: "/api/admin/concerts/" + strconv.FormatInt(concertID, 10) + "/stats", admin: true})
+	v, err := callJSON[stats](ctx, cl, call{endpoint: "GET /api/admin/concerts/{id}/stats", method: "GET",
+		path: "/api/admin/concerts/" + strconv.FormatInt(concertID, 10) + "/stats", admin: true}, "stats")
 	if err != nil {
 		return stats{}, err
-	}
-	var v stats
-	if err := a.decode(&v); err != nil {
-		return stats{}, fmt.Errorf("stats: %w", err)
 	}
 	return v, nil
 }
@@ -254,4 +230,18 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// callJSON runs one call and decodes its JSON answer into a T; what names the call
+// in a decode error.
+func callJSON[T any](ctx context.Context, cl *client, c call, what string) (T, error) {
+	var v T
+	a, err := cl.do(ctx, c)
+	if err != nil {
+		return v, err
+	}
+	if err := a.decode(&v); err != nil {
+		return v, fmt.Errorf("%s: %w", what, err)
+	}
+	return v, nil
 }
