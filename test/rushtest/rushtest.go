@@ -344,8 +344,11 @@ func (c *Client) Rush(ctx context.Context, cfg RushConfig) (RushResult, error) {
 		defer close(sampled)
 		statsPath := "/api/admin/concerts/" + strconv.FormatInt(cid, 10) + "/stats"
 		for sctx.Err() == nil {
-			t := time.Now()
 			r, err := c.Do(sctx, "GET", statsPath, nil, c.Admin()...)
+			// The count was read at some moment before the answer arrived, and it only
+			// grows, so the bound uses the arrival time: a request retried across
+			// instances (one may have just been killed) can take seconds.
+			t := time.Now()
 			if err == nil && r.Status == http.StatusOK {
 				// The bucket starts empty at the first admission step after creation
 				// and holds at most one second's worth, so by now no more than
