@@ -40,16 +40,33 @@ type harness struct {
 }
 
 func newHarness(t testing.TB) *harness {
+	h, _ := startHarness(t, nil, nil)
+	return h
+}
+
+// startHarness builds the engine and an in-memory server. With limits nil rate
+// limiting is off; otherwise lim enforces them, and a nil lim means the Redis
+// limiter on the engine's simulated clock, so a test refills an allowance by
+// moving the clock instead of sleeping.
+func startHarness(t testing.TB, lim Limiter, limits *RateLimits) (*harness, *fasthttputil.InmemoryListener) {
 	t.Helper()
 	mr, rdb := storetest.Miniredis(t)
-	shared := redisstore.New(rdb, storetest.RandomName("t"))
+	prefix := storetest.RandomName("t")
+	shared := redisstore.New(rdb, prefix)
 	clk := clock.NewSimulated(t0)
+	opts := Options{AdminKey: testAdminKey, Log: zerolog.Nop(), RequestTimeout: 2 * time.Second}
+	if limits != nil {
+		if lim == nil {
+			lim = redisstore.NewLimiter(rdb, prefix, clk)
+		}
+		opts.Limiter, opts.RateLimits = lim, *limits
+	}
 	e := engine.New(engine.Config{
 		Secret:        []byte("k"),
 		AdmitInterval: 5 * time.Millisecond,
 		SweepInterval: 20 * time.Millisecond,
 	}, clk, memstore.New(), shared, shared)
-	srv := New(e, Options{AdminKey: testAdminKey, Log: zerolog.Nop(), RequestTimeout: 2 * time.Second})
+	srv := New(e, opts)
 
 	ln := fasthttputil.NewInmemoryListener()
 	hs := srv.HTTPServer()
@@ -67,7 +84,7 @@ func newHarness(t testing.TB) *harness {
 		Dial:                func(string) (net.Conn, error) { return ln.Dial() },
 		MaxResponseBodySize: 64 << 20,
 	}
-	return &harness{t: t, mr: mr, clk: clk, e: e, srv: srv, client: client, dial: ln.Dial}
+	return &harness{t: t, mr: mr, clk: clk, e: e, srv: srv, client: client, dial: ln.Dial}, ln
 }
 
 // runEngine starts the engine's background work (admission, sweeps) until the test ends.

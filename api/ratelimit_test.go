@@ -8,57 +8,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/concertd/concertd/engine"
-	"github.com/concertd/concertd/engine/clock"
-	"github.com/concertd/concertd/store/memstore"
-	"github.com/concertd/concertd/store/redisstore"
-	"github.com/concertd/concertd/store/storetest"
 )
 
-// buildHarness is newHarness with rate limits: lim is the Limiter, or when nil
-// the Redis limiter on the engine's simulated clock, so a test refills an
-// allowance by moving the clock instead of sleeping.
+// buildHarness is newHarness with rate limits (see startHarness for lim == nil).
 func buildHarness(t *testing.T, lim Limiter, limits RateLimits) *harness {
-	h, _ := buildHarnessListener(t, lim, limits)
+	h, _ := startHarness(t, lim, &limits)
 	return h
 }
 
 func buildHarnessListener(t *testing.T, lim Limiter, limits RateLimits) (*harness, *fasthttputil.InmemoryListener) {
-	t.Helper()
-	mr, rdb := storetest.Miniredis(t)
-	prefix := storetest.RandomName("t")
-	shared := redisstore.New(rdb, prefix)
-	clk := clock.NewSimulated(t0)
-	if lim == nil {
-		lim = redisstore.NewLimiter(rdb, prefix, clk)
-	}
-	e := engine.New(engine.Config{
-		Secret:        []byte("k"),
-		AdmitInterval: 5 * time.Millisecond,
-		SweepInterval: 20 * time.Millisecond,
-	}, clk, memstore.New(), shared, shared)
-	srv := New(e, Options{
-		AdminKey: testAdminKey, Log: zerolog.Nop(), RequestTimeout: 2 * time.Second,
-		Limiter: lim, RateLimits: limits,
-	})
-	ln := fasthttputil.NewInmemoryListener()
-	hs := srv.HTTPServer()
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = hs.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		_ = hs.Shutdown()
-		_ = ln.Close()
-		<-served
-	})
-	client := &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }}
-	return &harness{t: t, mr: mr, clk: clk, e: e, srv: srv, client: client, dial: ln.Dial}, ln
+	return startHarness(t, lim, &limits)
 }
 
 // fromAddress returns a copy of h whose connections come from ip.

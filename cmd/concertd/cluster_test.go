@@ -94,13 +94,9 @@ func eventually(t *testing.T, d time.Duration, f func() string) {
 func TestPostgresOutage(t *testing.T) {
 	c, p, cfg := outage(t, "postgresql")
 	ctx := ctxFor(t, 40*time.Second)
-	cid, sid, err := c.Concert(ctx, 10, 1000, 1000, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := newBuyer(t, ctx, c, cid, 5000).admitted(t, ctx, c)
-	hold := mustDo(t, ctx, c, 201, "", "POST", "/api/reservations", map[string]any{"concertScheduleId": sid, "seatNumber": 3}, rushtest.Bearer(b.token)...)
-	pay := map[string]any{"reservationId": hold.Int("reservationId"), "paymentAmount": 1000}
+	sl := newSale(t, ctx, c, 10, 3)
+	cid, b := sl.concertID, sl.buyer
+	pay := map[string]any{"reservationId": sl.reservationID, "paymentAmount": 1000}
 	// A waiter who arrived before the outage keeps polling through it.
 	w := newBuyer(t, ctx, c, cid, 0)
 
@@ -137,7 +133,10 @@ func TestPostgresOutage(t *testing.T) {
 		return ""
 	})
 	// The failed payment left the hold payable and charged nothing.
-	var paid rushtest.Response
+	var (
+		paid rushtest.Response
+		err  error
+	)
 	// The attempt cut by the outage may still be PAYING: retries answer 503 until
 	// the payment window (10 s) ends and the sweeper, finding no sale in the
 	// ledger, gives the hold back.
@@ -166,13 +165,9 @@ func TestPostgresOutage(t *testing.T) {
 func TestRedisOutage(t *testing.T) {
 	c, p, _ := outage(t, "redis")
 	ctx := ctxFor(t, 40*time.Second)
-	cid, sid, err := c.Concert(ctx, 10, 1000, 1000, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := newBuyer(t, ctx, c, cid, 5000).admitted(t, ctx, c)
-	hold := mustDo(t, ctx, c, 201, "", "POST", "/api/reservations", map[string]any{"concertScheduleId": sid, "seatNumber": 3}, rushtest.Bearer(b.token)...)
-	rid := itoa(hold.Int("reservationId"))
+	sl := newSale(t, ctx, c, 10, 3)
+	cid, sid, b := sl.concertID, sl.scheduleID, sl.buyer
+	rid := itoa(sl.reservationID)
 
 	p.Cut()
 	tries := []struct {
@@ -183,7 +178,7 @@ func TestRedisOutage(t *testing.T) {
 		{"GET", "/api/concerts/schedules/" + itoa(sid) + "/seats", nil},
 		{"POST", "/api/reservations", map[string]any{"concertScheduleId": sid, "seatNumber": 4}},
 		{"GET", "/api/reservations/" + rid, nil},
-		{"POST", "/api/payments", map[string]any{"reservationId": hold.Int("reservationId"), "paymentAmount": 1000}},
+		{"POST", "/api/payments", map[string]any{"reservationId": sl.reservationID, "paymentAmount": 1000}},
 		{"POST", "/api/users/token", map[string]any{"userId": b.id, "concertId": cid}},
 		{"GET", "/api/admin/concerts/" + itoa(cid) + "/stats", nil},
 		{"GET", "/api/users/balance", nil},
@@ -221,7 +216,7 @@ func TestRedisOutage(t *testing.T) {
 		}
 		return ""
 	})
-	paid := mustDo(t, ctx, c, 201, "", "POST", "/api/payments", map[string]any{"reservationId": hold.Int("reservationId"), "paymentAmount": 1000}, rushtest.Bearer(b.token)...)
+	paid := mustDo(t, ctx, c, 201, "", "POST", "/api/payments", map[string]any{"reservationId": sl.reservationID, "paymentAmount": 1000}, rushtest.Bearer(b.token)...)
 	if paid.Int("currentBalance") != 4000 {
 		t.Fatalf("payment after the outage: %s", paid)
 	}

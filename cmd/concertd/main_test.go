@@ -109,6 +109,24 @@ type buyer struct {
 	token string
 }
 
+// sale is a test concert (price 1000 a seat) with one buyer, admitted and charged
+// 5000, holding one seat.
+type sale struct {
+	concertID, scheduleID, reservationID int64
+	buyer                                buyer
+}
+
+func newSale(t *testing.T, ctx context.Context, c *rushtest.Client, seats, seat int) sale {
+	t.Helper()
+	cid, sid, err := c.Concert(ctx, seats, 1000, 1000, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBuyer(t, ctx, c, cid, 5000).admitted(t, ctx, c)
+	hold := mustDo(t, ctx, c, 201, "", "POST", "/api/reservations", map[string]any{"concertScheduleId": sid, "seatNumber": seat}, rushtest.Bearer(b.token)...)
+	return sale{concertID: cid, scheduleID: sid, reservationID: hold.Int("reservationId"), buyer: b}
+}
+
 func newBuyer(t *testing.T, ctx context.Context, c *rushtest.Client, concertID int64, charge int64) buyer {
 	t.Helper()
 	id, err := c.User(ctx, "b")

@@ -19,14 +19,9 @@ func TestPaymentEventReachesStream(t *testing.T) {
 	in := start(t, cfg)
 	c := rushtest.NewClient(testAdminKey, in.base)
 	ctx := ctxFor(t, 30*time.Second)
-	cid, sid, err := c.Concert(ctx, 5, 1000, 1000, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := newBuyer(t, ctx, c, cid, 5000).admitted(t, ctx, c)
-	hold := mustDo(t, ctx, c, 201, "", "POST", "/api/reservations", map[string]any{"concertScheduleId": sid, "seatNumber": 2}, rushtest.Bearer(b.token)...)
-	rid := hold.Int("reservationId")
-	mustDo(t, ctx, c, 201, "", "POST", "/api/payments", map[string]any{"reservationId": rid, "paymentAmount": 1000}, rushtest.Bearer(b.token)...)
+	sl := newSale(t, ctx, c, 5, 2)
+	rid := sl.reservationID
+	mustDo(t, ctx, c, 201, "", "POST", "/api/payments", map[string]any{"reservationId": rid, "paymentAmount": 1000}, rushtest.Bearer(sl.buyer.token)...)
 
 	opt, err := redis.ParseURL(storetest.DefaultRedisURL)
 	if err != nil {

@@ -92,15 +92,7 @@ func (cl *client) enter(ctx context.Context, userID, concertID int64) (queueStat
 }
 
 func (cl *client) status(ctx context.Context, token string) (queueStatus, answer, error) {
-	a, err := cl.do(ctx, call{endpoint: "GET /api/queue/status", method: "GET", path: "/api/queue/status", token: token})
-	if err != nil {
-		return queueStatus{}, a, err
-	}
-	var v queueStatus
-	if a.ok() {
-		err = a.decode(&v)
-	}
-	return v, a, err
+	return callAnswer[queueStatus](ctx, cl, call{endpoint: "GET /api/queue/status", method: "GET", path: "/api/queue/status", token: token})
 }
 
 func (cl *client) charge(ctx context.Context, token string, amount int64) (int64, error) {
@@ -138,16 +130,8 @@ func (cl *client) seatMap(ctx context.Context, token string, scheduleID int64) (
 }
 
 func (cl *client) hold(ctx context.Context, token string, scheduleID int64, seat int) (reservation, answer, error) {
-	a, err := cl.do(ctx, call{endpoint: "POST /api/reservations", method: "POST", path: "/api/reservations", token: token,
+	return callAnswer[reservation](ctx, cl, call{endpoint: "POST /api/reservations", method: "POST", path: "/api/reservations", token: token,
 		body: map[string]int64{"concertScheduleId": scheduleID, "seatNumber": int64(seat)}})
-	if err != nil {
-		return reservation{}, a, err
-	}
-	var v reservation
-	if a.ok() {
-		err = a.decode(&v)
-	}
-	return v, a, err
 }
 
 func (cl *client) reservation(ctx context.Context, token string, id int64) (reservation, answer, error) {
@@ -244,4 +228,18 @@ func callJSON[T any](ctx context.Context, cl *client, c call, what string) (T, e
 		return v, fmt.Errorf("%s: %w", what, err)
 	}
 	return v, nil
+}
+
+// callAnswer runs one call whose refusals the caller handles itself: it returns the
+// answer, and a T decoded from it only when the answer is a success.
+func callAnswer[T any](ctx context.Context, cl *client, c call) (T, answer, error) {
+	var v T
+	a, err := cl.do(ctx, c)
+	if err != nil {
+		return v, a, err
+	}
+	if a.ok() {
+		err = a.decode(&v)
+	}
+	return v, a, err
 }
