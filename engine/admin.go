@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -220,18 +222,18 @@ func (e *Engine) availability(ctx context.Context) ([]ScheduleAvailability, erro
 			list = append(list, ScheduleAvailability{Schedule: s, Available: free})
 		}
 	}
-	sortStable(list)
+	sortByDate(list)
 	c.list, c.at = list, now
 	return list, nil
 }
 
-// sortStable orders by date, then id.
-func sortStable(list []ScheduleAvailability) {
-	sortByID(list, func(a ScheduleAvailability) int64 { return a.ID })
-	// dates are YYYY-MM-DD, so string order is date order
-	for i := 1; i < len(list); i++ {
-		for j := i; j > 0 && list[j].Date < list[j-1].Date; j-- {
-			list[j], list[j-1] = list[j-1], list[j]
+// sortByDate orders by date, then id; dates are YYYY-MM-DD, so string order is
+// date order.
+func sortByDate(list []ScheduleAvailability) {
+	slices.SortFunc(list, func(a, b ScheduleAvailability) int {
+		if c := strings.Compare(a.Date, b.Date); c != 0 {
+			return c
 		}
-	}
+		return cmp.Compare(a.ID, b.ID)
+	})
 }

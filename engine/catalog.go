@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sync"
@@ -145,7 +146,7 @@ func (c *catalog) all() ([]Concert, []Schedule) {
 	for _, x := range c.concerts {
 		concerts = append(concerts, x)
 	}
-	sortByID(concerts, func(x Concert) int64 { return x.ID })
+	slices.SortFunc(concerts, func(a, b Concert) int { return cmp.Compare(a.ID, b.ID) })
 	schedules := make([]Schedule, 0, len(c.order))
 	for _, id := range c.order {
 		schedules = append(schedules, c.schedules[id])
@@ -165,7 +166,7 @@ func (c *catalog) put(x Concert, ss []Schedule) {
 		}
 		c.schedules[s.ID] = s
 	}
-	sortByID(c.order, func(id int64) int64 { return id })
+	slices.Sort(c.order)
 }
 
 func (c *catalog) setSettings(concertID int64, s QueueSettings) {
@@ -175,16 +176,4 @@ func (c *catalog) setSettings(concertID int64, s QueueSettings) {
 		x.Queue = s
 		c.concerts[concertID] = x
 	}
-}
-
-func sortByID[T any](xs []T, id func(T) int64) {
-	slices.SortFunc(xs, func(a, b T) int {
-		switch ia, ib := id(a), id(b); {
-		case ia < ib:
-			return -1
-		case ia > ib:
-			return 1
-		}
-		return 0
-	})
 }

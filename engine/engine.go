@@ -96,9 +96,6 @@ func New(cfg Config, clk clock.Clock, ledger Ledger, queue Queue, seats Seats) *
 	return e
 }
 
-// Config returns the effective configuration.
-func (e *Engine) Config() Config { return e.cfg }
-
 // Now is the engine's clock.
 func (e *Engine) Now() time.Time { return e.clock.Now() }
 
