@@ -4,20 +4,27 @@
 --
 -- KEYS[1] -> P:{cN}:cfg
 -- KEYS[2] -> P:{cN}:wait
--- KEYS[3] -> P:{cN}:seen
+-- KEYS[3] -> P:{cN}:tokens   (records as enter.lua describes them)
 -- KEYS[4] -> P:{cN}:active
 --
 -- ARGV[1] now (ms, the engine's clock)
 -- ARGV[2] idle timeout (ms): a waiter whose last poll is at or before now-idle is gone
 -- ARGV[3] active TTL (ms): an admitted token's lease is now + this
 -- ARGV[4] most tokens admitted in this step
--- ARGV[5] most idle waiters looked for (and dropped) in this step
+-- ARGV[5] waiters whose last poll is checked in this step (the idle scan's window)
+--
+-- Idle waiters are found by a scan that walks the queue a window per step and
+-- starts over at the end (cfg field scanAt holds where it is), not by an index of
+-- last polls: that index was a second sorted set entry per waiter, over half of a
+-- waiter's memory. A waiter idle past the timeout is therefore dropped when it
+-- polls, when it reaches the head, or when the scan passes it, whichever is first;
+-- until then it still counts in the positions behind it.
 --
 -- Returns {admitted, idleDropped}.
 -- Errors: CONCERT_NOT_FOUND.
 
 local cfg = redis.call('HMGET', KEYS[1],
-  'opensAt', 'admitPerSecond', 'maxActive', 'paused', 'bucket', 'bucketAt')
+  'opensAt', 'admitPerSecond', 'maxActive', 'paused', 'bucket', 'bucketAt', 'scanAt')
 if not cfg[1] then
   return redis.error_reply('CONCERT_NOT_FOUND no such concert')
 end
@@ -27,21 +34,71 @@ local cutoff = now - tonumber(ARGV[2])
 local maxBatch = tonumber(ARGV[4])
 local maxScan = tonumber(ARGV[5])
 
--- unpack is bounded by Lua's C stack, so members go to ZREM in slices.
-local function zrem(key, members)
+-- unpack is bounded by Lua's C stack, so members go to Redis in slices.
+local function each(cmd, key, members)
+  local out = {}
   for i = 1, #members, 500 do
-    redis.call('ZREM', key, unpack(members, i, math.min(i + 499, #members)))
+    local r = redis.call(cmd, key, unpack(members, i, math.min(i + 499, #members)))
+    if type(r) == 'table' then
+      for _, v in ipairs(r) do out[#out + 1] = v end
+    end
   end
+  return out
+end
+
+-- A record's last poll in ms; a missing or unreadable record counts as never.
+local function lastPoll(rec)
+  if not rec then
+    return -1
+  end
+  local issued, polled = string.match(rec, '^%d+:(%d+):(%d+)')
+  if not issued then
+    return -1
+  end
+  return tonumber(issued) * 1000 + tonumber(polled)
 end
 
 local dropped = 0
 if maxScan > 0 then
-  local idle = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', cutoff, 'LIMIT', 0, maxScan)
-  zrem(KEYS[2], idle)
-  zrem(KEYS[3], idle)
-  dropped = #idle
+  local from = tonumber(cfg[7]) or 0
+  local window = redis.call('ZRANGE', KEYS[2], from, from + maxScan - 1)
+  if #window > 0 then
+    local recs = each('HMGET', KEYS[3], window)
+    local idle = {}
+    for i, uid in ipairs(window) do
+      if lastPoll(recs[i]) <= cutoff then
+        idle[#idle + 1] = uid
+      end
+    end
+    if #idle > 0 then
+      each('ZREM', KEYS[2], idle)
+      each('HDEL', KEYS[3], idle)
+    end
+    dropped = #idle
+  end
+  local nextFrom = 0
+  if #window == maxScan then
+    nextFrom = from + #window - dropped
+  end
+  redis.call('HSET', KEYS[1], 'scanAt', nextFrom)
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+
+-- Leases that ran out: their records go too, except DONE ones, which keep telling
+-- their owner DONE.
+local lapsed = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)
+if #lapsed > 0 then
+  local recs = each('HMGET', KEYS[3], lapsed)
+  local over = {}
+  for i, uid in ipairs(lapsed) do
+    if recs[i] and string.sub(recs[i], -2) ~= ':d' then
+      over[#over + 1] = uid
+    end
+  end
+  if #over > 0 then
+    each('HDEL', KEYS[3], over)
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+end
 
 local opensAt = tonumber(cfg[1])
 local rate = tonumber(cfg[2]) or 0
@@ -92,9 +149,8 @@ if n > 0 then
     budget = budget - #popped / 2
     for i = 1, #popped, 2 do
       local uid = popped[i]
-      local seen = redis.call('ZSCORE', KEYS[3], uid)
-      redis.call('ZREM', KEYS[3], uid)
-      if seen and tonumber(seen) <= cutoff then
+      if lastPoll(redis.call('HGET', KEYS[3], uid)) <= cutoff then
+        redis.call('HDEL', KEYS[3], uid)
         dropped = dropped + 1
       else
         redis.call('ZADD', KEYS[4], lease, uid)

@@ -1,7 +1,7 @@
 -- hold.lua: hold one seat for an ACTIVE token, or find the hold its user already has.
 -- One round trip decides everything, so two users can never both win a seat.
 --
--- KEYS[1]  -> P:{cN}:tok:<userID>
+-- KEYS[1]  -> P:{cN}:tokens   (token records, see enter.lua)
 -- KEYS[2]  -> P:{cN}:active
 -- KEYS[3]  -> P:{cN}:wait
 -- KEYS[4]  -> P:{cN}:sold:<scheduleID>
@@ -40,8 +40,8 @@ if redis.call('EXISTS', KEYS[11]) == 0 then
   return redis.error_reply('NOT_REBUILT schedule ' .. ARGV[9] .. ' has no sold seats loaded')
 end
 
-local tok = redis.call('HMGET', KEYS[1], 'gen', 'done')
-if tok[1] ~= ARGV[2] or tok[2] == '1' then
+local rec = redis.call('HGET', KEYS[1], uid)
+if not rec or string.match(rec, '^%d+') ~= ARGV[2] or string.sub(rec, -2) == ':d' then
   return redis.error_reply('TOKEN_EXPIRED token is no longer current')
 end
 local lease = redis.call('ZSCORE', KEYS[2], uid)

@@ -2,7 +2,7 @@
 -- ends, so the hold cannot expire while the ledger takes the money. Only one of many
 -- concurrent calls for a reservation can win: the others see PAYING.
 --
--- KEYS[1] -> P:{cN}:tok:<userID>
+-- KEYS[1] -> P:{cN}:tokens   (token records, see enter.lua)
 -- KEYS[2] -> P:{cN}:active
 -- KEYS[3] -> P:{cN}:wait
 -- KEYS[4] -> P:{cN}:res:<reservationID>
@@ -26,8 +26,8 @@
 local uid, rid = ARGV[1], ARGV[3]
 local now = tonumber(ARGV[4])
 
-local tok = redis.call('HMGET', KEYS[1], 'gen', 'done')
-if tok[1] ~= ARGV[2] or tok[2] == '1' then
+local rec = redis.call('HGET', KEYS[1], uid)
+if not rec or string.match(rec, '^%d+') ~= ARGV[2] or string.sub(rec, -2) == ':d' then
   return redis.error_reply('TOKEN_EXPIRED token is no longer current')
 end
 local lease = redis.call('ZSCORE', KEYS[2], uid)

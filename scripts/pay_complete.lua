@@ -9,7 +9,7 @@
 -- KEYS[5] -> P:{cN}:hold:<scheduleID>:<seat>
 -- KEYS[6] -> P:{cN}:res:<reservationID>
 -- KEYS[7] -> P:{cN}:uh:<userID>
--- KEYS[8] -> P:{cN}:tok:<userID>
+-- KEYS[8] -> P:{cN}:tokens   (token records, see enter.lua)
 -- KEYS[9] -> P:{cN}:active
 --
 -- ARGV[1] seat
@@ -47,10 +47,10 @@ redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', ARGV[4])
 if redis.call('ZCARD', KEYS[7]) > 0 then
   return 0
 end
--- A missing token hash is left missing: writing only `done` would make a token
--- record with no gen.
-if redis.call('EXISTS', KEYS[8]) == 1 then
-  redis.call('HSET', KEYS[8], 'done', 1)
+-- A missing token record is left missing: there is no gen to mark DONE.
+local rec = redis.call('HGET', KEYS[8], uid)
+if rec and string.sub(rec, -2) ~= ':d' then
+  redis.call('HSET', KEYS[8], uid, rec .. ':d')
 end
 redis.call('ZREM', KEYS[9], uid)
 return 1

@@ -6,12 +6,11 @@ import "strconv"
 // {c<concertID>}, so each Lua script touches one Cluster slot; the README's key table
 // is written from here. P is the store's prefix (default "concertd").
 //
-//	P:{cN}:cfg                 hash   opensAt(ms) admitPerSecond maxActive paused admitted bucket bucketAt
+//	P:{cN}:cfg                 hash   opensAt(ms) admitPerSecond maxActive paused admitted bucket bucketAt scanAt
 //	P:{cN}:wait                zset   userID -> queue order (pre-queue: random < 2^52; later: 2^52+seq)
-//	P:{cN}:seen                zset   userID -> last poll (ms); idle waiters drop out
 //	P:{cN}:active              zset   userID -> active lease end (ms)
-//	P:{cN}:seq                 string arrival counter
-//	P:{cN}:tok:<userID>        hash   gen issuedAt(ms) done(0/1)
+//	P:{cN}:seq                 string arrival counter, also every token's gen
+//	P:{cN}:tokens              hash   userID -> "gen:issuedAt(s):lastPoll(ms after issuedAt)[:d]"
 //	P:{cN}:uh:<userID>         zset   reservationID -> deadline (ms): the user's live holds
 //	P:{cN}:sold:<scheduleID>   bitmap bit per seat number, 1 = sold
 //	P:{cN}:holds:<scheduleID>  zset   seat -> hold deadline (ms), PENDING holds
@@ -32,11 +31,10 @@ func (k keys) concert(concertID int64) string {
 
 func (k keys) cfg(c int64) string    { return k.concert(c) + "cfg" }
 func (k keys) wait(c int64) string   { return k.concert(c) + "wait" }
-func (k keys) seen(c int64) string   { return k.concert(c) + "seen" }
 func (k keys) active(c int64) string { return k.concert(c) + "active" }
 func (k keys) seq(c int64) string    { return k.concert(c) + "seq" }
 
-func (k keys) token(c, user int64) string     { return k.concert(c) + "tok:" + itoa(user) }
+func (k keys) tokens(c int64) string          { return k.concert(c) + "tokens" }
 func (k keys) userHolds(c, user int64) string { return k.concert(c) + "uh:" + itoa(user) }
 
 func (k keys) sold(c, schedule int64) string    { return k.concert(c) + "sold:" + itoa(schedule) }

@@ -3,11 +3,13 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/concertd/concertd/engine"
 	"github.com/concertd/concertd/store/storetest"
+	"github.com/redis/go-redis/v9"
 )
 
 func TestListenExpiriesParse(t *testing.T) {
@@ -37,16 +39,17 @@ func TestListenExpiries(t *testing.T) {
 	rdb, prefix := storetest.Redis(t)
 	s := New(rdb, prefix)
 	ctx, cancel := context.WithCancel(context.Background())
-	base, _ := rdb.Do(ctx, "PUBSUB", "NUMPAT").Int64()
+	before := patternSubscribers(ctx, t, rdb)
 	hints := make(chan [2]int64, 16)
 	stopped := make(chan error, 1)
 	go func() {
 		stopped <- s.ListenExpiries(ctx, func(c, sid int64) { hints <- [2]int64{c, sid} })
 	}()
-	// No readiness signal exists, so wait until the server counts one more pattern.
+	// No readiness signal exists, so wait until a new client subscribes to a pattern.
+	// (PUBSUB NUMPAT counts distinct patterns: it does not move while any other
+	// listener, say a concertd of another test, already has the same one.)
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		n, err := rdb.Do(ctx, "PUBSUB", "NUMPAT").Int64()
-		if err == nil && n > base {
+		if newSubscriber(before, patternSubscribers(ctx, t, rdb)) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -112,4 +115,39 @@ wait:
 	case <-time.After(5 * time.Second):
 		t.Fatal("listener did not stop with its context")
 	}
+}
+
+// patternSubscribers is the set of client ids subscribed to at least one pattern.
+func patternSubscribers(ctx context.Context, t *testing.T, rdb redis.UniversalClient) map[string]bool {
+	t.Helper()
+	list, err := rdb.Do(ctx, "CLIENT", "LIST", "TYPE", "pubsub").Text()
+	if err != nil {
+		t.Fatalf("CLIENT LIST: %v", err)
+	}
+	ids := map[string]bool{}
+	for _, line := range strings.Split(list, "\n") {
+		var id string
+		subscribed := false
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "id="); ok {
+				id = v
+			}
+			if v, ok := strings.CutPrefix(f, "psub="); ok && v != "0" {
+				subscribed = true
+			}
+		}
+		if subscribed {
+			ids[id] = true
+		}
+	}
+	return ids
+}
+
+func newSubscriber(before, now map[string]bool) bool {
+	for id := range now {
+		if !before[id] {
+			return true
+		}
+	}
+	return false
 }

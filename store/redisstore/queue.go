@@ -23,9 +23,6 @@ var (
 )
 
 const (
-	// tokenTTL outlives a token's 24 hours of validity, so gen keeps counting up
-	// for as long as any token of the user can still be presented.
-	tokenTTL = 25 * time.Hour
 	// maxPreQueueScore bounds pre-queue scores below the arrival scores (2^52+seq),
 	// which stay exact doubles below 2^53.
 	maxPreQueueScore = 1 << 52
@@ -93,11 +90,11 @@ func (s *Store) Enter(ctx context.Context, concertID, userID int64, now time.Tim
 	}
 	k := s.keys
 	keys := []string{
-		k.cfg(concertID), k.token(concertID, userID), k.wait(concertID),
-		k.seen(concertID), k.active(concertID), k.seq(concertID),
+		k.cfg(concertID), k.tokens(concertID), k.wait(concertID),
+		k.active(concertID), k.seq(concertID),
 	}
 	v, err := enterScript.Run(ctx, s.rdb, keys,
-		userID, now.UnixMilli(), idle.Milliseconds(), preQueueScore, tokenTTL.Milliseconds()).Slice()
+		userID, now.UnixMilli(), idle.Milliseconds(), preQueueScore).Slice()
 	if err != nil {
 		return engine.EnterResult{}, domainError("enter", err)
 	}
@@ -122,7 +119,7 @@ func (s *Store) Enter(ctx context.Context, concertID, userID int64, now time.Tim
 // Admit runs admit.lua, one atomic admission step shared by every instance.
 func (s *Store) Admit(ctx context.Context, concertID int64, now time.Time, p engine.AdmitParams) (engine.AdmitResult, error) {
 	k := s.keys
-	keys := []string{k.cfg(concertID), k.wait(concertID), k.seen(concertID), k.active(concertID)}
+	keys := []string{k.cfg(concertID), k.wait(concertID), k.tokens(concertID), k.active(concertID)}
 	v, err := admitScript.Run(ctx, s.rdb, keys,
 		now.UnixMilli(), p.IdleTimeout.Milliseconds(), p.ActiveTTL.Milliseconds(),
 		max(p.MaxBatch, 0), max(p.MaxIdleScan, 0)).Slice()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,6 +37,7 @@ type qfix struct {
 	// idle is the idle timeout of the helpers' Enter, Status and Admit calls; tests
 	// that do not poll raise it.
 	idle time.Duration
+	gens map[int64]int64 // each user's gen from their last Enter
 }
 
 var queueConcerts atomic.Int64
@@ -74,7 +76,28 @@ func (q *qfix) enterScore(uid int64, now time.Time, score int64) engine.EnterRes
 	if err != nil {
 		q.t.Fatalf("enter %d: %v", uid, err)
 	}
+	if q.gens == nil {
+		q.gens = map[int64]int64{}
+	}
+	q.gens[uid] = r.Gen
 	return r
+}
+
+// gen is the user's gen from their last Enter (0, which no token has, if none).
+func (q *qfix) gen(uid int64) int64 { return q.gens[uid] }
+
+// markDone does to a token record what pay_complete.lua does when its user paid
+// for everything.
+func (q *qfix) markDone(uid int64) {
+	q.t.Helper()
+	k, f := q.s.keys.tokens(q.c), strconv.FormatInt(uid, 10)
+	rec, err := q.rdb.HGet(q.ctx, k, f).Result()
+	if err == nil {
+		err = q.rdb.HSet(q.ctx, k, f, rec+":d").Err()
+	}
+	if err != nil {
+		q.t.Fatalf("mark %d done: %v", uid, err)
+	}
 }
 
 func (q *qfix) enter(uid int64, now time.Time) engine.EnterResult {
@@ -136,11 +159,11 @@ func (q *qfix) enterMany(from, to int64, at time.Time) {
 	}
 }
 
-// wantState fails unless uid's gen-1 token is in state want (and, when WAITING,
+// wantState fails unless uid's current token is in state want (and, when WAITING,
 // at rank).
 func (q *qfix) wantState(uid int64, now time.Time, want engine.TokenState, rank int64) {
 	q.t.Helper()
-	st := q.status(uid, 1, now)
+	st := q.status(uid, q.gen(uid), now)
 	if st.State != want || (want == engine.TokenWaiting && st.Rank != rank) {
 		q.t.Fatalf("user %d: %+v, want %s rank %d", uid, st, want, rank)
 	}
@@ -154,7 +177,7 @@ func TestQueuePositions(t *testing.T) {
 			eachQueueBackend(t, func(t *testing.T, q *qfix) {
 				for uid := int64(1); uid <= n; uid++ {
 					r := q.enter(uid, qt0.Add(time.Duration(uid)*time.Millisecond))
-					if r.Reused || r.Gen != 1 || r.Status.State != engine.TokenWaiting || r.Status.Rank+1 != uid {
+					if r.Reused || r.Gen != uid || r.Status.State != engine.TokenWaiting || r.Status.Rank+1 != uid {
 						t.Fatalf("enter %d: %+v, want new WAITING at position %d", uid, r, uid)
 					}
 				}
@@ -169,7 +192,7 @@ func TestQueuePositions(t *testing.T) {
 func TestEnterConcurrentRanks(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
 		const workers, per = 50, 10
-		ranks := make([]int64, workers*per)
+		ranks, gens := make([]int64, workers*per), make([]int64, workers*per)
 		var wg sync.WaitGroup
 		errs := make(chan error, workers)
 		for w := range workers {
@@ -181,7 +204,7 @@ func TestEnterConcurrentRanks(t *testing.T) {
 						errs <- err
 						return
 					}
-					ranks[uid-1] = r.Status.Rank
+					ranks[uid-1], gens[uid-1] = r.Status.Rank, r.Gen
 				}
 			})
 		}
@@ -202,7 +225,9 @@ func TestEnterConcurrentRanks(t *testing.T) {
 			}
 		}
 		// Each rank at entry is final: nobody can enter ahead of an arrival.
+		q.gens = map[int64]int64{}
 		for uid := int64(1); uid <= workers*per; uid++ {
+			q.gens[uid] = gens[uid-1]
 			q.wantState(uid, qt0.Add(time.Second), engine.TokenWaiting, ranks[uid-1])
 		}
 	})
@@ -226,24 +251,23 @@ func TestEnterReuse(t *testing.T) {
 		setup      func(q *qfix) // user 1 entered at qt0; the second Enter is at `at` unless idle
 		second     time.Time
 		wantReused bool
-		wantGen    int64
 		wantState  engine.TokenState
 	}{
-		{name: "waiting", second: at, wantReused: true, wantGen: 1, wantState: engine.TokenWaiting},
+		{name: "waiting", second: at, wantReused: true, wantState: engine.TokenWaiting},
 		{name: "active", setup: func(q *qfix) { q.admit(qt0.Add(time.Second)) },
-			second: at, wantReused: true, wantGen: 1, wantState: engine.TokenActive},
-		{name: "idle", second: qt0.Add(qIdle), wantGen: 2, wantState: engine.TokenWaiting},
+			second: at, wantReused: true, wantState: engine.TokenActive},
+		{name: "idle", second: qt0.Add(qIdle), wantState: engine.TokenWaiting},
 		{name: "expired by status", setup: func(q *qfix) {
 			q.wantState(1, qt0.Add(qIdle), engine.TokenExpired, 0)
-		}, second: qt0.Add(qIdle), wantGen: 2, wantState: engine.TokenWaiting},
+		}, second: qt0.Add(qIdle), wantState: engine.TokenWaiting},
 		{name: "lease ran out", setup: func(q *qfix) { q.admit(qt0.Add(time.Second)) },
-			second: qt0.Add(time.Second + qParams.ActiveTTL), wantGen: 2, wantState: engine.TokenWaiting},
+			second: qt0.Add(time.Second + qParams.ActiveTTL), wantState: engine.TokenWaiting},
 		{name: "done", setup: func(q *qfix) {
 			q.admit(qt0.Add(time.Second))
 			// What pay_complete.lua does when the user paid for everything.
-			q.rdb.HSet(q.ctx, q.s.keys.token(q.c, 1), "done", 1)
+			q.markDone(1)
 			q.rdb.ZRem(q.ctx, q.s.keys.active(q.c), "1")
-		}, second: at, wantGen: 2, wantState: engine.TokenWaiting},
+		}, second: at, wantState: engine.TokenWaiting},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -255,8 +279,9 @@ func TestEnterReuse(t *testing.T) {
 					tc.setup(q)
 				}
 				r := q.enter(1, tc.second)
-				if r.Reused != tc.wantReused || r.Gen != tc.wantGen || r.Status.State != tc.wantState {
-					t.Fatalf("second enter %+v, want reused=%v gen=%d %s", r, tc.wantReused, tc.wantGen, tc.wantState)
+				// A new gen comes from the arrival counter: never one a token had before.
+				if r.Reused != tc.wantReused || (r.Gen == first.Gen) != tc.wantReused || r.Gen < first.Gen || r.Status.State != tc.wantState {
+					t.Fatalf("second enter %+v after %+v, want reused=%v %s", r, first, tc.wantReused, tc.wantState)
 				}
 				if tc.wantReused && !r.IssuedAt.Equal(first.IssuedAt) {
 					t.Fatalf("reused token issued at %v, first at %v", r.IssuedAt, first.IssuedAt)
@@ -267,11 +292,11 @@ func TestEnterReuse(t *testing.T) {
 				if tc.wantReused {
 					return
 				}
-				if st := q.status(1, tc.wantGen-1, tc.second); st.State != engine.TokenExpired {
+				if st := q.status(1, first.Gen, tc.second); st.State != engine.TokenExpired {
 					t.Fatalf("old gen reads %+v, want EXPIRED", st)
 				}
 				// The new token waits afresh: no lease carries over from the old one.
-				if st := q.status(1, tc.wantGen, tc.second); st.State != engine.TokenWaiting || st.Rank != 0 {
+				if st := q.status(1, r.Gen, tc.second); st.State != engine.TokenWaiting || st.Rank != 0 {
 					t.Fatalf("new gen reads %+v, want WAITING rank 0", st)
 				}
 			})
@@ -323,7 +348,8 @@ func TestAdmitDropsIdle(t *testing.T) {
 		wantRank8    int64
 	}{
 		{name: "scan finds all", maxIdleScan: 100, wantAdmitted: []int64{2, 4, 6}, wantDropped: 6, wantRank8: 0},
-		// The scan drops 1 and 3; 5 is dropped as it comes up, 7 stays until found.
+		// The scan's window (ranks 0-1) drops 1; 3 and 5 are dropped as they come up,
+		// 7 stays until found.
 		{name: "scan finds some", maxIdleScan: 2, wantAdmitted: []int64{2, 4, 6}, wantDropped: 3, wantRank8: 1},
 		// Without a scan, idle waiters at the head use up the step but are never admitted.
 		{name: "no scan", maxIdleScan: 0, wantAdmitted: []int64{2}, wantDropped: 2, wantRank8: 4},
@@ -357,6 +383,59 @@ func TestAdmitDropsIdle(t *testing.T) {
 	}
 }
 
+// TestAdmitIdleScanWalksTheQueue: with admission paused, only the idle scan drops
+// waiters: a window per step, moving on past what it kept and starting over at the end.
+func TestAdmitIdleScanWalksTheQueue(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		q.enterMany(1, 10, qt0)
+		for _, uid := range []int64{2, 4, 6, 8} {
+			q.wantState(uid, qt0.Add(time.Minute), engine.TokenWaiting, uid-1)
+		}
+		q.patch(engine.QueuePatch{Paused: qptr(true)})
+		now := qt0.Add(qIdle + time.Second)
+		p := qParams
+		p.MaxIdleScan = 3
+		// Windows: [1 2 3] [4 5 6] [7 8 9] [10] (end: start over) [2 4 6].
+		for step, want := range []int{2, 1, 2, 1, 0} {
+			if r := q.admitWith(now, p); r.IdleDropped != want || r.Admitted != 0 {
+				t.Fatalf("step %d: %+v, want %d dropped", step+1, r, want)
+			}
+		}
+		if st := q.stats(now); st.Waiting != 4 {
+			t.Fatalf("stats %+v, want 4 waiting", st)
+		}
+		for i, uid := range []int64{2, 4, 6, 8} {
+			q.wantState(uid, now, engine.TokenWaiting, int64(i))
+		}
+		for _, uid := range []int64{1, 3, 5, 7, 9, 10} {
+			q.wantState(uid, now, engine.TokenExpired, 0)
+		}
+		// Dropped waiters leave no token record behind.
+		if n, err := q.rdb.HLen(q.ctx, q.s.keys.tokens(q.c)).Result(); err != nil || n != 4 {
+			t.Fatalf("%d token records (%v), want 4", n, err)
+		}
+	})
+}
+
+// TestAdmitForgetsLapsedLeases: a lease that ran out takes its token record with it,
+// except a DONE one, which keeps answering DONE.
+func TestAdmitForgetsLapsedLeases(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		q.admit(qt0)
+		q.enterMany(1, 2, qt0)
+		q.admit(qt0.Add(time.Second))
+		q.wantState(1, qt0.Add(time.Second), engine.TokenActive, 0)
+		q.markDone(2)
+		end := qt0.Add(time.Second + qParams.ActiveTTL)
+		q.admit(end)
+		q.wantState(1, end, engine.TokenExpired, 0)
+		q.wantState(2, end, engine.TokenDone, 0)
+		if recs, err := q.rdb.HKeys(q.ctx, q.s.keys.tokens(q.c)).Result(); err != nil || len(recs) != 1 || recs[0] != "2" {
+			t.Fatalf("token records %v (%v), want only user 2's", recs, err)
+		}
+	})
+}
+
 func TestQueuePreQueue(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
 		opens := qt0.Add(time.Hour)
@@ -373,7 +452,7 @@ func TestQueuePreQueue(t *testing.T) {
 		now := opens.Add(time.Minute)
 		ranks := make([]int64, pre)
 		for uid := int64(1); uid <= pre+later; uid++ {
-			st := q.status(uid, 1, now)
+			st := q.status(uid, q.gen(uid), now)
 			if st.State != engine.TokenWaiting {
 				t.Fatalf("user %d: %+v", uid, st)
 			}
@@ -431,7 +510,7 @@ func TestAdmitLimits(t *testing.T) {
 				// In queue order: the first `total` users are active, the rest wait in order.
 				end := qt0.Add(time.Duration(tc.steps) * 100 * time.Millisecond)
 				for uid := int64(1); uid <= n; uid++ {
-					st := q.status(uid, 1, end)
+					st := q.status(uid, q.gen(uid), end)
 					if uid <= int64(total) && st.State != engine.TokenActive {
 						t.Fatalf("user %d: %+v, want ACTIVE", uid, st)
 					}
@@ -459,7 +538,7 @@ func TestAdmitBatchAndLease(t *testing.T) {
 		if r := q.admitWith(now, p); r.Admitted != 1 {
 			t.Fatalf("admit %+v, want 1 (maxActive 4)", r)
 		}
-		st := q.status(1, 1, now)
+		st := q.status(1, q.gen(1), now)
 		if st.State != engine.TokenActive || !st.ActiveUntil.Equal(now.Add(p.ActiveTTL)) {
 			t.Fatalf("user 1: %+v, want ACTIVE until %v", st, now.Add(p.ActiveTTL))
 		}
@@ -485,6 +564,7 @@ func TestAdmitRateConcurrent(t *testing.T) {
 		for uid := int64(1); uid <= 1000; uid++ {
 			// Straight into the line: only admission is under test here.
 			pipe.ZAdd(q.ctx, q.s.keys.wait(q.c), redis.Z{Score: float64(uid), Member: uid})
+			pipe.HSet(q.ctx, q.s.keys.tokens(q.c), uid, fmt.Sprintf("%d:%d:0", uid, qt0.Unix()))
 		}
 		if _, err := pipe.Exec(q.ctx); err != nil {
 			t.Fatal(err)
@@ -615,13 +695,13 @@ func TestStatusStates(t *testing.T) {
 			gen  int64
 			want engine.TokenState
 		}{
-			{name: "current gen", uid: 1, gen: 1, want: engine.TokenWaiting},
-			{name: "older gen", uid: 1, gen: 0, want: engine.TokenExpired},
-			{name: "newer gen", uid: 1, gen: 2, want: engine.TokenExpired},
-			{name: "no token", uid: 3, gen: 1, want: engine.TokenExpired},
-			{name: "done", uid: 2, gen: 1, want: engine.TokenDone},
+			{name: "current gen", uid: 1, gen: q.gen(1), want: engine.TokenWaiting},
+			{name: "older gen", uid: 1, gen: q.gen(1) - 1, want: engine.TokenExpired},
+			{name: "another user's gen", uid: 1, gen: q.gen(2), want: engine.TokenExpired},
+			{name: "no token", uid: 3, gen: q.gen(1), want: engine.TokenExpired},
+			{name: "done", uid: 2, gen: q.gen(2), want: engine.TokenDone},
 		}
-		q.rdb.HSet(q.ctx, q.s.keys.token(q.c, 2), "done", 1)
+		q.markDone(2)
 		for _, tc := range cases {
 			if st := q.status(tc.uid, tc.gen, qt0.Add(time.Second)); st.State != tc.want {
 				t.Errorf("%s: %+v, want %s", tc.name, st, tc.want)
@@ -652,7 +732,7 @@ func TestQueueConcertNotFound(t *testing.T) {
 		if ok, _ := q.s.Configured(q.ctx, unknown); ok {
 			t.Fatal("patch created the concert")
 		}
-		if n, _ := q.rdb.Exists(q.ctx, q.s.keys.token(unknown, 1), q.s.keys.wait(unknown)).Result(); n != 0 {
+		if n, _ := q.rdb.Exists(q.ctx, q.s.keys.tokens(unknown), q.s.keys.wait(unknown), q.s.keys.seq(unknown)).Result(); n != 0 {
 			t.Fatalf("enter wrote %d keys", n)
 		}
 	})
@@ -665,7 +745,7 @@ func BenchmarkStatus(b *testing.B) {
 	for uid := int64(1); uid <= 1000; uid++ {
 		q.enter(uid, qt0)
 	}
-	tok := q.tok(500, 1)
+	tok := q.tok(500, q.gen(500))
 	for b.Loop() {
 		if _, err := q.s.Status(q.ctx, tok, qt0, qIdle); err != nil {
 			b.Fatal(err)

@@ -133,7 +133,7 @@ func (s *Store) runHold(ctx context.Context, r engine.HoldRequest) (created bool
 	c, sid, uid := r.Token.ConcertID, r.Schedule.ID, r.Token.UserID
 	k := s.keys
 	keys := []string{
-		k.token(c, uid), k.active(c), k.wait(c),
+		k.tokens(c), k.active(c), k.wait(c),
 		k.sold(c, sid), k.holds(c, sid), k.paying(c, sid), k.holders(c, sid),
 		k.userHolds(c, uid), k.holdTrigger(c, sid, r.Seat), k.reservation(c, r.ReservationID),
 		k.rebuilt(c, sid),
@@ -235,7 +235,7 @@ func (s *Store) runPayBegin(ctx context.Context, t engine.Token, sid int64, seat
 	c, uid := t.ConcertID, t.UserID
 	k := s.keys
 	keys := []string{
-		k.token(c, uid), k.active(c), k.wait(c), k.reservation(c, rid),
+		k.tokens(c), k.active(c), k.wait(c), k.reservation(c, rid),
 		k.holds(c, sid), k.paying(c, sid), k.holders(c, sid), k.holdTrigger(c, sid, seat), k.userHolds(c, uid),
 	}
 	v, err := payBeginScript.Run(ctx, s.rdb, keys, uid, t.Gen, rid, ms(now), ms(windowEnd)).Slice()
@@ -263,7 +263,7 @@ func (s *Store) CompletePayment(ctx context.Context, r engine.Reservation, now t
 	k := s.keys
 	keys := []string{
 		k.sold(c, sid), k.holds(c, sid), k.paying(c, sid), k.holders(c, sid), k.holdTrigger(c, sid, r.Seat),
-		k.reservation(c, r.ID), k.userHolds(c, uid), k.token(c, uid), k.active(c),
+		k.reservation(c, r.ID), k.userHolds(c, uid), k.tokens(c), k.active(c),
 	}
 	args := []any{r.Seat, r.ID, uid, ms(now), c, sid, r.Price, ms(r.ExpiresAt), reservationTTL.Milliseconds()}
 	n, err := payCompleteScript.Run(ctx, s.rdb, keys, args...).Int64()

@@ -72,12 +72,17 @@ func (f *fixture) token(uid int64) engine.Token {
 	return engine.Token{ConcertID: f.c, UserID: uid, Gen: 1, IssuedAt: t0}
 }
 
+// tokenRecord is a token record as enter.lua writes it, last polled when issued.
+func tokenRecord(gen int64, issued time.Time) string {
+	return fmt.Sprintf("%d:%d:%d", gen, issued.Unix(), issued.UnixMilli()%1000)
+}
+
 // activate writes an ACTIVE token the way the queue's admission does: gen 1 and a
 // lease in the active zset.
 func (f *fixture) activate(uid int64, until time.Time) {
 	f.t.Helper()
 	k := f.s.keys
-	if err := f.rdb.HSet(f.ctx, k.token(f.c, uid), "gen", 1, "issuedAt", t0.UnixMilli(), "done", 0).Err(); err != nil {
+	if err := f.rdb.HSet(f.ctx, k.tokens(f.c), uid, tokenRecord(1, t0)).Err(); err != nil {
 		f.t.Fatal(err)
 	}
 	if err := f.rdb.ZAdd(f.ctx, k.active(f.c), redis.Z{Score: float64(until.UnixMilli()), Member: uid}).Err(); err != nil {
@@ -89,7 +94,7 @@ func (f *fixture) activate(uid int64, until time.Time) {
 func (f *fixture) wait(uid int64) {
 	f.t.Helper()
 	k := f.s.keys
-	if err := f.rdb.HSet(f.ctx, k.token(f.c, uid), "gen", 1, "issuedAt", t0.UnixMilli(), "done", 0).Err(); err != nil {
+	if err := f.rdb.HSet(f.ctx, k.tokens(f.c), uid, tokenRecord(1, t0)).Err(); err != nil {
 		f.t.Fatal(err)
 	}
 	if err := f.rdb.ZAdd(f.ctx, k.wait(f.c), redis.Z{Score: 1, Member: uid}).Err(); err != nil {
@@ -255,7 +260,7 @@ func TestHoldCases(t *testing.T) {
 			}
 		}},
 		{name: "waiting token", wantErr: engine.ErrNotAdmitted, setup: func(f *fixture) {
-			f.rdb.Del(f.ctx, f.s.keys.token(f.c, 1))
+			f.rdb.HDel(f.ctx, f.s.keys.tokens(f.c), "1")
 			f.rdb.ZRem(f.ctx, f.s.keys.active(f.c), "1")
 			f.wait(1)
 		}},
@@ -265,11 +270,11 @@ func TestHoldCases(t *testing.T) {
 			return tok
 		}},
 		{name: "token done", wantErr: engine.ErrTokenExpired, setup: func(f *fixture) {
-			f.rdb.HSet(f.ctx, f.s.keys.token(f.c, 1), "done", 1)
+			f.rdb.HSet(f.ctx, f.s.keys.tokens(f.c), "1", tokenRecord(1, t0)+":d")
 		}},
 		{name: "lease ran out", wantErr: engine.ErrTokenExpired, at: t0.Add(2 * time.Hour)},
 		{name: "no token", wantErr: engine.ErrTokenExpired, setup: func(f *fixture) {
-			f.rdb.Del(f.ctx, f.s.keys.token(f.c, 1))
+			f.rdb.HDel(f.ctx, f.s.keys.tokens(f.c), "1")
 		}},
 		{name: "hold limit", wantErr: engine.ErrHoldLimitReached, setup: func(f *fixture) {
 			for seat := 1; seat <= f.max; seat++ {
@@ -685,8 +690,8 @@ func TestReservationStateMachine(t *testing.T) {
 				f.t.Fatal("not PAID")
 			}
 			k := f.s.keys
-			if d, _ := f.rdb.HGet(f.ctx, k.token(f.c, 1), "done").Result(); d != "1" {
-				f.t.Fatalf("token done = %q", d)
+			if d, _ := f.rdb.HGet(f.ctx, k.tokens(f.c), "1").Result(); d != tokenRecord(1, t0)+":d" {
+				f.t.Fatalf("token record %q, want it marked DONE", d)
 			}
 			if _, err := f.rdb.ZScore(f.ctx, k.active(f.c), "1").Result(); !errors.Is(err, redis.Nil) {
 				f.t.Fatal("token still active")
@@ -704,8 +709,8 @@ func TestReservationStateMachine(t *testing.T) {
 			if err != nil || done {
 				f.t.Fatalf("done=%v err=%v, want false", done, err)
 			}
-			if d, _ := f.rdb.HGet(f.ctx, f.s.keys.token(f.c, 1), "done").Result(); d == "1" {
-				f.t.Fatal("token marked done")
+			if d, _ := f.rdb.HGet(f.ctx, f.s.keys.tokens(f.c), "1").Result(); d != tokenRecord(1, t0) {
+				f.t.Fatalf("token record %q, want it unchanged", d)
 			}
 			// Once the other hold has expired, a retry finds nothing live left.
 			done, err = f.s.CompletePayment(f.ctx, p, other.ExpiresAt)

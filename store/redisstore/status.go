@@ -108,12 +108,10 @@ func isDone(c *statusCall) bool {
 // timeout: the batch outlives any one request's context.
 func (s *Store) runStatus(concertID int64, idle time.Duration, batch []*statusCall) {
 	k := s.keys
-	keys := make([]string, 3, 3+len(batch))
-	keys[0], keys[1], keys[2] = k.active(concertID), k.wait(concertID), k.seen(concertID)
+	keys := []string{k.active(concertID), k.wait(concertID), k.tokens(concertID)}
 	args := make([]any, 2, 2+2*len(batch))
 	now := batch[0].now
 	for _, call := range batch {
-		keys = append(keys, k.token(concertID, call.t.UserID))
 		args = append(args, call.t.UserID, call.t.Gen)
 		if call.now.After(now) {
 			now = call.now

@@ -25,9 +25,7 @@ func TestStatusBatchedAnswersEachToken(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := q.rdb.HSet(q.ctx, q.s.keys.token(q.c, 5), "done", "1").Err(); err != nil {
-			t.Fatal(err)
-		}
+		q.markDone(5)
 		type answer struct {
 			st  engine.TokenStatus
 			err error
@@ -41,9 +39,9 @@ func TestStatusBatchedAnswersEachToken(t *testing.T) {
 			})
 		}
 		for uid := int64(1); uid <= n; uid++ {
-			poll(uid, uid, 1)
+			poll(uid, uid, q.gen(uid))
 		}
-		poll(n+1, 7, 2) // a generation the user does not hold
+		poll(n+1, 7, q.gen(8)) // a generation the user does not hold
 		wg.Wait()
 		for uid := int64(1); uid <= n; uid++ {
 			a := got[uid]
