@@ -75,7 +75,7 @@ type Engine struct {
 	sweepHint chan sweepTarget
 
 	counts     counters
-	users      sync.Map // user ids known to exist
+	users      knownUsers
 	configured sync.Map // concert ids whose queue configuration is in the shared state
 	rebuilt    sync.Map // schedule ids whose sold seats are in the shared state
 }

@@ -153,24 +153,6 @@ func randomPreQueueScore() int64 {
 	return int64(binary.LittleEndian.Uint64(b[:]) % preQueueRange)
 }
 
-// knownUser checks a user id against the ledger once per instance: users are never
-// deleted, so a positive answer can be remembered and a rush of token requests
-// costs the database nothing after each user's first.
-func (e *Engine) knownUser(ctx context.Context, userID int64) error {
-	if _, ok := e.users.Load(userID); ok {
-		return nil
-	}
-	ok, err := e.ledger.UserExists(ctx, userID)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return ErrUserNotFound
-	}
-	e.users.Store(userID, struct{}{})
-	return nil
-}
-
 // ensureQueue restores a concert's queue configuration after the shared state lost
 // it (Redis restarted empty); the ledger keeps the settings.
 func (e *Engine) ensureQueue(ctx context.Context, c Concert) error {

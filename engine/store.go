@@ -18,6 +18,9 @@ type Ledger interface {
 	CreateUser(ctx context.Context, name, email string) (int64, error)
 	// UserExists reports whether a user id exists.
 	UserExists(ctx context.Context, userID int64) (bool, error)
+	// UserIDsAbove lists up to limit user ids greater than after, ascending, so an
+	// instance can learn every user in a few large reads instead of one per user.
+	UserIDsAbove(ctx context.Context, after int64, limit int) ([]int64, error)
 
 	// CreateConcert stores a concert and its schedules in one transaction.
 	CreateConcert(ctx context.Context, c NewConcert) (Concert, []Schedule, error)

@@ -28,6 +28,6 @@ func (e *Engine) CreateUser(ctx context.Context, name, email string) (int64, err
 	if err != nil {
 		return 0, err
 	}
-	e.users.Store(id, struct{}{})
+	e.users.set.add(id)
 	return id, nil
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -188,6 +189,16 @@ func testUsers(t *testing.T, l engine.Ledger) {
 		if got, err := l.UserExists(f.ctx, tc.id); err != nil || got != tc.want {
 			t.Errorf("UserExists(%d) = %v, %v; want %v", tc.id, got, err, tc.want)
 		}
+	}
+	// Other tests may add users to the same ledger meanwhile: check what must hold.
+	if got, err := l.UserIDsAbove(f.ctx, a-1, 1); err != nil || !slices.Equal(got, []int64{a}) {
+		t.Errorf("UserIDsAbove(%d, 1) = %v, %v; want [%d]", a-1, got, err, a)
+	}
+	if got, err := l.UserIDsAbove(f.ctx, a-1, 1_000_000); err != nil || !slices.Contains(got, b) || !slices.IsSorted(got) || slices.ContainsFunc(got, func(id int64) bool { return id < a }) {
+		t.Errorf("UserIDsAbove(%d) = %v, %v; want ascending ids from %d on, with %d", a-1, got, err, a, b)
+	}
+	if got, err := l.UserIDsAbove(f.ctx, b, 1_000_000); err != nil || slices.ContainsFunc(got, func(id int64) bool { return id <= b }) {
+		t.Errorf("UserIDsAbove(%d) = %v, %v; want only ids above it", b, got, err)
 	}
 	// A failed duplicate must not have taken an id or left a user behind.
 	if ok, _ := l.UserExists(f.ctx, b+1); ok {

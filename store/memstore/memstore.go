@@ -100,6 +100,17 @@ func (s *Store) UserExists(ctx context.Context, userID int64) (bool, error) {
 	return s.user(userID) != nil, nil
 }
 
+// UserIDsAbove lists up to limit user ids greater than after, ascending.
+func (s *Store) UserIDsAbove(ctx context.Context, after int64, limit int) ([]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []int64
+	for id := max(after+1, 1); id <= int64(len(s.users)) && len(ids) < limit; id++ {
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
 // CreateConcert stores a concert and its schedules; all or nothing.
 func (s *Store) CreateConcert(ctx context.Context, c engine.NewConcert) (engine.Concert, []engine.Schedule, error) {
 	for i, ns := range c.Schedules {

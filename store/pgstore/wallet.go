@@ -27,6 +27,17 @@ func (s *Store) UserExists(ctx context.Context, userID int64) (bool, error) {
 	return ok, translate(err)
 }
 
+// UserIDsAbove lists up to limit user ids greater than after, ascending; the
+// primary key's index serves it as a range scan.
+func (s *Store) UserIDsAbove(ctx context.Context, after int64, limit int) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id FROM users WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, translate(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	return ids, translate(err)
+}
+
 // chargeSQL is the whole charge in one statement, so one round trip and one implicit
 // transaction: the conditional UPDATE is the cap check (no read-modify-write in Go),
 // and the history and idempotency rows exist only if it matched.
