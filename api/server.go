@@ -46,7 +46,7 @@ type Server struct {
 	// outageLog is sampled: when Redis is down every request fails the same way,
 	// and a line per request would bury everything else.
 	outageLog zerolog.Logger
-	timeout   time.Duration
+	deadlines deadlines
 	adminKey  [32]byte // SHA-256 of the key; see auth.go
 	hasAdmin  bool
 
@@ -68,7 +68,7 @@ func New(e *engine.Engine, o Options) *Server {
 		e:         e,
 		log:       o.Log,
 		outageLog: o.Log.Sample(&zerolog.BurstSampler{Burst: 5, Period: time.Second}),
-		timeout:   o.RequestTimeout,
+		deadlines: deadlines{timeout: o.RequestTimeout},
 		metrics:   newMetrics(e, o.OutboxLag),
 		limiter:   o.Limiter,
 		limits:    o.RateLimits,
@@ -132,9 +132,7 @@ func (s *Server) handle(method, path string, h handlerFunc) {
 			s.writeError(rc, errBodyTooLarge)
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-		defer cancel()
-		if err := h(ctx, rc); err != nil {
+		if err := h(s.deadlines.context(), rc); err != nil {
 			s.writeError(rc, err)
 		}
 	})
