@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# bench/run.sh: the HTTP load runs of bench/README.md, end to end, in about four
+# bench/run.sh: the HTTP load runs of bench/README.md, end to end, in about six
 # minutes. It builds concertd, rush and the bare baseline server, starts concertd
 # on the local Redis (fresh REDIS_PREFIX) and PostgreSQL (a fresh database it
 # creates and drops), runs each measurement bounded in time against 127.0.0.1
-# only, and prints a summary with every figure next to the bare baseline of the
-# same run. Raw outputs (wrk, rush, CPU profiles) go to bench/out/<stamp>/.
+# only, and prints a summary with every figure next to the baselines of the same
+# run: bare fasthttp for HTTP, redis-benchmark for Redis, pgbench for PostgreSQL.
+# Raw outputs (wrk, redis-benchmark, pgbench, rush, CPU profiles) go to
+# bench/out/<stamp>/.
 #
 # Environment:
+#   ONLY="bare poll" run only these steps (default: all), in the usual order:
+#                    bare redis poll hold issue seatmap pgbench pay sale
+#                    (bare needs no other step; the summary leaves out what did
+#                    not run, and a ratio whose baseline did not run is n/a)
 #   PROFILE=1        also take a 10 s CPU profile of concertd under each load
 #                    (a separate run after the measured one, so the figures are
 #                    not taxed by the profiler)
@@ -14,6 +20,9 @@
 #   CONNS=256        wrk connections for the poll, hold and bare runs
 #   RUSH_USERS, RUSH_SEATS, RUSH_CONCURRENCY   the whole-sale run's size
 #   PAY_USERS        users of the payments-only run (4 holds each, all paid)
+#   ISSUE_USERS=500000  users inserted (SQL) for the token-issue run: enough that
+#                    each request is a user's first entry at up to ~30k req/s
+#   RUSH_ADMIT, RUSH_MAX_ACTIVE   the whole sale's queue settings (rush defaults)
 #   REDIS_HOST, PGHOST, PGUSER                 the local services (127.0.0.1, postgres)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +34,10 @@ RUSH_USERS=${RUSH_USERS:-2500}
 RUSH_SEATS=${RUSH_SEATS:-6000}
 PAY_USERS=${PAY_USERS:-2500}
 RUSH_CONCURRENCY=${RUSH_CONCURRENCY:-128}
+RUSH_ADMIT=${RUSH_ADMIT:-}
+RUSH_MAX_ACTIVE=${RUSH_MAX_ACTIVE:-}
+ISSUE_USERS=${ISSUE_USERS:-500000}
+ONLY=${ONLY:-}
 REDIS_HOST=${REDIS_HOST:-127.0.0.1}
 PGHOST=${PGHOST:-127.0.0.1}
 PGUSER=${PGUSER:-postgres}
@@ -32,7 +45,19 @@ PORT=18080
 BARE_PORT=18090
 PPROF=127.0.0.1:16060
 
-for tool in wrk psql redis-cli curl go; do
+# want STEP: whether STEP is to run (ONLY empty or naming it).
+want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
+for step in $ONLY; do
+  case $step in
+    bare | redis | poll | hold | issue | seatmap | pgbench | pay | sale) ;;
+    *) echo "bench: unknown step $step in ONLY (bare redis poll hold issue seatmap pgbench pay sale)" >&2; exit 1 ;;
+  esac
+done
+
+tools=(wrk psql redis-cli curl go)
+want redis && tools+=(redis-benchmark)
+want pgbench && tools+=(pgbench)
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is required (see bench/README.md)" >&2; exit 1; }
 done
 
@@ -42,7 +67,11 @@ mkdir -p "$OUT"
 BIN=$OUT/bin
 mkdir -p "$BIN"
 db=concertd_bench_$(date +%s)
+pgbench_db=concertd_pgbench_$(date +%s)
 prefix=bench$(date +%s)
+# redis-benchmark writes its own keys (key:*, myzset, rbench:*) into this database
+# of the local Redis, never into concertd's (0), and they are deleted afterwards.
+REDIS_BENCH_DB=${REDIS_BENCH_DB:-15}
 admin_key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 pids=()
 
@@ -50,11 +79,27 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   psql -h "$PGHOST" -U "$PGUSER" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+  psql -h "$PGHOST" -U "$PGUSER" -qc "DROP DATABASE IF EXISTS $pgbench_db" >/dev/null 2>&1 || true
+  redis_bench_clean
   redis-cli -h "$REDIS_HOST" --scan --pattern "$prefix:*" | xargs -r -n 500 redis-cli -h "$REDIS_HOST" del >/dev/null 2>&1 || true
+}
+redis_bench_clean() {
+  for pat in 'key:*' 'myzset*' 'rbench:*'; do
+    redis-cli -h "$REDIS_HOST" -n "$REDIS_BENCH_DB" --scan --pattern "$pat" |
+      xargs -r -n 1000 redis-cli -h "$REDIS_HOST" -n "$REDIS_BENCH_DB" del >/dev/null 2>&1 || true
+  done
 }
 trap cleanup EXIT
 
 log() { printf '\n== %s\n' "$*" >&2; }
+# seconds 15s|2m|30: a wrk-style duration in whole seconds (for pgbench -T).
+seconds() {
+  case $1 in
+    *m) echo $((${1%m} * 60)) ;;
+    *s) echo "${1%s}" ;;
+    *) echo "$1" ;;
+  esac
+}
 
 log "build into $BIN"
 go build -o "$BIN/concertd" ./cmd/concertd
@@ -118,83 +163,211 @@ fivexx() {
     awk -v r="route=\"$1\"" 'index($0, r) && match($0, /status="5[0-9][0-9]"/) { n += $NF } END { print n + 0 }'
 }
 
-# 1. Polling: 10,000 WAITING tokens (admitPerSecond 1, maxActive 1).
-log "setup: 10,000 waiting tokens"
-eval "$("$BIN/rush" setup -addr 127.0.0.1:$PORT -admin-key "$admin_key" -mode poll -users 10000 -out "$OUT/poll.tokens")"
-wrk_run bare "http://127.0.0.1:$BARE_PORT" bench/wrk/bare.lua "$CONNS" "$OUT/poll.tokens"
-p5=$(fivexx /api/queue/status)
-wrk_run poll "http://127.0.0.1:$PORT" bench/wrk/poll.lua "$CONNS" "$OUT/poll.tokens"
-echo "5xx: $(($(fivexx /api/queue/status) - p5))" >>"$OUT/poll.txt"
-profile poll "http://127.0.0.1:$PORT" bench/wrk/poll.lua "$CONNS" "$OUT/poll.tokens"
-
-# 2. Holds: 1,000 ACTIVE users on a 100,000-seat schedule, random seats.
-log "setup: 1,000 active users, 100,000 seats"
-eval "$("$BIN/rush" setup -addr 127.0.0.1:$PORT -admin-key "$admin_key" -mode hold -users 1000 -seats 100000 -out "$OUT/hold.tokens")"
-h5=$(fivexx /api/reservations)
-wrk_run hold "http://127.0.0.1:$PORT" bench/wrk/hold.lua "$CONNS" "$OUT/hold.tokens" "$SCHEDULE_ID" 100000
-echo "5xx: $(($(fivexx /api/reservations) - h5))" >>"$OUT/hold.txt"
-profile hold "http://127.0.0.1:$PORT" bench/wrk/hold.lua "$CONNS" "$OUT/hold.tokens" "$SCHEDULE_ID" 100000
-
-# 3. Seat map: 50,000 seats, 5,000 of them held, gzip as browsers ask.
-log "setup: 50,000-seat schedule with 5,000 holds"
-eval "$("$BIN/rush" setup -addr 127.0.0.1:$PORT -admin-key "$admin_key" -mode seatmap -users 64 -seats 50000 -held 5000 -out "$OUT/seatmap.tokens")"
-wrk_run seatmap "http://127.0.0.1:$PORT" bench/wrk/seatmap.lua 64 "$OUT/seatmap.tokens" "$SCHEDULE_ID"
-profile seatmap "http://127.0.0.1:$PORT" bench/wrk/seatmap.lua 64 "$OUT/seatmap.tokens" "$SCHEDULE_ID"
-
-# 4. Payments alone: holds made untimed, then every hold paid (PostgreSQL commit).
-pay_cmd=("$BIN/rush" paybench -addr 127.0.0.1:$PORT -admin-key "$admin_key" -users "$PAY_USERS" -per-user 4 -concurrency 64 -duration 30s)
-echo "rush paybench -users $PAY_USERS -per-user 4 -concurrency 64 -duration 30s" >"$OUT/paybench.cmd"
-log "payments: $(cat "$OUT/paybench.cmd")"
-if [ "$PROFILE" = 1 ]; then
-  (sleep 9; curl -fs -o "$OUT/paybench.cpu.pprof" "http://$PPROF/debug/pprof/profile?seconds=4" || true) &
-  prof_pid=$!
+# 1. Bare fasthttp, then polling: 10,000 WAITING tokens (admitPerSecond 1, maxActive 1).
+#    Both send the same requests: GET /api/queue/status with the same token rotation.
+if want bare || want poll; then
+  log "setup: 10,000 waiting tokens"
+  eval "$("$BIN/rush" setup -addr 127.0.0.1:$PORT -admin-key "$admin_key" -mode poll -users 10000 -out "$OUT/poll.tokens")"
 fi
-"${pay_cmd[@]}" | tee "$OUT/paybench.txt" >&2 || true
-if [ "$PROFILE" = 1 ]; then
-  wait "$prof_pid" || true
-  go tool pprof -top -nodecount=35 "$BIN/concertd" "$OUT/paybench.cpu.pprof" >"$OUT/paybench.cpu.top" 2>/dev/null || true
+if want bare; then
+  wrk_run bare "http://127.0.0.1:$BARE_PORT" bench/wrk/bare.lua "$CONNS" "$OUT/poll.tokens"
 fi
 
-# 5. The whole sale with payments on PostgreSQL.
-rush_cmd=("$BIN/rush" -addr 127.0.0.1:$PORT -admin-key "$admin_key" -users "$RUSH_USERS" -seats "$RUSH_SEATS" -per-user 4 -concurrency "$RUSH_CONCURRENCY" -duration 45s)
-echo "rush -users $RUSH_USERS -seats $RUSH_SEATS -per-user 4 -concurrency $RUSH_CONCURRENCY -duration 45s" >"$OUT/rush.cmd"
-log "sale: ${rush_cmd[*]/$admin_key/\$ADMIN_KEY}"
-rush_rc=0
-if [ "$PROFILE" = 1 ]; then
-  (sleep 4; curl -fs -o "$OUT/rush.cpu.pprof" "http://$PPROF/debug/pprof/profile?seconds=8" || true) &
-  prof_pid=$!
+# 2. Redis baseline: redis-benchmark against the same redis-server concertd uses
+#    (its own database number), one command per round trip and pipelined by 16,
+#    plus an EVAL of a two-command script (ZADD + ZRANK, the shape of enter.lua).
+if want redis; then
+  rb=(redis-benchmark -h "$REDIS_HOST" --dbnum "$REDIS_BENCH_DB" --csv -c 50 -r 100000)
+  {
+    echo "${rb[*]} -n 200000 -P 1 -t set,get,zadd"
+    echo "${rb[*]} -n 1000000 -P 16 -t set,get,zadd"
+    echo "${rb[*]} -n 200000 EVAL \"redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) return redis.call('ZRANK', KEYS[1], ARGV[2])\" 1 rbench:z __rand_int__ m:__rand_int__"
+  } >"$OUT/redis.cmd"
+  log "redis: $(head -1 "$OUT/redis.cmd") (and -P 16, and EVAL)"
+  "${rb[@]}" -n 200000 -P 1 -t set,get,zadd 2>/dev/null | sed 's/^"\(SET\|GET\|ZADD\)"/"\1 P1"/' >"$OUT/redis.csv"
+  "${rb[@]}" -n 1000000 -P 16 -t set,get,zadd 2>/dev/null | grep -v '^"test"' | sed 's/^"\(SET\|GET\|ZADD\)"/"\1 P16"/' >>"$OUT/redis.csv"
+  "${rb[@]}" -n 200000 EVAL "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) return redis.call('ZRANK', KEYS[1], ARGV[2])" 1 rbench:z __rand_int__ m:__rand_int__ 2>/dev/null |
+    grep -v '^"test"' | sed 's/^"EVAL[^"]*"/"EVAL P1"/' >>"$OUT/redis.csv"
+  cat "$OUT/redis.csv" >&2
+  redis_bench_clean
 fi
-"${rush_cmd[@]}" | tee "$OUT/rush.txt" >&2 || rush_rc=$?
-if [ "$PROFILE" = 1 ]; then
-  wait "$prof_pid" || true
-  go tool pprof -top -nodecount=35 "$BIN/concertd" "$OUT/rush.cpu.pprof" >"$OUT/rush.cpu.top" 2>/dev/null || true
+
+if want poll; then
+  p5=$(fivexx /api/queue/status)
+  wrk_run poll "http://127.0.0.1:$PORT" bench/wrk/poll.lua "$CONNS" "$OUT/poll.tokens"
+  echo "5xx: $(($(fivexx /api/queue/status) - p5))" >>"$OUT/poll.txt"
+  profile poll "http://127.0.0.1:$PORT" bench/wrk/poll.lua "$CONNS" "$OUT/poll.tokens"
+fi
+
+# 3. Holds: 1,000 ACTIVE users on a 100,000-seat schedule, random seats.
+if want hold; then
+  log "setup: 1,000 active users, 100,000 seats"
+  eval "$("$BIN/rush" setup -addr 127.0.0.1:$PORT -admin-key "$admin_key" -mode hold -users 1000 -seats 100000 -out "$OUT/hold.tokens")"
+  h5=$(fivexx /api/reservations)
+  wrk_run hold "http://127.0.0.1:$PORT" bench/wrk/hold.lua "$CONNS" "$OUT/hold.tokens" "$SCHEDULE_ID" 100000
+  echo "5xx: $(($(fivexx /api/reservations) - h5))" >>"$OUT/hold.txt"
+  profile hold "http://127.0.0.1:$PORT" bench/wrk/hold.lua "$CONNS" "$OUT/hold.tokens" "$SCHEDULE_ID" 100000
+fi
+
+# 4. Token issue: POST /api/users/token for users who have not entered yet. The
+#    users are inserted with SQL (fast, and concertd has never seen them, so each
+#    first entry also pays the user lookup in PostgreSQL, as after a deploy);
+#    issue.lua walks the ids in order, one range per wrk thread.
+# issue_users N: insert N users, print their id range FIRST-LAST.
+issue_users() {
+  psql -h "$PGHOST" -U "$PGUSER" -d "$db" -qtAc "WITH ins AS (INSERT INTO users (name, email)
+      SELECT 'issue ' || g, 'issue-$(date +%s%N)-' || g || '@bench.invalid' FROM generate_series(1, $1) g RETURNING id)
+    SELECT CASE WHEN max(id) - min(id) + 1 = count(*) THEN min(id) || '-' || max(id) END FROM ins"
+}
+# issue_count STATUS: POST /api/users/token answers with that status so far.
+issue_count() {
+  curl -fs "http://127.0.0.1:$PORT/metrics" |
+    awk -v s="status=\"$1\"" 'index($0, "route=\"/api/users/token\"") && index($0, s) && /^concertd_http_requests_total/ { n += $NF } END { print n + 0 }'
+}
+if want issue; then
+  log "setup: $ISSUE_USERS users (SQL) and a concert"
+  range=$(issue_users "$ISSUE_USERS")
+  [ -n "$range" ] || { echo "bench: inserted user ids are not contiguous" >&2; exit 1; }
+  eval "$("$BIN/rush" setup -addr 127.0.0.1:$PORT -admin-key "$admin_key" -mode issue -user-ids "$range" -out "$OUT/issue.users")"
+  i201=$(issue_count 201) i200=$(issue_count 200) i5=$(fivexx /api/users/token)
+  wrk_run issue "http://127.0.0.1:$PORT" bench/wrk/issue.lua "$CONNS" "$OUT/issue.users" "$CONCERT_ID" 2
+  {
+    echo "201: $(($(issue_count 201) - i201))"
+    echo "200: $(($(issue_count 200) - i200))"
+    echo "5xx: $(($(fivexx /api/users/token) - i5))"
+  } >>"$OUT/issue.txt"
+  tail -3 "$OUT/issue.txt" >&2
+  if [ "$PROFILE" = 1 ]; then
+    # Fresh users and a fresh concert, so the profiled run issues first tokens too.
+    range=$(issue_users "$ISSUE_USERS")
+    eval "$("$BIN/rush" setup -addr 127.0.0.1:$PORT -admin-key "$admin_key" -mode issue -user-ids "$range" -out "$OUT/issue-profile.users")"
+    profile issue "http://127.0.0.1:$PORT" bench/wrk/issue.lua "$CONNS" "$OUT/issue-profile.users" "$CONCERT_ID" 2
+  fi
+fi
+
+# 5. Seat map: 50,000 seats, 5,000 of them held, gzip as browsers ask.
+if want seatmap; then
+  log "setup: 50,000-seat schedule with 5,000 holds"
+  eval "$("$BIN/rush" setup -addr 127.0.0.1:$PORT -admin-key "$admin_key" -mode seatmap -users 64 -seats 50000 -held 5000 -out "$OUT/seatmap.tokens")"
+  wrk_run seatmap "http://127.0.0.1:$PORT" bench/wrk/seatmap.lua 64 "$OUT/seatmap.tokens" "$SCHEDULE_ID"
+  profile seatmap "http://127.0.0.1:$PORT" bench/wrk/seatmap.lua 64 "$OUT/seatmap.tokens" "$SCHEDULE_ID"
+fi
+
+# 6. PostgreSQL baseline: pgbench on the same server, in a scratch database.
+#    -N is TPC-B without the teller/branch updates (one account UPDATE, a SELECT,
+#    a history INSERT, COMMIT): like a payment, one short write transaction that
+#    waits for its WAL flush. 16 clients, as concertd's PostgreSQL pool.
+if want pgbench; then
+  pgb_init=(pgbench -h "$PGHOST" -U "$PGUSER" -i -s 10 -q "$pgbench_db")
+  pgb_run=(pgbench -h "$PGHOST" -U "$PGUSER" -c 16 -j 2 -T "$(seconds "$DURATION")" -N -M prepared "$pgbench_db")
+  printf '%s\n%s\n' "${pgb_init[*]}" "${pgb_run[*]}" >"$OUT/pgbench.cmd"
+  log "pgbench: ${pgb_run[*]}"
+  psql -h "$PGHOST" -U "$PGUSER" -qc "CREATE DATABASE $pgbench_db" >/dev/null
+  "${pgb_init[@]}" >"$OUT/pgbench-init.txt" 2>&1
+  "${pgb_run[@]}" 2>&1 | tee "$OUT/pgbench.txt" >&2 || true
+  psql -h "$PGHOST" -U "$PGUSER" -qc "DROP DATABASE IF EXISTS $pgbench_db" >/dev/null 2>&1 || true
+fi
+
+# 7. Payments alone: holds made untimed, then every hold paid (PostgreSQL commit).
+if want pay; then
+  pay_cmd=("$BIN/rush" paybench -addr 127.0.0.1:$PORT -admin-key "$admin_key" -users "$PAY_USERS" -per-user 4 -concurrency 64 -duration 30s)
+  echo "rush paybench -users $PAY_USERS -per-user 4 -concurrency 64 -duration 30s" >"$OUT/paybench.cmd"
+  log "payments: $(cat "$OUT/paybench.cmd")"
+  if [ "$PROFILE" = 1 ]; then
+    (sleep 9; curl -fs -o "$OUT/paybench.cpu.pprof" "http://$PPROF/debug/pprof/profile?seconds=4" || true) &
+    prof_pid=$!
+  fi
+  "${pay_cmd[@]}" | tee "$OUT/paybench.txt" >&2 || true
+  if [ "$PROFILE" = 1 ]; then
+    wait "$prof_pid" || true
+    go tool pprof -top -nodecount=35 "$BIN/concertd" "$OUT/paybench.cpu.pprof" >"$OUT/paybench.cpu.top" 2>/dev/null || true
+  fi
+fi
+
+# 8. The whole sale with payments on PostgreSQL.
+rush_rc=-
+if want sale; then
+  rush_args=(-users "$RUSH_USERS" -seats "$RUSH_SEATS" -per-user 4 -concurrency "$RUSH_CONCURRENCY" -duration 45s)
+  [ -n "$RUSH_ADMIT" ] && rush_args+=(-admit "$RUSH_ADMIT")
+  [ -n "$RUSH_MAX_ACTIVE" ] && rush_args+=(-max-active "$RUSH_MAX_ACTIVE")
+  rush_cmd=("$BIN/rush" -addr 127.0.0.1:$PORT -admin-key "$admin_key" "${rush_args[@]}")
+  echo "rush ${rush_args[*]}" >"$OUT/rush.cmd"
+  log "sale: rush ${rush_args[*]}"
+  rush_rc=0
+  if [ "$PROFILE" = 1 ]; then
+    (sleep 4; curl -fs -o "$OUT/rush.cpu.pprof" "http://$PPROF/debug/pprof/profile?seconds=8" || true) &
+    prof_pid=$!
+  fi
+  "${rush_cmd[@]}" | tee "$OUT/rush.txt" >&2 || rush_rc=$?
+  if [ "$PROFILE" = 1 ]; then
+    wait "$prof_pid" || true
+    go tool pprof -top -nodecount=35 "$BIN/concertd" "$OUT/rush.cpu.pprof" >"$OUT/rush.cpu.top" 2>/dev/null || true
+  fi
 fi
 
 # ---- summary ----
-rps() { awk '/^Requests\/sec:/ { print $2 }' "$OUT/$1.txt"; }
+# Every helper prints nothing (and succeeds) when its step did not run.
+have() { [ -s "$OUT/$1.txt" ]; }
+rps() { if have "$1"; then awk '/^Requests\/sec:/ { print $2 }' "$OUT/$1.txt"; fi; }
 # p99 in ms from wrk's latency distribution (units us, ms or s).
 p99() {
-  awk '$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
-       if (u == "us") v /= 1000; else if (u == "s") v *= 1000; else if (u == "m") v *= 60000; printf "%.2f", v }' "$OUT/$1.txt"
+  if have "$1"; then
+    awk '$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+         if (u == "us") v /= 1000; else if (u == "s") v *= 1000; else if (u == "m") v *= 60000; printf "%.2f", v }' "$OUT/$1.txt"
+  fi
 }
-non2xx() { awk '/Non-2xx or 3xx responses:/ { print $NF } END { }' "$OUT/$1.txt" | tail -1; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+non2xx() { if have "$1"; then awk '/Non-2xx or 3xx responses:/ { n = $NF } END { print n + 0 }' "$OUT/$1.txt"; fi; }
+line() { if have "$1"; then grep -E "$2" "$OUT/$1.txt" | head -1 || true; fi; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+# redis_ops TEST: requests/s of one redis-benchmark line ("SET P1", "GET P16", "EVAL P1").
+redis_ops() { if [ -s "$OUT/redis.csv" ]; then awk -F'","' -v t="\"$1" '$1 == t { printf "%.0f", $2 }' "$OUT/redis.csv"; fi; }
+redis_p99() { if [ -s "$OUT/redis.csv" ]; then awk -F'","' -v t="\"$1" '$1 == t { print $7 }' "$OUT/redis.csv"; fi; }
+pg_tps() { if have pgbench; then awk '/^tps = / { printf "%.0f", $3 }' "$OUT/pgbench.txt"; fi; }
+pg_lat() { if have pgbench; then awk '/^latency average/ { print $4 }' "$OUT/pgbench.txt"; fi; }
+pay_rate() { if have paybench; then sed -n 's/^paybench: .* = \([0-9]*\) payments\/s.*/\1/p' "$OUT/paybench.txt"; fi; }
+row() { printf '%-34s %12s %10s %8s   %s\n' "$@"; }
 
 bare=$(rps bare)
+set_p1=$(redis_ops "SET P1")
 {
   echo
-  echo "== concertd bench summary ($stamp, $(nproc) cores, $(uname -srm)) =="
-  printf '%-34s %12s %10s %8s   %s\n' "run" "req/s" "p99 ms" "x bare" "goal"
-  printf '%-34s %12s %10s %8s   %s\n' "bare fasthttp (baseline)" "$bare" "$(p99 bare)" "1.00" "-"
-  printf '%-34s %12s %10s %8s   %s\n' "GET /api/queue/status" "$(rps poll)" "$(p99 poll)" "$(ratio "$(rps poll)" "$bare")" ">= 0.70x, p99 < 10 ms"
-  printf '%-34s %12s %10s %8s   %s\n' "POST /api/reservations" "$(rps hold)" "$(p99 hold)" "$(ratio "$(rps hold)" "$bare")" ">= 0.60x, p99 < 10 ms"
-  printf '%-34s %12s %10s %8s   %s\n' "GET seat map 50k (gzip, c64)" "$(rps seatmap)" "$(p99 seatmap)" "$(ratio "$(rps seatmap)" "$bare")" ">= 2,000 req/s"
-  echo "  poll: $(grep '^5xx' "$OUT/poll.txt"); non-2xx $(non2xx poll)"
-  echo "  hold: $(grep '^5xx' "$OUT/hold.txt"); non-2xx (201s excluded: 409 SEAT_TAKEN etc.) $(non2xx hold)"
-  echo "  payments alone: $(grep '^paybench:' "$OUT/paybench.txt" || true)   goal >= 2,000/s"
-  echo "  $(grep '^check:' "$OUT/paybench.txt" || true)"
-  echo "  sale: $(grep -E '^(sold out|NOT sold out)' "$OUT/rush.txt" || true)"
-  echo "  sale: $(grep '^completed payments' "$OUT/rush.txt" || true)"
-  echo "  invariants: $(grep -c '^ok' "$OUT/rush.txt" || true) ok, $(grep -c '^FAIL' "$OUT/rush.txt" || true) failed (rush exit $rush_rc)"
+  echo "== concertd bench summary ($stamp, $(nproc) cores, $(uname -srm)${ONLY:+, ONLY=$ONLY}) =="
+  row "run" "req/s" "p99 ms" "x bare" "goal"
+  have bare && row "bare fasthttp (baseline)" "$bare" "$(p99 bare)" "1.00" "-"
+  have poll && row "GET /api/queue/status" "$(rps poll)" "$(p99 poll)" "$(ratio "$(rps poll)" "$bare")" ">= 0.70x, p99 < 10 ms"
+  have hold && row "POST /api/reservations" "$(rps hold)" "$(p99 hold)" "$(ratio "$(rps hold)" "$bare")" ">= 0.60x, p99 < 10 ms"
+  have issue && row "POST /api/users/token (first)" "$(rps issue)" "$(p99 issue)" "$(ratio "$(rps issue)" "$bare")" ">= 0.50x"
+  have seatmap && row "GET seat map 50k (gzip, c64)" "$(rps seatmap)" "$(p99 seatmap)" "$(ratio "$(rps seatmap)" "$bare")" ">= 2,000 req/s"
+  have poll && echo "  poll: $(line poll '^5xx'); non-2xx $(non2xx poll)"
+  have hold && echo "  hold: $(line hold '^5xx'); non-2xx (201s excluded: 409 SEAT_TAKEN etc.) $(non2xx hold)"
+  if have issue; then
+    i1=$(sed -n 's/^201: //p' "$OUT/issue.txt") i0=$(sed -n 's/^200: //p' "$OUT/issue.txt")
+    echo "  issue: 201 (new place in line) $i1, 200 (same token again) $i0: $(ratio "$i1" "$((i1 + i0))") first issues; $(line issue '^5xx'); $(line issue '^issue:')"
+  fi
+  if [ -s "$OUT/redis.csv" ]; then
+    echo
+    row "redis-benchmark (baseline), c50" "ops/s" "p99 ms" "" ""
+    for t in "SET P1" "GET P1" "ZADD P1" "EVAL P1" "SET P16" "GET P16" "ZADD P16"; do
+      row "  $t" "$(redis_ops "$t")" "$(redis_p99 "$t")" "" ""
+    done
+    have poll && echo "  poll req/s / SET P1 ops/s = $(ratio "$(rps poll)" "$set_p1")   (each poll is one status.lua EVALSHA, batched)"
+    have hold && echo "  hold req/s / SET P1 ops/s = $(ratio "$(rps hold)" "$set_p1")   (each hold is one hold.lua EVALSHA)"
+    have issue && echo "  issue req/s / EVAL P1 ops/s = $(ratio "$(rps issue)" "$(redis_ops "EVAL P1")")   (each first issue is one enter.lua EVALSHA + a user lookup)"
+  fi
+  if have pgbench || have paybench; then
+    echo
+    have pgbench && echo "  pgbench (baseline) -N -c16 -j2 -M prepared: $(pg_tps) tps, latency average $(pg_lat) ms"
+    have paybench && echo "  payments alone: $(line paybench '^paybench:')   goal >= 2,000/s"
+    have paybench && echo "  payments/s / pgbench tps = $(ratio "$(pay_rate)" "$(pg_tps)")"
+    have paybench && echo "  $(line paybench '^check:')"
+  fi
+  if have rush; then
+    echo
+    echo "  sale: $(cat "$OUT/rush.cmd")"
+    echo "  sale: $(line rush '^(sold out|NOT sold out)')"
+    echo "  sale: $(line rush '^completed payments')"
+    echo "  sale: $(line rush '^admission')"
+    echo "  invariants: $(grep -c '^ok' "$OUT/rush.txt" || true) ok, $(grep -c '^FAIL' "$OUT/rush.txt" || true) failed (rush exit $rush_rc)"
+  fi
   echo "  raw output: $OUT"
 } | tee "$OUT/summary.txt"

@@ -129,6 +129,18 @@ func (cl *client) seatMap(ctx context.Context, token string, scheduleID int64) (
 	return v, a, nil
 }
 
+// availableSeats is seatMap without the per-seat statuses: what a shopper needs.
+func (cl *client) availableSeats(ctx context.Context, token string, scheduleID int64) (seatMap, answer, error) {
+	var v seatMap
+	a, err := cl.do(ctx, call{endpoint: "GET /api/concerts/schedules/{id}/seats", method: "GET",
+		path: "/api/concerts/schedules/" + strconv.FormatInt(scheduleID, 10) + "/seats", token: token, gzip: true,
+		scan: func(body []byte) { v.available, v.pending, v.reserved = scanSeatMap(body, nil) }})
+	if err != nil {
+		return seatMap{}, a, err
+	}
+	return v, a, nil
+}
+
 func (cl *client) hold(ctx context.Context, token string, scheduleID int64, seat int) (reservation, answer, error) {
 	return callAnswer[reservation](ctx, cl, call{endpoint: "POST /api/reservations", method: "POST", path: "/api/reservations", token: token,
 		body: map[string]int64{"concertScheduleId": scheduleID, "seatNumber": int64(seat)}})

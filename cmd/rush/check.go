@@ -25,6 +25,7 @@ type invariants struct {
 	ResErr         error
 	Payments       int
 	Unknown        int
+	Admission      admissionCheck
 }
 
 // moneyCheck: what the clients charged minus what they hold now must be what they
@@ -38,34 +39,38 @@ func (m moneyCheck) ok() bool { return m.Charged-m.FinalBalances == m.Paid }
 func (inv invariants) ok() bool {
 	return len(inv.Duplicates) == 0 && inv.StatsErr == nil && inv.StatsSold == int64(inv.Payments) &&
 		(!inv.MapChecked || (len(inv.MapNotReserved) == 0 && inv.MapReserved == inv.Payments)) &&
-		inv.MoneyErr == nil && inv.Money.ok() && len(inv.NotPaid) == 0 && inv.ResErr == nil && inv.Unknown == 0
+		inv.MoneyErr == nil && inv.Money.ok() && len(inv.NotPaid) == 0 && inv.ResErr == nil && inv.Unknown == 0 &&
+		inv.Admission.ok()
 }
 
 func (s *sale) check(ctx context.Context) invariants {
 	s.mu.Lock()
 	payments := slices.Clone(s.payments)
 	inv := invariants{Payments: len(payments), Unknown: len(s.unknown)}
+	inv.Admission = checkAdmission(s.samples, s.cfg.admitPerSecond, s.cfg.maxActive)
 	s.mu.Unlock()
 	inv.Duplicates = duplicateSeats(payments)
 
-	st, err := s.cl.concertStats(ctx, s.concertID)
+	st, err := s.admin.concertStats(ctx, s.concertID)
 	inv.StatsErr = err
 	inv.StatsSold, inv.StatsHeld = st.Sold, st.Held
 
-	// The seat map needs an ACTIVE token: a checker user enters last.
+	// The seat map needs an ACTIVE token: the checker entered before the crowd, so
+	// it was admitted first. If its token is gone (the sale outlasted ACTIVE_TTL),
+	// it enters again, behind whoever still waits.
 	inv.MapErr = func() error {
-		id, err := s.cl.createUser(ctx, "rush checker", fmt.Sprintf("rush-check-%d@rush.invalid", time.Now().UnixNano()))
-		if err != nil {
-			return err
+		token := s.checkerToken
+		if q, a, err := s.cl.status(ctx, token); token == "" || err != nil || !a.ok() || q.Status != "ACTIVE" {
+			q, err := s.cl.enter(ctx, s.checkerID, s.concertID)
+			if err != nil {
+				return err
+			}
+			token = q.UserToken
+			if err := s.cl.waitActive(ctx, token, time.Second, 30*time.Second); err != nil {
+				return fmt.Errorf("checker: %w", err)
+			}
 		}
-		q, err := s.cl.enter(ctx, id, s.concertID)
-		if err != nil {
-			return err
-		}
-		if err := s.cl.waitActive(ctx, q.UserToken, 200*time.Millisecond, 20*time.Second); err != nil {
-			return err
-		}
-		m, a, err := s.cl.seatMap(ctx, q.UserToken, s.scheduleID)
+		m, a, err := s.cl.seatMap(ctx, token, s.scheduleID)
 		if err != nil {
 			return err
 		}
@@ -88,8 +93,8 @@ func (s *sale) check(ctx context.Context) invariants {
 	var mu sync.Mutex
 	inv.MoneyErr = forEach(ctx, len(s.users), 64, func(ctx context.Context, i int) error {
 		u := s.users[i]
-		if u.token == "" {
-			return nil // never entered: never charged
+		if u.token == "" || u.charges == 0 {
+			return nil // never charged (new users start at 0)
 		}
 		b, err := s.cl.balance(ctx, u.token)
 		if err != nil {
@@ -145,6 +150,17 @@ func (s *sale) report(elapsed time.Duration, rows []endpointRow, inv invariants)
 	for _, r := range rows {
 		total += r.Count
 	}
+	ad := inv.Admission
+	avg := "n/a (no stats sample saw anyone waiting after admission began)"
+	if ad.Span > 0 {
+		avg = fmt.Sprintf("%.0f/s average (%d admitted over %s while anyone waited)", ad.Average, ad.SpanAdmitted, ad.Span.Round(100*time.Millisecond))
+	}
+	fmt.Fprintf(w, "admission: configured %d/s, maxActive %d; observed %s, best 1 s %.0f/s, best 5 s %.0f/s; %d admitted in all; active at maxActive in %d of %d samples\n",
+		ad.Rate, ad.MaxActive, avg, ad.Best1s, ad.Best5s, ad.Admitted, ad.AtCap, ad.Samples)
+	s.mu.Lock()
+	fmt.Fprintf(w, "users: %d entered the queue of %d; rush itself peaked at %d goroutines, %.0f MiB heap\n",
+		s.entered.Load(), c.users, s.peakGor, float64(s.peakHeap)/(1<<20))
+	s.mu.Unlock()
 	fmt.Fprintf(w, "requests: %d in %s = %.0f req/s\n\n", total, elapsed.Round(time.Millisecond), rate(int64(total), elapsed))
 	writeRows(w, rows)
 
@@ -171,6 +187,8 @@ func (s *sale) report(elapsed time.Duration, rows []endpointRow, inv invariants)
 	fmt.Fprintf(w, "%s every paid reservation is PAID and owned: %d wrong %v %v\n",
 		mark(inv.ResErr == nil && len(inv.NotPaid) == 0), len(inv.NotPaid), head(inv.NotPaid), errText(inv.ResErr))
 	fmt.Fprintf(w, "%s payments with unknown outcome: %d\n", mark(inv.Unknown == 0), inv.Unknown)
+	fmt.Fprintf(w, "%s admission at most %d/s (bucket of 1 s) and %d active: %d stats samples, worst excess over rate×(T+1) %d, peak active %d\n",
+		mark(ad.ok()), ad.Rate, ad.MaxActive, ad.Samples, max(ad.Excess, 0), ad.PeakActive)
 }
 
 func head(s []string) []string {

@@ -64,7 +64,16 @@ type call struct {
 	body     any // marshalled with encoding/json; nil for none
 	gzip     bool
 	idemKey  string
+	// scan, if set, reads a 2xx body in place, before the response is released;
+	// the answer then carries no Body. For seat maps: a 20,000-seat map is a
+	// megabyte of JSON, and copying it for each of thousands of shoppers makes the
+	// load driver's garbage collector, not the server, the limit.
+	scan func(body []byte)
 }
+
+// gunzipBufs holds buffers for scanned bodies, so a megabyte seat map does not
+// allocate a megabyte each time.
+var gunzipBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
 // do sends c and waits for the answer, honouring ctx only while waiting for a slot:
 // once sent, a request is always awaited so the report never loses an outcome.
@@ -110,6 +119,19 @@ func (cl *client) do(ctx context.Context, c call) (answer, error) {
 		return answer{}, fmt.Errorf("%s %s: %w: %v", c.method, c.path, errTransport, err)
 	}
 	a := answer{Status: resp.StatusCode()}
+	if c.scan != nil && a.ok() {
+		body := resp.Body()
+		if string(resp.Header.ContentEncoding()) == "gzip" {
+			bp := gunzipBufs.Get().(*[]byte)
+			defer gunzipBufs.Put(bp)
+			if *bp, err = fasthttp.AppendGunzipBytes((*bp)[:0], body); err == nil {
+				body = *bp
+			}
+		}
+		c.scan(body)
+		cl.stats.record(c.endpoint, took, a.Status, "")
+		return a, nil
+	}
 	body, err := resp.BodyUncompressed()
 	if err != nil {
 		body = resp.Body()

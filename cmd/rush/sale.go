@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -25,8 +27,10 @@ type saleConfig struct {
 	admitPerSecond int
 	maxActive      int
 	pollCap        time.Duration
+	ramp           time.Duration
 	idempotency    bool
 	blindTries     int
+	giveUp         int
 	checkTimeout   time.Duration
 }
 
@@ -38,28 +42,53 @@ func runSale(args []string) error {
 	fs.IntVar(&c.users, "users", 4000, "users taking part")
 	fs.IntVar(&c.seats, "seats", 10000, "seats on sale (one schedule)")
 	fs.IntVar(&c.perUser, "per-user", 4, "seats each user tries to buy (keep <= the server's MAX_HOLDS_PER_USER)")
-	fs.IntVar(&c.concurrency, "concurrency", 128, "requests in flight at most")
+	fs.IntVar(&c.concurrency, "concurrency", 128, "requests in flight at most, for the waiting room (enter, poll) and again for buyers (charge, seat map, hold, pay)")
 	fs.DurationVar(&c.duration, "duration", 60*time.Second, "the sale stops after this long even if not sold out")
 	fs.Int64Var(&c.price, "price", 50000, "seat price in won")
 	fs.IntVar(&c.admitPerSecond, "admit", 2000, "queue admitPerSecond of the concert")
 	fs.IntVar(&c.maxActive, "max-active", 0, "queue maxActive (default users+1: everyone may be admitted)")
-	fs.DurationVar(&c.pollCap, "poll-cap", time.Second, "wait at most this long between polls, whatever pollAfterSeconds says")
+	fs.DurationVar(&c.pollCap, "poll-cap", 0, "wait at most this long between polls, whatever pollAfterSeconds says (0: honour pollAfterSeconds)")
+	fs.DurationVar(&c.ramp, "ramp", 0, "users arrive spread evenly over this long (0: all at once)")
 	fs.BoolVar(&c.idempotency, "idempotency", true, "send an Idempotency-Key with each payment so retries are safe")
 	fs.IntVar(&c.blindTries, "blind-tries", 3, "random seat picks before a user reads the seat map")
+	fs.IntVar(&c.giveUp, "give-up", 10, "a user who holds some seats pays for them after this many 409 SEAT_TAKEN (0: never)")
 	fs.DurationVar(&c.checkTimeout, "check-timeout", 60*time.Second, "bound on the invariant check after the sale")
+	cpuProfile := fs.String("cpuprofile", "", "write rush's own CPU profile of the sale here (is the load driver the limit?)")
 	_ = fs.Parse(args)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if c.maxActive <= 0 {
 		c.maxActive = c.users + 1
 	}
 	s := &sale{cfg: c, rec: newRecorder()}
 	s.cl = newClient(c.addr, c.adminKey, c.concurrency, s.rec)
+	// Buyers get their own connections and slots: a server serves its
+	// connections side by side, but one shared client-side queue would put every
+	// admitted buyer's request behind the polls of everyone still waiting (with
+	// 200,000 in line, thousands a second), which measures rush, not concertd.
+	s.buy = newClient(c.addr, c.adminKey, c.concurrency, s.rec)
+	// Operator reads (the admission sampler, the check's stats) get their own
+	// connections and are left out of the report: they must not queue behind the
+	// crowd's requests for a slot, or the admission samples would drift.
+	s.admin = newClient(c.addr, c.adminKey, 2, newRecorder())
 	return s.run()
 }
 
 // sale is one whole run: the concert, its users and everything they saw.
 type sale struct {
 	cfg        saleConfig
-	cl         *client
+	cl         *client // the waiting room: enter and poll
+	buy        *client // admitted users: charge, seat map, hold, pay
+	admin      *client
 	rec        *recorder
 	concertID  int64
 	scheduleID int64
@@ -77,6 +106,17 @@ type sale struct {
 	mu       sync.Mutex
 	payments []payment
 	unknown  []unknownPayment // payments whose outcome the client never learned
+
+	// checker entered the queue before the crowd, so its token is ACTIVE when the
+	// check reads the seat map (entering after the sale would put it behind
+	// everyone still waiting).
+	checkerID    int64
+	checkerToken string
+
+	samples  []admissionSample // the concert's stats, once a second during the sale
+	peakGor  int               // rush's own goroutines and heap at their highest
+	peakHeap uint64
+	entered  atomic.Int64 // users whose POST /api/users/token succeeded
 }
 
 type user struct {
@@ -84,6 +124,7 @@ type user struct {
 	id      int64
 	token   string
 	charged int64 // sum of successful charges, as seen by this client
+	charges int   // charges attempted: a user with none still has a zero balance
 }
 
 // payment is a 201 answer to POST /api/payments.
@@ -105,7 +146,8 @@ type unknownPayment struct {
 
 func (s *sale) run() error {
 	c := s.cfg
-	setupCtx, cancelSetup := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Creating a user is one PostgreSQL commit (~2,000/s here): allow 2 ms each.
+	setupCtx, cancelSetup := context.WithTimeout(context.Background(), 2*time.Minute+time.Duration(c.users)*2*time.Millisecond)
 	defer cancelSetup()
 	t0 := time.Now()
 	var err error
@@ -119,30 +161,50 @@ func (s *sale) run() error {
 	s.scheduleID = ids[0]
 	s.users = make([]*user, c.users)
 	tag := t0.UnixNano()
+	var created atomic.Int64
+	stopCount := tick(5*time.Second, func() {
+		fmt.Fprintf(os.Stderr, "rush: %d of %d users created (%s)\n", created.Load(), c.users, time.Since(t0).Round(time.Second))
+	})
 	err = forEach(setupCtx, c.users, min(c.concurrency, 64), func(ctx context.Context, i int) error {
 		id, err := s.cl.createUser(ctx, fmt.Sprintf("rush %d", i), fmt.Sprintf("rush-%d-%d@rush.invalid", tag, i))
 		s.users[i] = &user{idx: i, id: id}
+		created.Add(1)
 		return err
 	})
+	stopCount()
 	if err != nil {
 		return fmt.Errorf("creating users: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "rush: concert %d, schedule %d: %d seats at %d won; %d users created in %s\n",
-		s.concertID, s.scheduleID, c.seats, c.price, c.users, time.Since(t0).Round(time.Millisecond))
+	s.checkerID, err = s.cl.createUser(setupCtx, "rush checker", fmt.Sprintf("rush-check-%d@rush.invalid", tag))
+	if err != nil {
+		return fmt.Errorf("creating the checker: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "rush: concert %d, schedule %d: %d seats at %d won, admitPerSecond %d, maxActive %d; %d users created in %s\n",
+		s.concertID, s.scheduleID, c.seats, c.price, c.admitPerSecond, c.maxActive, c.users, time.Since(t0).Round(time.Millisecond))
+	if q, err := s.cl.enter(setupCtx, s.checkerID, s.concertID); err == nil {
+		s.checkerToken = q.UserToken
+	}
 
 	// The sale: every user at once, like a rush at the opening minute.
 	s.rec = newRecorder()
 	s.cl.stats = s.rec
+	s.buy.stats = s.rec
 	ctx, cancel := context.WithTimeout(context.Background(), c.duration)
 	s.cancel = cancel
 	s.start = time.Now()
 	stopProgress := s.progress()
 	var wg sync.WaitGroup
-	for _, u := range s.users {
+	for i, u := range s.users {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer s.finished.Add(1)
+			if c.ramp > 0 {
+				// Arrivals spread evenly over the ramp, in user order.
+				if sleepCtx(ctx, time.Duration(int64(c.ramp)*int64(i)/int64(len(s.users)))) != nil {
+					return
+				}
+			}
 			s.shop(ctx, u)
 		}()
 	}
@@ -173,10 +235,13 @@ func (s *sale) shop(ctx context.Context, u *user) {
 		return
 	}
 	u.token = st.UserToken
-	s.chargeUser(ctx, u, c.price*int64(c.perUser))
+	s.entered.Add(1)
 	s.waiting.Add(1)
 	for st.Status == "WAITING" {
-		d := min(time.Duration(st.PollAfterSeconds)*time.Second, c.pollCap)
+		d := time.Duration(st.PollAfterSeconds) * time.Second
+		if c.pollCap > 0 {
+			d = min(d, c.pollCap)
+		}
 		d = max(d, 100*time.Millisecond)
 		d = d/2 + rand.N(d) // jitter: a real crowd does not poll in lockstep
 		if sleepCtx(ctx, d) != nil {
@@ -205,6 +270,12 @@ func (s *sale) shop(ctx context.Context, u *user) {
 	s.active.Add(1)
 	defer s.active.Add(-1)
 
+	// The balance is topped up once admitted, as a buyer would before paying:
+	// charging every one of 200,000 users while they wait would be 200,000
+	// PostgreSQL commits that have nothing to do with the sale.
+	if !s.chargeUser(ctx, u, c.price*int64(c.perUser)) {
+		return
+	}
 	held := s.holdSeats(ctx, u)
 	for _, r := range held {
 		s.pay(ctx, u, r)
@@ -212,7 +283,10 @@ func (s *sale) shop(ctx context.Context, u *user) {
 }
 
 func (s *sale) chargeUser(ctx context.Context, u *user, amount int64) bool {
-	if _, err := s.cl.charge(ctx, u.token, amount); err != nil {
+	s.mu.Lock()
+	u.charges++
+	s.mu.Unlock()
+	if _, err := s.buy.charge(ctx, u.token, amount); err != nil {
 		return false
 	}
 	s.mu.Lock()
@@ -228,20 +302,32 @@ func (s *sale) holdSeats(ctx context.Context, u *user) []reservation {
 	var held []reservation
 	conflicts := 0
 	var candidates []int
+	var mapAt time.Time
+	mapConflicts := 0
 	for len(held) < c.perUser && ctx.Err() == nil {
 		var seat int
 		if conflicts < c.blindTries {
 			seat = 1 + rand.N(c.seats)
 		} else {
+			// A map goes stale fast in a rush: like a browser after a few failed
+			// clicks, read it again rather than try every seat it once showed.
+			if mapConflicts >= 4 || time.Since(mapAt) > time.Second {
+				candidates = nil
+			}
 			if len(candidates) == 0 {
-				m, a, err := s.cl.seatMap(ctx, u.token, s.scheduleID)
+				m, a, err := s.buy.availableSeats(ctx, u.token, s.scheduleID)
 				if err != nil || !a.ok() {
 					return held
 				}
+				mapAt, mapConflicts = time.Now(), 0
 				candidates = m.available
 				if len(candidates) == 0 {
-					if m.pending == 0 {
-						return held // sold out
+					// Nothing free: pay for what this user holds rather than wait
+					// for more. (Waiting here while holding seats deadlocks the end
+					// of the sale: every hunter holds seats the others wait for,
+					// until the holds expire or the sale's deadline ends it.)
+					if m.pending == 0 || len(held) > 0 {
+						return held
 					}
 					if sleepCtx(ctx, 200*time.Millisecond) != nil {
 						return held
@@ -252,7 +338,7 @@ func (s *sale) holdSeats(ctx context.Context, u *user) []reservation {
 			}
 			seat, candidates = candidates[len(candidates)-1], candidates[:len(candidates)-1]
 		}
-		r, a, err := s.cl.hold(ctx, u.token, s.scheduleID, seat)
+		r, a, err := s.buy.hold(ctx, u.token, s.scheduleID, seat)
 		switch {
 		case err != nil && a.Status == 0:
 			continue
@@ -264,6 +350,10 @@ func (s *sale) holdSeats(ctx context.Context, u *user) []reservation {
 			// that same reservation, which is already in held.
 		case a.Code == "SEAT_TAKEN":
 			conflicts++
+			mapConflicts++
+			if c.giveUp > 0 && conflicts >= c.giveUp && len(held) > 0 {
+				return held // enough hunting: pay for what this user holds
+			}
 		default: // HOLD_LIMIT_REACHED, NOT_ADMITTED, TOKEN_EXPIRED, 5xx: stop shopping
 			return held
 		}
@@ -283,7 +373,7 @@ func (s *sale) pay(ctx context.Context, u *user, r reservation) {
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	for attempt := 0; attempt < 5; attempt++ {
-		p, a, err := s.cl.pay(pctx, u.token, r.ReservationID, r.Price, key)
+		p, a, err := s.buy.pay(pctx, u.token, r.ReservationID, r.Price, key)
 		switch {
 		case (err != nil && a.Status == 0) || a.Status >= 500:
 			if key == "" {
@@ -319,7 +409,8 @@ func (s *sale) pay(ctx context.Context, u *user, r reservation) {
 	}
 }
 
-// progress prints a status line every second until stopped.
+// progress prints a status line every second until stopped, and samples the
+// concert's stats (for the admission check) and rush's own goroutines and heap.
 func (s *sale) progress() (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -328,19 +419,68 @@ func (s *sale) progress() (stop func()) {
 		defer wg.Done()
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
-		var lastReq, lastPaid int64
+		var lastReq, lastPaid, lastAdmitted int64
+		var ms runtime.MemStats
+		s.sampleAdmission()
 		for {
 			select {
 			case <-done:
+				s.sampleAdmission()
 				fmt.Fprintln(os.Stderr)
 				return
 			case <-t.C:
 			}
+			s.sampleAdmission()
+			runtime.ReadMemStats(&ms)
+			s.mu.Lock()
+			s.peakGor = max(s.peakGor, runtime.NumGoroutine())
+			s.peakHeap = max(s.peakHeap, ms.HeapAlloc)
+			admitted := int64(-1)
+			if n := len(s.samples); n > 0 {
+				admitted = s.samples[n-1].Admitted
+			}
+			s.mu.Unlock()
 			req, paid := s.rec.total.Load(), s.paid.Load()
-			fmt.Fprintf(os.Stderr, "\r[%4.0fs] waiting %5d  active %5d  done %5d  holds %6d  paid %6d/%d (%5d/s)  %6d req/s   ",
-				time.Since(s.start).Seconds(), s.waiting.Load(), s.active.Load(), s.finished.Load(),
+			fmt.Fprintf(os.Stderr, "\r[%4.0fs] entered %6d  waiting %6d  admitted %6d (%4d/s)  active %5d  done %6d  holds %6d  paid %6d/%d (%5d/s)  %6d req/s   ",
+				time.Since(s.start).Seconds(), s.entered.Load(), s.waiting.Load(), admitted, admitted-lastAdmitted, s.active.Load(), s.finished.Load(),
 				s.holds.Load(), paid, s.cfg.seats, paid-lastPaid, req-lastReq)
-			lastReq, lastPaid = req, paid
+			lastReq, lastPaid, lastAdmitted = req, paid, admitted
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// sampleAdmission reads the concert's stats once and keeps them with the times
+// the request was sent and answered: the server read them somewhere in between.
+func (s *sale) sampleAdmission() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sent := time.Now()
+	st, err := s.admin.concertStats(ctx, s.concertID)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	s.samples = append(s.samples, admissionSample{Sent: sent, Recv: time.Now(), Admitted: st.AdmittedTotal, Active: st.Active, Waiting: st.Waiting})
+	s.mu.Unlock()
+}
+
+// tick calls f every d until stopped.
+func tick(d time.Duration, f func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				f()
+			}
 		}
 	}()
 	return func() { close(done); wg.Wait() }
@@ -350,6 +490,13 @@ func (s *sale) progress() (stop func()) {
 // megabytes, and the load driver shares the CPU with the server it measures.
 func parseSeatMap(body []byte) (available []int, pending, reserved int, byStatus map[int]byte) {
 	byStatus = map[int]byte{}
+	available, pending, reserved = scanSeatMap(body, func(n int, st byte) { byStatus[n] = st })
+	return
+}
+
+// scanSeatMap is parseSeatMap without the per-seat map (which shoppers do not
+// need): it calls each, if not nil, with every seat and its status's first letter.
+func scanSeatMap(body []byte, each func(seat int, status byte)) (available []int, pending, reserved int) {
 	seatKey, statusKey := []byte(`"seatNumber":`), []byte(`"status":"`)
 	for {
 		i := bytes.Index(body, seatKey)
@@ -370,7 +517,9 @@ func parseSeatMap(body []byte) (available []int, pending, reserved int, byStatus
 		if len(body) == 0 {
 			return
 		}
-		byStatus[n] = body[0]
+		if each != nil {
+			each(n, body[0])
+		}
 		switch body[0] {
 		case 'a':
 			available = append(available, n)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -21,25 +23,38 @@ import (
 //	         random so the map (and its gzip) is not one repeated entry
 //	pay      -users ACTIVE tokens with balance, each holding 4 seats of its own;
 //	         lines are "<token> <reservationId> <price>", one per hold
+//	issue    a concert (admitPerSecond 1, maxActive 1) and -users new users who
+//	         have not entered it; lines are user ids, for bench/wrk/issue.lua,
+//	         which enters each of them (POST /api/users/token) once, in order.
+//	         With -user-ids FIRST-LAST the users already exist (bench/run.sh
+//	         inserts them with SQL, which is faster and leaves concertd's
+//	         known-user cache cold) and only the concert is created.
 func runSetup(args []string) error {
 	fs := flag.NewFlagSet("rush setup", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "concertd address (host:port)")
 	adminKey := fs.String("admin-key", os.Getenv("ADMIN_KEY"), "X-Admin-Key (default $ADMIN_KEY)")
-	mode := fs.String("mode", "poll", "poll | hold | seatmap | pay")
+	mode := fs.String("mode", "poll", "poll | hold | seatmap | pay | issue")
 	users := fs.Int("users", 10000, "tokens to make")
 	seats := fs.Int("seats", 100000, "seats of the schedule")
 	held := fs.Int("held", 5000, "seatmap mode: seats to hold at random")
 	out := fs.String("out", "tokens.txt", "token file to write")
 	concurrency := fs.Int("concurrency", 64, "requests in flight")
+	userIDs := fs.String("user-ids", "", "issue mode: FIRST-LAST, ids of users that already exist (none are created)")
 	_ = fs.Parse(args)
+	switch *mode {
+	case "poll", "hold", "seatmap", "pay", "issue":
+	default:
+		return fmt.Errorf("setup: unknown -mode %q", *mode)
+	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	// Creating a user is one PostgreSQL commit: allow for ~1,000 per second at worst.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute+time.Duration(*users)*time.Millisecond)
 	defer cancel()
 	cl := newClient(*addr, *adminKey, *concurrency, newRecorder())
 	start := time.Now()
 
 	q := queueSettings{AdmitPerSecond: 1, MaxActive: 1}
-	if *mode != "poll" {
+	if *mode != "poll" && *mode != "issue" {
 		q = queueSettings{AdmitPerSecond: min(max(*users, 100), 10000), MaxActive: *users}
 	}
 	concertID, scheduleIDs, err := cl.createConcert(ctx, "bench "+*mode+" "+start.Format(time.RFC3339Nano), q,
@@ -48,6 +63,9 @@ func runSetup(args []string) error {
 		return err
 	}
 	scheduleID := scheduleIDs[0]
+	if *mode == "issue" {
+		return setupIssue(ctx, cl, concertID, *users, *concurrency, *userIDs, *out, start)
+	}
 	tokens := make([]string, *users)
 	tag := fmt.Sprintf("%s-%d", *mode, start.UnixNano())
 	err = forEach(ctx, *users, *concurrency, func(ctx context.Context, i int) error {
@@ -123,22 +141,64 @@ func runSetup(args []string) error {
 		rand.Shuffle(len(lines), func(i, j int) { lines[i], lines[j] = lines[j], lines[i] })
 		tokens = lines
 	}
-	f, err := os.Create(*out)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriter(f)
-	for _, t := range tokens {
-		fmt.Fprintln(w, t)
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := writeLines(*out, len(tokens), func(i int) string { return tokens[i] }); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "rush setup: mode %s, %d tokens in %s, concert %d, schedule %d (%d seats), took %s\n",
 		*mode, len(tokens), *out, concertID, scheduleID, *seats, time.Since(start).Round(time.Millisecond))
 	fmt.Printf("CONCERT_ID=%d\nSCHEDULE_ID=%d\n", concertID, scheduleID)
 	return nil
+}
+
+// setupIssue writes the ids of users who have not entered concertID yet, creating
+// them through the API unless idRange ("FIRST-LAST") names users that exist.
+func setupIssue(ctx context.Context, cl *client, concertID int64, users, concurrency int, idRange, out string, start time.Time) error {
+	var ids []int64
+	if idRange != "" {
+		var first, last int64
+		if _, err := fmt.Sscanf(idRange, "%d-%d", &first, &last); err != nil || first <= 0 || last < first {
+			return fmt.Errorf("setup: -user-ids %q: want FIRST-LAST", idRange)
+		}
+		for id := first; id <= last; id++ {
+			ids = append(ids, id)
+		}
+	} else {
+		ids = make([]int64, users)
+		tag := fmt.Sprintf("issue-%d", start.UnixNano())
+		err := forEach(ctx, users, concurrency, func(ctx context.Context, i int) error {
+			id, err := cl.createUser(ctx, fmt.Sprintf("bench %d", i), fmt.Sprintf("%s-%d@bench.invalid", tag, i))
+			ids[i] = id
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		// In id order: the wrk script walks each thread's range in file order.
+		slices.Sort(ids)
+	}
+	if err := writeLines(out, len(ids), func(i int) string { return strconv.FormatInt(ids[i], 10) }); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "rush setup: mode issue, %d user ids in %s, concert %d, took %s\n",
+		len(ids), out, concertID, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("CONCERT_ID=%d\n", concertID)
+	return nil
+}
+
+// writeLines writes n lines, line(i) each, to path.
+func writeLines(path string, n int, line func(i int) string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	for i := 0; i < n; i++ {
+		w.WriteString(line(i))
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
