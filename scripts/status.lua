@@ -45,8 +45,10 @@ local function status(uid, gen)
       redis.call('HDEL', KEYS[3], uid)
       return 'EXPIRED', ''
     end
-    -- Only forward: an instance whose clock lags must not shorten another's heartbeat.
-    if now > last then
+    -- Written at most once a second per waiter (a client hammering refresh costs
+    -- no writes), and only forward: an instance whose clock lags must not shorten
+    -- another's heartbeat. A waiter may so drop out up to 1 s early.
+    if now - last >= 1000 then
       redis.call('HSET', KEYS[3], uid, string.format('%s:%d:%d', gen, issued / 1000, now - issued))
     end
     return 'WAITING', rank

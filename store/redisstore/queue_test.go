@@ -312,6 +312,31 @@ func TestEnterReusedPollIsHeartbeat(t *testing.T) {
 	})
 }
 
+// TestStatusHeartbeatAtMostOncePerSecond: polls less than a second after the last
+// recorded one write nothing; the next one moves the heartbeat forward.
+func TestStatusHeartbeatAtMostOncePerSecond(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		q.enter(1, qt0)
+		record := func() string {
+			rec, err := q.rdb.HGet(q.ctx, q.s.keys.tokens(q.c), "1").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rec
+		}
+		gen := q.gen(1)
+		for _, tc := range []struct {
+			at   time.Duration
+			want int64 // ms after qt0 the record says the waiter last polled
+		}{{0, 0}, {999 * time.Millisecond, 0}, {time.Second, 1000}, {1500 * time.Millisecond, 1000}, {2100 * time.Millisecond, 2100}} {
+			q.wantState(1, qt0.Add(tc.at), engine.TokenWaiting, 0)
+			if want := fmt.Sprintf("%d:%d:%d", gen, qt0.Unix(), tc.want); record() != want {
+				t.Fatalf("after a poll at +%v: record %q, want %q", tc.at, record(), want)
+			}
+		}
+	})
+}
+
 func TestStatusIdleExpiry(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
 		q.enterMany(1, 5, qt0)
