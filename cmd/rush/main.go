@@ -7,7 +7,10 @@
 //	rush -addr 127.0.0.1:8080 -admin-key $ADMIN_KEY -users 4000 -seats 10000 -concurrency 128 -duration 60s
 //
 // `rush setup -mode poll|hold|seatmap` instead prepares tokens for the wrk runs of
-// bench/run.sh (see bench/README.md), and `rush paybench` times payments alone.
+// bench/run.sh (see bench/README.md), `rush paybench` times payments alone, and
+// `rush scale` grows one concert's waiting room through checkpoints (1k to 1M
+// WAITING tokens) and measures token issue and poll rates, Redis bytes per waiting
+// token and concertd's memory at each (bench/scale.sh; see scale.go).
 package main
 
 import (
@@ -22,6 +25,8 @@ func main() {
 		err = runSetup(os.Args[2:])
 	case len(os.Args) > 1 && os.Args[1] == "paybench":
 		err = runPayBench(os.Args[2:])
+	case len(os.Args) > 1 && os.Args[1] == "scale":
+		err = runScale(os.Args[2:])
 	default:
 		err = runSale(os.Args[1:])
 	}
