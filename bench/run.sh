@@ -290,7 +290,7 @@ if want sale; then
   rush_args=(-users "$RUSH_USERS" -seats "$RUSH_SEATS" -per-user 4 -concurrency "$RUSH_CONCURRENCY" -duration 45s)
   [ -n "$RUSH_ADMIT" ] && rush_args+=(-admit "$RUSH_ADMIT")
   [ -n "$RUSH_MAX_ACTIVE" ] && rush_args+=(-max-active "$RUSH_MAX_ACTIVE")
-  rush_cmd=("$BIN/rush" -addr 127.0.0.1:$PORT -admin-key "$admin_key" "${rush_args[@]}")
+  rush_cmd=("$BIN/rush" -addr 127.0.0.1:$PORT -admin-key "$admin_key" -timeline "$OUT/sale.csv" "${rush_args[@]}")
   echo "rush ${rush_args[*]}" >"$OUT/rush.cmd"
   log "sale: rush ${rush_args[*]}"
   rush_rc=0
@@ -302,6 +302,10 @@ if want sale; then
   if [ "$PROFILE" = 1 ]; then
     wait "$prof_pid" || true
     go tool pprof -top -nodecount=35 "$BIN/concertd" "$OUT/rush.cpu.pprof" >"$OUT/rush.cpu.top" 2>/dev/null || true
+  fi
+  # requests/s and p99 over the sale; committed as bench/rush.png when worth keeping
+  if command -v gnuplot >/dev/null && [ -s "$OUT/sale.csv" ]; then
+    gnuplot -e "in='$OUT/sale.csv'; out='$OUT/sale.png'; title='rush ${rush_args[*]} ($stamp)'" bench/rush-plot.gp || true
   fi
 fi
 

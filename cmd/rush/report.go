@@ -19,6 +19,7 @@ type recorder struct {
 	mu        sync.Mutex
 	endpoints map[string]*endpointStats
 	total     atomic.Int64
+	second    []time.Duration // latencies since the last takeSecond, for the timeline
 }
 
 type endpointStats struct {
@@ -38,12 +39,24 @@ func (r *recorder) record(endpoint string, took time.Duration, status int, code 
 		r.endpoints[endpoint] = e
 	}
 	e.samples = append(e.samples, took)
+	r.second = append(r.second, took)
 	switch {
 	case status == 0:
 		e.codes[code]++
 	case status < 200 || status > 299:
 		e.codes[fmt.Sprintf("%d %s", status, code)]++
 	}
+}
+
+// takeSecond returns how many requests finished since its last call and their
+// p99, and starts a new window.
+func (r *recorder) takeSecond() (n int, p99 time.Duration) {
+	r.mu.Lock()
+	w := r.second
+	r.second = make([]time.Duration, 0, len(w))
+	r.mu.Unlock()
+	slices.Sort(w)
+	return len(w), percentile(w, 99)
 }
 
 // percentile returns the nearest-rank p-th percentile (0 < p <= 100) of sorted

@@ -110,3 +110,36 @@ func TestParseSeatMap(t *testing.T) {
 		t.Errorf("parseSeatMap = %v %d %d %v", avail, pending, reserved, st)
 	}
 }
+
+// TestCheckAdmission: the check passes a steady rate at or under the setting and
+// catches a burst beyond the one-second bucket or more than maxActive at once.
+func TestCheckAdmission(t *testing.T) {
+	t0 := time.Unix(1_900_000_000, 0)
+	// steady: a sample a second, admitted grows by perSecond, active as given.
+	steady := func(perSecond int64, actives ...int64) []admissionSample {
+		ss := make([]admissionSample, len(actives))
+		for i, a := range actives {
+			at := t0.Add(time.Duration(i) * time.Second)
+			ss[i] = admissionSample{Sent: at, Recv: at.Add(10 * time.Millisecond), Admitted: int64(i) * perSecond, Active: a, Waiting: 1000}
+		}
+		return ss
+	}
+	burst := steady(100, 10, 10, 10, 10)
+	burst[3].Admitted += 250
+	cases := []struct {
+		name string
+		ss   []admissionSample
+		ok   bool
+	}{
+		{"at the rate", steady(100, 100, 200, 300, 400), true},
+		{"under the rate", steady(50, 10, 20, 30, 40), true},
+		{"burst beyond the bucket", burst, false},
+		{"over maxActive", steady(100, 100, 2001, 300, 400), false},
+		{"one sample says nothing", steady(100, 100), false},
+	}
+	for _, tc := range cases {
+		if got := checkAdmission(tc.ss, 100, 2000); got.ok() != tc.ok {
+			t.Errorf("%s: %+v, ok = %v, want %v", tc.name, got, got.ok(), tc.ok)
+		}
+	}
+}

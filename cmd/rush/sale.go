@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -32,6 +33,7 @@ type saleConfig struct {
 	blindTries     int
 	giveUp         int
 	checkTimeout   time.Duration
+	timeline       string
 }
 
 func runSale(args []string) error {
@@ -53,6 +55,7 @@ func runSale(args []string) error {
 	fs.IntVar(&c.blindTries, "blind-tries", 3, "random seat picks before a user reads the seat map")
 	fs.IntVar(&c.giveUp, "give-up", 10, "a user who holds some seats pays for them after this many 409 SEAT_TAKEN (0: never)")
 	fs.DurationVar(&c.checkTimeout, "check-timeout", 60*time.Second, "bound on the invariant check after the sale")
+	fs.StringVar(&c.timeline, "timeline", "", "write a CSV line per second here: elapsed s, req/s, p99 ms, admitted/s, paid/s, waiting (bench/rush-plot.gp draws it)")
 	cpuProfile := fs.String("cpuprofile", "", "write rush's own CPU profile of the sale here (is the load driver the limit?)")
 	_ = fs.Parse(args)
 	if *cpuProfile != "" {
@@ -414,6 +417,22 @@ func (s *sale) pay(ctx context.Context, u *user, r reservation) {
 func (s *sale) progress() (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
+	var timeline *bufio.Writer
+	closeTimeline := func() {}
+	if s.cfg.timeline != "" {
+		f, err := os.Create(s.cfg.timeline)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "rush: timeline:", err)
+		} else {
+			timeline = bufio.NewWriter(f)
+			fmt.Fprintln(timeline, "elapsed_s,req_per_s,p99_ms,admitted_per_s,paid_per_s,waiting")
+			closeTimeline = func() {
+				if err := errors.Join(timeline.Flush(), f.Close()); err != nil {
+					fmt.Fprintln(os.Stderr, "rush: timeline:", err)
+				}
+			}
+		}
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -441,13 +460,18 @@ func (s *sale) progress() (stop func()) {
 			}
 			s.mu.Unlock()
 			req, paid := s.rec.total.Load(), s.paid.Load()
+			if timeline != nil {
+				n, p99 := s.rec.takeSecond()
+				fmt.Fprintf(timeline, "%.1f,%d,%.2f,%d,%d,%d\n", time.Since(s.start).Seconds(), n,
+					float64(p99.Microseconds())/1000, max(admitted-lastAdmitted, 0), paid-lastPaid, s.waiting.Load())
+			}
 			fmt.Fprintf(os.Stderr, "\r[%4.0fs] entered %6d  waiting %6d  admitted %6d (%4d/s)  active %5d  done %6d  holds %6d  paid %6d/%d (%5d/s)  %6d req/s   ",
 				time.Since(s.start).Seconds(), s.entered.Load(), s.waiting.Load(), admitted, admitted-lastAdmitted, s.active.Load(), s.finished.Load(),
 				s.holds.Load(), paid, s.cfg.seats, paid-lastPaid, req-lastReq)
 			lastReq, lastPaid, lastAdmitted = req, paid, admitted
 		}
 	}()
-	return func() { close(done); wg.Wait() }
+	return func() { close(done); wg.Wait(); closeTimeline() }
 }
 
 // sampleAdmission reads the concert's stats once and keeps them with the times
