@@ -46,8 +46,13 @@ if rec then
       return {1, gen, issued * 1000, 'ACTIVE', lease}
     end
     local rank = redis.call('ZRANK', KEYS[3], uid)
-    if rank and issued * 1000 + tonumber(polled) > cutoff then
-      redis.call('HSET', KEYS[2], uid, string.format('%s:%d:%d', gen, issued, now - issued * 1000))
+    local last = issued * 1000 + tonumber(polled)
+    if rank and last > cutoff then
+      -- Only forward: an instance whose clock lags must not shorten the heartbeat
+      -- (nor write a poll before the token was issued).
+      if now > last then
+        redis.call('HSET', KEYS[2], uid, string.format('%s:%d:%d', gen, issued, now - issued * 1000))
+      end
       return {1, gen, issued * 1000, 'WAITING', rank}
     end
   end

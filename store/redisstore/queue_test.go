@@ -337,6 +337,21 @@ func TestStatusHeartbeatAtMostOncePerSecond(t *testing.T) {
 	})
 }
 
+// TestLaggingClockKeepsTheToken: an instance whose clock is behind the one that
+// issued the token (or last recorded a poll) neither breaks nor shortens it.
+func TestLaggingClockKeepsTheToken(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		first := q.enter(1, qt0.Add(10*time.Second))
+		again := q.enter(1, qt0.Add(5*time.Second)) // another instance, 5 s behind
+		if !again.Reused || again.Gen != first.Gen {
+			t.Fatalf("enter from a lagging clock: %+v, want the same token %+v", again, first)
+		}
+		q.wantState(1, qt0.Add(4*time.Second), engine.TokenWaiting, 0)
+		// The heartbeat still says +10 s: idle from there, not from the lagging polls.
+		q.wantState(1, qt0.Add(10*time.Second+qIdle-time.Second), engine.TokenWaiting, 0)
+	})
+}
+
 func TestStatusIdleExpiry(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
 		q.enterMany(1, 5, qt0)
