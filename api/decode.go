@@ -187,6 +187,13 @@ type enterRequest struct {
 }
 
 func decodeEnter(body []byte) (enterRequest, error) {
+	if user, concert, ok := fastPair(body, "userId", "concertId"); ok {
+		return enterRequest{UserID: user, ConcertID: concert}, nil
+	}
+	return decodeEnterJSON(body)
+}
+
+func decodeEnterJSON(body []byte) (enterRequest, error) {
 	var w struct {
 		UserID    *wholeNumber `json:"userId"`
 		ConcertID *wholeNumber `json:"concertId"`
@@ -211,6 +218,13 @@ type holdRequest struct {
 }
 
 func decodeHold(body []byte) (holdRequest, error) {
+	if schedule, seat, ok := fastPair(body, "concertScheduleId", "seatNumber"); ok && seat <= engine.MaxSeatCount {
+		return holdRequest{ScheduleID: schedule, Seat: int(seat)}, nil
+	}
+	return decodeHoldJSON(body)
+}
+
+func decodeHoldJSON(body []byte) (holdRequest, error) {
 	var w struct {
 		ScheduleID *wholeNumber `json:"concertScheduleId"`
 		Seat       *wholeNumber `json:"seatNumber"`

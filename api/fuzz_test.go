@@ -155,3 +155,63 @@ func FuzzDecodeQueuePatch(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFastPairMatchesDecoder: whatever the hand-read fast path accepts, the general
+// JSON decoder accepts too, with the same values.
+func FuzzFastPairMatchesDecoder(f *testing.F) {
+	for _, s := range []string{
+		`{"userId":7,"concertId":1}`, ` { "concertId" : 12 ,"userId":3 } `, `{"userId":7,"userId":1}`,
+		`{"userId":07,"concertId":1}`, `{"userId":7,"concertId":1}x`, `{"userId":1e3,"concertId":1}`,
+		`{"concertScheduleId":1,"seatNumber":3}`, `{"seatNumber":100001,"concertScheduleId":1}`,
+		`{"userid":7,"concertId":1}`, `{"userId":999999999999999999,"concertId":1}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if u, c, ok := fastPair(body, "userId", "concertId"); ok {
+			r, err := decodeEnterJSON(body)
+			if err != nil || r != (enterRequest{UserID: u, ConcertID: c}) {
+				t.Fatalf("%q: fast path %d %d, decoder %+v %v", body, u, c, r, err)
+			}
+		}
+		if s, n, ok := fastPair(body, "concertScheduleId", "seatNumber"); ok && n <= engine.MaxSeatCount {
+			r, err := decodeHoldJSON(body)
+			if err != nil || r != (holdRequest{ScheduleID: s, Seat: int(n)}) {
+				t.Fatalf("%q: fast path %d %d, decoder %+v %v", body, s, n, r, err)
+			}
+		}
+	})
+}
+
+// TestFastPair: the shapes the fast path takes and the ones it leaves to the decoder.
+func TestFastPair(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		a, b int64
+		ok   bool
+	}{
+		{`{"userId":7,"concertId":1}`, 7, 1, true},
+		{"\t{ \"concertId\" : 12 ,\n\"userId\":3 } ", 3, 12, true},
+		{`{"userId":999999999999999999,"concertId":1}`, 999999999999999999, 1, true},
+		{`{"userId":1000000000000000000,"concertId":1}`, 0, 0, false}, // 19 digits
+		{`{"userId":7,"userId":1}`, 0, 0, false},
+		{`{"userId":7}`, 0, 0, false},
+		{`{"userId":7,"concertId":1,"x":2}`, 0, 0, false},
+		{`{"userId":0,"concertId":1}`, 0, 0, false},
+		{`{"userId":07,"concertId":1}`, 0, 0, false},
+		{`{"userId":-7,"concertId":1}`, 0, 0, false},
+		{`{"userId":7.0,"concertId":1}`, 0, 0, false},
+		{`{"userId":7e0,"concertId":1}`, 0, 0, false},
+		{`{"userId":"7","concertId":1}`, 0, 0, false},
+		{`{"userid":7,"concertId":1}`, 0, 0, false},
+		{`{"user\u0049d":7,"concertId":1}`, 0, 0, false},
+		{`{"userId":7,"concertId":1}}`, 0, 0, false},
+		{`{"userId":7,"concertId":1`, 0, 0, false},
+		{``, 0, 0, false},
+	} {
+		a, b, ok := fastPair([]byte(tc.body), "userId", "concertId")
+		if ok != tc.ok || (ok && (a != tc.a || b != tc.b)) {
+			t.Errorf("%q: %d %d %v, want %d %d %v", tc.body, a, b, ok, tc.a, tc.b, tc.ok)
+		}
+	}
+}
