@@ -19,7 +19,10 @@ type recorder struct {
 	mu        sync.Mutex
 	endpoints map[string]*endpointStats
 	total     atomic.Int64
-	second    []time.Duration // latencies since the last takeSecond, for the timeline
+	// perSecond keeps each latency a second time, until takeSecond, for the
+	// timeline; set before any request, and only when someone takes the seconds.
+	perSecond bool
+	second    []time.Duration
 }
 
 type endpointStats struct {
@@ -39,7 +42,9 @@ func (r *recorder) record(endpoint string, took time.Duration, status int, code 
 		r.endpoints[endpoint] = e
 	}
 	e.samples = append(e.samples, took)
-	r.second = append(r.second, took)
+	if r.perSecond {
+		r.second = append(r.second, took)
+	}
 	switch {
 	case status == 0:
 		e.codes[code]++

@@ -190,6 +190,7 @@ func (s *sale) run() error {
 
 	// The sale: every user at once, like a rush at the opening minute.
 	s.rec = newRecorder()
+	s.rec.perSecond = c.timeline != ""
 	s.cl.stats = s.rec
 	s.buy.stats = s.rec
 	ctx, cancel := context.WithTimeout(context.Background(), c.duration)

@@ -604,7 +604,7 @@ func TestAdmitRateConcurrent(t *testing.T) {
 		for uid := int64(1); uid <= 1000; uid++ {
 			// Straight into the line: only admission is under test here.
 			pipe.ZAdd(q.ctx, q.s.keys.wait(q.c), redis.Z{Score: float64(uid), Member: uid})
-			pipe.HSet(q.ctx, q.s.keys.tokens(q.c), uid, fmt.Sprintf("%d:%d:0", uid, qt0.Unix()))
+			pipe.HSet(q.ctx, q.s.keys.tokens(q.c), uid, tokenRecord(uid, qt0))
 		}
 		if _, err := pipe.Exec(q.ctx); err != nil {
 			t.Fatal(err)
