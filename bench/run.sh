@@ -123,9 +123,14 @@ ADMIN_KEY=$admin_key \
   LOG_LEVEL=warn \
   CONCERTD_PPROF=$PPROF \
   "$BIN/concertd" >"$OUT/concertd.log" 2>&1 &
-pids+=($!)
+concertd_pid=$!
+pids+=($concertd_pid)
 "$BIN/bare" -addr 127.0.0.1:$BARE_PORT >"$OUT/bare.log" 2>&1 &
-pids+=($!)
+bare_pid=$!
+pids+=($bare_pid)
+# Redis's own CPU is counted only when it runs on this machine.
+redis_pid=$(redis-cli -h "$REDIS_HOST" info server | tr -d '\r' | sed -n 's/^process_id://p')
+[ -r "/proc/$redis_pid/stat" ] || redis_pid=
 
 for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && curl -fs "http://127.0.0.1:$BARE_PORT/" >/dev/null 2>&1 && break
@@ -133,14 +138,27 @@ for _ in $(seq 1 100); do
 done
 curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null || { echo "concertd did not become ready:" >&2; cat "$OUT/concertd.log" >&2; exit 1; }
 
-# wrk_run NAME URL SCRIPT ARGS...: a wrk run, output kept in $OUT/NAME.txt.
+# ticks PID: the CPU time (user + system, clock ticks) a process has used so far.
+ticks() { if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then awk '{ print $14 + $15 }' "/proc/$1/stat"; else echo 0; fi; }
+
+# wrk_run NAME URL SCRIPT ARGS...: a wrk run, output kept in $OUT/NAME.txt, and
+# the CPU the server, Redis and wrk itself used during it in $OUT/NAME.cpu. On two
+# shared cores the three compete, so CPU per request explains a ratio that req/s
+# alone cannot.
 wrk_run() {
   local name=$1 url=$2 script=$3 conns=$4
   shift 4
   local cmd=(wrk -t2 -c"$conns" -d"$DURATION" --latency -s "$script" "$url" -- "$@")
   echo "${cmd[*]}" >"$OUT/$name.cmd"
   log "$name: ${cmd[*]}"
-  "${cmd[@]}" | tee "$OUT/$name.txt" >&2
+  local server=$concertd_pid
+  [[ $url == *":$BARE_PORT"* ]] && server=$bare_pid
+  local s0 r0 w
+  s0=$(ticks "$server") r0=$(ticks "$redis_pid")
+  # The subshell's children's CPU (fields 16, 17) is wrk's once wrk has exited.
+  w=$( ("${cmd[@]}" >"$OUT/$name.txt"; awk '{ print $16 + $17 }' "/proc/$BASHPID/stat"))
+  echo "server=$(($(ticks "$server") - s0)) redis=$(($(ticks "$redis_pid") - r0)) wrk=$w hz=$(getconf CLK_TCK)" >"$OUT/$name.cpu"
+  cat "$OUT/$name.txt" >&2
 }
 
 # profile NAME URL SCRIPT CONNS ARGS...: a second, unmeasured run with a 10 s CPU profile.
@@ -330,6 +348,16 @@ pg_tps() { if have pgbench; then awk '/^tps = / { printf "%.0f", $3 }' "$OUT/pgb
 pg_lat() { if have pgbench; then awk '/^latency average/ { print $4 }' "$OUT/pgbench.txt"; fi; }
 pay_rate() { if have paybench; then sed -n 's/^paybench: .* = \([0-9]*\) payments\/s.*/\1/p' "$OUT/paybench.txt"; fi; }
 row() { printf '%-34s %12s %10s %8s   %s\n' "$@"; }
+# cpu_per_req NAME: CPU microseconds per request of the server, Redis and wrk in a wrk run.
+cpu_per_req() {
+  if have "$1" && [ -s "$OUT/$1.cpu" ]; then
+    awk -v n="$(awk '/requests in/ { print $1 }' "$OUT/$1.txt")" '{
+        for (i = 1; i <= NF; i++) { split($i, kv, "="); t[kv[1]] = kv[2] }
+        u = 1e6 / t["hz"] / n
+        printf "server %.1f, redis %.1f, wrk %.1f", t["server"] * u, t["redis"] * u, t["wrk"] * u
+      }' "$OUT/$1.cpu"
+  fi
+}
 
 bare=$(rps bare)
 set_p1=$(redis_ops "SET P1")
@@ -342,6 +370,9 @@ set_p1=$(redis_ops "SET P1")
   have hold && row "POST /api/reservations" "$(rps hold)" "$(p99 hold)" "$(ratio "$(rps hold)" "$bare")" ">= 0.60x, p99 < 10 ms"
   have issue && row "POST /api/users/token (first)" "$(rps issue)" "$(p99 issue)" "$(ratio "$(rps issue)" "$bare")" ">= 0.50x"
   have seatmap && row "GET seat map 50k (gzip, c64)" "$(rps seatmap)" "$(p99 seatmap)" "$(ratio "$(rps seatmap)" "$bare")" ">= 2,000 req/s"
+  for r in bare poll hold issue; do
+    have $r && echo "  $r: CPU us per request: $(cpu_per_req $r)"
+  done
   have poll && echo "  poll: $(line poll '^5xx'); non-2xx $(non2xx poll)"
   have hold && echo "  hold: $(line hold '^5xx'); non-2xx (201s excluded: 409 SEAT_TAKEN etc.) $(non2xx hold)"
   if have issue; then
