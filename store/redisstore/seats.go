@@ -17,7 +17,6 @@ import (
 var _ engine.Seats = (*Store)(nil)
 
 var (
-	holdScript        = script("hold")
 	cancelScript      = script("cancel")
 	payBeginScript    = script("pay_begin")
 	payAbortScript    = script("pay_abort")
@@ -104,10 +103,11 @@ func (s *Store) Hold(ctx context.Context, r engine.HoldRequest) (engine.HoldResu
 	if r.Seat < 1 || r.Seat > engine.MaxSeatCount || (r.Schedule.SeatCount > 0 && r.Seat > r.Schedule.SeatCount) {
 		return engine.HoldResult{}, engine.ErrInvalidSeat
 	}
-	created, rid, err := s.runHold(ctx, r)
+	ans, err := s.holds.do(ctx, r.Schedule.ID, r)
 	if err != nil {
 		return engine.HoldResult{}, err
 	}
+	created, rid := ans.created, ans.rid
 	if created {
 		return engine.HoldResult{Created: true, Reservation: engine.Reservation{
 			ID:         rid,
@@ -125,42 +125,6 @@ func (s *Store) Hold(ctx context.Context, r engine.HoldRequest) (engine.HoldResu
 		return engine.HoldResult{}, err
 	}
 	return engine.HoldResult{Reservation: res}, nil
-}
-
-// runHold runs hold.lua and returns whether a new hold was made and which
-// reservation stands on the seat for this user.
-func (s *Store) runHold(ctx context.Context, r engine.HoldRequest) (created bool, rid int64, err error) {
-	c, sid, uid := r.Token.ConcertID, r.Schedule.ID, r.Token.UserID
-	k := s.keys
-	keys := []string{
-		k.tokens(c), k.active(c), k.wait(c),
-		k.sold(c, sid), k.holds(c, sid), k.paying(c, sid), k.holders(c, sid),
-		k.userHolds(c, uid), k.holdTrigger(c, sid, r.Seat), k.reservation(c, r.ReservationID),
-		k.rebuilt(c, sid),
-	}
-	args := []any{
-		uid, r.Token.Gen, r.Seat, r.ReservationID, ms(r.Now), ms(r.Deadline), r.MaxHolds,
-		c, sid, r.Schedule.Price, reservationTTL.Milliseconds(),
-	}
-	v, err := holdScript.Run(ctx, s.rdb, keys, args...).Slice()
-	if isNotRebuilt(err) {
-		return false, 0, engine.ErrNotRebuilt
-	}
-	if err != nil {
-		return false, 0, domainError("hold", err)
-	}
-	if len(v) != 2 {
-		return false, 0, fmt.Errorf("redis hold: unexpected reply %v", v)
-	}
-	n, ok := v[0].(int64)
-	if !ok {
-		return false, 0, fmt.Errorf("redis hold: unexpected reply %v", v)
-	}
-	rid, err = replyInt(v[1])
-	if err != nil {
-		return false, 0, fmt.Errorf("redis hold: %w", err)
-	}
-	return n == 1, rid, nil
 }
 
 // Reservation reads a reservation record; a PENDING one past its deadline reads

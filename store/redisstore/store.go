@@ -21,7 +21,8 @@ type Store struct {
 	rdb     redis.UniversalClient
 	keys    keys
 	idBlock idBlock // this instance's share of reservation ids
-	status  statusBatcher
+	status  batcher[statusReq, engine.TokenStatus]
+	holds   batcher[holdReq, holdAnswer]
 }
 
 // New returns a Store whose keys start with prefix (default "concertd").
@@ -29,7 +30,10 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 	if prefix == "" {
 		prefix = "concertd"
 	}
-	return &Store{rdb: rdb, keys: keys{prefix: prefix}, idBlock: idBlock{next: 1}}
+	s := &Store{rdb: rdb, keys: keys{prefix: prefix}, idBlock: idBlock{next: 1}}
+	s.status = batcher[statusReq, engine.TokenStatus]{name: "status", max: statusBatch, flushers: statusFlushers, run: s.runStatus}
+	s.holds = batcher[holdReq, holdAnswer]{name: "hold", max: holdBatch, flushers: holdFlushers, run: s.runHolds}
+	return s
 }
 
 // Client returns the underlying client (for the expiry listener and the outbox relay).
@@ -63,12 +67,8 @@ func domainError(op string, err error) error {
 	var rerr redis.Error
 	if errors.As(err, &rerr) {
 		msg := rerr.Error()
-		code, rest, _ := strings.Cut(msg, " ")
-		if e, ok := scriptCodes[engine.Code(code)]; ok {
-			if rest == "" {
-				return e
-			}
-			return &engine.Error{Code: e.Code, Message: rest}
+		if e, ok := scriptOutcome(msg); ok {
+			return e
 		}
 		if strings.HasPrefix(msg, "LOADING") || strings.HasPrefix(msg, "READONLY") ||
 			strings.HasPrefix(msg, "CLUSTERDOWN") || strings.HasPrefix(msg, "TRYAGAIN") {
@@ -77,6 +77,20 @@ func domainError(op string, err error) error {
 		return fmt.Errorf("redis %s: %w", op, err)
 	}
 	return engine.Unavailable("redis "+op, err)
+}
+
+// scriptOutcome reads a script's "CODE message" outcome as the engine's error; ok
+// is false when CODE is none of scriptCodes.
+func scriptOutcome(msg string) (err error, ok bool) {
+	code, rest, _ := strings.Cut(msg, " ")
+	e, ok := scriptCodes[engine.Code(code)]
+	if !ok {
+		return nil, false
+	}
+	if rest == "" {
+		return e, true
+	}
+	return &engine.Error{Code: e.Code, Message: rest}, true
 }
 
 // scriptCodes are the domain outcomes a script may return as an error reply.

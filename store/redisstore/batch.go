@@ -1,0 +1,107 @@
+package redisstore
+
+import (
+	"context"
+	"sync"
+
+	"github.com/concertd/concertd/engine"
+)
+
+// The hot paths of a sale (polls, holds) cost round trips and script runs, not
+// Redis's work per request. Concurrent calls that one script can serve together
+// (the polls of one concert, the holds on one schedule) are therefore combined:
+// the first caller runs the script for everyone waiting behind it, up to max calls
+// a run and flushers runs in flight per key. Nothing waits on a timer, so a lone
+// call goes out at once; batches form only when calls already queue up behind a
+// run in flight.
+type batcher[Req, Res any] struct {
+	name     string // in errors: "redis <name>"
+	max      int
+	flushers int
+	// run answers every call of one batch (sets res or err); it gets no request's
+	// context because the batch outlives any one request, so it sets its own timeout.
+	run func(key int64, batch []*batchCall[Req, Res])
+
+	mu       sync.Mutex
+	pending  map[int64][]*batchCall[Req, Res]
+	flushing map[int64]int // flushers at work, by key
+}
+
+type batchCall[Req, Res any] struct {
+	req  Req
+	res  Res
+	err  error
+	done chan struct{}
+}
+
+// do queues req under key and waits for its answer or for ctx to end, which is
+// ErrUnavailable. A call abandoned by its context is still run with its batch: it
+// may already be in Redis, and its result is simply not read.
+func (b *batcher[Req, Res]) do(ctx context.Context, key int64, req Req) (Res, error) {
+	call := &batchCall[Req, Res]{req: req, done: make(chan struct{})}
+	b.mu.Lock()
+	if b.pending == nil {
+		b.pending, b.flushing = map[int64][]*batchCall[Req, Res]{}, map[int64]int{}
+	}
+	b.pending[key] = append(b.pending[key], call)
+	lead := b.flushing[key] < b.flushers
+	if lead {
+		b.flushing[key]++
+	}
+	b.mu.Unlock()
+	if lead {
+		b.flush(key, call)
+	}
+	select {
+	case <-call.done:
+		return call.res, call.err
+	case <-ctx.Done():
+		var zero Res
+		return zero, engine.Unavailable("redis "+b.name, ctx.Err())
+	}
+}
+
+// flush runs batches of a key's pending calls. A request's goroutine flushes only
+// until its own call is answered; if it is the last flusher and calls are still
+// pending, it hands the work to a goroutine (own == nil), which stops when nothing
+// is pending. So no pending call is ever left without a flusher.
+func (b *batcher[Req, Res]) flush(key int64, own *batchCall[Req, Res]) {
+	for {
+		b.mu.Lock()
+		batch := b.pending[key]
+		if len(batch) == 0 {
+			b.flushing[key]--
+			delete(b.pending, key)
+			b.mu.Unlock()
+			return
+		}
+		if own != nil && own.answered() {
+			if b.flushing[key] > 1 {
+				b.flushing[key]--
+				b.mu.Unlock()
+				return
+			}
+			b.mu.Unlock()
+			go b.flush(key, nil) // keeps this flusher's slot
+			return
+		}
+		if len(batch) > b.max {
+			batch = batch[:b.max]
+		}
+		b.pending[key] = b.pending[key][len(batch):]
+		b.mu.Unlock()
+		b.run(key, batch)
+		for _, call := range batch {
+			close(call.done)
+		}
+	}
+}
+
+func (c *batchCall[Req, Res]) answered() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,88 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/concertd/concertd/engine"
+)
+
+// Concurrent holds on one schedule share one hold.lua run (see batcher). A hold
+// costs Redis some fifteen commands, so batches are smaller than the polls'.
+const (
+	holdBatch    = 32
+	holdFlushers = 4
+	holdTimeout  = 3 * time.Second
+)
+
+var holdScript = script("hold")
+
+type holdReq = engine.HoldRequest
+
+// holdAnswer is one hold's outcome: a new hold (created) or the user's existing
+// one on that seat, by reservation id.
+type holdAnswer struct {
+	created bool
+	rid     int64
+}
+
+type holdCall = batchCall[holdReq, holdAnswer]
+
+// runHolds answers one batch of holds on one schedule with one hold.lua call.
+func (s *Store) runHolds(scheduleID int64, batch []*holdCall) {
+	first := batch[0].req
+	c := first.Schedule.ConcertID
+	k := s.keys
+	keys := make([]string, 0, 8+3*len(batch))
+	keys = append(keys,
+		k.tokens(c), k.active(c), k.wait(c),
+		k.sold(c, scheduleID), k.holds(c, scheduleID), k.paying(c, scheduleID), k.holders(c, scheduleID),
+		k.rebuilt(c, scheduleID))
+	args := make([]any, 0, 5+6*len(batch))
+	args = append(args, first.MaxHolds, c, scheduleID, first.Schedule.Price, reservationTTL.Milliseconds())
+	for _, call := range batch {
+		r := call.req
+		uid := r.Token.UserID
+		keys = append(keys, k.userHolds(c, uid), k.holdTrigger(c, scheduleID, r.Seat), k.reservation(c, r.ReservationID))
+		args = append(args, uid, r.Token.Gen, r.Seat, r.ReservationID, r.Now.UnixMilli(), r.Deadline.UnixMilli())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), holdTimeout)
+	v, err := holdScript.Run(ctx, s.rdb, keys, args...).Slice()
+	cancel()
+	switch {
+	case isNotRebuilt(err):
+		err = engine.ErrNotRebuilt
+	case err != nil:
+		err = domainError("hold", err)
+	case len(v) != 2*len(batch):
+		err = fmt.Errorf("redis hold: %d replies for %d holds", len(v)/2, len(batch))
+	}
+	for i, call := range batch {
+		if err != nil {
+			call.err = err
+			continue
+		}
+		call.res, call.err = parseHoldReply(v[2*i], v[2*i+1])
+	}
+}
+
+// parseHoldReply reads one hold's two entries of hold.lua's reply.
+func parseHoldReply(outcome, detail any) (holdAnswer, error) {
+	if code, ok := outcome.(string); ok {
+		msg, _ := detail.(string)
+		if e, ok := scriptOutcome(msg); ok {
+			return holdAnswer{}, e
+		}
+		return holdAnswer{}, fmt.Errorf("redis hold: unknown outcome %q %q", code, msg)
+	}
+	n, ok := outcome.(int64)
+	if !ok || (n != 0 && n != 1) {
+		return holdAnswer{}, fmt.Errorf("redis hold: unexpected reply %v %v", outcome, detail)
+	}
+	rid, err := replyInt(detail)
+	if err != nil {
+		return holdAnswer{}, fmt.Errorf("redis hold: %w", err)
+	}
+	return holdAnswer{created: n == 1, rid: rid}, nil
+}
