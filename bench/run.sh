@@ -175,6 +175,12 @@ profile() {
   go tool pprof -top -nodecount=35 "$BIN/concertd" "$OUT/$name.cpu.pprof" >"$OUT/$name.cpu.top" 2>/dev/null || true
 }
 
+# answers ROUTE STATUS: the answers with that status concertd has counted on a route so far.
+answers() {
+  curl -fs "http://127.0.0.1:$PORT/metrics" |
+    awk -v r="route=\"$1\"" -v s="status=\"$2\"" 'index($0, r) && index($0, s) && /^concertd_http_requests_total/ { n += $NF } END { print n + 0 }'
+}
+
 # fivexx ROUTE: the 5xx answers concertd has counted on a route so far.
 fivexx() {
   curl -fs "http://127.0.0.1:$PORT/metrics" |
@@ -221,9 +227,13 @@ fi
 if want hold; then
   log "setup: 1,000 active users, 100,000 seats"
   eval "$("$BIN/rush" setup -addr 127.0.0.1:$PORT -admin-key "$admin_key" -mode hold -users 1000 -seats 100000 -out "$OUT/hold.tokens")"
-  h5=$(fivexx /api/reservations)
+  h5=$(fivexx /api/reservations) h201=$(answers /api/reservations 201) h200=$(answers /api/reservations 200)
   wrk_run hold "http://127.0.0.1:$PORT" bench/wrk/hold.lua "$CONNS" "$OUT/hold.tokens" "$SCHEDULE_ID" 100000
-  echo "5xx: $(($(fivexx /api/reservations) - h5))" >>"$OUT/hold.txt"
+  {
+    echo "5xx: $(($(fivexx /api/reservations) - h5))"
+    echo "201: $(($(answers /api/reservations 201) - h201))"
+    echo "200: $(($(answers /api/reservations 200) - h200))"
+  } >>"$OUT/hold.txt"
   profile hold "http://127.0.0.1:$PORT" bench/wrk/hold.lua "$CONNS" "$OUT/hold.tokens" "$SCHEDULE_ID" 100000
 fi
 
@@ -238,10 +248,7 @@ issue_users() {
     SELECT CASE WHEN max(id) - min(id) + 1 = count(*) THEN min(id) || '-' || max(id) END FROM ins"
 }
 # issue_count STATUS: POST /api/users/token answers with that status so far.
-issue_count() {
-  curl -fs "http://127.0.0.1:$PORT/metrics" |
-    awk -v s="status=\"$1\"" 'index($0, "route=\"/api/users/token\"") && index($0, s) && /^concertd_http_requests_total/ { n += $NF } END { print n + 0 }'
-}
+issue_count() { answers /api/users/token "$1"; }
 if want issue; then
   log "setup: $ISSUE_USERS users (SQL) and a concert"
   range=$(issue_users "$ISSUE_USERS")
@@ -374,7 +381,7 @@ set_p1=$(redis_ops "SET P1")
     have $r && echo "  $r: CPU us per request: $(cpu_per_req $r)"
   done
   have poll && echo "  poll: $(line poll '^5xx'); non-2xx $(non2xx poll)"
-  have hold && echo "  hold: $(line hold '^5xx'); non-2xx (201s excluded: 409 SEAT_TAKEN etc.) $(non2xx hold)"
+  have hold && echo "  hold: $(line hold '^5xx'); $(line hold '^201') new holds; $(line hold '^200') the user's own hold again; non-2xx (409 SEAT_TAKEN etc.) $(non2xx hold)"
   if have issue; then
     i1=$(sed -n 's/^201: //p' "$OUT/issue.txt") i0=$(sed -n 's/^200: //p' "$OUT/issue.txt")
     echo "  issue: 201 (new place in line) $i1, 200 (same token again) $i0: $(ratio "$i1" "$((i1 + i0))") first issues; $(line issue '^5xx'); $(line issue '^issue:')"

@@ -4,6 +4,14 @@
 local tokens = {}
 local i = 0
 
+-- Each wrk thread has its own Lua state, and math.random starts every state from
+-- the same seed: without a per-thread id the threads would send the same sequence.
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+
 function init(args)
   local path = args[1]
   if path then
@@ -12,6 +20,7 @@ function init(args)
     end
   end
   if #tokens == 0 then tokens[1] = "Bearer x" end
+  math.randomseed(os.time() * 1000 + tid * 7919)
   i = math.random(#tokens)
 end
 

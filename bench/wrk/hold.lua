@@ -10,6 +10,14 @@ local tokens = {}
 local i = 0
 local schedule, seats
 
+-- Each wrk thread has its own Lua state, and math.random starts every state from
+-- the same seed: without a per-thread id the threads would send the same sequence.
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+
 function init(args)
   local path = args[1] or "tokens.txt"
   schedule = tonumber(args[2] or "1")
@@ -18,7 +26,7 @@ function init(args)
     if #line > 0 then tokens[#tokens + 1] = "Bearer " .. line end
   end
   if #tokens == 0 then error("no tokens in " .. path) end
-  math.randomseed(os.time() + #tostring({}))
+  math.randomseed(os.time() * 1000 + tid * 7919)
   i = math.random(#tokens)
 end
 

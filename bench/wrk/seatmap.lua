@@ -6,6 +6,14 @@ local tokens = {}
 local i = 0
 local path
 
+-- Each wrk thread has its own Lua state, and math.random starts every state from
+-- the same seed: without a per-thread id the threads would send the same sequence.
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+
 function init(args)
   local file = args[1] or "tokens.txt"
   path = "/api/concerts/schedules/" .. (args[2] or "1") .. "/seats"
@@ -13,6 +21,7 @@ function init(args)
     if #line > 0 then tokens[#tokens + 1] = "Bearer " .. line end
   end
   if #tokens == 0 then error("no tokens in " .. file) end
+  math.randomseed(os.time() * 1000 + tid * 7919)
   i = math.random(#tokens)
 end
 
