@@ -88,8 +88,9 @@ local function hold(uid, gen, seat, rid, nowArg, deadline, userHolds, trigger, r
   -- A hold past its deadline is free even before the sweeper gets to it; the old
   -- owner's reservation reads EXPIRED from its own deadline.
 
-  redis.call('ZREMRANGEBYSCORE', userHolds, '-inf', nowArg)
-  if redis.call('ZCARD', userHolds) >= tonumber(ARGV[1]) then
+  -- Counting only live holds leaves lapsed ones to the sweeper (release.lua
+  -- removes them), one command fewer on the hottest write path.
+  if redis.call('ZCOUNT', userHolds, '(' .. nowArg, '+inf') >= tonumber(ARGV[1]) then
     return refuse('HOLD_LIMIT_REACHED', 'at most ' .. ARGV[1] .. ' seats may be held at once')
   end
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -43,9 +44,16 @@ func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
 // --- reservation ids --------------------------------------------------------
 
+// idBlock is this instance's share of reservation ids. Every hold takes one, so
+// taking one is an atomic add; only the holder that runs a block out takes the
+// lock and fetches the next block.
 type idBlock struct {
-	mu   sync.Mutex
-	next int64 // next id to hand out; > last means the block is used up
+	mu  sync.Mutex
+	cur atomic.Pointer[idRange] // nil until the first hold
+}
+
+type idRange struct {
+	next atomic.Int64 // next id to hand out; > last means the range is used up
 	last int64
 }
 
@@ -55,18 +63,28 @@ func (s *Store) ids() *idBlock { return &s.idBlock }
 // are unique across instances at one round trip per idBlockSize holds.
 func (s *Store) NextReservationID(ctx context.Context) (int64, error) {
 	b := s.ids()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.next > b.last {
+	for {
+		r := b.cur.Load()
+		if r != nil {
+			if id := r.next.Add(1) - 1; id <= r.last {
+				return id, nil
+			}
+		}
+		b.mu.Lock()
+		if b.cur.Load() != r { // another caller fetched a block meanwhile
+			b.mu.Unlock()
+			continue
+		}
 		hi, err := s.rdb.IncrBy(ctx, s.keys.reservationIDs(), idBlockSize).Result()
 		if err != nil {
+			b.mu.Unlock()
 			return 0, domainError("reservation ids", err)
 		}
-		b.next, b.last = hi-idBlockSize+1, hi
+		fresh := &idRange{last: hi}
+		fresh.next.Store(hi - idBlockSize + 1)
+		b.cur.Store(fresh)
+		b.mu.Unlock()
 	}
-	id := b.next
-	b.next++
-	return id, nil
 }
 
 // EnsureReservationIDsAbove raises the shared counter to min and drops a local
@@ -77,8 +95,8 @@ func (s *Store) EnsureReservationIDsAbove(ctx context.Context, min int64) error 
 	}
 	b := s.ids()
 	b.mu.Lock()
-	if b.next <= min {
-		b.next, b.last = 1, 0
+	if r := b.cur.Load(); r != nil && r.next.Load() <= min {
+		b.cur.Store(nil)
 	}
 	b.mu.Unlock()
 	return nil

@@ -30,7 +30,7 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 	if prefix == "" {
 		prefix = "concertd"
 	}
-	s := &Store{rdb: rdb, keys: keys{prefix: prefix}, idBlock: idBlock{next: 1}}
+	s := &Store{rdb: rdb, keys: keys{prefix: prefix}}
 	s.status = batcher[statusReq, engine.TokenStatus]{name: "status", max: statusBatch, flushers: statusFlushers, run: s.runStatus}
 	s.holds = batcher[holdReq, holdAnswer]{name: "hold", max: holdBatch, flushers: holdFlushers, run: s.runHolds}
 	return s
