@@ -7,11 +7,16 @@
 -- KEYS[4] -> P:{cN}:active
 -- KEYS[5] -> P:{cN}:seq
 --
--- ARGV[1] userID
--- ARGV[2] now (ms, the engine's clock)
--- ARGV[3] idle timeout (ms): a waiter whose last poll is at or before now-idle is gone
--- ARGV[4] pre-queue score: an integer in [0, 2^52) puts the token at that place in
---         the pre-queue; -1 queues it behind everyone in arrival order
+-- ARGV[1] idle timeout (ms): a waiter whose last poll is at or before now-idle is gone
+-- then three per entry i = 1..n, at 1+3(i-1)+1 ..:
+--   userID
+--   now (ms, the engine's clock)
+--   pre-queue score: an integer in [0, 2^52) puts the token at that place in the
+--   pre-queue; -1 queues it behind everyone in arrival order
+--
+-- Concurrent entries to one concert share one call (store/redisstore/queue.go
+-- batches them); within a call they are decided one after another, exactly as
+-- separate calls would be, so arrival order and one-token-per-user hold.
 --
 -- A token record is one field of the concert's tokens hash, not a key of its own:
 -- a waiting token then costs one hash field and one wait entry (about 180 bytes at
@@ -20,56 +25,69 @@
 -- gen comes from the concert's arrival counter, so it is never reused and a record
 -- can be deleted as soon as its token is over without an old token coming back.
 --
--- Returns {reused, gen, issuedAt, state, detail}
+-- Returns a flat list, five entries per entry in ARGV order:
+--   reused, gen, issuedAt, state, detail
 --   reused   1: the user's live token, unchanged; 0: a new token
 --   gen      the token's generation
 --   issuedAt ms (whole seconds)
 --   state    'ACTIVE' (detail = lease end in ms, as a string) or
 --            'WAITING' (detail = 0-based rank)
--- Errors: CONCERT_NOT_FOUND.
+-- Error: CONCERT_NOT_FOUND for the whole call.
 
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.error_reply('CONCERT_NOT_FOUND no such concert')
 end
 
-local uid = ARGV[1]
-local now = tonumber(ARGV[2])
-local cutoff = now - tonumber(ARGV[3])
+local idle = tonumber(ARGV[1])
 
-local rec = redis.call('HGET', KEYS[2], uid)
-if rec then
-  local gen, issued, polled, done = string.match(rec, '^(%d+):(%d+):(%d+)(.*)$')
-  if gen and done ~= ':d' then
-    issued = tonumber(issued)
-    local lease = redis.call('ZSCORE', KEYS[4], uid)
-    if lease and tonumber(lease) > now then
-      return {1, gen, issued * 1000, 'ACTIVE', lease}
-    end
-    local rank = redis.call('ZRANK', KEYS[3], uid)
-    local last = issued * 1000 + tonumber(polled)
-    if rank and last > cutoff then
-      -- Only forward: an instance whose clock lags must not shorten the heartbeat
-      -- (nor write a poll before the token was issued).
-      if now > last then
-        redis.call('HSET', KEYS[2], uid, string.format('%s:%d:%d', gen, issued, now - issued * 1000))
+local function enter(uid, now, score)
+  local cutoff = now - idle
+  local rec = redis.call('HGET', KEYS[2], uid)
+  if rec then
+    local gen, issued, polled, done = string.match(rec, '^(%d+):(%d+):(%d+)(.*)$')
+    if gen and done ~= ':d' then
+      issued = tonumber(issued)
+      local lease = redis.call('ZSCORE', KEYS[4], uid)
+      if lease and tonumber(lease) > now then
+        return 1, gen, issued * 1000, 'ACTIVE', lease
       end
-      return {1, gen, issued * 1000, 'WAITING', rank}
+      local rank = redis.call('ZRANK', KEYS[3], uid)
+      local last = issued * 1000 + tonumber(polled)
+      if rank and last > cutoff then
+        -- Only forward: an instance whose clock lags must not shorten the heartbeat
+        -- (nor write a poll before the token was issued).
+        if now > last then
+          redis.call('HSET', KEYS[2], uid, string.format('%s:%d:%d', gen, issued, now - issued * 1000))
+        end
+        return 1, gen, issued * 1000, 'WAITING', rank
+      end
     end
   end
+
+  -- A new generation: whatever the old token left behind (an idle place in line, a
+  -- lapsed or finished lease) must not carry over to it.
+  local gen = redis.call('INCR', KEYS[5])
+  local issued = math.floor(now / 1000)
+  redis.call('HSET', KEYS[2], uid, string.format('%d:%d:%d', gen, issued, now - issued * 1000))
+  redis.call('ZREM', KEYS[4], uid)
+
+  if tonumber(score) < 0 then
+    -- 2^52 + gen stays an exact double (below 2^53) and sorts behind every pre-queue
+    -- score; redis.call passes numbers on with 17 significant digits, so none is lost.
+    score = 4503599627370496 + gen
+  end
+  redis.call('ZADD', KEYS[3], score, uid)
+  return 0, gen, issued * 1000, 'WAITING', redis.call('ZRANK', KEYS[3], uid)
 end
 
--- A new generation: whatever the old token left behind (an idle place in line, a
--- lapsed or finished lease) must not carry over to it.
-local gen = redis.call('INCR', KEYS[5])
-local issued = math.floor(now / 1000)
-redis.call('HSET', KEYS[2], uid, string.format('%d:%d:%d', gen, issued, now - issued * 1000))
-redis.call('ZREM', KEYS[4], uid)
-
-local score = ARGV[4]
-if tonumber(score) < 0 then
-  -- 2^52 + gen stays an exact double (below 2^53) and sorts behind every pre-queue
-  -- score; redis.call passes numbers on with 17 significant digits, so none is lost.
-  score = 4503599627370496 + gen
+local out = {}
+for i = 0, (#ARGV - 1) / 3 - 1 do
+  local a = 1 + 3 * i
+  local reused, gen, issued, state, detail = enter(ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3])
+  out[#out + 1] = reused
+  out[#out + 1] = gen
+  out[#out + 1] = issued
+  out[#out + 1] = state
+  out[#out + 1] = detail
 end
-redis.call('ZADD', KEYS[3], score, uid)
-return {0, gen, issued * 1000, 'WAITING', redis.call('ZRANK', KEYS[3], uid)}
+return out

@@ -83,24 +83,58 @@ func (s *Store) Patch(ctx context.Context, concertID int64, p engine.QueuePatch)
 }
 
 // Enter runs enter.lua: the reuse check, the new token and its rank are one round
-// trip, so a double click never yields two places in line.
+// trip, so a double click never yields two places in line. Concurrent entries to
+// one concert share one call (see batcher).
 func (s *Store) Enter(ctx context.Context, concertID, userID int64, now time.Time, idle time.Duration, preQueueScore int64) (engine.EnterResult, error) {
 	if preQueueScore >= maxPreQueueScore || preQueueScore < -1 {
 		return engine.EnterResult{}, fmt.Errorf("redis enter: pre-queue score %d outside [-1, 2^52)", preQueueScore)
 	}
+	return s.entries.do(ctx, concertID, enterReq{userID: userID, now: now, idle: idle, score: preQueueScore})
+}
+
+const (
+	enterBatch    = 64
+	enterFlushers = 4
+	enterTimeout  = 3 * time.Second
+)
+
+type enterReq struct {
+	userID int64
+	now    time.Time
+	idle   time.Duration
+	score  int64
+}
+
+type enterCall = batchCall[enterReq, engine.EnterResult]
+
+// runEnters answers one batch of entries to one concert with one enter.lua call.
+func (s *Store) runEnters(concertID int64, batch []*enterCall) {
 	k := s.keys
-	keys := []string{
-		k.cfg(concertID), k.tokens(concertID), k.wait(concertID),
-		k.active(concertID), k.seq(concertID),
+	keys := []string{k.cfg(concertID), k.tokens(concertID), k.wait(concertID), k.active(concertID), k.seq(concertID)}
+	args := make([]any, 0, 1+3*len(batch))
+	args = append(args, batch[0].req.idle.Milliseconds())
+	for _, call := range batch {
+		args = append(args, call.req.userID, call.req.now.UnixMilli(), call.req.score)
 	}
-	v, err := enterScript.Run(ctx, s.rdb, keys,
-		userID, now.UnixMilli(), idle.Milliseconds(), preQueueScore).Slice()
+	ctx, cancel := context.WithTimeout(context.Background(), enterTimeout)
+	v, err := enterScript.Run(ctx, s.rdb, keys, args...).Slice()
+	cancel()
 	if err != nil {
-		return engine.EnterResult{}, domainError("enter", err)
+		err = domainError("enter", err)
+	} else if len(v) != 5*len(batch) {
+		err = fmt.Errorf("redis enter: %d replies for %d entries", len(v)/5, len(batch))
 	}
-	if len(v) != 5 {
-		return engine.EnterResult{}, fmt.Errorf("redis enter: unexpected reply %v", v)
+	for i, call := range batch {
+		if err != nil {
+			call.err = err
+			continue
+		}
+		call.res, call.err = parseEnterReply(v[5*i : 5*i+5])
 	}
+}
+
+// parseEnterReply reads one entry's five values of enter.lua's reply.
+func parseEnterReply(v []any) (engine.EnterResult, error) {
 	reused, err1 := queueInt(v[0])
 	gen, err2 := queueInt(v[1])
 	issued, err3 := queueInt(v[2])

@@ -23,6 +23,7 @@ type Store struct {
 	idBlock idBlock // this instance's share of reservation ids
 	status  batcher[statusReq, engine.TokenStatus]
 	holds   batcher[holdReq, holdAnswer]
+	entries batcher[enterReq, engine.EnterResult]
 }
 
 // New returns a Store whose keys start with prefix (default "concertd").
@@ -33,6 +34,7 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 	s := &Store{rdb: rdb, keys: keys{prefix: prefix}}
 	s.status = batcher[statusReq, engine.TokenStatus]{name: "status", max: statusBatch, flushers: statusFlushers, run: s.runStatus}
 	s.holds = batcher[holdReq, holdAnswer]{name: "hold", max: holdBatch, flushers: holdFlushers, run: s.runHolds}
+	s.entries = batcher[enterReq, engine.EnterResult]{name: "enter", max: enterBatch, flushers: enterFlushers, run: s.runEnters}
 	return s
 }
 

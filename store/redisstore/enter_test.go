@@ -1,0 +1,75 @@
+package redisstore
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/concertd/concertd/engine"
+)
+
+// TestEnterBatchDecidesInOrder runs one enter.lua call for entries that depend on
+// each other: each must be decided as if it ran alone after the ones before it.
+func TestEnterBatchDecidesInOrder(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		q.enter(9, qt0) // already in line before the batch
+		cases := []struct {
+			uid    int64
+			score  int64
+			reused bool
+			rank   int64
+		}{
+			{uid: 1, score: -1, rank: 1},
+			{uid: 2, score: -1, rank: 2},
+			{uid: 1, score: -1, reused: true, rank: 1}, // a double click in the same batch
+			{uid: 9, score: -1, reused: true, rank: 0},
+			{uid: 3, score: 0, rank: 0}, // a pre-queue score sorts ahead of arrivals
+		}
+		batch := make([]*enterCall, len(cases))
+		for i, c := range cases {
+			batch[i] = &enterCall{req: enterReq{userID: c.uid, now: qt0.Add(time.Second), idle: q.idle, score: c.score}}
+		}
+		q.s.runEnters(q.c, batch)
+		gens := map[int64]int64{}
+		for i, c := range cases {
+			got := batch[i]
+			if got.err != nil {
+				t.Fatalf("entry %d (user %d): %v", i, c.uid, got.err)
+			}
+			r := got.res
+			if r.Reused != c.reused || r.Status.State != engine.TokenWaiting || r.Status.Rank != c.rank {
+				t.Errorf("entry %d (user %d): reused=%v %s rank %d, want reused=%v WAITING rank %d",
+					i, c.uid, r.Reused, r.Status.State, r.Status.Rank, c.reused, c.rank)
+			}
+			if g, ok := gens[c.uid]; ok && g != r.Gen {
+				t.Errorf("user %d got gens %d and %d in one batch", c.uid, g, r.Gen)
+			}
+			gens[c.uid] = r.Gen
+		}
+		if gens[1] == gens[2] || gens[2] == gens[3] {
+			t.Errorf("gens not distinct: %v", gens)
+		}
+		if n := q.rdb.ZCard(q.ctx, q.s.keys.wait(q.c)).Val(); n != 4 {
+			t.Errorf("%d in line, want 4", n)
+		}
+	})
+}
+
+// TestEnterBatchUnknownConcert refuses every entry of the call and stores nothing.
+func TestEnterBatchUnknownConcert(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		batch := []*enterCall{
+			{req: enterReq{userID: 1, now: qt0, idle: q.idle, score: -1}},
+			{req: enterReq{userID: 2, now: qt0, idle: q.idle, score: -1}},
+		}
+		q.s.runEnters(q.c+100_000, batch)
+		for i, c := range batch {
+			if !errors.Is(c.err, engine.ErrConcertNotFound) {
+				t.Errorf("entry %d: %v, want ErrConcertNotFound", i, c.err)
+			}
+		}
+		if n := q.rdb.Exists(q.ctx, q.s.keys.wait(q.c+100_000), q.s.keys.tokens(q.c+100_000)).Val(); n != 0 {
+			t.Errorf("%d keys written for an unknown concert", n)
+		}
+	})
+}
