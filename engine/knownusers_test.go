@@ -55,3 +55,32 @@ func TestTokenRushReadsUsersInBulk(t *testing.T) {
 		}
 	})
 }
+
+// TestWarmUsersBeforeTheRush: an instance that learnt its users at start answers
+// their first token requests without asking the ledger again.
+func TestWarmUsersBeforeTheRush(t *testing.T) {
+	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
+		c, _ := v.concert(show{})
+		ids := v.users(300)
+		l := &countingLedger{Ledger: v.ledger}
+		s := redisstore.New(v.rdb, v.prefix)
+		fresh := engine.New(v.cfg, v.clk, l, s, s)
+		if err := fresh.WarmUsers(v.ctx); err != nil {
+			t.Fatal(err)
+		}
+		warm := l.above.Load()
+		if warm < 1 {
+			t.Fatalf("WarmUsers read no users")
+		}
+		parallel(t, len(ids), 32, func(i int) error {
+			_, err := fresh.IssueToken(v.ctx, ids[i], c.ID)
+			return err
+		})
+		if n := l.above.Load() - warm; n != 0 {
+			t.Errorf("%d bulk reads after warming, want none", n)
+		}
+		if n := l.exists.Load(); n != 0 {
+			t.Errorf("%d single-user lookups, want none", n)
+		}
+	})
+}

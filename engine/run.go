@@ -40,6 +40,11 @@ func (e *Engine) Run(ctx context.Context, onErr func(what string, err error)) {
 		}
 	}
 	step("catalog", e.catalog.load)
+	go func() {
+		if err := e.WarmUsers(ctx); err != nil && ctx.Err() == nil {
+			onErr("users", err)
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():

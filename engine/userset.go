@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,31 +53,49 @@ func (e *Engine) knownUser(ctx context.Context, userID int64) error {
 	return nil
 }
 
-// readUsersAbove learns every user id above the highest one read so far.
+// readUsersAbove learns every user id above the highest one read so far, or at
+// least up to userID. The lock is taken per page, so a request whose id an
+// earlier page covered goes on while later pages are still being read.
 func (e *Engine) readUsersAbove(ctx context.Context, userID int64) error {
+	for {
+		done, err := e.readUserPage(ctx, userID)
+		if done || err != nil {
+			return err
+		}
+	}
+}
+
+// readUserPage reads the next page of user ids unless userID is covered already
+// or the ledger was read to its end too recently; done is false when more pages
+// may follow.
+func (e *Engine) readUserPage(ctx context.Context, userID int64) (done bool, err error) {
 	u := &e.users
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if userID <= u.loadedTo.Load() || time.Since(time.Unix(0, u.lastRead.Load())) < userReadEvery {
-		return nil // read while this one waited, or too recently to read again
+		return true, nil // read while this one waited, or read to the end too recently
 	}
-	defer func() { u.lastRead.Store(time.Now().UnixNano()) }()
-	for from := u.loadedTo.Load(); ; {
-		ids, err := e.ledger.UserIDsAbove(ctx, from, userReadPage)
-		if err != nil {
-			return err
-		}
-		for _, id := range ids {
-			u.set.add(id)
-		}
-		if len(ids) > 0 {
-			from = ids[len(ids)-1]
-			u.loadedTo.Store(from)
-		}
-		if len(ids) < userReadPage {
-			return nil
-		}
+	ids, err := e.ledger.UserIDsAbove(ctx, u.loadedTo.Load(), userReadPage)
+	if err != nil {
+		return true, err
 	}
+	for _, id := range ids {
+		u.set.add(id)
+	}
+	if len(ids) > 0 {
+		u.loadedTo.Store(ids[len(ids)-1])
+	}
+	if len(ids) < userReadPage {
+		u.lastRead.Store(time.Now().UnixNano())
+		return true, nil
+	}
+	return false, nil
+}
+
+// WarmUsers learns every user id the ledger holds, so the first token requests
+// after a start do not wait for bulk reads. Run calls it once, in the background.
+func (e *Engine) WarmUsers(ctx context.Context) error {
+	return e.readUsersAbove(ctx, math.MaxInt64)
 }
 
 // userSet remembers which user ids are known to exist. Ids come from a database
