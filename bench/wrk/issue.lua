@@ -13,7 +13,7 @@
 -- callback here (that would parse every answer in Lua, inside the load generator).
 local ids = {}
 local i = 0
-local body1, body2
+local body1, body2, head
 -- Globals, so that done() can read them per thread with thread:get.
 first, last, sent = 1, 0, 0
 
@@ -44,15 +44,19 @@ function init(args)
   i = first - 1
   body1 = '{"userId":'
   body2 = ',"concertId":' .. concert .. '}'
+  head = "POST /api/users/token HTTP/1.1\r\nHost: " .. wrk.headers["Host"] ..
+    "\r\nContent-Type: application/json\r\nContent-Length: "
 end
 
-local headers = { ["Content-Type"] = "application/json" }
-
+-- The request is put together from a prefix made once rather than by wrk.format,
+-- whose per-request string.format and table work took wrk ~10 us of CPU per
+-- request more than the bare run's: CPU taken from concertd on two shared cores.
 function request()
   i = i + 1
   if i > last then i = first end
   sent = sent + 1
-  return wrk.format("POST", "/api/users/token", headers, body1 .. ids[i] .. body2)
+  local body = body1 .. ids[i] .. body2
+  return head .. #body .. "\r\n\r\n" .. body
 end
 
 function done(summary, latency, requests)
