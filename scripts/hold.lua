@@ -69,6 +69,16 @@ local function hold(uid, gen, seat, rid, nowArg, deadline, userHolds, trigger, r
     holderRid, holderUid = string.match(holder, '^(%d+):(%d+)$')
   end
 
+  -- A live hold is asked about first: it is the common refusal under a rush, and
+  -- a seat is in the holds set or in the paying set, not both.
+  local held = redis.call('ZSCORE', KEYS[5], seat)
+  if held and tonumber(held) > now then
+    if holderUid == uid then
+      return 0, holderRid
+    end
+    return refuse('SEAT_TAKEN', 'seat ' .. seat .. ' is held')
+  end
+
   -- A seat being paid never expires under the payment, whatever its window says:
   -- only the sweeper (release.lua), after asking the ledger, frees it.
   if redis.call('ZSCORE', KEYS[6], seat) then
@@ -76,14 +86,6 @@ local function hold(uid, gen, seat, rid, nowArg, deadline, userHolds, trigger, r
       return 0, holderRid
     end
     return refuse('SEAT_TAKEN', 'seat ' .. seat .. ' is being paid for')
-  end
-
-  local held = redis.call('ZSCORE', KEYS[5], seat)
-  if held and tonumber(held) > now then
-    if holderUid == uid then
-      return 0, holderRid
-    end
-    return refuse('SEAT_TAKEN', 'seat ' .. seat .. ' is held')
   end
   -- A hold past its deadline is free even before the sweeper gets to it; the old
   -- owner's reservation reads EXPIRED from its own deadline.

@@ -32,7 +32,9 @@ const (
 	// long past any hold or payment window; after that the ledger answers for it.
 	reservationTTL = 25 * time.Hour
 	// idBlockSize ids are taken per INCRBY, so a hold costs no extra round trip.
-	idBlockSize = 100
+	// Every hold in flight waits when a block runs out: at 100 that happened ~200
+	// times a second under a rush, and the lock showed in profiles (2.8% of CPU).
+	idBlockSize = 1000
 	// markSoldChunk bounds one mark_sold.lua call, so a rebuild of a large schedule
 	// never blocks Redis for long nor overflows Lua's unpack.
 	markSoldChunk = 500
