@@ -28,6 +28,7 @@ type batcher[Req, Res any] struct {
 }
 
 type batchCall[Req, Res any] struct {
+	ctx  context.Context // the caller's: a call whose caller gave up is not run
 	req  Req
 	res  Res
 	err  error
@@ -35,10 +36,11 @@ type batchCall[Req, Res any] struct {
 }
 
 // do queues req under key and waits for its answer or for ctx to end, which is
-// ErrUnavailable. A call abandoned by its context is still run with its batch: it
-// may already be in Redis, and its result is simply not read.
+// ErrUnavailable. A call whose context ended before its batch went out is left
+// out of it, so a request that timed out waiting in line changes nothing; once
+// sent it runs to the end, and its result is simply not read.
 func (b *batcher[Req, Res]) do(ctx context.Context, key int64, req Req) (Res, error) {
-	call := &batchCall[Req, Res]{req: req, done: make(chan struct{})}
+	call := &batchCall[Req, Res]{ctx: ctx, req: req, done: make(chan struct{})}
 	b.mu.Lock()
 	if b.pending == nil {
 		b.pending, b.flushing = map[int64][]*batchCall[Req, Res]{}, map[int64]int{}
@@ -90,8 +92,19 @@ func (b *batcher[Req, Res]) flush(key int64, own *batchCall[Req, Res]) {
 		}
 		b.pending[key] = b.pending[key][len(batch):]
 		b.mu.Unlock()
-		b.run(key, batch)
+		live := batch[:0] // pending no longer refers to batch's part of the array
 		for _, call := range batch {
+			if err := call.ctx.Err(); err != nil {
+				call.err = engine.Unavailable("redis "+b.name, err)
+				close(call.done)
+				continue
+			}
+			live = append(live, call)
+		}
+		if len(live) > 0 {
+			b.run(key, live)
+		}
+		for _, call := range live {
 			close(call.done)
 		}
 	}
