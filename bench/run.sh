@@ -21,7 +21,7 @@
 #   RUSH_USERS, RUSH_SEATS, RUSH_CONCURRENCY   the whole-sale run's size
 #   PAY_USERS        users of the payments-only run (4 holds each, all paid)
 #   ISSUE_USERS=700000  users inserted (SQL) for the token-issue run: enough that
-#                    each request is a user's first entry at up to ~30k req/s
+#                    each request is a user's first entry at up to ~45k req/s
 #   RUSH_ADMIT, RUSH_MAX_ACTIVE   the whole sale's queue settings (rush defaults)
 #   REDIS_HOST, PGHOST, PGUSER                 the local services (127.0.0.1, postgres)
 set -euo pipefail
