@@ -7,13 +7,13 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-// The hot paths of a sale (polls, holds) cost round trips and script runs, not
-// Redis's work per request. Concurrent calls that one script can serve together
-// (the polls of one concert, the holds on one schedule) are therefore combined:
-// the first caller runs the script for everyone waiting behind it, up to max calls
-// a run and flushers runs in flight per key. Nothing waits on a timer, so a lone
-// call goes out at once; batches form only when calls already queue up behind a
-// run in flight.
+// The hot paths of a sale (entries, polls, holds) cost round trips and script
+// runs, not Redis's work per request. Concurrent calls that one script can serve
+// together (the entries and polls of one concert, the holds on one schedule) are
+// combined: the first caller runs the script for everyone waiting behind it, up to
+// max calls a run and flushers runs in flight per key. Nothing waits on a timer,
+// so a lone call goes out at once; batches form only when calls already queue up
+// behind a run in flight.
 type batcher[Req, Res any] struct {
 	name     string // in errors: "redis <name>"
 	max      int
