@@ -2,10 +2,18 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/concertd/concertd/engine"
 )
+
+// batchTimeout bounds one batch's script call. The batch outlives any one
+// request's context, so it cannot use theirs.
+const batchTimeout = 3 * time.Second
 
 // The hot paths of a sale (entries, polls, holds) cost round trips and script
 // runs, not Redis's work per request. Concurrent calls that one script can serve
@@ -18,8 +26,8 @@ type batcher[Req, Res any] struct {
 	name     string // in errors: "redis <name>"
 	max      int
 	flushers int
-	// run answers every call of one batch (sets res or err); it gets no request's
-	// context because the batch outlives any one request, so it sets its own timeout.
+	// run answers every call of one batch (sets res or err), usually with
+	// answerBatch.
 	run func(key int64, batch []*batchCall[Req, Res])
 
 	mu       sync.Mutex
@@ -116,5 +124,27 @@ func (c *batchCall[Req, Res]) answered() bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// answerBatch runs sc once for a whole batch and answers each call from its
+// width entries of the reply, read by parse; an error of the call itself answers
+// every call of the batch.
+func answerBatch[Req, Res any](s *Store, sc *redis.Script, op string, keys []string, args []any,
+	width int, batch []*batchCall[Req, Res], parse func(entries []any) (Res, error)) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	v, err := sc.Run(ctx, s.rdb, keys, args...).Slice()
+	cancel()
+	if err != nil {
+		err = domainError(op, err)
+	} else if len(v) != width*len(batch) {
+		err = fmt.Errorf("redis %s: %d replies for %d calls", op, len(v)/width, len(batch))
+	}
+	for i, call := range batch {
+		if err != nil {
+			call.err = err
+			continue
+		}
+		call.res, call.err = parse(v[width*i : width*(i+1)])
 	}
 }

@@ -1,9 +1,7 @@
 package redisstore
 
 import (
-	"context"
 	"fmt"
-	"time"
 
 	"github.com/concertd/concertd/engine"
 )
@@ -13,7 +11,6 @@ import (
 const (
 	holdBatch    = 32
 	holdFlushers = 4
-	holdTimeout  = 3 * time.Second
 )
 
 var holdScript = script("hold")
@@ -47,28 +44,12 @@ func (s *Store) runHolds(scheduleID int64, batch []*holdCall) {
 		keys = append(keys, k.userHolds(c, uid), k.holdTrigger(c, scheduleID, r.Seat), k.reservation(c, r.ReservationID))
 		args = append(args, uid, r.Token.Gen, r.Seat, r.ReservationID, r.Now.UnixMilli(), r.Deadline.UnixMilli())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), holdTimeout)
-	v, err := holdScript.Run(ctx, s.rdb, keys, args...).Slice()
-	cancel()
-	switch {
-	case isNotRebuilt(err):
-		err = engine.ErrNotRebuilt
-	case err != nil:
-		err = domainError("hold", err)
-	case len(v) != 2*len(batch):
-		err = fmt.Errorf("redis hold: %d replies for %d holds", len(v)/2, len(batch))
-	}
-	for i, call := range batch {
-		if err != nil {
-			call.err = err
-			continue
-		}
-		call.res, call.err = parseHoldReply(v[2*i], v[2*i+1])
-	}
+	answerBatch(s, holdScript, "hold", keys, args, 2, batch, parseHoldReply)
 }
 
-// parseHoldReply reads one hold's two entries of hold.lua's reply.
-func parseHoldReply(outcome, detail any) (holdAnswer, error) {
+// parseHoldReply reads one hold's two entries of hold.lua's reply: outcome, detail.
+func parseHoldReply(v []any) (holdAnswer, error) {
+	outcome, detail := v[0], v[1]
 	if code, ok := outcome.(string); ok {
 		msg, _ := detail.(string)
 		if e, ok := scriptOutcome(msg); ok {

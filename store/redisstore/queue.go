@@ -95,7 +95,6 @@ func (s *Store) Enter(ctx context.Context, concertID, userID int64, now time.Tim
 const (
 	enterBatch    = 64
 	enterFlushers = 4
-	enterTimeout  = 3 * time.Second
 )
 
 type enterReq struct {
@@ -116,21 +115,7 @@ func (s *Store) runEnters(concertID int64, batch []*enterCall) {
 	for _, call := range batch {
 		args = append(args, call.req.userID, call.req.now.UnixMilli(), call.req.score)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), enterTimeout)
-	v, err := enterScript.Run(ctx, s.rdb, keys, args...).Slice()
-	cancel()
-	if err != nil {
-		err = domainError("enter", err)
-	} else if len(v) != 5*len(batch) {
-		err = fmt.Errorf("redis enter: %d replies for %d entries", len(v)/5, len(batch))
-	}
-	for i, call := range batch {
-		if err != nil {
-			call.err = err
-			continue
-		}
-		call.res, call.err = parseEnterReply(v[5*i : 5*i+5])
-	}
+	answerBatch(s, enterScript, "enter", keys, args, 5, batch, parseEnterReply)
 }
 
 // parseEnterReply reads one entry's five values of enter.lua's reply.

@@ -342,13 +342,6 @@ func (s *Store) Rebuilt(ctx context.Context, concertID, scheduleID int64) (bool,
 	return n == 1, nil
 }
 
-// isNotRebuilt reports a script's NOT_REBUILT reply. It is no contract code, so it
-// stays out of scriptCodes: only the engine may see it, never a client.
-func isNotRebuilt(err error) bool {
-	var rerr redis.Error
-	return errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "NOT_REBUILT")
-}
-
 // SetRebuilt records that the schedule's sold seats are loaded.
 func (s *Store) SetRebuilt(ctx context.Context, concertID, scheduleID int64) error {
 	err := s.rdb.Set(ctx, s.keys.rebuilt(concertID, scheduleID), "1", 0).Err()

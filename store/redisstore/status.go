@@ -12,7 +12,6 @@ import (
 const (
 	statusBatch    = 128
 	statusFlushers = 4
-	statusTimeout  = 3 * time.Second
 )
 
 type statusReq struct {
@@ -28,8 +27,7 @@ func (s *Store) Status(ctx context.Context, t engine.Token, now time.Time, idle 
 	return s.status.do(ctx, t.ConcertID, statusReq{t: t, now: now, idle: idle})
 }
 
-// runStatus answers one batch with one status.lua call. The call gets its own
-// timeout: the batch outlives any one request's context.
+// runStatus answers one batch with one status.lua call.
 func (s *Store) runStatus(concertID int64, batch []*statusCall) {
 	k := s.keys
 	keys := []string{k.active(concertID), k.wait(concertID), k.tokens(concertID)}
@@ -42,19 +40,11 @@ func (s *Store) runStatus(concertID int64, batch []*statusCall) {
 		}
 	}
 	args[0], args[1] = now.UnixMilli(), idle.Milliseconds()
-	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
-	v, err := statusScript.Run(ctx, s.rdb, keys, args...).Slice()
-	cancel()
-	if err == nil && len(v) != 2*len(batch) {
-		err = fmt.Errorf("redis status: %d replies for %d tokens", len(v)/2, len(batch))
-	} else if err != nil {
-		err = domainError("status", err)
-	}
-	for i, call := range batch {
+	answerBatch(s, statusScript, "status", keys, args, 2, batch, func(v []any) (engine.TokenStatus, error) {
+		st, err := parseTokenStatus(v)
 		if err != nil {
-			call.err = err
-		} else if call.res, call.err = parseTokenStatus(v[2*i : 2*i+2]); call.err != nil {
-			call.err = fmt.Errorf("redis status: %w", call.err)
+			return st, fmt.Errorf("redis status: %w", err)
 		}
-	}
+		return st, nil
+	})
 }

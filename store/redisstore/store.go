@@ -58,7 +58,8 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // domainError turns a script's error reply into the engine's error, and anything
 // else (connection refused, timeout, LOADING) into ErrUnavailable. Scripts signal
-// domain outcomes with redis.error_reply("CODE message"), where CODE is an engine Code.
+// domain outcomes with redis.error_reply("CODE message"), where CODE is an engine Code,
+// or NOT_REBUILT (engine.ErrNotRebuilt).
 func domainError(op string, err error) error {
 	if err == nil {
 		return nil
@@ -71,6 +72,11 @@ func domainError(op string, err error) error {
 		msg := rerr.Error()
 		if e, ok := scriptOutcome(msg); ok {
 			return e
+		}
+		// No contract code, so not in scriptCodes: only the engine sees it (it
+		// rebuilds and retries), never a client.
+		if strings.HasPrefix(msg, "NOT_REBUILT") {
+			return engine.ErrNotRebuilt
 		}
 		if strings.HasPrefix(msg, "LOADING") || strings.HasPrefix(msg, "READONLY") ||
 			strings.HasPrefix(msg, "CLUSTERDOWN") || strings.HasPrefix(msg, "TRYAGAIN") {
