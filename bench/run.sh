@@ -72,12 +72,11 @@ prefix=bench$(date +%s)
 # redis-benchmark writes its own keys (key:*, myzset, rbench:*) into this database
 # of the local Redis, never into concertd's (0), and they are deleted afterwards.
 REDIS_BENCH_DB=${REDIS_BENCH_DB:-15}
-admin_key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-pids=()
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  stop_pids
   psql -h "$PGHOST" -U "$PGUSER" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
   psql -h "$PGHOST" -U "$PGUSER" -qc "DROP DATABASE IF EXISTS $pgbench_db" >/dev/null 2>&1 || true
   redis_bench_clean
@@ -91,7 +90,6 @@ redis_bench_clean() {
 }
 trap cleanup EXIT
 
-log() { printf '\n== %s\n' "$*" >&2; }
 # seconds 15s|2m|30: a wrk-style duration in whole seconds (for pgbench -T).
 seconds() {
   case $1 in

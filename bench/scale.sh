@@ -71,17 +71,15 @@ OUT=bench/out/scale-$stamp
 BIN=$OUT/bin
 mkdir -p "$BIN"
 db=concertd_scale_$(date +%s)
-admin_key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-pids=()
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  stop_pids
   psql -h "$PGHOST" -U "$PGUSER" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
-log() { printf '\n== %s\n' "$*" >&2; }
 
 log "build into $BIN"
 # The server's source: a git ref, or the working tree (which others may be editing:

@@ -1,0 +1,14 @@
+# bench/lib.sh: what bench/run.sh and bench/scale.sh share; each sources it after
+# its own settings. Not a script of its own.
+
+# admin_key: the operator key of the concertd a run starts, fresh each run.
+admin_key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+# pids: the processes a run started; its cleanup stops them with stop_pids.
+pids=()
+
+stop_pids() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+
+log() { printf '\n== %s\n' "$*" >&2; }
