@@ -1,14 +1,11 @@
 package redisstore
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/concertd/concertd/engine"
 	"github.com/concertd/concertd/store/storetest"
@@ -127,37 +124,27 @@ func BenchmarkHoldParallel(b *testing.B) {
 	rdb, prefix := storetest.Redis(b)
 	for i, max := range []int{1, holdBatch} {
 		b.Run(fmt.Sprintf("batch=%d", max), func(b *testing.B) {
-			s := New(rdb, fmt.Sprintf("%s:%d", prefix, i))
-			s.holds.max = max
+			f := newFixture(b, backend{s: New(rdb, fmt.Sprintf("%s:%d", prefix, i)), rdb: rdb, real: true})
+			f.sched.SeatCount = 100_000
+			f.s.holds.max = max
 			if max == 1 {
-				s.holds.flushers = 1 << 30
-			}
-			sched := engine.Schedule{ID: 11, ConcertID: 1, SeatCount: 100_000, Price: 50000}
-			ctx := context.Background()
-			if err := s.SetRebuilt(ctx, 1, sched.ID); err != nil {
-				b.Fatal(err)
+				f.s.holds.flushers = 1 << 30
 			}
 			until := time.Now().Add(time.Hour)
 			for uid := int64(1); uid <= 1000; uid++ {
-				if err := rdb.HSet(ctx, s.keys.tokens(1), uid, tokenRecord(1, t0)).Err(); err != nil {
-					b.Fatal(err)
-				}
-				if err := rdb.ZAdd(ctx, s.keys.active(1), redis.Z{Score: float64(until.UnixMilli()), Member: uid}).Err(); err != nil {
-					b.Fatal(err)
-				}
+				f.activate(uid, until)
 			}
 			b.SetParallelism(32) // 32 x GOMAXPROCS goroutines, as a busy server has requests in flight
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					id, err := s.NextReservationID(ctx)
+					id, err := f.s.NextReservationID(f.ctx)
 					if err != nil {
 						b.Fatal(err)
 					}
 					now := time.Now()
-					tok := engine.Token{ConcertID: 1, UserID: rand.Int64N(1000) + 1, Gen: 1, IssuedAt: t0}
-					_, err = s.Hold(ctx, engine.HoldRequest{
-						Token: tok, ReservationID: id, Schedule: sched,
+					_, err = f.s.Hold(f.ctx, engine.HoldRequest{
+						Token: f.token(rand.Int64N(1000) + 1), ReservationID: id, Schedule: f.sched,
 						Seat: rand.IntN(100_000) + 1, Now: now, Deadline: now.Add(time.Minute), MaxHolds: 1_000_000,
 					})
 					if err != nil && !errors.Is(err, engine.ErrSeatTaken) {

@@ -45,7 +45,7 @@ func eachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
 // fixture is one concert with one 100-seat schedule on a backend.
 type fixture struct {
 	backend
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	c     int64
 	sched engine.Schedule
@@ -56,7 +56,7 @@ var nextConcert atomic.Int64
 
 // newFixture marks the schedule rebuilt, as the engine does before its first hold:
 // hold.lua and SeatMap refuse a schedule whose sold seats were never loaded.
-func newFixture(t *testing.T, b backend) *fixture {
+func newFixture(t testing.TB, b backend) *fixture {
 	c := 1000 + nextConcert.Add(1)
 	f := &fixture{
 		backend: b, t: t, ctx: context.Background(), c: c, max: 4,
@@ -168,7 +168,7 @@ func (f *fixture) liveHolds(uid int64) int64 {
 	return n
 }
 
-func wantErr(t *testing.T, got, want error) {
+func wantErr(t testing.TB, got, want error) {
 	t.Helper()
 	if want == nil {
 		if got != nil {
