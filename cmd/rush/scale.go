@@ -589,32 +589,20 @@ func (s *scaleRun) issuePhase(ctx context.Context, uids []int64) (phaseResult, e
 	s.meas.stats = rec
 	tokens := make([]string, k)
 	var bad atomic.Int64
-	err := s.settleDown(ctx)
-	if err != nil {
-		return phaseResult{}, err
-	}
-	cpu0, err := s.cpu(ctx)
-	if err != nil {
-		return phaseResult{}, err
-	}
-	start := time.Now()
-	err = forEach(ctx, k, s.cfg.concurrency, func(ctx context.Context, i int) error {
-		v, a, err := s.enterOnce(ctx, s.meas, uids[i])
-		switch {
-		case err != nil && !errors.Is(err, errTransport):
-			return err
-		case err != nil || a.Status != 201 || v.Status != "WAITING" || v.Position < 1 || v.Position > int64(n+k):
-			bad.Add(1)
-		default:
-			tokens[i] = v.UserToken
-		}
-		return nil
+	elapsed, cpu0, cpu1, err := s.measured(ctx, func() error {
+		return forEach(ctx, k, s.cfg.concurrency, func(ctx context.Context, i int) error {
+			v, a, err := s.enterOnce(ctx, s.meas, uids[i])
+			switch {
+			case err != nil && !errors.Is(err, errTransport):
+				return err
+			case err != nil || a.Status != 201 || v.Status != "WAITING" || v.Position < 1 || v.Position > int64(n+k):
+				bad.Add(1)
+			default:
+				tokens[i] = v.UserToken
+			}
+			return nil
+		})
 	})
-	elapsed := time.Since(start)
-	if err != nil {
-		return phaseResult{}, err
-	}
-	cpu1, err := s.cpu(ctx)
 	if err != nil {
 		return phaseResult{}, err
 	}
@@ -637,43 +625,52 @@ func (s *scaleRun) issuePhase(ctx context.Context, uids []int64) (phaseResult, e
 func (s *scaleRun) pollPhase(ctx context.Context, n int) (phaseResult, error) {
 	rec := newRecorder()
 	s.meas.stats = rec
-	if err := s.settleDown(ctx); err != nil {
-		return phaseResult{}, err
-	}
-	cpu0, err := s.cpu(ctx)
-	if err != nil {
-		return phaseResult{}, err
-	}
-	pctx, cancel := context.WithTimeout(ctx, s.cfg.pollDuration)
-	defer cancel()
 	var bad atomic.Int64
-	start := time.Now()
-	err = forEach(pctx, s.cfg.concurrency, s.cfg.concurrency, func(ctx context.Context, _ int) error {
-		for ctx.Err() == nil {
-			st, a, err := s.meas.status(ctx, s.tokens[rand.IntN(n)])
-			switch {
-			case ctx.Err() != nil:
-				return nil
-			case err != nil && !errors.Is(err, errTransport):
-				return err
-			case err != nil || !a.ok() || st.Status != "WAITING" || st.Position < 1 || st.Position > int64(n):
-				bad.Add(1)
+	elapsed, cpu0, cpu1, err := s.measured(ctx, func() error {
+		pctx, cancel := context.WithTimeout(ctx, s.cfg.pollDuration)
+		defer cancel()
+		err := forEach(pctx, s.cfg.concurrency, s.cfg.concurrency, func(ctx context.Context, _ int) error {
+			for ctx.Err() == nil {
+				st, a, err := s.meas.status(ctx, s.tokens[rand.IntN(n)])
+				switch {
+				case ctx.Err() != nil:
+					return nil
+				case err != nil && !errors.Is(err, errTransport):
+					return err
+				case err != nil || !a.ok() || st.Status != "WAITING" || st.Position < 1 || st.Position > int64(n):
+					bad.Add(1)
+				}
 			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return err
 		}
-		return nil
+		return ctx.Err()
 	})
-	elapsed := time.Since(start)
-	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return phaseResult{}, err
-	}
-	if ctx.Err() != nil {
-		return phaseResult{}, ctx.Err()
-	}
-	cpu1, err := s.cpu(ctx)
 	if err != nil {
 		return phaseResult{}, err
 	}
 	return scalePhase(rec, "GET /api/queue/status", elapsed, int(bad.Load()), cpu0, cpu1), nil
+}
+
+// measured lets the rest of the machine settle, then times phase between two CPU
+// snapshots.
+func (s *scaleRun) measured(ctx context.Context, phase func() error) (elapsed time.Duration, cpu0, cpu1 cpuSnapshot, err error) {
+	if err = s.settleDown(ctx); err != nil {
+		return 0, cpu0, cpu1, err
+	}
+	if cpu0, err = s.cpu(ctx); err != nil {
+		return 0, cpu0, cpu1, err
+	}
+	start := time.Now()
+	err = phase()
+	elapsed = time.Since(start)
+	if err != nil {
+		return elapsed, cpu0, cpu1, err
+	}
+	cpu1, err = s.cpu(ctx)
+	return elapsed, cpu0, cpu1, err
 }
 
 func scalePhase(rec *recorder, endpoint string, elapsed time.Duration, bad int, cpu0, cpu1 cpuSnapshot) phaseResult {
