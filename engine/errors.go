@@ -1,9 +1,6 @@
 package engine
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
 // Code is one of the contract's error codes (../shared/API.md "Error codes").
 // The HTTP layer maps each Code to a status in exactly one table.
@@ -50,10 +47,12 @@ type Error struct {
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 
-// Is makes errors.Is compare codes, not pointers or messages.
+// Is makes errors.Is compare codes, not pointers or messages. The target is the
+// sentinel itself, never a wrapped error, so a type assertion does: errors.As here
+// was 2.5% of concertd's CPU under a hold rush, where most answers are refusals.
 func (e *Error) Is(target error) bool {
-	var t *Error
-	return errors.As(target, &t) && t.Code == e.Code
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
 }
 
 // Errorf builds an Error with the given code and a formatted message.
