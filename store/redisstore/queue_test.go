@@ -792,3 +792,62 @@ func BenchmarkStatus(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkStatusQueueLength: status.lua's cost per poll with 1k and with 1M
+// waiting tokens, Redis alone (no HTTP, no batcher): calls of 10 polls of random
+// waiters, as a rush batches them, 50 calls per pipelined round trip so the
+// figure is Redis's work and not the round trip. Polls at now, so a waiter not
+// polled this second writes its heartbeat, as it does in a real queue of 1M.
+// bench/RESULTS.md reads the two against each other ("poll at 1M").
+func BenchmarkStatusQueueLength(b *testing.B) {
+	for _, n := range []int{1_000, 1_000_000} {
+		b.Run(fmt.Sprintf("waiting=%d", n), func(b *testing.B) {
+			if n > 1_000 && testing.Short() {
+				b.Skip("filling 1M waiters takes ~20 s")
+			}
+			rdb, prefix := storetest.Redis(b)
+			q := &qfix{t: b, ctx: context.Background(), s: New(rdb, prefix), rdb: rdb, c: 1, idle: 2 * time.Hour}
+			q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
+			k := q.s.keys
+			enterKeys := []string{k.cfg(q.c), k.tokens(q.c), k.wait(q.c), k.active(q.c), k.seq(q.c)}
+			now := time.Now()
+			for from := 1; from <= n; from += 1000 {
+				args := []any{q.idle.Milliseconds()}
+				for uid := from; uid < from+1000 && uid <= n; uid++ {
+					args = append(args, uid, now.UnixMilli(), -1)
+				}
+				if err := enterScript.Run(q.ctx, rdb, enterKeys, args...).Err(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			statusKeys := []string{k.active(q.c), k.wait(q.c), k.tokens(q.c)}
+			const polls, calls = 10, 50
+			if err := statusScript.Load(q.ctx, rdb).Err(); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				pipe := rdb.Pipeline()
+				cmds := make([]*redis.Cmd, calls)
+				for c := range cmds {
+					args := []any{time.Now().UnixMilli(), q.idle.Milliseconds()}
+					for range polls {
+						// Every token entered once, so user i holds gen i.
+						uid := 1 + rand.IntN(n)
+						args = append(args, uid, uid)
+					}
+					cmds[c] = statusScript.EvalSha(q.ctx, pipe, statusKeys, args...)
+				}
+				if _, err := pipe.Exec(q.ctx); err != nil {
+					b.Fatal(err)
+				}
+				for _, c := range cmds {
+					v, err := c.Slice()
+					if err != nil || len(v) != 2*polls || v[0] != "WAITING" {
+						b.Fatalf("status: %v %v", v, err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*calls*polls), "ns/poll")
+		})
+	}
+}
