@@ -17,6 +17,11 @@
 #                    (a separate run after the measured one, so the figures are
 #                    not taxed by the profiler)
 #   DURATION=15s     length of each wrk run
+#   PAIRED=1         with bare and hold or issue both running, measure bare again
+#                    right before hold and before issue (bare-hold, bare-issue), and
+#                    give those steps their ratio against that adjacent baseline:
+#                    the shared machine's speed drifts over the minutes between
+#                    the first bare run and the later steps (0: one bare run only)
 #   CONNS=256        wrk connections for the poll, hold and bare runs
 #   RUSH_USERS, RUSH_SEATS, RUSH_CONCURRENCY   the whole-sale run's size
 #   PAY_USERS        users of the payments-only run (4 holds each, all paid)
@@ -30,6 +35,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-15s}
 CONNS=${CONNS:-256}
 PROFILE=${PROFILE:-0}
+PAIRED=${PAIRED:-1}
 RUSH_USERS=${RUSH_USERS:-2500}
 RUSH_SEATS=${RUSH_SEATS:-6000}
 PAY_USERS=${PAY_USERS:-2500}
@@ -159,6 +165,13 @@ wrk_run() {
   cat "$OUT/$name.txt" >&2
 }
 
+# paired_bare STEP: bare again, right before STEP's run (see PAIRED), as bare-STEP.
+paired_bare() {
+  if [ "$PAIRED" = 1 ] && want bare; then
+    wrk_run "bare-$1" "http://127.0.0.1:$BARE_PORT" bench/wrk/bare.lua "$CONNS" "$OUT/poll.tokens"
+  fi
+}
+
 # profile NAME URL SCRIPT CONNS ARGS...: a second, unmeasured run with a 10 s CPU profile.
 profile() {
   [ "$PROFILE" = 1 ] || return 0
@@ -225,6 +238,7 @@ fi
 if want hold; then
   log "setup: 1,000 active users, 100,000 seats"
   eval "$("$BIN/rush" setup -addr 127.0.0.1:$PORT -admin-key "$admin_key" -mode hold -users 1000 -seats 100000 -out "$OUT/hold.tokens")"
+  paired_bare hold
   h5=$(fivexx /api/reservations) h201=$(answers /api/reservations 201) h200=$(answers /api/reservations 200)
   wrk_run hold "http://127.0.0.1:$PORT" bench/wrk/hold.lua "$CONNS" "$OUT/hold.tokens" "$SCHEDULE_ID" 100000
   {
@@ -252,6 +266,7 @@ if want issue; then
   range=$(issue_users "$ISSUE_USERS")
   [ -n "$range" ] || { echo "bench: inserted user ids are not contiguous" >&2; exit 1; }
   eval "$("$BIN/rush" setup -addr 127.0.0.1:$PORT -admin-key "$admin_key" -mode issue -user-ids "$range" -out "$OUT/issue.users")"
+  paired_bare issue
   i201=$(issue_count 201) i200=$(issue_count 200) i5=$(fivexx /api/users/token)
   wrk_run issue "http://127.0.0.1:$PORT" bench/wrk/issue.lua "$CONNS" "$OUT/issue.users" "$CONCERT_ID" 2
   {
@@ -365,6 +380,9 @@ cpu_per_req() {
 }
 
 bare=$(rps bare)
+# bare_for STEP: the baseline STEP's ratio is taken against: bare-STEP, measured
+# right before it, when PAIRED ran one, else the first bare run.
+bare_for() { if have "bare-$1"; then rps "bare-$1"; else echo "$bare"; fi; }
 set_p1=$(redis_ops "SET P1")
 {
   echo
@@ -372,10 +390,13 @@ set_p1=$(redis_ops "SET P1")
   row "run" "req/s" "p99 ms" "x bare" "goal"
   have bare && row "bare fasthttp (baseline)" "$bare" "$(p99 bare)" "1.00" "-"
   have poll && row "GET /api/queue/status" "$(rps poll)" "$(p99 poll)" "$(ratio "$(rps poll)" "$bare")" ">= 0.70x, p99 < 10 ms"
-  have hold && row "POST /api/reservations" "$(rps hold)" "$(p99 hold)" "$(ratio "$(rps hold)" "$bare")" ">= 0.60x, p99 < 10 ms"
-  have issue && row "POST /api/users/token (first)" "$(rps issue)" "$(p99 issue)" "$(ratio "$(rps issue)" "$bare")" ">= 0.50x"
+  have bare-hold && row "bare fasthttp, just before hold" "$(rps bare-hold)" "$(p99 bare-hold)" "$(ratio "$(rps bare-hold)" "$bare")" "-"
+  have hold && row "POST /api/reservations" "$(rps hold)" "$(p99 hold)" "$(ratio "$(rps hold)" "$(bare_for hold)")" ">= 0.60x, p99 < 10 ms"
+  have bare-issue && row "bare fasthttp, just before issue" "$(rps bare-issue)" "$(p99 bare-issue)" "$(ratio "$(rps bare-issue)" "$bare")" "-"
+  have issue && row "POST /api/users/token (first)" "$(rps issue)" "$(p99 issue)" "$(ratio "$(rps issue)" "$(bare_for issue)")" ">= 0.50x"
   have seatmap && row "GET seat map 50k (gzip, c64)" "$(rps seatmap)" "$(p99 seatmap)" "$(ratio "$(rps seatmap)" "$bare")" ">= 2,000 req/s"
-  for r in bare poll hold issue; do
+  have bare-hold || have bare-issue && echo "  (hold and issue: x bare is against the bare run just before each; the bare rows' own x is against the first)"
+  for r in bare poll bare-hold hold bare-issue issue; do
     have $r && echo "  $r: CPU us per request: $(cpu_per_req $r)"
   done
   have poll && echo "  poll: $(line poll '^5xx'); non-2xx $(non2xx poll)"
