@@ -37,6 +37,13 @@ func (k keys) seq(c int64) string    { return k.concert(c) + "seq" }
 func (k keys) tokens(c int64) string          { return k.concert(c) + "tokens" }
 func (k keys) userHolds(c, user int64) string { return k.concert(c) + "uh:" + itoa(user) }
 
+// enterKeys and statusKeys are the KEYS of enter.lua and status.lua, in their
+// headers' order.
+func (k keys) enterKeys(c int64) []string {
+	return []string{k.cfg(c), k.tokens(c), k.wait(c), k.active(c), k.seq(c)}
+}
+func (k keys) statusKeys(c int64) []string { return []string{k.active(c), k.wait(c), k.tokens(c)} }
+
 func (k keys) sold(c, schedule int64) string    { return k.concert(c) + "sold:" + itoa(schedule) }
 func (k keys) holds(c, schedule int64) string   { return k.concert(c) + "holds:" + itoa(schedule) }
 func (k keys) paying(c, schedule int64) string  { return k.concert(c) + "paying:" + itoa(schedule) }

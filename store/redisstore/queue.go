@@ -108,14 +108,12 @@ type enterCall = batchCall[enterReq, engine.EnterResult]
 
 // runEnters answers one batch of entries to one concert with one enter.lua call.
 func (s *Store) runEnters(concertID int64, batch []*enterCall) {
-	k := s.keys
-	keys := []string{k.cfg(concertID), k.tokens(concertID), k.wait(concertID), k.active(concertID), k.seq(concertID)}
 	args := make([]any, 0, 1+3*len(batch))
 	args = append(args, batch[0].req.idle.Milliseconds())
 	for _, call := range batch {
 		args = append(args, call.req.userID, call.req.now.UnixMilli(), call.req.score)
 	}
-	answerBatch(s, enterScript, "enter", keys, args, 5, batch, parseEnterReply)
+	answerBatch(s, enterScript, "enter", s.keys.enterKeys(concertID), args, 5, batch, parseEnterReply)
 }
 
 // parseEnterReply reads one entry's five values of enter.lua's reply.

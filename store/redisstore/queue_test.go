@@ -808,8 +808,7 @@ func BenchmarkStatusQueueLength(b *testing.B) {
 			rdb, prefix := storetest.Redis(b)
 			q := &qfix{t: b, ctx: context.Background(), s: New(rdb, prefix), rdb: rdb, c: 1, idle: 2 * time.Hour}
 			q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
-			k := q.s.keys
-			enterKeys := []string{k.cfg(q.c), k.tokens(q.c), k.wait(q.c), k.active(q.c), k.seq(q.c)}
+			enterKeys, statusKeys := q.s.keys.enterKeys(q.c), q.s.keys.statusKeys(q.c)
 			now := time.Now()
 			for from := 1; from <= n; from += 1000 {
 				args := []any{q.idle.Milliseconds()}
@@ -820,7 +819,6 @@ func BenchmarkStatusQueueLength(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			statusKeys := []string{k.active(q.c), k.wait(q.c), k.tokens(q.c)}
 			const polls, calls = 10, 50
 			if err := statusScript.Load(q.ctx, rdb).Err(); err != nil {
 				b.Fatal(err)

@@ -29,8 +29,6 @@ func (s *Store) Status(ctx context.Context, t engine.Token, now time.Time, idle 
 
 // runStatus answers one batch with one status.lua call.
 func (s *Store) runStatus(concertID int64, batch []*statusCall) {
-	k := s.keys
-	keys := []string{k.active(concertID), k.wait(concertID), k.tokens(concertID)}
 	args := make([]any, 2, 2+2*len(batch))
 	now, idle := batch[0].req.now, batch[0].req.idle
 	for _, call := range batch {
@@ -40,7 +38,7 @@ func (s *Store) runStatus(concertID int64, batch []*statusCall) {
 		}
 	}
 	args[0], args[1] = now.UnixMilli(), idle.Milliseconds()
-	answerBatch(s, statusScript, "status", keys, args, 2, batch, func(v []any) (engine.TokenStatus, error) {
+	answerBatch(s, statusScript, "status", s.keys.statusKeys(concertID), args, 2, batch, func(v []any) (engine.TokenStatus, error) {
 		st, err := parseTokenStatus(v)
 		if err != nil {
 			return st, fmt.Errorf("redis status: %w", err)
