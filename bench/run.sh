@@ -165,10 +165,13 @@ wrk_run() {
   cat "$OUT/$name.txt" >&2
 }
 
+# bare_run NAME: the baseline, bare fasthttp under the poll run's requests, as NAME.
+bare_run() { wrk_run "$1" "http://127.0.0.1:$BARE_PORT" bench/wrk/bare.lua "$CONNS" "$OUT/poll.tokens"; }
+
 # paired_bare STEP: bare again, right before STEP's run (see PAIRED), as bare-STEP.
 paired_bare() {
   if [ "$PAIRED" = 1 ] && want bare; then
-    wrk_run "bare-$1" "http://127.0.0.1:$BARE_PORT" bench/wrk/bare.lua "$CONNS" "$OUT/poll.tokens"
+    bare_run "bare-$1"
   fi
 }
 
@@ -205,7 +208,7 @@ if want bare || want poll; then
   eval "$("$BIN/rush" setup -addr 127.0.0.1:$PORT -admin-key "$admin_key" -mode poll -users 10000 -out "$OUT/poll.tokens")"
 fi
 if want bare; then
-  wrk_run bare "http://127.0.0.1:$BARE_PORT" bench/wrk/bare.lua "$CONNS" "$OUT/poll.tokens"
+  bare_run bare
 fi
 
 # 2. Redis baseline: redis-benchmark against the same redis-server concertd uses
