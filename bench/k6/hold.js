@@ -1,5 +1,5 @@
 // k6 script: POST /api/reservations with random seats and rotating ACTIVE tokens.
-// Not run by bench/run.sh (k6 is not installed here); for users who have k6:
+// Not run by bench/run.sh (k6 is AGPL and not installed here); for users who have k6:
 //   eval "$(rush setup -mode hold -users 1000 -seats 100000 -out hold.tokens -admin-key $ADMIN_KEY)"
 //   k6 run -e BASE=http://127.0.0.1:8080 -e TOKENS=hold.tokens -e SCHEDULE=$SCHEDULE_ID -e SEATS=100000 bench/k6/hold.js
 // 201 and 409 (SEAT_TAKEN, HOLD_LIMIT_REACHED) are all the hold path working; only 5xx fail.

@@ -1,5 +1,5 @@
 // k6 script: POST /api/payments at a constant arrival rate, one payment per held seat.
-// Not run by bench/run.sh (k6 is not installed here); for users who have k6:
+// Not run by bench/run.sh (k6 is AGPL and not installed here); for users who have k6:
 //   rush setup -mode pay -users 3000 -seats 12000 -out pay.lines -admin-key $ADMIN_KEY
 //   k6 run -e BASE=http://127.0.0.1:8080 -e LINES=pay.lines -e RATE=1000 bench/k6/pay.js
 // Each line of pay.lines is "<token> <reservationId> <price>"; every line is paid once.

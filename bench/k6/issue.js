@@ -1,0 +1,34 @@
+// k6 script: POST /api/users/token (enter the waiting room), each iteration the
+// next user id of the file, so every request is a user's first entry (201, a new
+// place in line) until the ids run out; after that a user enters again and gets
+// the same token back (200).
+// Not run by bench/run.sh (k6 is AGPL and not installed here); for users who have k6:
+//   eval "$(rush setup -mode issue -users 100000 -out issue.users -addr 127.0.0.1:8080 -admin-key $ADMIN_KEY)"
+//   k6 run -e BASE=http://127.0.0.1:8080 -e USERS=issue.users -e CONCERT=$CONCERT_ID bench/k6/issue.js
+// cmd/concertd/k6_test.go runs it under a small k6-compatible runtime.
+import http from 'k6/http';
+import exec from 'k6/execution';
+import { check } from 'k6';
+import { SharedArray } from 'k6/data';
+import { Counter } from 'k6/metrics';
+
+const BASE = __ENV.BASE || 'http://127.0.0.1:8080';
+const CONCERT = parseInt(__ENV.CONCERT || '1');
+const ids = new SharedArray('ids', () => open(__ENV.USERS || 'issue.users').split('\n').filter((l) => l.length > 0));
+const firstEntries = new Counter('first_entries');
+
+export const options = {
+  scenarios: { issue: { executor: 'constant-vus', vus: 256, duration: '15s' } },
+  thresholds: { http_req_failed: ['rate<0.001'], http_req_duration: ['p(99)<10'] },
+};
+
+export default function () {
+  const id = ids[exec.scenario.iterationInTest % ids.length];
+  const r = http.post(`${BASE}/api/users/token`, JSON.stringify({ userId: parseInt(id), concertId: CONCERT }), {
+    headers: { 'Content-Type': 'application/json' },
+  });
+  check(r, {
+    'token issued': (x) => (x.status === 201 || x.status === 200) && x.json('status') === 'WAITING' && x.json('userToken').length > 0,
+  });
+  if (r.status === 201) firstEntries.add(1);
+}
