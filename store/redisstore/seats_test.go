@@ -159,6 +159,37 @@ func (f *fixture) holder(seat int) string {
 	return v
 }
 
+// requireHolderInvariant: a seat has a holder exactly while it is in the holds
+// or the paying set. Cancel, payment and release decide whose a seat is from
+// its holder alone, so every script that moves a seat must keep the two in step.
+func (f *fixture) requireHolderInvariant() {
+	f.t.Helper()
+	k := f.s.keys
+	inSets := map[string]bool{}
+	for _, set := range []string{k.holds(f.c, f.sched.ID), k.paying(f.c, f.sched.ID)} {
+		seats, err := f.rdb.ZRange(f.ctx, set, 0, -1).Result()
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		for _, seat := range seats {
+			inSets[seat] = true
+		}
+	}
+	holders, err := f.rdb.HKeys(f.ctx, k.holders(f.c, f.sched.ID)).Result()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, seat := range holders {
+		if !inSets[seat] {
+			f.t.Fatalf("seat %s has a holder but is in neither the holds nor the paying set", seat)
+		}
+		delete(inSets, seat)
+	}
+	for seat := range inSets {
+		f.t.Fatalf("seat %s is held or being paid for but has no holder", seat)
+	}
+}
+
 func (f *fixture) liveHolds(uid int64) int64 {
 	f.t.Helper()
 	n, err := f.rdb.ZCard(f.ctx, f.s.keys.userHolds(f.c, uid)).Result()
@@ -413,6 +444,7 @@ func TestHoldRaceManyUsers(t *testing.T) {
 		if err != nil || n != int64(len(created)) {
 			t.Fatalf("holders has %d entries (%v), want %d", n, err, len(created))
 		}
+		f.requireHolderInvariant()
 	})
 }
 
@@ -539,6 +571,7 @@ func TestExpiredSweepAndRelease(t *testing.T) {
 		if m := f.seatMap(now); !m.Held[3] {
 			t.Fatal("live hold released")
 		}
+		f.requireHolderInvariant()
 	})
 }
 
@@ -771,6 +804,7 @@ func TestReservationStateMachine(t *testing.T) {
 				f := newFixture(t, b)
 				f.activate(1, t0.Add(time.Hour))
 				tc.run(f, f.mustHold(1, 5, t0))
+				f.requireHolderInvariant()
 			})
 		}
 	})
@@ -824,6 +858,7 @@ func TestMarkSoldAndRebuilt(t *testing.T) {
 		}
 		_, err := f.s.BeginPayment(f.ctx, f.token(1), r.ID, t0, t0.Add(time.Minute))
 		wantErr(t, err, engine.ErrReservationExpired)
+		f.requireHolderInvariant()
 	})
 }
 
