@@ -3,8 +3,11 @@ package api
 import (
 	"bufio"
 	"encoding/json"
+	"io"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -287,6 +290,59 @@ func TestServerBodyLimit(t *testing.T) {
 			}
 			if resp.StatusCode() != c.status || m["code"] != c.code || string(resp.Header.ContentType()) != "application/json" {
 				t.Fatalf("got %d %v %q", resp.StatusCode(), m, resp.Header.ContentType())
+			}
+		})
+	}
+}
+
+// TestReadTimeoutAnswers: a connection that sends nothing before the read
+// timeout is closed without an answer (it is a client's spare connection, and
+// an answer there would be taken as unsolicited, or as the reply to the next
+// request), while one that sent part of a request and stalled is told 400. TCP,
+// since the timeout this is about is a socket deadline.
+func TestReadTimeoutAnswers(t *testing.T) {
+	h := newHarness(t)
+	hs := h.srv.HTTPServer()
+	hs.ReadTimeout, hs.IdleTimeout = 200*time.Millisecond, 200*time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = hs.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		_ = hs.Shutdown()
+		<-served
+	})
+	for _, c := range []struct {
+		name, send, wantPrefix string
+	}{
+		{"nothing sent", "", ""},
+		{"half a request", "GET /healthz HTTP/1.1\r\nHost: x\r\n", "HTTP/1.1 400 "},
+		{"a request, then nothing", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := conn.Write([]byte(c.send)); err != nil {
+				t.Fatal(err)
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			got, err := io.ReadAll(conn) // until the server closes
+			if err != nil {
+				t.Fatalf("%v after %q", err, got)
+			}
+			if !strings.HasPrefix(string(got), c.wantPrefix) || (c.wantPrefix == "" && len(got) > 0) {
+				t.Fatalf("got %q, want %q and then the close", got, c.wantPrefix)
+			}
+			if n := strings.Count(string(got), "HTTP/1.1 "); n > 1 {
+				t.Fatalf("%d answers on one connection: %q", n, got)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ package api
 
 import (
 	"context"
+	"net"
 	"runtime/debug"
 	"time"
 
@@ -107,7 +108,20 @@ type connLogger struct{ log zerolog.Logger }
 func (l connLogger) Printf(format string, args ...any) { l.log.Debug().Msgf(format, args...) }
 
 // serverError answers requests fasthttp could not read, before any route ran.
+//
+// A connection that sent nothing before the read timeout gets no answer but a
+// close: a browser's preconnect or a client pool's spare connection is not a
+// bad request, and an answer nobody asked for waits on that connection until
+// the client sends a request there (Go's client logs it as an unsolicited
+// response). fasthttp hands over that one case as the bare *net.OpError; a
+// timeout partway through a request comes wrapped, and is answered.
 func (s *Server) serverError(rc *fasthttp.RequestCtx, err error) {
+	if op, ok := err.(*net.OpError); ok && op.Timeout() && len(rc.Request.Header.RawHeaders()) == 0 {
+		// fasthttp still writes its (empty) response; onto a closed connection
+		// that write fails, and it then closes the connection as after any error.
+		_ = rc.Conn().Close()
+		return
+	}
 	if isBodyTooLarge(err) {
 		s.writeError(rc, errBodyTooLarge)
 	} else {
