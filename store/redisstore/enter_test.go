@@ -73,3 +73,42 @@ func TestEnterBatchUnknownConcert(t *testing.T) {
 		}
 	})
 }
+
+// TestEnterRankIsZRANK: the place in line an entry answers is the token's ZRANK in
+// the wait set, through arrivals, pre-queue entries that sort ahead of them,
+// double clicks, re-entries after going idle (a new generation, at the back) and
+// idle waiters dropped from the line before the next arrival.
+func TestEnterRankIsZRANK(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		now := qt0
+		steps := []struct {
+			uid   int64
+			score int64
+			wait  time.Duration // how long after the step before
+			poll  bool          // poll instead of entering (an idle waiter's poll drops it)
+		}{
+			{1, -1, 0, false}, {2, -1, 0, false}, {3, 7, 0, false}, {4, -1, 0, false}, {5, 3, 0, false}, {2, -1, 0, false},
+			{6, -1, time.Millisecond, false}, {7, 1 << 40, 0, false}, {8, -1, 0, false},
+			{1, -1, q.idle + time.Second, false}, // 1's place lapsed: a new token, last in line
+			{2, 0, 0, true}, {4, 0, 0, true},     // idle: dropped from the line
+			{9, -1, 0, false}, {3, -1, 0, false}, {10, 0, 0, false}, {11, -1, 0, false},
+		}
+		for i, s := range steps {
+			now = now.Add(s.wait)
+			if s.poll {
+				if st := q.status(s.uid, q.gen(s.uid), now); st.State != engine.TokenExpired {
+					t.Fatalf("step %d: idle user %d polled %s, want EXPIRED", i, s.uid, st.State)
+				}
+				continue
+			}
+			r := q.enterScore(s.uid, now, s.score)
+			want, err := q.rdb.ZRank(q.ctx, q.s.keys.wait(q.c), itoa(s.uid)).Result()
+			if err != nil {
+				t.Fatalf("step %d: user %d not in line: %v", i, s.uid, err)
+			}
+			if r.Status.State != engine.TokenWaiting || r.Status.Rank != want {
+				t.Fatalf("step %d (user %d, score %d): %s rank %d, ZRANK %d", i, s.uid, s.score, r.Status.State, r.Status.Rank, want)
+			}
+		}
+	})
+}

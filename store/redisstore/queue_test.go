@@ -793,6 +793,67 @@ func BenchmarkStatus(b *testing.B) {
 	}
 }
 
+// BenchmarkEnterQueueLength: enter.lua's cost per first entry with 1k and with 1M
+// waiting tokens, Redis alone, in the shape of BenchmarkStatusQueueLength: calls
+// of 10 new arrivals, 50 calls per pipelined round trip. The queue grows by the
+// entries the benchmark makes, which at these sizes changes nothing.
+func BenchmarkEnterQueueLength(b *testing.B) {
+	for _, n := range []int{1_000, 1_000_000} {
+		b.Run(fmt.Sprintf("waiting=%d", n), func(b *testing.B) {
+			if n > 1_000 && testing.Short() {
+				b.Skip("filling 1M waiters takes ~20 s")
+			}
+			rdb, prefix := storetest.Redis(b)
+			q := &qfix{t: b, ctx: context.Background(), s: New(rdb, prefix), rdb: rdb, c: 1, idle: 2 * time.Hour}
+			q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
+			keys := q.s.keys.enterKeys(q.c)
+			q.fillQueue(keys, n)
+			const entries, calls = 10, 50
+			if err := enterScript.Load(q.ctx, rdb).Err(); err != nil {
+				b.Fatal(err)
+			}
+			next := n
+			for b.Loop() {
+				pipe := rdb.Pipeline()
+				cmds := make([]*redis.Cmd, calls)
+				for c := range cmds {
+					args := []any{q.idle.Milliseconds()}
+					for range entries {
+						next++
+						args = append(args, next, time.Now().UnixMilli(), -1)
+					}
+					cmds[c] = enterScript.EvalSha(q.ctx, pipe, keys, args...)
+				}
+				if _, err := pipe.Exec(q.ctx); err != nil {
+					b.Fatal(err)
+				}
+				for _, c := range cmds {
+					v, err := c.Slice()
+					if err != nil || len(v) != 5*entries || v[0] != int64(0) || v[3] != "WAITING" {
+						b.Fatalf("enter: %v %v", v, err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*calls*entries), "ns/entry")
+		})
+	}
+}
+
+// fillQueue enters users 1..n, 1,000 to a call.
+func (q *qfix) fillQueue(keys []string, n int) {
+	q.t.Helper()
+	now := time.Now()
+	for from := 1; from <= n; from += 1000 {
+		args := []any{q.idle.Milliseconds()}
+		for uid := from; uid < from+1000 && uid <= n; uid++ {
+			args = append(args, uid, now.UnixMilli(), -1)
+		}
+		if err := enterScript.Run(q.ctx, q.rdb, keys, args...).Err(); err != nil {
+			q.t.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkStatusQueueLength: status.lua's cost per poll with 1k and with 1M
 // waiting tokens, Redis alone (no HTTP, no batcher): calls of 10 polls of random
 // waiters, as a rush batches them, 50 calls per pipelined round trip so the
@@ -808,17 +869,8 @@ func BenchmarkStatusQueueLength(b *testing.B) {
 			rdb, prefix := storetest.Redis(b)
 			q := &qfix{t: b, ctx: context.Background(), s: New(rdb, prefix), rdb: rdb, c: 1, idle: 2 * time.Hour}
 			q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
-			enterKeys, statusKeys := q.s.keys.enterKeys(q.c), q.s.keys.statusKeys(q.c)
-			now := time.Now()
-			for from := 1; from <= n; from += 1000 {
-				args := []any{q.idle.Milliseconds()}
-				for uid := from; uid < from+1000 && uid <= n; uid++ {
-					args = append(args, uid, now.UnixMilli(), -1)
-				}
-				if err := enterScript.Run(q.ctx, rdb, enterKeys, args...).Err(); err != nil {
-					b.Fatal(err)
-				}
-			}
+			statusKeys := q.s.keys.statusKeys(q.c)
+			q.fillQueue(q.s.keys.enterKeys(q.c), n)
 			const polls, calls = 10, 50
 			if err := statusScript.Load(q.ctx, rdb).Err(); err != nil {
 				b.Fatal(err)
