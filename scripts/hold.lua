@@ -106,8 +106,12 @@ local function hold(uid, gen, seat, rid, nowArg, deadline, userHolds, trigger, r
   redis.call('HSET', resKey, 'concert', ARGV[2], 'schedule', ARGV[3], 'seat', seat,
     'user', uid, 'price', ARGV[4], 'deadline', deadline, 'state', 'PENDING')
   redis.call('PEXPIRE', resKey, ARGV[5])
-  -- The token must outlive its holds, or its owner could not pay for them.
-  redis.call('ZADD', KEYS[2], 'GT', deadline, uid)
+  -- The token must outlive its holds, or its owner could not pay for them. The
+  -- lease read above usually outlasts the hold already (a fresh admission's
+  -- activeTtl is longer than holdTtl), and then ZADD GT would change nothing.
+  if tonumber(lease) < tonumber(deadline) then
+    redis.call('ZADD', KEYS[2], 'GT', deadline, uid)
+  end
   return 1, rid
 end
 

@@ -356,6 +356,35 @@ func TestHoldCases(t *testing.T) {
 	})
 }
 
+// TestHoldExtendsLease: after a hold the token's lease ends no earlier than the
+// hold (its owner must be able to pay), and a lease that already outlasts the
+// hold is left as it was, never shortened.
+func TestHoldExtendsLease(t *testing.T) {
+	deadline := t0.Add(time.Minute) // holdToken's: now + 1 min
+	cases := []struct {
+		name      string
+		lease     time.Time
+		wantLease time.Time
+	}{
+		{"lease ends before the hold", t0.Add(30 * time.Second), deadline},
+		{"lease ends with the hold", deadline, deadline},
+		{"lease outlasts the hold", t0.Add(time.Hour), t0.Add(time.Hour)},
+	}
+	eachBackend(t, func(t *testing.T, b backend) {
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				f := newFixture(t, b)
+				f.activate(1, tc.lease)
+				f.mustHold(1, 7, t0)
+				lease, err := f.rdb.ZScore(f.ctx, f.s.keys.active(f.c), "1").Result()
+				if err != nil || int64(lease) != tc.wantLease.UnixMilli() {
+					t.Fatalf("lease %v (%v), want %v", int64(lease), err, tc.wantLease.UnixMilli())
+				}
+			})
+		}
+	})
+}
+
 func TestHoldRaceSameSeat(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		f := newFixture(t, b)
