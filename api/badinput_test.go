@@ -308,15 +308,7 @@ func TestReadTimeoutAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = hs.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		_ = hs.Shutdown()
-		<-served
-	})
+	serve(t, hs, ln)
 	for _, c := range []struct {
 		name, send, wantPrefix string
 	}{

@@ -69,7 +69,17 @@ func startHarness(t testing.TB, lim Limiter, limits *RateLimits) (*harness, *fas
 	srv := New(e, opts)
 
 	ln := fasthttputil.NewInmemoryListener()
-	hs := srv.HTTPServer()
+	serve(t, srv.HTTPServer(), ln)
+	client := &fasthttp.Client{
+		Dial:                func(string) (net.Conn, error) { return ln.Dial() },
+		MaxResponseBodySize: 64 << 20,
+	}
+	return &harness{t: t, mr: mr, clk: clk, e: e, srv: srv, client: client, dial: ln.Dial}, ln
+}
+
+// serve runs hs on ln until the test ends, then shuts it down and waits for Serve
+// to return.
+func serve(t testing.TB, hs *fasthttp.Server, ln net.Listener) {
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
@@ -80,11 +90,6 @@ func startHarness(t testing.TB, lim Limiter, limits *RateLimits) (*harness, *fas
 		_ = ln.Close()
 		<-served
 	})
-	client := &fasthttp.Client{
-		Dial:                func(string) (net.Conn, error) { return ln.Dial() },
-		MaxResponseBodySize: 64 << 20,
-	}
-	return &harness{t: t, mr: mr, clk: clk, e: e, srv: srv, client: client, dial: ln.Dial}, ln
 }
 
 // runEngine starts the engine's background work (admission, sweeps) until the test ends.

@@ -237,14 +237,7 @@ func TestK6Scripts(t *testing.T) {
 func TestK6RunCatchesBrokenScripts(t *testing.T) {
 	in := start(t, testConfig(t))
 	ctx := ctxFor(t, time.Minute)
-	dir := t.TempDir()
-	write := func(name, src string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(src), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, src string) string { return writeLines(t, name, []string{src}) }
 	plan := k6Plan{VUs: 2, Iterations: 4, Env: map[string]string{"BASE": in.base}}
 
 	// A wrong field name: 400 BAD_REQUEST, so the check and http_req_failed fail.

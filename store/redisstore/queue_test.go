@@ -798,6 +798,46 @@ func BenchmarkStatus(b *testing.B) {
 // of 10 new arrivals, 50 calls per pipelined round trip. The queue grows by the
 // entries the benchmark makes, which at these sizes changes nothing.
 func BenchmarkEnterQueueLength(b *testing.B) {
+	eachQueueLength(b, func(b *testing.B, q *qfix, n int) {
+		next := n
+		q.benchScript(b, enterScript, q.s.keys.enterKeys(q.c), "entry", func() []any {
+			args := []any{q.idle.Milliseconds()}
+			for range scriptItems {
+				next++
+				args = append(args, next, time.Now().UnixMilli(), -1)
+			}
+			return args
+		}, func(v []any) bool {
+			return len(v) == 5*scriptItems && v[0] == int64(0) && v[3] == "WAITING"
+		})
+	})
+}
+
+// BenchmarkStatusQueueLength: status.lua's cost per poll with 1k and with 1M
+// waiting tokens, Redis alone (no HTTP, no batcher): calls of 10 polls of random
+// waiters, as a rush batches them, 50 calls per pipelined round trip so the
+// figure is Redis's work and not the round trip. Polls at now, so a waiter not
+// polled this second writes its heartbeat, as it does in a real queue of 1M.
+// bench/RESULTS.md reads the two against each other ("poll at 1M").
+func BenchmarkStatusQueueLength(b *testing.B) {
+	eachQueueLength(b, func(b *testing.B, q *qfix, n int) {
+		q.benchScript(b, statusScript, q.s.keys.statusKeys(q.c), "poll", func() []any {
+			args := []any{time.Now().UnixMilli(), q.idle.Milliseconds()}
+			for range scriptItems {
+				// Every token entered once, so user i holds gen i.
+				uid := 1 + rand.IntN(n)
+				args = append(args, uid, uid)
+			}
+			return args
+		}, func(v []any) bool {
+			return len(v) == 2*scriptItems && v[0] == "WAITING"
+		})
+	})
+}
+
+// eachQueueLength runs fn as a sub-benchmark with 1k and with 1M tokens waiting
+// in a fresh concert's line (users 1..n, user i at gen i).
+func eachQueueLength(b *testing.B, fn func(b *testing.B, q *qfix, n int)) {
 	for _, n := range []int{1_000, 1_000_000} {
 		b.Run(fmt.Sprintf("waiting=%d", n), func(b *testing.B) {
 			if n > 1_000 && testing.Short() {
@@ -806,35 +846,8 @@ func BenchmarkEnterQueueLength(b *testing.B) {
 			rdb, prefix := storetest.Redis(b)
 			q := &qfix{t: b, ctx: context.Background(), s: New(rdb, prefix), rdb: rdb, c: 1, idle: 2 * time.Hour}
 			q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
-			keys := q.s.keys.enterKeys(q.c)
-			q.fillQueue(keys, n)
-			const entries, calls = 10, 50
-			if err := enterScript.Load(q.ctx, rdb).Err(); err != nil {
-				b.Fatal(err)
-			}
-			next := n
-			for b.Loop() {
-				pipe := rdb.Pipeline()
-				cmds := make([]*redis.Cmd, calls)
-				for c := range cmds {
-					args := []any{q.idle.Milliseconds()}
-					for range entries {
-						next++
-						args = append(args, next, time.Now().UnixMilli(), -1)
-					}
-					cmds[c] = enterScript.EvalSha(q.ctx, pipe, keys, args...)
-				}
-				if _, err := pipe.Exec(q.ctx); err != nil {
-					b.Fatal(err)
-				}
-				for _, c := range cmds {
-					v, err := c.Slice()
-					if err != nil || len(v) != 5*entries || v[0] != int64(0) || v[3] != "WAITING" {
-						b.Fatalf("enter: %v %v", v, err)
-					}
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*calls*entries), "ns/entry")
+			q.fillQueue(q.s.keys.enterKeys(q.c), n)
+			fn(b, q, n)
 		})
 	}
 }
@@ -854,50 +867,31 @@ func (q *qfix) fillQueue(keys []string, n int) {
 	}
 }
 
-// BenchmarkStatusQueueLength: status.lua's cost per poll with 1k and with 1M
-// waiting tokens, Redis alone (no HTTP, no batcher): calls of 10 polls of random
-// waiters, as a rush batches them, 50 calls per pipelined round trip so the
-// figure is Redis's work and not the round trip. Polls at now, so a waiter not
-// polled this second writes its heartbeat, as it does in a real queue of 1M.
-// bench/RESULTS.md reads the two against each other ("poll at 1M").
-func BenchmarkStatusQueueLength(b *testing.B) {
-	for _, n := range []int{1_000, 1_000_000} {
-		b.Run(fmt.Sprintf("waiting=%d", n), func(b *testing.B) {
-			if n > 1_000 && testing.Short() {
-				b.Skip("filling 1M waiters takes ~20 s")
-			}
-			rdb, prefix := storetest.Redis(b)
-			q := &qfix{t: b, ctx: context.Background(), s: New(rdb, prefix), rdb: rdb, c: 1, idle: 2 * time.Hour}
-			q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
-			statusKeys := q.s.keys.statusKeys(q.c)
-			q.fillQueue(q.s.keys.enterKeys(q.c), n)
-			const polls, calls = 10, 50
-			if err := statusScript.Load(q.ctx, rdb).Err(); err != nil {
-				b.Fatal(err)
-			}
-			for b.Loop() {
-				pipe := rdb.Pipeline()
-				cmds := make([]*redis.Cmd, calls)
-				for c := range cmds {
-					args := []any{time.Now().UnixMilli(), q.idle.Milliseconds()}
-					for range polls {
-						// Every token entered once, so user i holds gen i.
-						uid := 1 + rand.IntN(n)
-						args = append(args, uid, uid)
-					}
-					cmds[c] = statusScript.EvalSha(q.ctx, pipe, statusKeys, args...)
-				}
-				if _, err := pipe.Exec(q.ctx); err != nil {
-					b.Fatal(err)
-				}
-				for _, c := range cmds {
-					v, err := c.Slice()
-					if err != nil || len(v) != 2*polls || v[0] != "WAITING" {
-						b.Fatalf("status: %v %v", v, err)
-					}
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*calls*polls), "ns/poll")
-		})
+// scriptItems and scriptCalls shape the queue-length benchmarks: calls of
+// scriptItems entries or polls, as a rush batches them, scriptCalls calls to a
+// pipelined round trip, so the figure is Redis's work and not the round trip.
+const scriptItems, scriptCalls = 10, 50
+
+// benchScript times script over pipelines of scriptCalls calls, each with the
+// ARGV args returns and a reply ok must accept, and reports ns per item.
+func (q *qfix) benchScript(b *testing.B, script *redis.Script, keys []string, item string, args func() []any, ok func([]any) bool) {
+	if err := script.Load(q.ctx, q.rdb).Err(); err != nil {
+		b.Fatal(err)
 	}
+	for b.Loop() {
+		pipe := q.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, scriptCalls)
+		for c := range cmds {
+			cmds[c] = script.EvalSha(q.ctx, pipe, keys, args()...)
+		}
+		if _, err := pipe.Exec(q.ctx); err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range cmds {
+			if v, err := c.Slice(); err != nil || !ok(v) {
+				b.Fatalf("%s: %v %v", item, v, err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*scriptCalls*scriptItems), "ns/"+item)
 }
