@@ -163,6 +163,7 @@ var (
 	descScrapeOK   = prometheus.NewDesc("concertd_engine_scrape_success", "1 if the engine's counts were read in full on this scrape.", nil, nil)
 	descExpiries   = prometheus.NewDesc("concertd_hold_expiries_total", "Expired holds freed by this instance, by the path that found them (listener: keyspace expiry hint; sweeper: periodic sweep).", []string{"path"}, nil)
 	descSettled    = prometheus.NewDesc("concertd_payments_settled_from_ledger_total", "Holds left PAYING that the ledger said were sold and the sweeper marked sold.", nil, nil)
+	descPollCache  = prometheus.NewDesc("concertd_polls_from_cache_total", "Queue status polls this instance answered from memory, within the contract's one-second lag on position.", nil, nil)
 	descOutboxLag  = prometheus.NewDesc("concertd_outbox_lag_seconds", "Age of the oldest payment event not yet relayed to the Redis stream (0 when none).", nil, nil)
 )
 
@@ -176,7 +177,7 @@ type engineCollector struct {
 }
 
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descWaiting, descActive, descHeld, descSold, descSeats, descAdmissions, descScrapeOK, descExpiries, descSettled, descOutboxLag} {
+	for _, d := range []*prometheus.Desc{descWaiting, descActive, descHeld, descSold, descSeats, descAdmissions, descScrapeOK, descExpiries, descSettled, descPollCache, descOutboxLag} {
 		ch <- d
 	}
 }
@@ -192,6 +193,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descExpiries, prometheus.CounterValue, float64(n.ExpiredByHint), "listener")
 	ch <- prometheus.MustNewConstMetric(descExpiries, prometheus.CounterValue, float64(n.ExpiredBySweep), "sweeper")
 	ch <- prometheus.MustNewConstMetric(descSettled, prometheus.CounterValue, float64(n.SettledFromLedger))
+	ch <- prometheus.MustNewConstMetric(descPollCache, prometheus.CounterValue, float64(n.PollsFromCache))
 	if c.outboxLag != nil {
 		if lag, err := c.outboxLag(ctx); err == nil {
 			ch <- prometheus.MustNewConstMetric(descOutboxLag, prometheus.GaugeValue, lag.Seconds())

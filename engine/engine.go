@@ -24,6 +24,9 @@ type Config struct {
 	Secret          []byte        // token signing key; required
 	AdmitInterval   time.Duration // admission step period; default 100ms
 	SweepInterval   time.Duration // expired-hold sweep period; default 250ms
+	// PollCacheAge is how long a far-back waiting token's poll answer is reused
+	// (see pollCache); default and most 1s, the lag the contract allows; <0: off.
+	PollCacheAge time.Duration
 }
 
 func (c *Config) defaults() {
@@ -51,6 +54,9 @@ func (c *Config) defaults() {
 	if c.SweepInterval <= 0 {
 		c.SweepInterval = 250 * time.Millisecond
 	}
+	if c.PollCacheAge == 0 {
+		c.PollCacheAge = maxPollLag
+	}
 }
 
 // Limits of the contract.
@@ -71,6 +77,7 @@ type Engine struct {
 	signer    signer
 	catalog   *catalog
 	seatMaps  seatMapCache
+	polls     *pollCache
 	avail     availabilityCache
 	sweepHint chan sweepTarget
 
@@ -93,6 +100,7 @@ func New(cfg Config, clk clock.Clock, ledger Ledger, queue Queue, seats Seats) *
 		sweepHint: make(chan sweepTarget, 1024),
 	}
 	e.catalog = newCatalog(ledger, clk)
+	e.polls = newPollCache(cfg.PollCacheAge, cfg.IdleTimeout)
 	return e
 }
 

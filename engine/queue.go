@@ -89,6 +89,9 @@ func (e *Engine) Status(ctx context.Context, t Token) (QueueStatus, error) {
 		return QueueStatus{}, err
 	}
 	now := e.clock.Now()
+	if s, ok := e.polls.get(t, c, now); ok {
+		return e.describe(c, s, now), nil
+	}
 	s, err := e.queue.Status(ctx, t, now, e.cfg.IdleTimeout)
 	if err != nil {
 		return QueueStatus{}, err
@@ -96,6 +99,7 @@ func (e *Engine) Status(ctx context.Context, t Token) (QueueStatus, error) {
 	if s.State == TokenExpired {
 		return QueueStatus{}, ErrTokenExpired
 	}
+	e.polls.put(t, c, s, now)
 	return e.describe(c, s, now), nil
 }
 

@@ -236,3 +236,108 @@ func TestPreQueue(t *testing.T) {
 		}
 	})
 }
+
+// A far-back waiter's repeat polls within a second are answered from the
+// instance's memory: position may lag admission by less than a second, never
+// more, and the front of the line, another instance and a settings change all
+// see the shared state at once.
+func TestRepeatPollsLagLessThanASecond(t *testing.T) {
+	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
+		c, _ := v.concert(show{rate: 10, maxActive: 1000})
+		ids := v.users(150)
+		toks := make([]engine.Token, len(ids))
+		for i, uid := range ids {
+			toks[i], _ = v.enter(v.e, uid, c.ID)
+		}
+		v.admitStep() // starts the admission bucket, empty
+		far, near := toks[149], toks[5]
+		position := func(e *engine.Engine, tok engine.Token) int64 {
+			t.Helper()
+			s, err := e.Status(v.ctx, tok)
+			if err != nil || s.State != engine.TokenWaiting {
+				t.Fatalf("status: %+v %v, want WAITING", s, err)
+			}
+			return s.Position
+		}
+		fromCache := func(want int64) {
+			t.Helper()
+			if n := v.e.Counters().PollsFromCache; n != want {
+				t.Fatalf("%d polls answered from memory, want %d", n, want)
+			}
+		}
+		if p := position(v.e, far); p != 150 {
+			t.Fatalf("far waiter at %d, want 150", p)
+		}
+		if p := position(v.e, near); p != 6 {
+			t.Fatalf("near waiter at %d, want 6", p)
+		}
+		fromCache(0)
+
+		v.clk.Advance(500 * time.Millisecond)
+		v.admitStep()
+		k := v.stats(c.ID).AdmittedTotal
+		if k < 1 || k > 5 {
+			t.Fatalf("%d admitted in half a second at 10/s", k)
+		}
+		if p := position(v.e, far); p != 150 {
+			t.Fatalf("far waiter's repeat poll at %d, want the answer of 0.5 s ago (150)", p)
+		}
+		fromCache(1)
+		if p := position(v.e, near); p != 6-k {
+			t.Fatalf("near waiter at %d, want %d: the front of the line is never cached", p, 6-k)
+		}
+		if p := position(v.another(), far); p != 150-k {
+			t.Fatalf("another instance sees the far waiter at %d, want %d", p, 150-k)
+		}
+
+		v.clk.Advance(500 * time.Millisecond) // one second since the shared state was read
+		if p := position(v.e, far); p != 150-k {
+			t.Fatalf("far waiter a second later at %d, want %d", p, 150-k)
+		}
+		fromCache(1)
+		position(v.e, far)
+		fromCache(2)
+		faster := 20
+		if _, err := v.e.PatchQueue(v.ctx, c.ID, engine.QueuePatch{AdmitPerSecond: &faster}); err != nil {
+			t.Fatal(err)
+		}
+		position(v.e, far)
+		fromCache(2) // new settings: the old answer is not used
+	})
+}
+
+// Answers from memory are no heartbeat, so the cache's age bound must leave a
+// waiter who polls as told well inside the idle timeout, however short it is.
+func TestRepeatPollsKeepAWaiterAlive(t *testing.T) {
+	const idle = 4 * time.Second
+	eachBackend(t, engine.Config{IdleTimeout: idle}, func(t *testing.T, v *env) {
+		c, _ := v.concert(show{rate: 1, maxActive: 1})
+		paused := true
+		if _, err := v.e.PatchQueue(v.ctx, c.ID, engine.QueuePatch{Paused: &paused}); err != nil {
+			t.Fatal(err)
+		}
+		ids := v.users(200)
+		toks := make([]engine.Token, len(ids))
+		for i, uid := range ids {
+			toks[i], _ = v.enter(v.e, uid, c.ID)
+		}
+		busy := toks[len(toks)-1]
+		for range 30 { // 9 s of polls every 300 ms, each step dropping idle waiters
+			v.clk.Advance(300 * time.Millisecond)
+			v.admitStep()
+			s, err := v.e.Status(v.ctx, busy)
+			if err != nil || s.State != engine.TokenWaiting {
+				t.Fatalf("a waiter polling every 300 ms: %+v %v", s, err)
+			}
+		}
+		if v.e.Counters().PollsFromCache == 0 {
+			t.Fatal("no poll was answered from memory: this test would not catch a lost heartbeat")
+		}
+		_, err := v.e.Status(v.ctx, toks[0])
+		wantErr(t, err, engine.ErrTokenExpired)
+		s, err := v.e.Status(v.ctx, busy)
+		if err != nil || s.Position != 1 {
+			t.Fatalf("the only live waiter: %+v %v, want position 1", s, err)
+		}
+	})
+}

@@ -160,6 +160,7 @@ type Counters struct {
 	ExpiredByHint     int64 // expired holds found through a keyspace expiry hint
 	ExpiredBySweep    int64 // expired holds found by the periodic sweep
 	SettledFromLedger int64 // PAYING holds the ledger said were sold (repaired step 3)
+	PollsFromCache    int64 // polls answered from this instance's memory (pollCache)
 }
 
 type counters struct {
@@ -172,5 +173,6 @@ func (e *Engine) Counters() Counters {
 		ExpiredByHint:     e.counts.expiredByHint.Load(),
 		ExpiredBySweep:    e.counts.expiredBySweep.Load(),
 		SettledFromLedger: e.counts.settledFromLedger.Load(),
+		PollsFromCache:    e.polls.hits.Load(),
 	}
 }

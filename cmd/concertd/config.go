@@ -22,7 +22,10 @@ type Config struct {
 	ActiveTTL       time.Duration
 	IdleTimeout     time.Duration
 	MaxHoldsPerUser int
-	LogLevel        string
+	// PollCacheAge is how long a far-back waiter's poll answer is reused
+	// (POLL_CACHE_AGE, at most the contract's 1 s lag on position; 0 turns it off).
+	PollCacheAge time.Duration
+	LogLevel     string
 	// RateLimits come from RATE_LIMIT, RATE_LIMIT_POLL, RATE_LIMIT_HOLD and
 	// RATE_LIMIT_IP (see rateLimitsFromEnv); the zero value limits nothing.
 	RateLimits api.RateLimits
@@ -55,6 +58,12 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 			if *d.dst, err = time.ParseDuration(v); err != nil || *d.dst <= 0 {
 				return Config{}, fmt.Errorf("%s=%q is not a positive Go duration", d.name, v)
 			}
+		}
+	}
+	c.PollCacheAge = time.Second
+	if v := getenv("POLL_CACHE_AGE"); v != "" {
+		if c.PollCacheAge, err = time.ParseDuration(v); err != nil || c.PollCacheAge < 0 || c.PollCacheAge > time.Second {
+			return Config{}, fmt.Errorf("POLL_CACHE_AGE=%q is not a Go duration from 0 (off) to 1s", v)
 		}
 	}
 	c.MaxHoldsPerUser = 4

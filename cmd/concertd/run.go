@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -105,6 +106,7 @@ func (m *Main) Run(ctx context.Context) error {
 		ActiveTTL:       c.ActiveTTL,
 		IdleTimeout:     c.IdleTimeout,
 		MaxHoldsPerUser: c.MaxHoldsPerUser,
+		PollCacheAge:    cmp.Or(c.PollCacheAge, -1), // engine: 0 is its default, <0 off
 		Secret:          secret,
 	}, clock.Real{}, ledger, store, store)
 

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/concertd/concertd/api"
+)
+
+// configFromEnv turns the operating contract's environment into a Config: each
+// case is an environment (ADMIN_KEY set unless the case says otherwise) and the
+// field it should set, or the variable a bad value must be refused for.
+func TestConfigFromEnv(t *testing.T) {
+	cases := []struct {
+		name    string
+		env     map[string]string
+		check   func(c Config) bool
+		wantErr string // the variable the error must name
+	}{
+		{name: "defaults", check: func(c Config) bool {
+			return c.Addr == "127.0.0.1:8080" && c.HoldTTL == 5*time.Minute && c.ActiveTTL == 10*time.Minute &&
+				c.IdleTimeout == 2*time.Minute && c.MaxHoldsPerUser == 4 && c.PollCacheAge == time.Second &&
+				c.RedisPrefix == "concertd" && c.RateLimits == api.DefaultRateLimits()
+		}},
+		{name: "durations", env: map[string]string{"HOLD_TTL": "30s", "ACTIVE_TTL": "1m", "IDLE_TIMEOUT": "90s"},
+			check: func(c Config) bool {
+				return c.HoldTTL == 30*time.Second && c.ActiveTTL == time.Minute && c.IdleTimeout == 90*time.Second
+			}},
+		{name: "zero idle timeout", env: map[string]string{"IDLE_TIMEOUT": "0s"}, wantErr: "IDLE_TIMEOUT"},
+		{name: "hold ttl without a unit", env: map[string]string{"HOLD_TTL": "300"}, wantErr: "HOLD_TTL"},
+		{name: "hold limit", env: map[string]string{"MAX_HOLDS_PER_USER": "2"}, check: func(c Config) bool { return c.MaxHoldsPerUser == 2 }},
+		{name: "hold limit zero", env: map[string]string{"MAX_HOLDS_PER_USER": "0"}, wantErr: "MAX_HOLDS_PER_USER"},
+		{name: "poll cache shorter", env: map[string]string{"POLL_CACHE_AGE": "250ms"}, check: func(c Config) bool { return c.PollCacheAge == 250*time.Millisecond }},
+		{name: "poll cache off", env: map[string]string{"POLL_CACHE_AGE": "0"}, check: func(c Config) bool { return c.PollCacheAge == 0 }},
+		{name: "poll cache beyond the contract's lag", env: map[string]string{"POLL_CACHE_AGE": "2s"}, wantErr: "POLL_CACHE_AGE"},
+		{name: "poll cache negative", env: map[string]string{"POLL_CACHE_AGE": "-1s"}, wantErr: "POLL_CACHE_AGE"},
+		{name: "rate limits off", env: map[string]string{"RATE_LIMIT": "off", "RATE_LIMIT_POLL": "9"},
+			check: func(c Config) bool { return c.RateLimits == api.RateLimits{} }},
+		{name: "poll limit with its burst", env: map[string]string{"RATE_LIMIT_POLL": "3:7"},
+			check: func(c Config) bool { return c.RateLimits.Poll == api.Limit{Rate: 3, Burst: 7} }},
+		{name: "poll limit alone bursts twice", env: map[string]string{"RATE_LIMIT_HOLD": "4"},
+			check: func(c Config) bool { return c.RateLimits.Hold == api.Limit{Rate: 4, Burst: 8} }},
+		{name: "rate limit neither on nor off", env: map[string]string{"RATE_LIMIT": "yes"}, wantErr: "RATE_LIMIT"},
+		{name: "rate limit not a number", env: map[string]string{"RATE_LIMIT_IP": "ten"}, wantErr: "RATE_LIMIT_IP"},
+		{name: "no admin key", env: map[string]string{"ADMIN_KEY": ""}, wantErr: "ADMIN_KEY"},
+		{name: "embedded needs no admin key", env: map[string]string{"ADMIN_KEY": "", "CONCERTD_EMBEDDED": "1"},
+			check: func(c Config) bool { return c.Embedded && c.AdminKey == "" }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"ADMIN_KEY": "k"}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			c, err := configFromEnv(func(k string) string { return env[k] })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr+"=") && !strings.HasPrefix(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Fatalf("config %+v", c)
+			}
+		})
+	}
+}

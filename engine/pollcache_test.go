@@ -1,0 +1,116 @@
+package engine
+
+import (
+	"testing"
+	"time"
+)
+
+// Each case puts one answer read from the shared state at `at` and asks for it
+// back at `at + after`, with the concert, token or cache changed by `change`.
+func TestPollCacheKeepsOnlyAnswersThatCannotGoStale(t *testing.T) {
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	open := Concert{ID: 1, SaleOpensAt: at.Add(-time.Hour), Queue: QueueSettings{AdmitPerSecond: 10, MaxActive: 100}}
+	early := open
+	early.SaleOpensAt = at.Add(300 * time.Millisecond)
+	tok := Token{ConcertID: 1, UserID: 7, Gen: 1, IssuedAt: at}
+	waiting := func(rank int64) TokenStatus { return TokenStatus{State: TokenWaiting, Rank: rank} }
+
+	cases := []struct {
+		name    string
+		maxAge  time.Duration
+		idle    time.Duration
+		c       Concert
+		s       TokenStatus
+		after   time.Duration
+		change  func(c *Concert, t *Token)
+		wantHit bool
+	}{
+		{name: "far back, half a second later", c: open, s: waiting(500), after: 500 * time.Millisecond, wantHit: true},
+		{name: "far back, just under the lag", c: open, s: waiting(500), after: time.Second - 1, wantHit: true},
+		{name: "far back, at the lag", c: open, s: waiting(500), after: time.Second},
+		{name: "the front of the line polls exactly", c: open, s: waiting(pollCacheMinPosition - 1), after: time.Millisecond},
+		{name: "just behind the front", c: open, s: waiting(pollCacheMinPosition), after: time.Millisecond, wantHit: true},
+		{name: "two seconds of admission could reach it", s: waiting(500), after: time.Millisecond,
+			c: Concert{ID: 1, SaleOpensAt: open.SaleOpensAt, Queue: QueueSettings{AdmitPerSecond: 251, MaxActive: 100}}},
+		{name: "just out of two seconds of admission", s: waiting(500), after: time.Millisecond, wantHit: true,
+			c: Concert{ID: 1, SaleOpensAt: open.SaleOpensAt, Queue: QueueSettings{AdmitPerSecond: 250, MaxActive: 100}}},
+		{name: "active", c: open, s: TokenStatus{State: TokenActive, ActiveUntil: at.Add(time.Minute)}, after: time.Millisecond},
+		{name: "done", c: open, s: TokenStatus{State: TokenDone}, after: time.Millisecond},
+		{name: "settings changed", c: open, s: waiting(500), after: time.Millisecond,
+			change: func(c *Concert, _ *Token) { c.Queue.AdmitPerSecond = 1000 }},
+		{name: "paused since", c: open, s: waiting(500), after: time.Millisecond,
+			change: func(c *Concert, _ *Token) { c.Queue.Paused = true }},
+		{name: "opening time moved", c: open, s: waiting(500), after: time.Millisecond,
+			change: func(c *Concert, _ *Token) { c.SaleOpensAt = c.SaleOpensAt.Add(time.Minute) }},
+		{name: "the user's next token", c: open, s: waiting(500), after: time.Millisecond,
+			change: func(_ *Concert, t *Token) { t.Gen++ }},
+		{name: "another user", c: open, s: waiting(500), after: time.Millisecond,
+			change: func(_ *Concert, t *Token) { t.UserID++ }},
+		{name: "the same token issued at another second", c: open, s: waiting(500), after: time.Millisecond,
+			change: func(_ *Concert, t *Token) { t.IssuedAt = t.IssuedAt.Add(time.Second) }, wantHit: true},
+		{name: "pre-queue, still before opening", c: early, s: waiting(3), after: 200 * time.Millisecond, wantHit: true},
+		{name: "pre-queue, the sale opened since", c: early, s: waiting(3), after: 400 * time.Millisecond},
+		{name: "clock went back", c: open, s: waiting(500), after: -time.Millisecond},
+		{name: "off", maxAge: -1, c: open, s: waiting(500), after: time.Millisecond},
+		{name: "shorter than asked", maxAge: 200 * time.Millisecond, c: open, s: waiting(500), after: 300 * time.Millisecond},
+		{name: "a short idle timeout shortens it", idle: 2 * time.Second, c: open, s: waiting(500), after: 600 * time.Millisecond},
+		{name: "a short idle timeout, within its quarter", idle: 2 * time.Second, c: open, s: waiting(500), after: 400 * time.Millisecond, wantHit: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{PollCacheAge: tc.maxAge, IdleTimeout: tc.idle}
+			cfg.defaults()
+			p := newPollCache(cfg.PollCacheAge, cfg.IdleTimeout)
+			p.put(tok, tc.c, tc.s, at)
+			c, tk := tc.c, tok
+			if tc.change != nil {
+				tc.change(&c, &tk)
+			}
+			got, hit := p.get(tk, c, at.Add(tc.after))
+			if hit != tc.wantHit {
+				t.Fatalf("hit = %v, want %v", hit, tc.wantHit)
+			}
+			if hit && (got != tc.s || p.hits.Load() != 1) {
+				t.Fatalf("got %+v (hits %d), want %+v once", got, p.hits.Load(), tc.s)
+			}
+			if !hit && p.hits.Load() != 0 {
+				t.Fatalf("a miss counted as a hit")
+			}
+		})
+	}
+}
+
+// The cache holds at most two generations of answers, however many tokens were
+// polled before: a rush that moves on does not leave its answers behind.
+func TestPollCacheForgetsOldGenerations(t *testing.T) {
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	c := Concert{ID: 1, SaleOpensAt: at.Add(-time.Hour), Queue: QueueSettings{AdmitPerSecond: 1, MaxActive: 1}}
+	p := newPollCache(time.Second, time.Minute)
+	for u := range int64(10_000) {
+		p.put(Token{ConcertID: 1, UserID: u + 1, Gen: 1}, c, TokenStatus{State: TokenWaiting, Rank: 200 + u}, at)
+	}
+	if n := p.size(); n != 10_000 {
+		t.Fatalf("%d answers kept, want 10000", n)
+	}
+	// Two generations later every shard that is polled has let the 10,000 go.
+	for step := 1; step <= 2; step++ {
+		now := at.Add(time.Duration(step) * time.Second)
+		for u := range int64(pollCacheShards * 4) {
+			p.get(Token{ConcertID: 1, UserID: u + 1, Gen: 1}, c, now)
+		}
+	}
+	if n := p.size(); n != 0 {
+		t.Fatalf("%d answers kept two generations on, want 0", n)
+	}
+}
+
+func (p *pollCache) size() int {
+	n := 0
+	for i := range p.shards {
+		sh := &p.shards[i]
+		sh.mu.Lock()
+		n += len(sh.cur) + len(sh.prev)
+		sh.mu.Unlock()
+	}
+	return n
+}
