@@ -10,15 +10,17 @@
 #
 # Environment:
 #   ONLY="bare poll" run only these steps (default: all), in the usual order:
-#                    bare redis poll hold issue seatmap pgbench pay sale
+#                    bare redis poll pollredis hold issue seatmap pgbench pay sale
+#                    (pollredis: poll again on a second instance with
+#                    POLL_CACHE_AGE=0, so every poll reads Redis)
 #                    (bare needs no other step; the summary leaves out what did
 #                    not run, and a ratio whose baseline did not run is n/a)
 #   PROFILE=1        also take a 10 s CPU profile of concertd under each load
 #                    (a separate run after the measured one, so the figures are
 #                    not taxed by the profiler)
 #   DURATION=15s     length of each wrk run
-#   PAIRED=1         with bare and hold or issue both running, measure bare again
-#                    right before hold and before issue (bare-hold, bare-issue), and
+#   PAIRED=1         with bare and pollredis, hold or issue running, measure bare again
+#                    right before each of them (bare-pollredis, bare-hold, bare-issue), and
 #                    give those steps their ratio against that adjacent baseline:
 #                    the shared machine's speed drifts over the minutes between
 #                    the first bare run and the later steps (0: one bare run only)
@@ -48,6 +50,7 @@ REDIS_HOST=${REDIS_HOST:-127.0.0.1}
 PGHOST=${PGHOST:-127.0.0.1}
 PGUSER=${PGUSER:-postgres}
 PORT=18080
+PORT_UNCACHED=18081
 BARE_PORT=18090
 PPROF=127.0.0.1:16060
 
@@ -55,8 +58,8 @@ PPROF=127.0.0.1:16060
 want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 for step in $ONLY; do
   case $step in
-    bare | redis | poll | hold | issue | seatmap | pgbench | pay | sale) ;;
-    *) echo "bench: unknown step $step in ONLY (bare redis poll hold issue seatmap pgbench pay sale)" >&2; exit 1 ;;
+    bare | redis | poll | pollredis | hold | issue | seatmap | pgbench | pay | sale) ;;
+    *) echo "bench: unknown step $step in ONLY (bare redis poll pollredis hold issue seatmap pgbench pay sale)" >&2; exit 1 ;;
   esac
 done
 
@@ -113,22 +116,31 @@ go build -o "$BIN/bare" ./bench/bare
 log "fresh database $db, redis prefix $prefix"
 psql -h "$PGHOST" -U "$PGUSER" -qc "CREATE DATABASE $db" >/dev/null
 
-# MAX_HOLDS_PER_USER is large so the hold run measures holds, not a per-user limit
-# hit after four requests; rush keeps its users to -per-user seats itself.
-# RATE_LIMIT=off: one load generator polls and holds far faster than people do.
-ADMIN_KEY=$admin_key \
-  CONCERTD_ADDR=127.0.0.1:$PORT \
-  REDIS_URL=redis://$REDIS_HOST:6379/0 \
-  REDIS_PREFIX=$prefix \
-  DATABASE_URL="postgres://$PGUSER@$PGHOST:5432/$db?sslmode=disable" \
-  MAX_HOLDS_PER_USER=100000 \
-  IDLE_TIMEOUT=10m \
-  RATE_LIMIT=off \
-  LOG_LEVEL=warn \
-  CONCERTD_PPROF=$PPROF \
-  "$BIN/concertd" >"$OUT/concertd.log" 2>&1 &
-concertd_pid=$!
-pids+=($concertd_pid)
+# start_concertd PORT NAME [VAR=value...]: a concertd on this run's Redis prefix and
+# database (instances share both, and the token key kept in Redis), its pid in
+# $started. MAX_HOLDS_PER_USER is large so the hold run measures holds, not a
+# per-user limit hit after four requests; rush keeps its users to -per-user seats
+# itself. RATE_LIMIT=off: one load generator polls and holds far faster than people do.
+start_concertd() {
+  local port=$1 name=$2
+  shift 2
+  env ADMIN_KEY="$admin_key" \
+    CONCERTD_ADDR=127.0.0.1:$port \
+    REDIS_URL=redis://$REDIS_HOST:6379/0 \
+    REDIS_PREFIX=$prefix \
+    DATABASE_URL="postgres://$PGUSER@$PGHOST:5432/$db?sslmode=disable" \
+    MAX_HOLDS_PER_USER=100000 \
+    IDLE_TIMEOUT=10m \
+    RATE_LIMIT=off \
+    LOG_LEVEL=warn \
+    "$@" \
+    "$BIN/concertd" >"$OUT/$name.log" 2>&1 &
+  started=$!
+  pids+=($started)
+}
+start_concertd $PORT concertd CONCERTD_PPROF=$PPROF
+concertd_pid=$started
+uncached_pid=
 "$BIN/bare" -addr 127.0.0.1:$BARE_PORT >"$OUT/bare.log" 2>&1 &
 bare_pid=$!
 pids+=($bare_pid)
@@ -157,6 +169,7 @@ wrk_run() {
   log "$name: ${cmd[*]}"
   local server=$concertd_pid
   [[ $url == *":$BARE_PORT"* ]] && server=$bare_pid
+  [[ $url == *":$PORT_UNCACHED"* ]] && server=$uncached_pid
   local s0 r0 w
   s0=$(ticks "$server") r0=$(ticks "$redis_pid")
   # The subshell's children's CPU (fields 16, 17) is wrk's once wrk has exited.
@@ -195,6 +208,11 @@ answers() {
     awk -v r="route=\"$1\"" -v s="status=\"$2\"" 'index($0, r) && index($0, s) && /^concertd_http_requests_total/ { n += $NF } END { print n + 0 }'
 }
 
+# from_cache: the polls concertd has answered from memory so far (POLL_CACHE_AGE).
+from_cache() {
+  curl -fs "http://127.0.0.1:$PORT/metrics" | awk '/^concertd_polls_from_cache_total/ { n += $NF } END { printf "%d", n }'
+}
+
 # fivexx ROUTE: the 5xx answers concertd has counted on a route so far.
 fivexx() {
   curl -fs "http://127.0.0.1:$PORT/metrics" |
@@ -203,7 +221,7 @@ fivexx() {
 
 # 1. Bare fasthttp, then polling: 10,000 WAITING tokens (admitPerSecond 1, maxActive 1).
 #    Both send the same requests: GET /api/queue/status with the same token rotation.
-if want bare || want poll; then
+if want bare || want poll || want pollredis; then
   log "setup: 10,000 waiting tokens"
   eval "$("$BIN/rush" setup -addr 127.0.0.1:$PORT -admin-key "$admin_key" -mode poll -users 10000 -out "$OUT/poll.tokens")"
 fi
@@ -230,11 +248,23 @@ if want redis; then
   redis_bench_clean
 fi
 
+# Each of the 10,000 tokens is polled several times a second, so most polls are
+# answered from concertd's memory (POLL_CACHE_AGE, 1 s). pollredis repeats the run
+# on a second instance with the cache off, where every poll is a status.lua call.
 if want poll; then
-  p5=$(fivexx /api/queue/status)
+  p5=$(fivexx /api/queue/status) pc=$(from_cache)
   wrk_run poll "http://127.0.0.1:$PORT" bench/wrk/poll.lua "$CONNS" "$OUT/poll.tokens"
   echo "5xx: $(($(fivexx /api/queue/status) - p5))" >>"$OUT/poll.txt"
+  echo "from cache: $(($(from_cache) - pc))" >>"$OUT/poll.txt"
   profile poll "http://127.0.0.1:$PORT" bench/wrk/poll.lua "$CONNS" "$OUT/poll.tokens"
+fi
+if want pollredis; then
+  start_concertd $PORT_UNCACHED concertd-uncached POLL_CACHE_AGE=0
+  uncached_pid=$started
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT_UNCACHED/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+  paired_bare pollredis
+  wrk_run pollredis "http://127.0.0.1:$PORT_UNCACHED" bench/wrk/poll.lua "$CONNS" "$OUT/poll.tokens"
+  kill "$uncached_pid" 2>/dev/null || true
 fi
 
 # 3. Holds: 1,000 ACTIVE users on a 100,000-seat schedule, random seats.
@@ -393,16 +423,22 @@ set_p1=$(redis_ops "SET P1")
   row "run" "req/s" "p99 ms" "x bare" "goal"
   have bare && row "bare fasthttp (baseline)" "$bare" "$(p99 bare)" "1.00" "-"
   have poll && row "GET /api/queue/status" "$(rps poll)" "$(p99 poll)" "$(ratio "$(rps poll)" "$bare")" ">= 0.70x, p99 < 10 ms"
+  have bare-pollredis && row "bare fasthttp, before pollredis" "$(rps bare-pollredis)" "$(p99 bare-pollredis)" "$(ratio "$(rps bare-pollredis)" "$bare")" "-"
+  have pollredis && row "  the same, every poll to Redis" "$(rps pollredis)" "$(p99 pollredis)" "$(ratio "$(rps pollredis)" "$(bare_for pollredis)")" "(POLL_CACHE_AGE=0)"
   have bare-hold && row "bare fasthttp, just before hold" "$(rps bare-hold)" "$(p99 bare-hold)" "$(ratio "$(rps bare-hold)" "$bare")" "-"
   have hold && row "POST /api/reservations" "$(rps hold)" "$(p99 hold)" "$(ratio "$(rps hold)" "$(bare_for hold)")" ">= 0.60x, p99 < 10 ms"
   have bare-issue && row "bare fasthttp, just before issue" "$(rps bare-issue)" "$(p99 bare-issue)" "$(ratio "$(rps bare-issue)" "$bare")" "-"
   have issue && row "POST /api/users/token (first)" "$(rps issue)" "$(p99 issue)" "$(ratio "$(rps issue)" "$(bare_for issue)")" ">= 0.50x"
   have seatmap && row "GET seat map 50k (gzip, c64)" "$(rps seatmap)" "$(p99 seatmap)" "$(ratio "$(rps seatmap)" "$bare")" ">= 2,000 req/s"
-  have bare-hold || have bare-issue && echo "  (hold and issue: x bare is against the bare run just before each; the bare rows' own x is against the first)"
-  for r in bare poll bare-hold hold bare-issue issue; do
+  have bare-hold || have bare-issue || have bare-pollredis && echo "  (pollredis, hold and issue: x bare is against the bare run just before each; the bare rows' own x is against the first)"
+  for r in bare poll bare-pollredis pollredis bare-hold hold bare-issue issue; do
     have $r && echo "  $r: CPU us per request: $(cpu_per_req $r)"
   done
-  have poll && echo "  poll: $(line poll '^5xx'); non-2xx $(non2xx poll)"
+  if have poll; then
+    pn=$(awk '/requests in/ { print $1 }' "$OUT/poll.txt") pf=$(sed -n 's/^from cache: //p' "$OUT/poll.txt")
+    echo "  poll: $(line poll '^5xx'); non-2xx $(non2xx poll); from concertd's memory $pf of $pn ($(ratio "$pf" "$pn"))"
+  fi
+  have pollredis && echo "  pollredis: non-2xx $(non2xx pollredis)"
   have hold && echo "  hold: $(line hold '^5xx'); $(line hold '^201') new holds; $(line hold '^200') the user's own hold again; non-2xx (409 SEAT_TAKEN etc.) $(non2xx hold)"
   if have issue; then
     i1=$(sed -n 's/^201: //p' "$OUT/issue.txt") i0=$(sed -n 's/^200: //p' "$OUT/issue.txt")

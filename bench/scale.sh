@@ -117,6 +117,8 @@ psql -h "$PGHOST" -U "$PGUSER" -qc "CREATE DATABASE $db" >/dev/null
 
 # IDLE_TIMEOUT=2h: nobody polls most tokens, and none may drop out of the line
 # while the queue grows. RATE_LIMIT=off: one client creates a million users.
+# POLL_CACHE_AGE=0: every poll reads Redis, the cost that could grow with the line
+# (with the cache, a short line's few tokens would be polled from memory).
 ADMIN_KEY=$admin_key \
   CONCERTD_ADDR=127.0.0.1:$PORT \
   REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0 \
@@ -124,6 +126,7 @@ ADMIN_KEY=$admin_key \
   DATABASE_URL="postgres://$PGUSER@$PGHOST:5432/$db?sslmode=disable" \
   IDLE_TIMEOUT=2h \
   RATE_LIMIT=off \
+  POLL_CACHE_AGE=0 \
   LOG_LEVEL=warn \
   CONCERTD_PPROF=$PPROF \
   "$BIN/concertd" >"$OUT/concertd.log" 2>&1 &
