@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"runtime"
 	"testing"
 	"time"
 )
@@ -113,4 +114,52 @@ func (p *pollCache) size() int {
 		sh.mu.Unlock()
 	}
 	return n
+}
+
+// BenchmarkPollCache is the cost of a poll answered from memory (get) and of
+// keeping an answer (put), and the heap each kept answer takes: what a refresh
+// storm costs an instance instead of a Redis round trip.
+func BenchmarkPollCache(b *testing.B) {
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	c := Concert{ID: 1, SaleOpensAt: at.Add(-time.Hour), Queue: QueueSettings{AdmitPerSecond: 100, MaxActive: 1000}}
+	const tokens = 100_000
+	tok := func(i int) Token { return Token{ConcertID: 1, UserID: int64(i%tokens) + 1, Gen: 1} }
+	fill := func(p *pollCache) {
+		for i := range tokens {
+			p.put(tok(i), c, TokenStatus{State: TokenWaiting, Rank: 1000 + int64(i)}, at)
+		}
+	}
+	b.Run("get", func(b *testing.B) {
+		p := newPollCache(time.Second, time.Minute)
+		fill(p)
+		i := 0
+		for b.Loop() {
+			if _, ok := p.get(tok(i), c, at.Add(time.Millisecond)); !ok {
+				b.Fatal("miss")
+			}
+			i++
+		}
+	})
+	b.Run("put", func(b *testing.B) {
+		p := newPollCache(time.Second, time.Minute)
+		i := 0
+		for b.Loop() {
+			p.put(tok(i), c, TokenStatus{State: TokenWaiting, Rank: 1000}, at)
+			i++
+		}
+	})
+	b.Run("memory", func(b *testing.B) { // ns/op: keeping 100,000 answers
+		for b.Loop() {
+			fill(newPollCache(time.Second, time.Minute))
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		p := newPollCache(time.Second, time.Minute)
+		fill(p)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/tokens, "B/answer")
+		runtime.KeepAlive(p)
+	})
 }
