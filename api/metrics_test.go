@@ -91,3 +91,47 @@ func TestMetricsCountHoldExpiries(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestMetricsCountPollsFromCache: a far-back waiter polling twice within a second
+// is answered once by Redis and once from memory, with the same body, and the
+// counter says so; a waiter at the front is never answered from memory.
+func TestMetricsCountPollsFromCache(t *testing.T) {
+	h := newHarness(t)
+	c, _ := h.concert(`{"title":"Spring","queue":{"admitPerSecond":1,"maxActive":1,"paused":true},
+		"schedules":[{"concertDate":"2026-12-24","seatCount":10,"price":1000}]}`)
+	var first, last string
+	for i := range 120 {
+		tok := h.enter(h.user("fan"+itoa(int64(i))), c)
+		if i == 0 {
+			first = tok
+		}
+		last = tok
+	}
+	poll := func(tok string) string {
+		return string(h.do("GET", "/api/queue/status", "", bearer(tok)...).body)
+	}
+	counted := func() string {
+		body := string(h.do("GET", "/metrics", "").body)
+		for line := range strings.Lines(body) {
+			if strings.HasPrefix(line, "concertd_polls_from_cache_total ") {
+				return strings.TrimSpace(line)
+			}
+		}
+		t.Fatalf("metrics lack concertd_polls_from_cache_total:\n%s", body)
+		return ""
+	}
+	a, b := poll(last), poll(last)
+	if a != b || !strings.Contains(a, `"position":120`) {
+		t.Fatalf("two polls of the 120th waiter: %s then %s", a, b)
+	}
+	poll(first)
+	poll(first)
+	if got := counted(); got != "concertd_polls_from_cache_total 1" {
+		t.Fatalf("%s, want 1: the 120th waiter's second poll only", got)
+	}
+	h.clk.Advance(time.Second)
+	poll(last)
+	if got := counted(); got != "concertd_polls_from_cache_total 1" {
+		t.Fatalf("%s, want 1: an answer a second old is not reused", got)
+	}
+}
