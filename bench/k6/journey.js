@@ -23,7 +23,6 @@ const BASE = __ENV.BASE || 'http://127.0.0.1:8080';
 const USERS = parseInt(__ENV.USERS || '2000');
 const SEATS = parseInt(__ENV.SEATS || '1000');
 const PRICE = parseInt(__ENV.PRICE || '50000');
-const HOLD_TRIES = 8;
 const LISTING_EVERY = parseInt(__ENV.LISTING_EVERY || '5');
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
 
@@ -121,24 +120,30 @@ function journey(data) {
   queueWait.add((Date.now() - entered) / 1000);
   if (!check(st, { 'admitted': (x) => x.status === 'ACTIVE' })) return false;
 
+  // The seat map may be up to 100 ms behind the holds, so in the last seconds of a
+  // rush it shows seats as free that someone has just taken; a buyer remembers
+  // the seats refused to them and never tries one twice. Each refusal rules out
+  // a seat, so this ends: with a hold, or with no seat left to try.
   let hold = null;
-  for (let tries = 0; tries < HOLD_TRIES && hold === null; tries++) {
+  const refused = new Set();
+  while (hold === null) {
     const free = freeSeats(data, token);
     if (free === null) return false;
-    if (free.length === 0) {
+    const left = free.filter((s) => !refused.has(s));
+    if (left.length === 0) {
       soldOut.add(1);
       return true;
     }
-    const seat = free[Math.floor(Math.random() * free.length)];
+    const seat = left[Math.floor(Math.random() * left.length)];
     const h = post('/api/reservations', { concertScheduleId: data.scheduleId, seatNumber: seat }, token, 'hold');
     if (h.status === 409 && h.json('code') === 'SEAT_TAKEN') {
       holdConflicts.add(1);
+      refused.add(seat);
       continue;
     }
     if (!check(h, { 'hold 201': (x) => x.status === 201 })) return false;
     hold = h.json();
   }
-  if (hold === null) return false; // HOLD_TRIES conflicts in a row
 
   const pay = post('/api/payments', { reservationId: hold.reservationId, paymentAmount: hold.price }, token, 'pay',
     { 'Idempotency-Key': `pay-${hold.reservationId}` });
