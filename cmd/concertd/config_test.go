@@ -39,7 +39,7 @@ func TestConfigFromEnv(t *testing.T) {
 			check: func(c Config) bool { return c.RateLimits == api.RateLimits{} }},
 		{name: "poll limit with its burst", env: map[string]string{"RATE_LIMIT_POLL": "3:7"},
 			check: func(c Config) bool { return c.RateLimits.Poll == api.Limit{Rate: 3, Burst: 7} }},
-		{name: "poll limit alone bursts twice", env: map[string]string{"RATE_LIMIT_HOLD": "4"},
+		{name: "a limit alone bursts twice", env: map[string]string{"RATE_LIMIT_HOLD": "4"},
 			check: func(c Config) bool { return c.RateLimits.Hold == api.Limit{Rate: 4, Burst: 8} }},
 		{name: "rate limit neither on nor off", env: map[string]string{"RATE_LIMIT": "yes"}, wantErr: "RATE_LIMIT"},
 		{name: "rate limit not a number", env: map[string]string{"RATE_LIMIT_IP": "ten"}, wantErr: "RATE_LIMIT_IP"},
@@ -55,7 +55,7 @@ func TestConfigFromEnv(t *testing.T) {
 			}
 			c, err := configFromEnv(func(k string) string { return env[k] })
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr+"=") && !strings.HasPrefix(err.Error(), tc.wantErr) {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr+"=") && !strings.HasPrefix(err.Error(), tc.wantErr+" ") {
 					t.Fatalf("err = %v, want one naming %s", err, tc.wantErr)
 				}
 				return
