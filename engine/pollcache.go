@@ -12,10 +12,14 @@ import (
 // round trip per second instead of one per poll. Only answers that cannot go
 // wrong within that second are kept:
 //
-//   - WAITING far enough back that admission cannot reach the token in time: at
-//     most admitPerSecond tokens are admitted a second, so a token behind twice
-//     that many (and behind the first pollCacheMinPosition, who poll every second
-//     and see admission as it happens) is still WAITING a second later;
+//   - WAITING far enough back that admission cannot reach the token in time: a
+//     second of admission is at most a full bucket (admitPerSecond) plus a
+//     second's refill, so a token behind twice admitPerSecond (and behind the
+//     first pollCacheMinPosition, who poll every second and see admission as it
+//     happens) is still WAITING a second later. Waiters ahead that went idle but
+//     were not dropped yet count in position and are skipped by admission, so
+//     after mass abandonment a token can be admitted from further back; its
+//     answer is then late by at most maxAge, the lag the contract allows;
 //   - the pre-queue, up to the moment the sale opens and the order is drawn.
 //
 // An entry is used only while the concert's queue settings and opening time are
