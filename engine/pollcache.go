@@ -124,9 +124,12 @@ func (p *pollCache) put(t Token, c Concert, s TokenStatus, now time.Time) {
 
 // rotate starts a new generation once the current one is maxAge old: what was
 // current becomes prev (its answers may still be young enough), and the old prev,
-// whose answers are all older than maxAge, is dropped.
+// whose answers are all older than maxAge, is dropped. A request that read the
+// clock just before the last rotation is no reason to rotate again: under load
+// every rotation has such stragglers, and each extra rotation would drop answers
+// still young enough. Only a clock that went back further than maxAge starts over.
 func (sh *pollShard) rotate(n int64, maxAge time.Duration) {
-	if sh.cur != nil && n-sh.rotated < int64(maxAge) && n >= sh.rotated {
+	if age := n - sh.rotated; sh.cur != nil && age < int64(maxAge) && age > -int64(maxAge) {
 		return
 	}
 	sh.prev, sh.cur, sh.rotated = sh.cur, make(map[pollKey]pollAnswer, len(sh.cur)), n

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -103,6 +105,74 @@ func TestPollCacheForgetsOldGenerations(t *testing.T) {
 	if n := p.size(); n != 0 {
 		t.Fatalf("%d answers kept two generations on, want 0", n)
 	}
+}
+
+// A poll that read the clock just before a shard rotated (every busy rotation has
+// such stragglers) must not rotate it again: that would drop the previous
+// generation, whose answers are still young enough to serve.
+func TestPollCacheStragglerKeepsYoungAnswers(t *testing.T) {
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	c := Concert{ID: 1, SaleOpensAt: at.Add(-time.Hour), Queue: QueueSettings{AdmitPerSecond: 1, MaxActive: 1}}
+	p := newPollCache(time.Second, time.Minute)
+	// Users 1, 65 and 129 share a shard (pollCacheShards apart).
+	x, y, z := Token{ConcertID: 1, UserID: 1, Gen: 1}, Token{ConcertID: 1, UserID: 65, Gen: 1}, Token{ConcertID: 1, UserID: 129, Gen: 1}
+	if p.shard(pollKey{1, 1, 1}) != p.shard(pollKey{1, 65, 1}) || p.shard(pollKey{1, 1, 1}) != p.shard(pollKey{1, 129, 1}) {
+		t.Fatal("the three users must share a shard for this test")
+	}
+	waiting := TokenStatus{State: TokenWaiting, Rank: 500}
+	p.put(z, c, waiting, at)                                      // starts the shard's first generation
+	p.put(x, c, waiting, at.Add(900*time.Millisecond))            // x, young
+	p.put(y, c, waiting, at.Add(1000*time.Millisecond))           // rotates: x is in prev now
+	p.put(y, c, waiting, at.Add(999*time.Millisecond))            // a straggler
+	if _, ok := p.get(x, c, at.Add(1100*time.Millisecond)); !ok { // x is 0.2 s old
+		t.Fatal("an answer 0.2 s old was dropped by a straggler's rotation")
+	}
+	// A clock that went back further than the age starts over.
+	p.put(y, c, waiting, at.Add(-time.Minute))
+	if _, ok := p.get(x, c, at.Add(1100*time.Millisecond)); ok {
+		t.Fatal("an answer survived a clock jump back of a minute and a jump forward again")
+	}
+}
+
+// Many goroutines polling overlapping tokens on a clock that moves under them, as
+// requests of one instance do: every answer from memory must be one that was put
+// for that token less than maxAge before, never a newer one than the clock
+// allows. Each answer's rank carries the time it was put, so a hit can be checked.
+func TestPollCacheConcurrentAnswersAreYoung(t *testing.T) {
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	c := Concert{ID: 1, SaleOpensAt: at.Add(-time.Hour), Queue: QueueSettings{AdmitPerSecond: 1, MaxActive: 1}}
+	const maxAge = 50 * time.Millisecond
+	p := newPollCache(maxAge, time.Minute)
+	var clock atomic.Int64 // ns since at; each poll moves it 0 to 2 µs on
+	var hits, misses atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 5000 {
+				tok := Token{ConcertID: 1, UserID: int64((g*7919+i*31)%500) + 1, Gen: 1}
+				n := clock.Add(int64(i % 3 * 1000))
+				now := at.Add(time.Duration(n))
+				if s, ok := p.get(tok, c, now); ok {
+					hits.Add(1)
+					put := s.Rank - 1_000_000 // ns since at when it was put
+					if put > n || n-put >= int64(maxAge) {
+						t.Errorf("an answer put at %d ns served at %d ns (max age %v)", put, n, maxAge)
+						return
+					}
+					continue
+				}
+				misses.Add(1)
+				p.put(tok, c, TokenStatus{State: TokenWaiting, Rank: 1_000_000 + n}, now)
+			}
+		}()
+	}
+	wg.Wait()
+	if hits.Load() == 0 || misses.Load() == 0 {
+		t.Fatalf("%d hits, %d misses: the test must see both", hits.Load(), misses.Load())
+	}
+	t.Logf("%d hits, %d misses", hits.Load(), misses.Load())
 }
 
 func (p *pollCache) size() int {
