@@ -14,9 +14,18 @@ import (
 
 var bearerPrefix = []byte("bearer ")
 
+// verifiedToken is the request's user-value key for a token already verified in
+// this request (by the per-token rate limit), so the handler behind it does not
+// check the same HMAC a second time. fasthttp drops user values when the
+// request ends, so nothing carries over to the connection's next request.
+type verifiedToken struct{}
+
 // token authenticates a request: the Authorization header when present, else the
 // legacy "userToken" body field. The engine decides INVALID and EXPIRED.
 func (s *Server) token(rc *fasthttp.RequestCtx) (engine.Token, error) {
+	if t, ok := rc.UserValue(verifiedToken{}).(*engine.Token); ok {
+		return *t, nil
+	}
 	h := bytes.TrimSpace(rc.Request.Header.Peek(fasthttp.HeaderAuthorization))
 	if len(h) == 0 {
 		return s.e.Authenticate(legacyToken(rc.Request.Body()))

@@ -28,8 +28,8 @@ func (q fixedQueue) Status(context.Context, engine.Token, time.Time, time.Durati
 	return q.status, nil
 }
 
-// statusServer returns a Server and a waiting token; fixed selects fixedQueue.
-func statusServer(b *testing.B, fixed bool) (*Server, string) {
+// statusServer returns a Server with opts and a waiting token; fixed selects fixedQueue.
+func statusServer(b *testing.B, fixed bool, opts Options) (*Server, string) {
 	_, rdb := storetest.Miniredis(b)
 	shared := redisstore.New(rdb, storetest.RandomName("b"))
 	var q engine.Queue = shared
@@ -51,7 +51,8 @@ func statusServer(b *testing.B, fixed bool) (*Server, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return New(e, Options{Log: zerolog.Nop()}), g.Token
+	opts.Log = zerolog.Nop()
+	return New(e, opts), g.Token
 }
 
 // bareHandler is the yardstick: fasthttp answering a constant status poll.
@@ -74,6 +75,7 @@ func BenchmarkQueueStatusHandler(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			rc.Response.Reset()
+			rc.ResetUserValues() // as fasthttp does after every request
 			h(&rc)
 		}
 		if rc.Response.StatusCode() != 200 {
@@ -82,11 +84,17 @@ func BenchmarkQueueStatusHandler(b *testing.B) {
 	}
 	b.Run("bare", func(b *testing.B) { run(b, bareHandler, "x") })
 	b.Run("fixed-queue", func(b *testing.B) {
-		s, tok := statusServer(b, true)
+		s, tok := statusServer(b, true, Options{})
+		run(b, s.Handler(), tok)
+	})
+	// The production default: the per-token poll limit in front, with a limiter
+	// that always allows, so only what the limit adds in concertd is measured.
+	b.Run("fixed-queue-rate-limited", func(b *testing.B) {
+		s, tok := statusServer(b, true, Options{Limiter: &fakeLimiter{ok: true}, RateLimits: DefaultRateLimits()})
 		run(b, s.Handler(), tok)
 	})
 	b.Run("miniredis", func(b *testing.B) {
-		s, tok := statusServer(b, false)
+		s, tok := statusServer(b, false, Options{})
 		run(b, s.Handler(), tok)
 	})
 }
@@ -118,7 +126,7 @@ func BenchmarkQueueStatusServer(b *testing.B) {
 	}
 	b.Run("bare", func(b *testing.B) { run(b, bareHandler, "x") })
 	b.Run("api", func(b *testing.B) {
-		s, tok := statusServer(b, true)
+		s, tok := statusServer(b, true, Options{})
 		run(b, s.Handler(), tok)
 	})
 }

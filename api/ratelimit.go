@@ -80,6 +80,7 @@ func (s *Server) perToken(prefix string, l Limit, h handlerFunc) handlerFunc {
 		if err != nil {
 			return h(ctx, rc)
 		}
+		rc.SetUserValue(verifiedToken{}, &t)
 		key := prefix + strconv.FormatInt(t.ConcertID, 10) + ":" + strconv.FormatInt(t.UserID, 10)
 		if !s.allow(ctx, rc, key, l) {
 			return nil

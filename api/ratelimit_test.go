@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -188,5 +189,70 @@ func TestRateLimitOff(t *testing.T) {
 	}
 	if lim.calls != 0 {
 		t.Fatalf("limiter called %d times with every limit off", lim.calls)
+	}
+}
+
+// TestRateLimitedHandlerReusesVerifiedToken: the per-token limit verifies the
+// token, and the handler behind it gets that token without checking the HMAC a
+// second time. The handler here sees a request whose Authorization header is
+// gone, so only the verified token the limit kept can answer it.
+func TestRateLimitedHandlerReusesVerifiedToken(t *testing.T) {
+	lim := &fakeLimiter{ok: true}
+	h := buildHarness(t, lim, DefaultRateLimits())
+	f := h.fixture()
+	want, err := h.e.Authenticate(f.token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got engine.Token
+	var gotErr error
+	calls := lim.calls // the fixture's own requests were limited per address
+	limited := h.srv.perToken("poll:", Limit{Rate: 2, Burst: 5}, func(_ context.Context, rc *fasthttp.RequestCtx) error {
+		rc.Request.Header.Del(fasthttp.HeaderAuthorization)
+		got, gotErr = h.srv.token(rc)
+		return nil
+	})
+	var rc fasthttp.RequestCtx
+	rc.Request.Header.Set(fasthttp.HeaderAuthorization, "Bearer "+f.token)
+	if err := limited(context.Background(), &rc); err != nil {
+		t.Fatal(err)
+	}
+	if gotErr != nil || got != want || lim.calls-calls != 1 {
+		t.Fatalf("handler got %+v, %v (limiter calls %d), want %+v", got, gotErr, lim.calls-calls, want)
+	}
+}
+
+// TestVerifiedTokenDoesNotOutliveItsRequest: the token a rate limit verified is
+// kept for that request only. On one keep-alive connection (as a reverse proxy
+// pools them for many users), a request after a verified one is judged by its
+// own Authorization header: missing or forged, it is refused.
+func TestVerifiedTokenDoesNotOutliveItsRequest(t *testing.T) {
+	h := buildHarness(t, &fakeLimiter{ok: true}, DefaultRateLimits())
+	f := h.fixture()
+	one := *h
+	one.client = &fasthttp.Client{Dial: h.client.Dial, MaxConnsPerHost: 1}
+	var dials atomic.Int64
+	dial := one.client.Dial
+	one.client.Dial = func(addr string) (net.Conn, error) { dials.Add(1); return dial(addr) }
+	forged := f.token[:len(f.token)-2] + "AA"
+	if forged == f.token {
+		forged = f.token[:len(f.token)-2] + "BB"
+	}
+	one.mustStatus(200, "GET", "/api/queue/status", "", bearer(f.token)...)
+	for _, tc := range []struct {
+		headers []string
+		code    string
+	}{
+		{nil, "TOKEN_MISSING"},
+		{bearer(forged), "TOKEN_INVALID"},
+	} {
+		m := one.mustStatus(401, "GET", "/api/queue/status", "", tc.headers...)
+		if m["code"] != tc.code {
+			t.Fatalf("code %v, want %s", m["code"], tc.code)
+		}
+		one.mustStatus(200, "GET", "/api/queue/status", "", bearer(f.token)...)
+	}
+	if n := dials.Load(); n != 1 {
+		t.Fatalf("%d connections, want every request on one", n)
 	}
 }
