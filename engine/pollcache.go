@@ -59,7 +59,8 @@ type pollKey struct{ concertID, userID, gen int64 }
 type pollAnswer struct {
 	at       int64 // clock ns when the shared state answered
 	rank     int64
-	opens    int64 // the concert's saleOpensAt (ns) the answer was given under
+	opens    int64 // the concert's saleOpensAt (ms) the answer was given under
+	preQueue bool  // answered before the sale opened
 	settings QueueSettings
 }
 
@@ -82,7 +83,7 @@ func (p *pollCache) get(t Token, c Concert, now time.Time) (TokenStatus, bool) {
 		return TokenStatus{}, false
 	}
 	k := pollKey{t.ConcertID, t.UserID, t.Gen}
-	n, opens := now.UnixNano(), c.SaleOpensAt.UnixNano()
+	n := now.UnixNano()
 	sh := p.shard(k)
 	sh.mu.Lock()
 	sh.rotate(n, p.maxAge)
@@ -94,10 +95,10 @@ func (p *pollCache) get(t Token, c Concert, now time.Time) (TokenStatus, bool) {
 	if !ok {
 		return TokenStatus{}, false
 	}
-	if n < a.at || n-a.at >= int64(p.maxAge) || a.opens != opens || a.settings != c.Queue {
+	if n < a.at || n-a.at >= int64(p.maxAge) || a.opens != c.SaleOpensAt.UnixMilli() || a.settings != c.Queue {
 		return TokenStatus{}, false
 	}
-	if (a.at < opens) != (n < opens) { // the sale opened since: the order is new
+	if a.preQueue != now.Before(c.SaleOpensAt) { // the sale opened since: the order is new
 		return TokenStatus{}, false
 	}
 	p.hits.Add(1)
@@ -109,12 +110,13 @@ func (p *pollCache) put(t Token, c Concert, s TokenStatus, now time.Time) {
 	if p.maxAge == 0 || s.State != TokenWaiting {
 		return
 	}
-	if !now.Before(c.SaleOpensAt) && s.Rank+1 <= max(pollCacheMinPosition, 2*int64(c.Queue.AdmitPerSecond)) {
+	preQueue := now.Before(c.SaleOpensAt)
+	if !preQueue && s.Rank+1 <= max(pollCacheMinPosition, 2*int64(c.Queue.AdmitPerSecond)) {
 		return
 	}
 	n := now.UnixNano()
 	k := pollKey{t.ConcertID, t.UserID, t.Gen}
-	a := pollAnswer{at: n, rank: s.Rank, opens: c.SaleOpensAt.UnixNano(), settings: c.Queue}
+	a := pollAnswer{at: n, rank: s.Rank, opens: c.SaleOpensAt.UnixMilli(), preQueue: preQueue, settings: c.Queue}
 	sh := p.shard(k)
 	sh.mu.Lock()
 	sh.rotate(n, p.maxAge)
