@@ -130,14 +130,14 @@ func (s *Server) countPayments(h handlerFunc) handlerFunc {
 }
 
 func outcome(err error) string {
-	var e *engine.Error
-	switch {
-	case err == nil:
+	if err == nil {
 		return paymentCompleted
-	case errors.Is(err, engine.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	}
+	if errors.Is(err, engine.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 		return string(engine.CodeUnavailable)
-	case errors.As(err, &e):
-		if _, ok := statusOf[e.Code]; ok {
+	}
+	if e, ok := asEngineError(err); ok {
+		if _, known := statusOf[e.Code]; known {
 			return string(e.Code)
 		}
 	}
