@@ -846,16 +846,16 @@ func eachQueueLength(b *testing.B, fn func(b *testing.B, q *qfix, n int)) {
 			rdb, prefix := storetest.Redis(b)
 			q := &qfix{t: b, ctx: context.Background(), s: New(rdb, prefix), rdb: rdb, c: 1, idle: 2 * time.Hour}
 			q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
-			q.fillQueue(q.s.keys.enterKeys(q.c), n)
+			q.fillQueue(n)
 			fn(b, q, n)
 		})
 	}
 }
 
 // fillQueue enters users 1..n, 1,000 to a call.
-func (q *qfix) fillQueue(keys []string, n int) {
+func (q *qfix) fillQueue(n int) {
 	q.t.Helper()
-	now := time.Now()
+	keys, now := q.s.keys.enterKeys(q.c), time.Now()
 	for from := 1; from <= n; from += 1000 {
 		args := []any{q.idle.Milliseconds()}
 		for uid := from; uid < from+1000 && uid <= n; uid++ {
