@@ -202,22 +202,21 @@ profile() {
   go tool pprof -top -nodecount=35 "$BIN/concertd" "$OUT/$name.cpu.pprof" >"$OUT/$name.cpu.top" 2>/dev/null || true
 }
 
+# metric_sum SERIES [ROUTE [STATUS]]: concertd's total so far of a /metrics series,
+# over the samples of that route (if given) whose status matches the regex STATUS
+# (if given).
+metric_sum() {
+  curl -fs "http://127.0.0.1:$PORT/metrics" |
+    awk -v m="$1" -v r="${2:-}" -v s="${3:-}" 'index($0, m " ") == 1 || index($0, m "{") == 1 {
+        if ((r == "" || index($0, "route=\"" r "\"")) && (s == "" || $0 ~ ("status=\"" s "\""))) n += $NF
+      } END { print n + 0 }'
+}
 # answers ROUTE STATUS: the answers with that status concertd has counted on a route so far.
-answers() {
-  curl -fs "http://127.0.0.1:$PORT/metrics" |
-    awk -v r="route=\"$1\"" -v s="status=\"$2\"" 'index($0, r) && index($0, s) && /^concertd_http_requests_total/ { n += $NF } END { print n + 0 }'
-}
-
-# from_cache: the polls concertd has answered from memory so far (POLL_CACHE_AGE).
-from_cache() {
-  curl -fs "http://127.0.0.1:$PORT/metrics" | awk '/^concertd_polls_from_cache_total/ { n += $NF } END { printf "%d", n }'
-}
-
+answers() { metric_sum concertd_http_requests_total "$1" "$2"; }
 # fivexx ROUTE: the 5xx answers concertd has counted on a route so far.
-fivexx() {
-  curl -fs "http://127.0.0.1:$PORT/metrics" |
-    awk -v r="route=\"$1\"" 'index($0, r) && match($0, /status="5[0-9][0-9]"/) { n += $NF } END { print n + 0 }'
-}
+fivexx() { metric_sum concertd_http_requests_total "$1" '5[0-9][0-9]'; }
+# from_cache: the polls concertd has answered from memory so far (POLL_CACHE_AGE).
+from_cache() { metric_sum concertd_polls_from_cache_total; }
 
 # 1. Bare fasthttp, then polling: 10,000 WAITING tokens (admitPerSecond 1, maxActive 1).
 #    Both send the same requests: GET /api/queue/status with the same token rotation.
