@@ -148,7 +148,15 @@ type HoldResult struct {
 type SeatMap struct {
 	Sold []bool // index = seat number; index 0 unused
 	Held []bool // pending or being paid, index = seat number
+	// Tags[n] is HolderTag of seat n's holder while Held[n], else 0. It tells a user
+	// who cannot hold the seat from one who may, without a holder's id per seat.
+	Tags []byte
 }
+
+// HolderTag is a user's one-byte tag in SeatMap.Tags: never 0, and different for
+// users whose ids differ by less than 255. Equal tags say nothing: the shared
+// state decides. (scripts/hold.lua writes the same value.)
+func HolderTag(userID int64) byte { return byte(uint64(userID)%255) + 1 }
 
 // ExpiredHold is a hold whose deadline passed: a PENDING one past its hold TTL, or
 // a PAYING one past its payment window.
@@ -180,8 +188,8 @@ type Seats interface {
 	// ErrTokenExpired, ErrSeatTaken, ErrHoldLimitReached; ErrNotRebuilt when the
 	// schedule's SetRebuilt marker is missing, checked in the same atomic step.
 	Hold(ctx context.Context, r HoldRequest) (HoldResult, error)
-	// SeatMap reads sold and held seats of a schedule in one or two round trips;
-	// holds past their deadline read as free. ErrNotRebuilt when the schedule's
+	// SeatMap reads sold and held seats of a schedule, with their holders' tags, in
+	// one round trip; holds past their deadline read as free. ErrNotRebuilt when the schedule's
 	// SetRebuilt marker is missing.
 	SeatMap(ctx context.Context, concertID, scheduleID int64, seatCount int, now time.Time) (SeatMap, error)
 	// Reservation reads a reservation from the shared state; ErrReservationNotFound if

@@ -5,6 +5,7 @@
 -- KEYS[3] -> P:{cN}:holders:<scheduleID>
 -- KEYS[4] -> P:{cN}:hold:<scheduleID>:<seat>
 -- KEYS[5] -> P:{cN}:uh:<userID>
+-- KEYS[6] -> P:{cN}:tags:<scheduleID>
 --
 -- ARGV[1] userID (the caller; must own the reservation)
 -- ARGV[2] reservationID
@@ -37,6 +38,7 @@ if state ~= 'PENDING' or tonumber(r[3]) <= tonumber(ARGV[3]) or not ours then
   if ours then
     redis.call('ZREM', KEYS[2], seat)
     redis.call('HDEL', KEYS[3], seat)
+    redis.call('SETRANGE', KEYS[6], seat, '\0')
     redis.call('DEL', KEYS[4])
   end
   redis.call('ZREM', KEYS[5], rid)
@@ -45,6 +47,7 @@ end
 
 redis.call('ZREM', KEYS[2], seat)
 redis.call('HDEL', KEYS[3], seat)
+redis.call('SETRANGE', KEYS[6], seat, '\0')
 redis.call('DEL', KEYS[4])
 redis.call('ZREM', KEYS[5], rid)
 redis.call('HSET', KEYS[1], 'state', 'CANCELLED')

@@ -12,7 +12,8 @@
 -- KEYS[6]  -> P:{cN}:paying:<scheduleID>
 -- KEYS[7]  -> P:{cN}:holders:<scheduleID>
 -- KEYS[8]  -> P:{cN}:rebuilt:<scheduleID>
--- then three keys per hold i = 1..n, at 8+3(i-1)+1 ..:
+-- KEYS[9]  -> P:{cN}:tags:<scheduleID>     (byte per seat: its holder's tag, 0 = none)
+-- then three keys per hold i = 1..n, at 9+3(i-1)+1 ..:
 --   P:{cN}:uh:<userID_i>
 --   P:{cN}:hold:<scheduleID>:<seat_i>
 --   P:{cN}:res:<reservationID_i>   (the fresh id; written only if a hold is made)
@@ -98,6 +99,9 @@ local function hold(uid, gen, seat, rid, nowArg, deadline, userHolds, trigger, r
 
   redis.call('ZADD', KEYS[5], deadline, seat)
   redis.call('HSET', KEYS[7], seat, rid .. ':' .. uid)
+  -- The engine's seat view reads these bytes to refuse holds from memory; the tag
+  -- (engine.HolderTag) tells it when the asker may be the holder, who gets 200.
+  redis.call('SETRANGE', KEYS[9], seat, string.char(tonumber(uid) % 255 + 1))
   redis.call('ZADD', userHolds, deadline, rid)
   local ttl = tonumber(deadline) - now
   if ttl > 0 then
@@ -117,7 +121,7 @@ end
 
 local out = {}
 for i = 0, (#ARGV - 5) / 6 - 1 do
-  local a, k = 5 + 6 * i, 8 + 3 * i
+  local a, k = 5 + 6 * i, 9 + 3 * i
   local r1, r2 = hold(ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6],
     KEYS[k + 1], KEYS[k + 2], KEYS[k + 3])
   out[#out + 1] = r1

@@ -6,7 +6,8 @@
 -- KEYS[2]   -> P:{cN}:holds:<scheduleID>
 -- KEYS[3]   -> P:{cN}:paying:<scheduleID>
 -- KEYS[4]   -> P:{cN}:holders:<scheduleID>
--- KEYS[4+i] -> P:{cN}:hold:<scheduleID>:<ARGV[i]>
+-- KEYS[5]   -> P:{cN}:tags:<scheduleID>
+-- KEYS[5+i] -> P:{cN}:hold:<scheduleID>:<ARGV[i]>
 --
 -- ARGV[i] seat number
 --
@@ -14,7 +15,8 @@
 
 for i, seat in ipairs(ARGV) do
   redis.call('SETBIT', KEYS[1], seat, 1)
-  redis.call('DEL', KEYS[4 + i])
+  redis.call('SETRANGE', KEYS[5], seat, '\0')
+  redis.call('DEL', KEYS[5 + i])
 end
 if #ARGV > 0 then
   redis.call('ZREM', KEYS[2], unpack(ARGV))

@@ -11,6 +11,7 @@
 -- KEYS[7] -> P:{cN}:holders:<scheduleID>
 -- KEYS[8] -> P:{cN}:hold:<scheduleID>:<seat>
 -- KEYS[9] -> P:{cN}:uh:<userID>
+-- KEYS[10] -> P:{cN}:tags:<scheduleID>
 --
 -- ARGV[1] userID
 -- ARGV[2] token gen
@@ -55,6 +56,7 @@ if state ~= 'PENDING' or tonumber(r[3]) <= now or not ours then
   if ours then
     redis.call('ZREM', KEYS[5], seat)
     redis.call('HDEL', KEYS[7], seat)
+    redis.call('SETRANGE', KEYS[10], seat, '\0')
     redis.call('DEL', KEYS[8])
   end
   redis.call('ZREM', KEYS[9], rid)

@@ -11,6 +11,7 @@
 -- KEYS[7] -> P:{cN}:uh:<userID>
 -- KEYS[8] -> P:{cN}:tokens   (token records, see enter.lua)
 -- KEYS[9] -> P:{cN}:active
+-- KEYS[10] -> P:{cN}:tags:<scheduleID>
 --
 -- ARGV[1] seat
 -- ARGV[2] reservationID
@@ -32,6 +33,7 @@ redis.call('ZREM', KEYS[2], seat)
 redis.call('ZREM', KEYS[3], seat)
 -- Whoever holds the seat loses it: the ledger is the judge of who owns it.
 redis.call('HDEL', KEYS[4], seat)
+redis.call('SETRANGE', KEYS[10], seat, '\0')
 redis.call('DEL', KEYS[5])
 
 if redis.call('EXISTS', KEYS[6]) == 1 then

@@ -8,6 +8,7 @@
 -- KEYS[4] -> P:{cN}:hold:<scheduleID>:<seat>
 -- KEYS[5] -> P:{cN}:res:<reservationID>
 -- KEYS[6] -> P:{cN}:uh:<userID>
+-- KEYS[7] -> P:{cN}:tags:<scheduleID>
 --
 -- ARGV[1] seat
 -- ARGV[2] reservationID (0: the seat had no holder; drop its orphaned entries)
@@ -41,6 +42,7 @@ end
 redis.call('ZREM', KEYS[1], seat)
 redis.call('ZREM', KEYS[2], seat)
 redis.call('HDEL', KEYS[3], seat)
+redis.call('SETRANGE', KEYS[7], seat, '\0')
 redis.call('DEL', KEYS[4])
 local state = redis.call('HGET', KEYS[5], 'state')
 if state == 'PENDING' or state == 'PAYING' then

@@ -31,11 +31,11 @@ func (s *Store) runHolds(scheduleID int64, batch []*holdCall) {
 	first := batch[0].req
 	c := first.Schedule.ConcertID
 	k := s.keys
-	keys := make([]string, 0, 8+3*len(batch))
+	keys := make([]string, 0, 9+3*len(batch))
 	keys = append(keys,
 		k.tokens(c), k.active(c), k.wait(c),
 		k.sold(c, scheduleID), k.holds(c, scheduleID), k.paying(c, scheduleID), k.holders(c, scheduleID),
-		k.rebuilt(c, scheduleID))
+		k.rebuilt(c, scheduleID), k.tags(c, scheduleID))
 	args := make([]any, 0, 5+6*len(batch))
 	args = append(args, first.MaxHolds, c, scheduleID, first.Schedule.Price, reservationTTL.Milliseconds())
 	for _, call := range batch {

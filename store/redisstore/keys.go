@@ -16,6 +16,7 @@ import "strconv"
 //	P:{cN}:holds:<scheduleID>  zset   seat -> hold deadline (ms), PENDING holds
 //	P:{cN}:paying:<scheduleID> zset   seat -> payment window end (ms), PAYING holds
 //	P:{cN}:holders:<scheduleID> hash  seat -> "reservationID:userID"
+//	P:{cN}:tags:<scheduleID>   string byte per seat number: engine.HolderTag of its holder, 0 = none
 //	P:{cN}:hold:<scheduleID>:<seat> string with PX: expiry trigger for the keyspace listener
 //	P:{cN}:res:<reservationID> hash   schedule seat user price deadline state
 //	P:{cN}:rebuilt:<scheduleID> string sold seats loaded from the ledger
@@ -48,6 +49,7 @@ func (k keys) sold(c, schedule int64) string    { return k.concert(c) + "sold:" 
 func (k keys) holds(c, schedule int64) string   { return k.concert(c) + "holds:" + itoa(schedule) }
 func (k keys) paying(c, schedule int64) string  { return k.concert(c) + "paying:" + itoa(schedule) }
 func (k keys) holders(c, schedule int64) string { return k.concert(c) + "holders:" + itoa(schedule) }
+func (k keys) tags(c, schedule int64) string    { return k.concert(c) + "tags:" + itoa(schedule) }
 func (k keys) rebuilt(c, schedule int64) string { return k.concert(c) + "rebuilt:" + itoa(schedule) }
 func (k keys) holdTrigger(c, schedule int64, seat int) string {
 	return k.concert(c) + "hold:" + itoa(schedule) + ":" + strconv.Itoa(seat)

@@ -194,7 +194,10 @@ func (s *Store) Cancel(ctx context.Context, concertID, reservationID, userID int
 // runCancel runs cancel.lua.
 func (s *Store) runCancel(ctx context.Context, c, sid int64, seat int, rid, uid int64, now time.Time) (engine.Reservation, error) {
 	k := s.keys
-	keys := []string{k.reservation(c, rid), k.holds(c, sid), k.holders(c, sid), k.holdTrigger(c, sid, seat), k.userHolds(c, uid)}
+	keys := []string{
+		k.reservation(c, rid), k.holds(c, sid), k.holders(c, sid), k.holdTrigger(c, sid, seat), k.userHolds(c, uid),
+		k.tags(c, sid),
+	}
 	v, err := cancelScript.Run(ctx, s.rdb, keys, uid, rid, ms(now)).Slice()
 	if err != nil {
 		return engine.Reservation{}, domainError("cancel", err)
@@ -221,6 +224,7 @@ func (s *Store) runPayBegin(ctx context.Context, t engine.Token, sid int64, seat
 	keys := []string{
 		k.tokens(c), k.active(c), k.wait(c), k.reservation(c, rid),
 		k.holds(c, sid), k.paying(c, sid), k.holders(c, sid), k.holdTrigger(c, sid, seat), k.userHolds(c, uid),
+		k.tags(c, sid),
 	}
 	v, err := payBeginScript.Run(ctx, s.rdb, keys, uid, t.Gen, rid, ms(now), ms(windowEnd)).Slice()
 	if err != nil {
@@ -247,7 +251,7 @@ func (s *Store) CompletePayment(ctx context.Context, r engine.Reservation, now t
 	k := s.keys
 	keys := []string{
 		k.sold(c, sid), k.holds(c, sid), k.paying(c, sid), k.holders(c, sid), k.holdTrigger(c, sid, r.Seat),
-		k.reservation(c, r.ID), k.userHolds(c, uid), k.tokens(c), k.active(c),
+		k.reservation(c, r.ID), k.userHolds(c, uid), k.tokens(c), k.active(c), k.tags(c, sid),
 	}
 	args := []any{r.Seat, r.ID, uid, ms(now), c, sid, r.Price, ms(r.ExpiresAt), reservationTTL.Milliseconds()}
 	n, err := payCompleteScript.Run(ctx, s.rdb, keys, args...).Int64()
@@ -306,7 +310,7 @@ func (s *Store) Release(ctx context.Context, h engine.ExpiredHold, now time.Time
 	k := s.keys
 	keys := []string{
 		k.holds(c, sid), k.paying(c, sid), k.holders(c, sid), k.holdTrigger(c, sid, h.Seat),
-		k.reservation(c, h.ReservationID), k.userHolds(c, h.UserID),
+		k.reservation(c, h.ReservationID), k.userHolds(c, h.UserID), k.tags(c, sid),
 	}
 	err := releaseScript.Run(ctx, s.rdb, keys, h.Seat, h.ReservationID, h.UserID, ms(now)).Err()
 	return domainError("release", err)
@@ -318,9 +322,9 @@ func (s *Store) MarkSold(ctx context.Context, concertID, scheduleID int64, seats
 	for len(seats) > 0 {
 		chunk := seats[:min(len(seats), markSoldChunk)]
 		seats = seats[len(chunk):]
-		keys := make([]string, 4, 4+len(chunk))
-		keys[0], keys[1], keys[2], keys[3] = k.sold(concertID, scheduleID), k.holds(concertID, scheduleID),
-			k.paying(concertID, scheduleID), k.holders(concertID, scheduleID)
+		keys := make([]string, 0, 5+len(chunk))
+		keys = append(keys, k.sold(concertID, scheduleID), k.holds(concertID, scheduleID),
+			k.paying(concertID, scheduleID), k.holders(concertID, scheduleID), k.tags(concertID, scheduleID))
 		args := make([]any, len(chunk))
 		for i, seat := range chunk {
 			keys = append(keys, k.holdTrigger(concertID, scheduleID, seat))
@@ -350,32 +354,49 @@ func (s *Store) SetRebuilt(ctx context.Context, concertID, scheduleID int64) err
 
 // --- reads ----------------------------------------------------------------------
 
-// SeatMap reads the sold bitmap and the live holds in one pipelined round trip.
-// A PAYING seat reads held whatever its window says: it is only freed by the
-// sweeper after the ledger is asked. Without the schedule's rebuilt marker the
-// bitmap cannot be trusted (Redis may have lost it), so the answer is
-// engine.ErrNotRebuilt rather than a map showing sold seats as free.
+// SeatMap reads the sold bitmap, the holder tags and the lapsed holds in one
+// pipelined round trip. A seat is held while it has a holder (its tag is set, and
+// every script that gives or ends a hold keeps tag and holder in step) unless its
+// hold is past its deadline and not swept yet; a PAYING seat is not in the holds
+// set, so it reads held whatever its window says: only the sweeper frees it, after
+// the ledger is asked. Reading lapsed holds rather than live ones keeps the cost
+// flat while a rush holds most of a large schedule: the tags are one string of a
+// byte per seat, and lapsed holds are few, since the sweeper ends them.
+// Without the schedule's rebuilt marker the bitmap cannot be trusted (Redis may
+// have lost it), so the answer is engine.ErrNotRebuilt rather than a map showing
+// sold seats as free.
 func (s *Store) SeatMap(ctx context.Context, concertID, scheduleID int64, seatCount int, now time.Time) (engine.SeatMap, error) {
 	k := s.keys
 	pipe := s.rdb.Pipeline()
 	rebuiltCmd := pipe.Exists(ctx, k.rebuilt(concertID, scheduleID))
 	soldCmd := pipe.Get(ctx, k.sold(concertID, scheduleID))
-	heldCmd := pipe.ZRangeByScore(ctx, k.holds(concertID, scheduleID), &redis.ZRangeBy{Min: "(" + ms(now), Max: "+inf"})
-	payingCmd := pipe.ZRange(ctx, k.paying(concertID, scheduleID), 0, -1)
+	tagsCmd := pipe.Get(ctx, k.tags(concertID, scheduleID))
+	lapsedCmd := pipe.ZRangeByScore(ctx, k.holds(concertID, scheduleID), &redis.ZRangeBy{Min: "-inf", Max: ms(now)})
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return engine.SeatMap{}, domainError("seat map", err)
 	}
 	if rebuiltCmd.Val() == 0 {
 		return engine.SeatMap{}, engine.ErrNotRebuilt
 	}
-	bitmap, err := soldCmd.Bytes()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return engine.SeatMap{}, domainError("seat map", err)
+	m := engine.SeatMap{Sold: make([]bool, seatCount+1), Held: make([]bool, seatCount+1), Tags: make([]byte, seatCount+1)}
+	for _, cmd := range []*redis.StringCmd{soldCmd, tagsCmd} {
+		if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return engine.SeatMap{}, domainError("seat map", err)
+		}
 	}
-	m := engine.SeatMap{Sold: make([]bool, seatCount+1), Held: make([]bool, seatCount+1)}
+	bitmap, _ := soldCmd.Bytes()
 	decodeBitmap(bitmap, m.Sold)
-	markHeld(heldCmd.Val(), m.Sold, m.Held)
-	markHeld(payingCmd.Val(), m.Sold, m.Held)
+	tags, _ := tagsCmd.Bytes()
+	for n := 1; n < min(len(tags), seatCount+1); n++ {
+		if tags[n] != 0 && !m.Sold[n] {
+			m.Held[n], m.Tags[n] = true, tags[n]
+		}
+	}
+	for _, member := range lapsedCmd.Val() {
+		if n, err := strconv.Atoi(member); err == nil && n >= 1 && n <= seatCount {
+			m.Held[n], m.Tags[n] = false, 0
+		}
+	}
 	return m, nil
 }
 
@@ -394,17 +415,6 @@ func decodeBitmap(bitmap []byte, sold []bool) {
 				}
 			}
 		}
-	}
-}
-
-// markHeld marks held seats; a sold seat stays only sold, since a sale beats any hold.
-func markHeld(members []string, sold, held []bool) {
-	for _, m := range members {
-		n, err := strconv.Atoi(m)
-		if err != nil || n < 1 || n >= len(held) || sold[n] {
-			continue
-		}
-		held[n] = true
 	}
 }
 

@@ -160,11 +160,34 @@ func (f *fixture) holder(seat int) string {
 }
 
 // requireHolderInvariant: a seat has a holder exactly while it is in the holds
-// or the paying set. Cancel, payment and release decide whose a seat is from
-// its holder alone, so every script that moves a seat must keep the two in step.
+// or the paying set, and its tag byte is its holder's HolderTag exactly then
+// (0 otherwise). Cancel, payment and release decide whose a seat is from its
+// holder alone, and the seat map reads holds from the tags, so every script that
+// moves a seat must keep the three in step.
 func (f *fixture) requireHolderInvariant() {
 	f.t.Helper()
 	k := f.s.keys
+	owners, err := f.rdb.HGetAll(f.ctx, k.holders(f.c, f.sched.ID)).Result()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	tags, err := f.rdb.Get(f.ctx, k.tags(f.c, f.sched.ID)).Bytes()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		f.t.Fatal(err)
+	}
+	for n := 1; n <= max(len(tags)-1, f.sched.SeatCount); n++ {
+		var want, got byte
+		if o, ok := owners[strconv.Itoa(n)]; ok {
+			_, uid, _ := parseHolder(o)
+			want = engine.HolderTag(uid)
+		}
+		if n < len(tags) {
+			got = tags[n]
+		}
+		if got != want {
+			f.t.Fatalf("seat %d: tag %d, want %d (holder %q)", n, got, want, owners[strconv.Itoa(n)])
+		}
+	}
 	inSets := map[string]bool{}
 	for _, set := range []string{k.holds(f.c, f.sched.ID), k.paying(f.c, f.sched.ID)} {
 		seats, err := f.rdb.ZRange(f.ctx, set, 0, -1).Result()
@@ -511,13 +534,13 @@ func TestExpiredLazily(t *testing.T) {
 		f := newFixture(t, b)
 		f.activate(1, t0.Add(time.Hour))
 		r := f.mustHold(1, 3, t0)
-		if m := f.seatMap(t0.Add(time.Minute - time.Millisecond)); !m.Held[3] {
-			t.Fatal("seat 3 free before its deadline")
+		if m := f.seatMap(t0.Add(time.Minute - time.Millisecond)); !m.Held[3] || m.Tags[3] != engine.HolderTag(1) {
+			t.Fatalf("seat 3 before its deadline: held %v, tag %d, want held by tag %d", m.Held[3], m.Tags[3], engine.HolderTag(1))
 		}
 		// At the deadline the hold is over, with no sweep having run.
 		at := r.ExpiresAt
-		if m := f.seatMap(at); m.Held[3] || m.Sold[3] {
-			t.Fatal("seat 3 still shown taken at its deadline")
+		if m := f.seatMap(at); m.Held[3] || m.Sold[3] || m.Tags[3] != 0 {
+			t.Fatalf("seat 3 at its deadline: held %v, sold %v, tag %d", m.Held[3], m.Sold[3], m.Tags[3])
 		}
 		if _, held := f.counts(at); held != 0 {
 			t.Fatalf("held = %d after the deadline", held)
@@ -527,6 +550,10 @@ func TestExpiredLazily(t *testing.T) {
 		}
 		f.activate(2, t0.Add(time.Hour))
 		f.mustHold(2, 3, at)
+		if m := f.seatMap(at); !m.Held[3] || m.Tags[3] != engine.HolderTag(2) {
+			t.Fatalf("seat 3 held again: held %v, tag %d, want tag %d", m.Held[3], m.Tags[3], engine.HolderTag(2))
+		}
+		f.requireHolderInvariant()
 	})
 }
 
@@ -926,6 +953,29 @@ func TestSeatMapBitOrder(t *testing.T) {
 			t.Errorf("seat %d = %v, want %v", n, sold[n], want)
 		}
 	}
+}
+
+// TestHolderTagsMatchEngine: hold.lua computes a holder's tag itself, and the
+// engine refuses holds from memory by comparing it with engine.HolderTag.
+func TestHolderTagsMatchEngine(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		f := newFixture(t, b)
+		uids := []int64{1, 254, 255, 256, 509, 510, 1 << 40, 1<<53 - 1}
+		for i, uid := range uids {
+			f.activate(uid, t0.Add(time.Hour))
+			f.mustHold(uid, i+1, t0)
+		}
+		m := f.seatMap(t0)
+		for i, uid := range uids {
+			if got, want := m.Tags[i+1], engine.HolderTag(uid); got != want || want == 0 {
+				t.Errorf("user %d: tag %d in Redis, engine.HolderTag %d", uid, got, want)
+			}
+		}
+		if engine.HolderTag(1) == engine.HolderTag(2) || engine.HolderTag(1) != engine.HolderTag(256) {
+			t.Error("tags should differ for neighbours and repeat every 255 ids")
+		}
+		f.requireHolderInvariant()
+	})
 }
 
 func TestNextReservationIDUnique(t *testing.T) {
