@@ -126,3 +126,27 @@ func TestMetricsCountPollsFromCache(t *testing.T) {
 		t.Fatalf("metrics lack %q (an answer a second old is not reused):\n%s", want, body)
 	}
 }
+
+// A rival's second try on a held seat is refused from the instance's seat view:
+// the same 409 SEAT_TAKEN, counted in concertd_holds_refused_from_memory_total.
+func TestMetricsCountHoldsRefusedFromMemory(t *testing.T) {
+	h := newHarness(t)
+	f := h.fixture()
+	rival := h.enter(h.user("lee"), f.concertID)
+	h.runEngine()
+	h.waitActive(f.token)
+	h.waitActive(rival)
+	hold := `{"concertScheduleId":` + itoa(f.scheduleID) + `,"seatNumber":7}`
+	h.mustStatus(201, "POST", "/api/reservations", hold, bearer(f.token)...)
+	for range 2 {
+		m := h.mustStatus(409, "POST", "/api/reservations", hold, bearer(rival)...)
+		if m["code"] != "SEAT_TAKEN" {
+			t.Fatalf("rival's hold: %v, want SEAT_TAKEN", m)
+		}
+	}
+	h.mustStatus(200, "POST", "/api/reservations", hold, bearer(f.token)...) // the holder still asks Redis
+	const want = "\nconcertd_holds_refused_from_memory_total 1\n"
+	if body := string(h.do("GET", "/metrics", "").body); !strings.Contains(body, want) {
+		t.Fatalf("metrics lack %q (the rival's second try only):\n%s", want, body)
+	}
+}

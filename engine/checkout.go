@@ -40,7 +40,7 @@ func (e *Engine) Pay(ctx context.Context, t Token, reservationID, amount int64, 
 	case err == nil:
 	case errors.Is(err, ErrAlreadyPaid):
 		// An earlier attempt committed but never reached step 3: finish it now.
-		e.complete(r)
+		e.complete(t, r)
 		return Sale{}, ErrAlreadyPaid
 	case errors.Is(err, ErrSeatTaken):
 		// The ledger sold this seat to another reservation (the shared state lost
@@ -54,7 +54,7 @@ func (e *Engine) Pay(ctx context.Context, t Token, reservationID, amount int64, 
 		e.abort(r)
 		return Sale{}, err
 	}
-	e.complete(r)
+	e.complete(t, r)
 	return sale, nil
 }
 
@@ -93,11 +93,12 @@ func (e *Engine) abort(r Reservation) {
 	_ = e.seats.AbortPayment(ctx, r, e.clock.Now())
 }
 
-func (e *Engine) complete(r Reservation) {
+func (e *Engine) complete(t Token, r Reservation) {
 	ctx, cancel := background()
 	defer cancel()
 	_, _ = e.seats.CompletePayment(ctx, r, e.clock.Now())
 	e.forgetSeatMap(r.ScheduleID)
+	e.activeTokens.forget(keyOf(t)) // the token may be DONE now
 }
 
 func (e *Engine) settle(concertID, scheduleID int64, seats []int) {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/concertd/concertd/engine/clock"
@@ -27,6 +28,10 @@ type Config struct {
 	// PollCacheAge is how long a far-back waiting token's poll answer is reused
 	// (see pollCache); default and most 1s, the lag the contract allows; <0: off.
 	PollCacheAge time.Duration
+	// HoldCacheAge is how long a token the shared state saw ACTIVE may have a hold
+	// on a seat this instance's seat view shows taken refused from memory (see
+	// takenInView); default and most 1s; <0: off, every hold asks the shared state.
+	HoldCacheAge time.Duration
 }
 
 func (c *Config) defaults() {
@@ -57,7 +62,14 @@ func (c *Config) defaults() {
 	if c.PollCacheAge == 0 {
 		c.PollCacheAge = maxPollLag
 	}
+	if c.HoldCacheAge == 0 || c.HoldCacheAge > maxHoldCacheAge {
+		c.HoldCacheAge = maxHoldCacheAge
+	}
 }
+
+// maxHoldCacheAge bounds how late a token's end may be noticed by a hold refused
+// from memory: the lag the contract allows a poll's answer.
+const maxHoldCacheAge = time.Second
 
 // Limits of the contract.
 const (
@@ -69,17 +81,20 @@ const (
 // Engine runs one concertd instance's share of the sale. Many instances may share
 // one Queue/Seats state and one Ledger.
 type Engine struct {
-	cfg       Config
-	clock     clock.Clock
-	ledger    Ledger
-	queue     Queue
-	seats     Seats
-	signer    signer
-	catalog   *catalog
-	seatMaps  seatMapCache
-	polls     *pollCache
-	avail     availabilityCache
-	sweepHint chan sweepTarget
+	cfg      Config
+	clock    clock.Clock
+	ledger   Ledger
+	queue    Queue
+	seats    Seats
+	signer   signer
+	catalog  *catalog
+	seatMaps seatMapCache
+	polls    *pollCache
+	// activeTokens are tokens the shared state said were ACTIVE within HoldCacheAge.
+	activeTokens     recentMap[struct{}]
+	holdsRefusedHere atomic.Int64
+	avail            availabilityCache
+	sweepHint        chan sweepTarget
 
 	counts     counters
 	users      knownUsers
@@ -101,6 +116,7 @@ func New(cfg Config, clk clock.Clock, ledger Ledger, queue Queue, seats Seats) *
 	}
 	e.catalog = newCatalog(ledger, clk)
 	e.polls = newPollCache(cfg.PollCacheAge, cfg.IdleTimeout)
+	e.activeTokens.maxAge = max(cfg.HoldCacheAge, 0)
 	return e
 }
 

@@ -3,47 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 )
-
-// SeatMapView is a schedule's seat map at one instant. Views are shared and
-// read-only: the same view may be served for up to seatMapMaxAge, so a rush on a
-// 50,000-seat map costs one Redis read per schedule per interval, not per request.
-type SeatMapView struct {
-	ScheduleID int64
-	Price      int64
-	Seats      []SeatStatus // index = seat number - 1
-	At         time.Time
-}
-
-// seatMapMaxAge keeps a held or freed seat visible within well under the contract's
-// one second.
-const seatMapMaxAge = 100 * time.Millisecond
-
-type seatMapCache struct {
-	mu    sync.Mutex
-	views map[int64]*seatMapEntry
-}
-
-type seatMapEntry struct {
-	mu   sync.Mutex // one reader refreshes while the others wait for its result
-	view *SeatMapView
-}
-
-func (c *seatMapCache) entry(scheduleID int64) *seatMapEntry {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.views == nil {
-		c.views = map[int64]*seatMapEntry{}
-	}
-	e, ok := c.views[scheduleID]
-	if !ok {
-		e = &seatMapEntry{}
-		c.views[scheduleID] = e
-	}
-	return e
-}
 
 // requireActive checks that the token is ACTIVE in the shared queue.
 func (e *Engine) requireActive(ctx context.Context, t Token, now time.Time) error {
@@ -53,6 +14,7 @@ func (e *Engine) requireActive(ctx context.Context, t Token, now time.Time) erro
 	}
 	switch s.State {
 	case TokenActive:
+		e.activeTokens.put(keyOf(t), now.UnixNano(), struct{}{})
 		return nil
 	case TokenWaiting:
 		return ErrNotAdmitted
@@ -76,49 +38,6 @@ func (e *Engine) scheduleFor(ctx context.Context, t Token, scheduleID int64) (Sc
 	return s, nil
 }
 
-// SeatMap returns every seat of a schedule with its status, for an ACTIVE token.
-func (e *Engine) SeatMap(ctx context.Context, t Token, scheduleID int64) (*SeatMapView, error) {
-	s, err := e.scheduleFor(ctx, t, scheduleID)
-	if err != nil {
-		return nil, err
-	}
-	now := e.clock.Now()
-	if err := e.requireActive(ctx, t, now); err != nil {
-		return nil, err
-	}
-	if err := e.ensureRebuilt(ctx, s); err != nil {
-		return nil, err
-	}
-	entry := e.seatMaps.entry(s.ID)
-	entry.mu.Lock()
-	defer entry.mu.Unlock()
-	if v := entry.view; v != nil && now.Sub(v.At) < seatMapMaxAge && !now.Before(v.At) {
-		return v, nil
-	}
-	m, err := e.seats.SeatMap(ctx, s.ConcertID, s.ID, s.SeatCount, now)
-	if errors.Is(err, ErrNotRebuilt) {
-		if err = e.rebuild(ctx, s); err == nil {
-			m, err = e.seats.SeatMap(ctx, s.ConcertID, s.ID, s.SeatCount, now)
-		}
-	}
-	if err != nil {
-		return nil, lostAgain(err)
-	}
-	v := &SeatMapView{ScheduleID: s.ID, Price: s.Price, Seats: make([]SeatStatus, s.SeatCount), At: now}
-	for n := 1; n <= s.SeatCount; n++ {
-		switch {
-		case n < len(m.Sold) && m.Sold[n]:
-			v.Seats[n-1] = SeatReserved
-		case n < len(m.Held) && m.Held[n]:
-			v.Seats[n-1] = SeatPending
-		default:
-			v.Seats[n-1] = SeatAvailable
-		}
-	}
-	entry.view = v
-	return v, nil
-}
-
 // Hold holds a seat for the token's user until now + HoldTTL. Created is false
 // when the user already held that seat and this is the same reservation.
 func (e *Engine) Hold(ctx context.Context, t Token, scheduleID int64, seat int) (Reservation, bool, error) {
@@ -132,6 +51,10 @@ func (e *Engine) Hold(ctx context.Context, t Token, scheduleID int64, seat int) 
 	if err := e.ensureRebuilt(ctx, s); err != nil {
 		return Reservation{}, false, err
 	}
+	now := e.clock.Now()
+	if err := e.takenInView(ctx, t, s, seat, now); err != nil {
+		return Reservation{}, false, err
+	}
 	r, err := e.hold(ctx, t, s, seat)
 	if errors.Is(err, ErrNotRebuilt) {
 		// The engine's memory of a rebuild outlived the shared state (Redis lost its
@@ -140,6 +63,7 @@ func (e *Engine) Hold(ctx context.Context, t Token, scheduleID int64, seat int) 
 			r, err = e.hold(ctx, t, s, seat)
 		}
 	}
+	e.learnHoldOutcome(t, err, now)
 	if err != nil {
 		return Reservation{}, false, lostAgain(err)
 	}
@@ -238,15 +162,6 @@ func (e *Engine) Cancel(ctx context.Context, t Token, id int64) (Reservation, er
 	}
 	e.forgetSeatMap(r.ScheduleID)
 	return clientView(r), nil
-}
-
-// forgetSeatMap drops this instance's cached view after a change it made itself,
-// so its own client sees the change on the next read.
-func (e *Engine) forgetSeatMap(scheduleID int64) {
-	entry := e.seatMaps.entry(scheduleID)
-	entry.mu.Lock()
-	entry.view = nil
-	entry.mu.Unlock()
 }
 
 // clientView hides the internal PAYING state: to a client a hold being paid is

@@ -98,7 +98,7 @@ func TestPollCacheForgetsOldGenerations(t *testing.T) {
 	// Two generations later every shard that is polled has let the 10,000 go.
 	for step := 1; step <= 2; step++ {
 		now := at.Add(time.Duration(step) * time.Second)
-		for u := range int64(pollCacheShards * 4) {
+		for u := range int64(recentShards * 4) {
 			p.get(Token{ConcertID: 1, UserID: u + 1, Gen: 1}, c, now)
 		}
 	}
@@ -114,9 +114,9 @@ func TestPollCacheStragglerKeepsYoungAnswers(t *testing.T) {
 	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	c := Concert{ID: 1, SaleOpensAt: at.Add(-time.Hour), Queue: QueueSettings{AdmitPerSecond: 1, MaxActive: 1}}
 	p := newPollCache(time.Second, time.Minute)
-	// Users 1, 65 and 129 share a shard (pollCacheShards apart).
+	// Users 1, 65 and 129 share a shard (recentShards apart).
 	x, y, z := Token{ConcertID: 1, UserID: 1, Gen: 1}, Token{ConcertID: 1, UserID: 65, Gen: 1}, Token{ConcertID: 1, UserID: 129, Gen: 1}
-	if p.shard(pollKey{1, 1, 1}) != p.shard(pollKey{1, 65, 1}) || p.shard(pollKey{1, 1, 1}) != p.shard(pollKey{1, 129, 1}) {
+	if p.answers.shard(tokenKey{1, 1, 1}) != p.answers.shard(tokenKey{1, 65, 1}) || p.answers.shard(tokenKey{1, 1, 1}) != p.answers.shard(tokenKey{1, 129, 1}) {
 		t.Fatal("the three users must share a shard for this test")
 	}
 	waiting := TokenStatus{State: TokenWaiting, Rank: 500}
@@ -175,16 +175,7 @@ func TestPollCacheConcurrentAnswersAreYoung(t *testing.T) {
 	t.Logf("%d hits, %d misses", hits.Load(), misses.Load())
 }
 
-func (p *pollCache) size() int {
-	n := 0
-	for i := range p.shards {
-		sh := &p.shards[i]
-		sh.mu.Lock()
-		n += len(sh.cur) + len(sh.prev)
-		sh.mu.Unlock()
-	}
-	return n
-}
+func (p *pollCache) size() int { return p.answers.size() }
 
 // BenchmarkPollCache is the cost of a poll answered from memory (get) and of
 // keeping an answer (put), and the heap each kept answer takes: what a refresh

@@ -161,6 +161,7 @@ type Counters struct {
 	ExpiredBySweep    int64 // expired holds found by the periodic sweep
 	SettledFromLedger int64 // PAYING holds the ledger said were sold (repaired step 3)
 	PollsFromCache    int64 // polls answered from this instance's memory (pollCache)
+	HoldsRefusedHere  int64 // holds refused from this instance's memory (takenInView)
 }
 
 type counters struct {
@@ -174,5 +175,6 @@ func (e *Engine) Counters() Counters {
 		ExpiredBySweep:    e.counts.expiredBySweep.Load(),
 		SettledFromLedger: e.counts.settledFromLedger.Load(),
 		PollsFromCache:    e.polls.hits.Load(),
+		HoldsRefusedHere:  e.holdsRefusedHere.Load(),
 	}
 }

@@ -25,6 +25,10 @@ type Config struct {
 	// PollCacheAge is how long a far-back waiter's poll answer is reused
 	// (POLL_CACHE_AGE, at most the contract's 1 s lag on position; 0 turns it off).
 	PollCacheAge time.Duration
+	// HoldCacheAge is how long a token seen ACTIVE may have holds on seats its
+	// instance's seat view shows taken refused from memory (HOLD_CACHE_AGE, at
+	// most 1 s; 0 turns it off).
+	HoldCacheAge time.Duration
 	LogLevel     string
 	// RateLimits come from RATE_LIMIT, RATE_LIMIT_POLL, RATE_LIMIT_HOLD and
 	// RATE_LIMIT_IP (see rateLimitsFromEnv); the zero value limits nothing.
@@ -60,11 +64,11 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 			}
 		}
 	}
-	c.PollCacheAge = time.Second
-	if v := getenv("POLL_CACHE_AGE"); v != "" {
-		if c.PollCacheAge, err = time.ParseDuration(v); err != nil || c.PollCacheAge < 0 || c.PollCacheAge > time.Second {
-			return Config{}, fmt.Errorf("POLL_CACHE_AGE=%q is not a Go duration from 0 (off) to 1s", v)
-		}
+	if c.PollCacheAge, err = cacheAge(getenv, "POLL_CACHE_AGE"); err != nil {
+		return Config{}, err
+	}
+	if c.HoldCacheAge, err = cacheAge(getenv, "HOLD_CACHE_AGE"); err != nil {
+		return Config{}, err
 	}
 	c.MaxHoldsPerUser = 4
 	if v := getenv("MAX_HOLDS_PER_USER"); v != "" {
@@ -126,4 +130,18 @@ func rateLimitsFromEnv(getenv func(string) string) (api.RateLimits, error) {
 		*l.dst = api.Limit{Rate: n, Burst: b}
 	}
 	return r, nil
+}
+
+// cacheAge reads one of the answer caches' ages: a Go duration from 0 (off) to
+// 1s, the lag the contract allows; 1s when unset.
+func cacheAge(getenv func(string) string, name string) (time.Duration, error) {
+	v := getenv(name)
+	if v == "" {
+		return time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > time.Second {
+		return 0, fmt.Errorf("%s=%q is not a Go duration from 0 (off) to 1s", name, v)
+	}
+	return d, nil
 }

@@ -20,7 +20,7 @@ func TestConfigFromEnv(t *testing.T) {
 	}{
 		{name: "defaults", check: func(c Config) bool {
 			return c.Addr == "127.0.0.1:8080" && c.HoldTTL == 5*time.Minute && c.ActiveTTL == 10*time.Minute &&
-				c.IdleTimeout == 2*time.Minute && c.MaxHoldsPerUser == 4 && c.PollCacheAge == time.Second &&
+				c.IdleTimeout == 2*time.Minute && c.MaxHoldsPerUser == 4 && c.PollCacheAge == time.Second && c.HoldCacheAge == time.Second &&
 				c.RedisPrefix == "concertd" && c.RateLimits == api.DefaultRateLimits()
 		}},
 		{name: "durations", env: map[string]string{"HOLD_TTL": "30s", "ACTIVE_TTL": "1m", "IDLE_TIMEOUT": "90s"},
@@ -35,6 +35,10 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "poll cache off", env: map[string]string{"POLL_CACHE_AGE": "0"}, check: func(c Config) bool { return c.PollCacheAge == 0 }},
 		{name: "poll cache beyond the contract's lag", env: map[string]string{"POLL_CACHE_AGE": "2s"}, wantErr: "POLL_CACHE_AGE"},
 		{name: "poll cache negative", env: map[string]string{"POLL_CACHE_AGE": "-1s"}, wantErr: "POLL_CACHE_AGE"},
+		{name: "hold cache off", env: map[string]string{"HOLD_CACHE_AGE": "0s"}, check: func(c Config) bool { return c.HoldCacheAge == 0 && c.PollCacheAge == time.Second }},
+		{name: "hold cache shorter", env: map[string]string{"HOLD_CACHE_AGE": "300ms"}, check: func(c Config) bool { return c.HoldCacheAge == 300*time.Millisecond }},
+		{name: "hold cache beyond the contract's lag", env: map[string]string{"HOLD_CACHE_AGE": "1.5s"}, wantErr: "HOLD_CACHE_AGE"},
+		{name: "hold cache not a duration", env: map[string]string{"HOLD_CACHE_AGE": "soon"}, wantErr: "HOLD_CACHE_AGE"},
 		{name: "rate limits off", env: map[string]string{"RATE_LIMIT": "off", "RATE_LIMIT_POLL": "9"},
 			check: func(c Config) bool { return c.RateLimits == api.RateLimits{} }},
 		{name: "poll limit with its burst", env: map[string]string{"RATE_LIMIT_POLL": "3:7"},

@@ -107,6 +107,7 @@ func (m *Main) Run(ctx context.Context) error {
 		IdleTimeout:     c.IdleTimeout,
 		MaxHoldsPerUser: c.MaxHoldsPerUser,
 		PollCacheAge:    cmp.Or(c.PollCacheAge, -1), // engine: 0 is its default, <0 off
+		HoldCacheAge:    cmp.Or(c.HoldCacheAge, -1),
 		Secret:          secret,
 	}, clock.Real{}, ledger, store, store)
 

@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// SeatMapView is a schedule's seat map at one instant. Views are shared and
+// read-only: the same view may be served for up to seatMapMaxAge, so a rush on a
+// 50,000-seat map costs one Redis read per schedule per interval, not per request.
+type SeatMapView struct {
+	ScheduleID int64
+	Price      int64
+	Seats      []SeatStatus // index = seat number - 1
+	At         time.Time
+	tags       []byte // HolderTag of each pending seat's holder, index = seat number
+}
+
+// seatMapMaxAge keeps a held or freed seat visible within well under the contract's
+// one second.
+const seatMapMaxAge = 100 * time.Millisecond
+
+func (v *SeatMapView) freshAt(now time.Time) bool {
+	return v != nil && now.Sub(v.At) < seatMapMaxAge && !now.Before(v.At)
+}
+
+type seatMapCache struct {
+	views sync.Map // schedule id -> *seatMapEntry
+}
+
+type seatMapEntry struct {
+	mu   sync.Mutex // one reader refreshes the view; see SeatMap and takenInView
+	view atomic.Pointer[SeatMapView]
+}
+
+func (c *seatMapCache) entry(scheduleID int64) *seatMapEntry {
+	if e, ok := c.views.Load(scheduleID); ok {
+		return e.(*seatMapEntry)
+	}
+	e, _ := c.views.LoadOrStore(scheduleID, &seatMapEntry{})
+	return e.(*seatMapEntry)
+}
+
+// SeatMap returns every seat of a schedule with its status, for an ACTIVE token.
+func (e *Engine) SeatMap(ctx context.Context, t Token, scheduleID int64) (*SeatMapView, error) {
+	s, err := e.scheduleFor(ctx, t, scheduleID)
+	if err != nil {
+		return nil, err
+	}
+	now := e.clock.Now()
+	if err := e.requireActive(ctx, t, now); err != nil {
+		return nil, err
+	}
+	if err := e.ensureRebuilt(ctx, s); err != nil {
+		return nil, err
+	}
+	entry := e.seatMaps.entry(s.ID)
+	if v := entry.view.Load(); v.freshAt(now) {
+		return v, nil
+	}
+	// The others wait for this reader's result rather than all read Redis.
+	entry.mu.Lock()
+	defer entry.mu.Unlock()
+	if v := entry.view.Load(); v.freshAt(now) {
+		return v, nil
+	}
+	v, err := e.readSeatMap(ctx, s, now)
+	if errors.Is(err, ErrNotRebuilt) {
+		if err = e.rebuild(ctx, s); err == nil {
+			v, err = e.readSeatMap(ctx, s, now)
+		}
+	}
+	if err != nil {
+		return nil, lostAgain(err)
+	}
+	entry.view.Store(v)
+	return v, nil
+}
+
+// readSeatMap reads a schedule's seat map from the shared state at now.
+func (e *Engine) readSeatMap(ctx context.Context, s Schedule, now time.Time) (*SeatMapView, error) {
+	m, err := e.seats.SeatMap(ctx, s.ConcertID, s.ID, s.SeatCount, now)
+	if err != nil {
+		return nil, err
+	}
+	v := &SeatMapView{ScheduleID: s.ID, Price: s.Price, Seats: make([]SeatStatus, s.SeatCount), At: now, tags: m.Tags}
+	for n := 1; n <= s.SeatCount; n++ {
+		switch {
+		case n < len(m.Sold) && m.Sold[n]:
+			v.Seats[n-1] = SeatReserved
+		case n < len(m.Held) && m.Held[n]:
+			v.Seats[n-1] = SeatPending
+		default:
+			v.Seats[n-1] = SeatAvailable
+		}
+	}
+	return v, nil
+}
+
+// forgetSeatMap drops this instance's cached view after a change it made itself,
+// so its own client sees the change on the next read.
+func (e *Engine) forgetSeatMap(scheduleID int64) {
+	e.seatMaps.entry(scheduleID).view.Store(nil)
+}
+
+// takenInView refuses a hold from this instance's memory when the answer cannot
+// be anything but SEAT_TAKEN: under a rush most holds are refused, nearly all of
+// them on seats someone else already holds, and each would otherwise cost a
+// script run in Redis. It answers only when
+//
+//   - the shared state said within the last HoldCacheAge (at most a second) that
+//     the token is ACTIVE, so a waiting or expired token still hears
+//     NOT_ADMITTED or TOKEN_EXPIRED; a token that ended within that second hears
+//     SEAT_TAKEN instead, a refusal either way;
+//   - the schedule's seat view, at most seatMapMaxAge old, shows the seat sold, or
+//     held by someone whose holder tag differs from the asker's: the holder, who
+//     must hear 200 with their own reservation, always asks the shared state.
+//
+// A seat freed since the view was read (expiry, or a cancel on another instance;
+// a cancel here drops the view) is refused for at most seatMapMaxAge more, as the
+// seat map itself shows it taken. Holds that win are always decided in the shared
+// state, so no seat is ever given out from here.
+func (e *Engine) takenInView(ctx context.Context, t Token, s Schedule, seat int, now time.Time) error {
+	if _, ok := e.activeTokens.get(keyOf(t), now.UnixNano()); !ok {
+		return nil
+	}
+	v := e.seatViewForHold(ctx, s, now)
+	if v == nil {
+		return nil
+	}
+	switch v.Seats[seat-1] {
+	case SeatReserved:
+		e.holdsRefusedHere.Add(1)
+		return Errorf(CodeSeatTaken, "seat %d is sold", seat)
+	case SeatPending:
+		if seat < len(v.tags) && v.tags[seat] != HolderTag(t.UserID) {
+			e.holdsRefusedHere.Add(1)
+			return Errorf(CodeSeatTaken, "seat %d is held", seat)
+		}
+	}
+	return nil
+}
+
+// seatViewForHold returns a fresh view of the schedule, reading one if none is
+// and no other request is reading it already; nil means ask the shared state.
+func (e *Engine) seatViewForHold(ctx context.Context, s Schedule, now time.Time) *SeatMapView {
+	entry := e.seatMaps.entry(s.ID)
+	if v := entry.view.Load(); v.freshAt(now) {
+		return v
+	}
+	if !entry.mu.TryLock() {
+		return nil
+	}
+	defer entry.mu.Unlock()
+	if v := entry.view.Load(); v.freshAt(now) {
+		return v
+	}
+	v, err := e.readSeatMap(ctx, s, now)
+	if err != nil {
+		return nil // the hold, asking the shared state, meets the cause itself
+	}
+	entry.view.Store(v)
+	return v
+}
+
+// learnHoldOutcome keeps what a hold decided in the shared state at now says of
+// the token: a hold made, or refused for the seat or the limit, passed the ACTIVE
+// check; NOT_ADMITTED and TOKEN_EXPIRED say the token is not ACTIVE.
+func (e *Engine) learnHoldOutcome(t Token, err error, now time.Time) {
+	switch {
+	case err == nil || isCode(err, CodeSeatTaken) || isCode(err, CodeHoldLimitReached):
+		e.activeTokens.put(keyOf(t), now.UnixNano(), struct{}{})
+	case isCode(err, CodeNotAdmitted) || isCode(err, CodeTokenExpired):
+		e.activeTokens.forget(keyOf(t))
+	}
+}

@@ -1,0 +1,194 @@
+package engine_test
+
+import (
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/concertd/concertd/engine"
+)
+
+// attempt is one hold as a client sees it, and whether the engine answered it
+// from its memory rather than from the shared state.
+type attempt struct {
+	created    bool
+	id         int64
+	err        error
+	fromMemory bool
+}
+
+func (v *env) try(e *engine.Engine, t engine.Token, scheduleID int64, seat int) attempt {
+	before := e.Counters().HoldsRefusedHere
+	r, created, err := e.Hold(v.ctx, t, scheduleID, seat)
+	return attempt{created: created, id: r.ID, err: err, fromMemory: e.Counters().HoldsRefusedHere > before}
+}
+
+func (a attempt) want(t *testing.T, what string, err error, fromMemory bool) {
+	t.Helper()
+	if !errors.Is(a.err, err) || (err == nil) != (a.err == nil) || a.fromMemory != fromMemory {
+		t.Fatalf("%s: err %v (from memory %v), want %v (from memory %v)", what, a.err, a.fromMemory, err, fromMemory)
+	}
+}
+
+// A hold on a seat someone else holds or bought is refused from the instance's
+// seat view once the shared state has said the asker's token is ACTIVE; every
+// other answer still comes from the shared state.
+func TestHoldRefusedFromMemory(t *testing.T) {
+	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
+		c, ss := v.concert(show{seats: []int{10}})
+		sid := ss[0].ID
+		toks := v.admitted(3, c.ID)
+		a, b, d := toks[0], toks[1], toks[2]
+		v.charge(a, 1_000_000)
+		e2 := v.another()
+
+		ra := v.try(v.e, a, sid, 1)
+		ra.want(t, "A holds seat 1", nil, false)
+		v.try(v.e, b, sid, 1).want(t, "B, not yet seen ACTIVE, on seat 1", engine.ErrSeatTaken, false)
+		v.try(v.e, b, sid, 1).want(t, "B again on seat 1", engine.ErrSeatTaken, true)
+		v.try(e2, b, sid, 1).want(t, "B on seat 1 through an instance that never saw B", engine.ErrSeatTaken, false)
+
+		again := v.try(v.e, a, sid, 1)
+		again.want(t, "A, the holder, on seat 1", nil, false)
+		if again.created || again.id != ra.id {
+			t.Fatalf("the holder got created=%v id %d, want their reservation %d again", again.created, again.id, ra.id)
+		}
+		v.try(v.e, b, sid, 2).want(t, "B on a free seat", nil, false)
+
+		paused := true
+		if _, err := v.e.PatchQueue(v.ctx, c.ID, engine.QueuePatch{Paused: &paused}); err != nil {
+			t.Fatal(err)
+		}
+		waiting, _ := v.enter(v.e, v.users(1)[0], c.ID)
+		v.clk.Advance(150 * time.Millisecond) // a new view, which shows seat 1 held
+		v.try(v.e, waiting, sid, 1).want(t, "a waiting token on a held seat", engine.ErrNotAdmitted, false)
+
+		// Sold: A pays, and has no other hold, so A's token is DONE.
+		v.pay(a, engine.Reservation{ID: ra.id, Price: ss[0].Price})
+		v.try(v.e, b, sid, 1).want(t, "B on the sold seat", engine.ErrSeatTaken, true)
+		v.try(v.e, a, sid, 1).want(t, "A, whose token is DONE since paying here", engine.ErrTokenExpired, false)
+
+		// A cancel on another instance shows here once this view is older than 100 ms.
+		v.clk.Advance(150 * time.Millisecond)
+		v.try(v.e, d, sid, 2).want(t, "D on B's seat 2", engine.ErrSeatTaken, false)
+		v.try(v.e, d, sid, 2).want(t, "D again on B's seat 2", engine.ErrSeatTaken, true)
+		if _, err := e2.Cancel(v.ctx, b, holdOf(t, v, b, sid, 2)); err != nil {
+			t.Fatal(err)
+		}
+		v.try(v.e, d, sid, 2).want(t, "D on seat 2 just after a cancel elsewhere", engine.ErrSeatTaken, true)
+		v.clk.Advance(100 * time.Millisecond)
+		v.try(v.e, d, sid, 2).want(t, "D on seat 2 a view later", nil, false)
+
+		// A cancel through this instance shows at once.
+		rd := holdOf(t, v, d, sid, 2)
+		v.clk.Advance(100 * time.Millisecond) // the view was read before D's hold
+		v.try(v.e, b, sid, 2).want(t, "B on D's seat 2", engine.ErrSeatTaken, true)
+		if _, err := v.e.Cancel(v.ctx, d, rd); err != nil {
+			t.Fatal(err)
+		}
+		v.try(v.e, b, sid, 2).want(t, "B on seat 2 just after D cancelled here", nil, false)
+
+		// What the shared state said of a token is trusted for one second only.
+		v.clk.Advance(time.Second)
+		v.try(v.e, d, sid, 2).want(t, "D a second after its last word from Redis", engine.ErrSeatTaken, false)
+		v.try(v.e, d, sid, 2).want(t, "D right after", engine.ErrSeatTaken, true)
+	})
+}
+
+// holdOf finds the reservation t holds on a seat by asking for the seat again.
+func holdOf(t *testing.T, v *env, tok engine.Token, sid int64, seat int) int64 {
+	t.Helper()
+	r, created, err := v.e.Hold(v.ctx, tok, sid, seat)
+	if err != nil || created {
+		t.Fatalf("user %d should hold seat %d: created=%v err=%v", tok.UserID, seat, created, err)
+	}
+	return r.ID
+}
+
+// A hold past its deadline frees the seat within the view's 100 ms, the same
+// lag the seat map has, well inside the contract's one second.
+func TestHoldFromMemoryAfterExpiry(t *testing.T) {
+	const ttl = time.Minute
+	eachBackend(t, engine.Config{HoldTTL: ttl}, func(t *testing.T, v *env) {
+		c, ss := v.concert(show{seats: []int{10}})
+		sid := ss[0].ID
+		toks := v.admitted(2, c.ID)
+		a, b := toks[0], toks[1]
+		r := v.hold(a, sid, 5)
+		v.try(v.e, b, sid, 6).want(t, "B on a free seat", nil, false)
+		v.clk.Set(r.ExpiresAt.Add(-50 * time.Millisecond))
+		v.try(v.e, b, sid, 6).want(t, "B, seen ACTIVE a minute ago, on A's seat", nil, false) // B's own seat: 200
+		v.try(v.e, b, sid, 5).want(t, "B on A's seat just before it lapses", engine.ErrSeatTaken, true)
+		v.clk.Advance(60 * time.Millisecond)
+		v.try(v.e, b, sid, 5).want(t, "B on A's lapsed seat, an old view", engine.ErrSeatTaken, true)
+		v.clk.Advance(50 * time.Millisecond)
+		v.try(v.e, b, sid, 5).want(t, "B on A's lapsed seat, a new view", nil, false)
+	})
+}
+
+// HOLD_CACHE_AGE below zero: every hold asks the shared state.
+func TestHoldFromMemoryOff(t *testing.T) {
+	eachBackend(t, engine.Config{HoldCacheAge: -1}, func(t *testing.T, v *env) {
+		c, ss := v.concert(show{seats: []int{10}})
+		toks := v.admitted(2, c.ID)
+		v.hold(toks[0], ss[0].ID, 1)
+		for range 3 {
+			v.try(v.e, toks[1], ss[0].ID, 1).want(t, "B on A's seat", engine.ErrSeatTaken, false)
+		}
+	})
+}
+
+// Owners and rivals hammer the same seats through two instances while the clock
+// moves: every owner gets their own reservation back, every rival SEAT_TAKEN, and
+// no seat gains a second holder, whatever part the instances' memory plays.
+func TestHoldFromMemoryOwnersAlwaysAnswered(t *testing.T) {
+	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
+		const owners, rivals, rounds = 40, 40, 30
+		c, ss := v.concert(show{seats: []int{owners}})
+		sid := ss[0].ID
+		toks := v.admitted(owners+rivals, c.ID)
+		engines := []*engine.Engine{v.e, v.another()}
+		ids := make([]int64, owners)
+		for i := range owners {
+			ids[i] = v.hold(toks[i], sid, i+1).ID
+		}
+		var wg sync.WaitGroup
+		var fromMemory atomic.Int64
+		for g, tok := range toks {
+			wg.Go(func() {
+				for r := range rounds {
+					e := engines[(g+r)%2]
+					seat := 1 + rand.IntN(owners)
+					if g < owners && r%2 == 0 {
+						seat = g + 1 // an owner's own seat, every other round
+					}
+					a := v.try(e, tok, sid, seat)
+					if a.fromMemory {
+						fromMemory.Add(1)
+					}
+					mine := g < owners && seat == g+1
+					switch {
+					case mine && (a.err != nil || a.created || a.id != ids[g]):
+						t.Errorf("owner %d on seat %d: created=%v id %d err %v, want reservation %d", tok.UserID, seat, a.created, a.id, a.err, ids[g])
+					case !mine && !errors.Is(a.err, engine.ErrSeatTaken) && !errors.Is(a.err, engine.ErrHoldLimitReached):
+						t.Errorf("user %d on another's seat %d: created=%v err %v", tok.UserID, seat, a.created, a.err)
+					}
+					if r%10 == 9 {
+						v.clk.Advance(40 * time.Millisecond)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if fromMemory.Load() == 0 {
+			t.Fatal("no hold was refused from memory: the test exercised nothing new")
+		}
+		if st := v.stats(c.ID); st.Held != owners {
+			t.Fatalf("held %d, want %d", st.Held, owners)
+		}
+		t.Logf("%d of %d holds refused from memory", fromMemory.Load(), (owners+rivals)*rounds)
+	})
+}
