@@ -10,17 +10,20 @@
 #
 # Environment:
 #   ONLY="bare poll" run only these steps (default: all), in the usual order:
-#                    bare redis poll pollredis hold issue seatmap pgbench pay sale
+#                    bare redis poll pollredis hold holdredis issue seatmap pgbench pay sale
 #                    (pollredis: poll again on a second instance with
-#                    POLL_CACHE_AGE=0, so every poll reads Redis)
+#                    POLL_CACHE_AGE=0, so every poll reads Redis; holdredis: hold
+#                    again, on a fresh schedule, through a second instance with
+#                    HOLD_CACHE_AGE=0, so every hold runs hold.lua)
 #                    (bare needs no other step; the summary leaves out what did
 #                    not run, and a ratio whose baseline did not run is n/a)
 #   PROFILE=1        also take a 10 s CPU profile of concertd under each load
 #                    (a separate run after the measured one, so the figures are
 #                    not taxed by the profiler)
 #   DURATION=15s     length of each wrk run
-#   PAIRED=1         with bare and pollredis, hold or issue running, measure bare again
-#                    right before each of them (bare-pollredis, bare-hold, bare-issue), and
+#   PAIRED=1         with bare and pollredis, hold, holdredis or issue running, measure
+#                    bare again right before each of them (bare-pollredis, bare-hold,
+#                    bare-holdredis, bare-issue), and
 #                    give those steps their ratio against that adjacent baseline:
 #                    the shared machine's speed drifts over the minutes between
 #                    the first bare run and the later steps (0: one bare run only)
@@ -58,8 +61,8 @@ PPROF=127.0.0.1:16060
 want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 for step in $ONLY; do
   case $step in
-    bare | redis | poll | pollredis | hold | issue | seatmap | pgbench | pay | sale) ;;
-    *) echo "bench: unknown step $step in ONLY (bare redis poll pollredis hold issue seatmap pgbench pay sale)" >&2; exit 1 ;;
+    bare | redis | poll | pollredis | hold | holdredis | issue | seatmap | pgbench | pay | sale) ;;
+    *) echo "bench: unknown step $step in ONLY (bare redis poll pollredis hold holdredis issue seatmap pgbench pay sale)" >&2; exit 1 ;;
   esac
 done
 
@@ -204,9 +207,9 @@ profile() {
 
 # metric_sum SERIES [ROUTE [STATUS]]: concertd's total so far of a /metrics series,
 # over the samples of that route (if given) whose status matches the regex STATUS
-# (if given).
+# (if given). METRICS_PORT names another instance than the one on PORT.
 metric_sum() {
-  curl -fs "http://127.0.0.1:$PORT/metrics" |
+  curl -fs "http://127.0.0.1:${METRICS_PORT:-$PORT}/metrics" |
     awk -v m="$1" -v r="${2:-}" -v s="${3:-}" 'index($0, m " ") == 1 || index($0, m "{") == 1 {
         if ((r == "" || index($0, "route=\"" r "\"")) && (s == "" || $0 ~ ("status=\"" s "\""))) n += $NF
       } END { print n + 0 }'
@@ -217,6 +220,15 @@ answers() { metric_sum concertd_http_requests_total "$1" "$2"; }
 fivexx() { metric_sum concertd_http_requests_total "$1" '5[0-9][0-9]'; }
 # from_cache: the polls concertd has answered from memory so far (POLL_CACHE_AGE).
 from_cache() { metric_sum concertd_polls_from_cache_total; }
+# refused_here: the holds concertd has refused from its seat view so far (HOLD_CACHE_AGE).
+refused_here() { metric_sum concertd_holds_refused_from_memory_total; }
+
+# start_uncached ENV...: a second concertd on PORT_UNCACHED with ENV, as uncached_pid.
+start_uncached() {
+  start_concertd $PORT_UNCACHED concertd-uncached "$@"
+  uncached_pid=$started
+  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT_UNCACHED/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+}
 
 # 1. Bare fasthttp, then polling: 10,000 WAITING tokens (admitPerSecond 1, maxActive 1).
 #    Both send the same requests: GET /api/queue/status with the same token rotation.
@@ -258,27 +270,41 @@ if want poll; then
   profile poll "http://127.0.0.1:$PORT" bench/wrk/poll.lua "$CONNS" "$OUT/poll.tokens"
 fi
 if want pollredis; then
-  start_concertd $PORT_UNCACHED concertd-uncached POLL_CACHE_AGE=0
-  uncached_pid=$started
-  for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT_UNCACHED/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+  start_uncached POLL_CACHE_AGE=0
   paired_bare pollredis
   wrk_run pollredis "http://127.0.0.1:$PORT_UNCACHED" bench/wrk/poll.lua "$CONNS" "$OUT/poll.tokens"
   kill "$uncached_pid" 2>/dev/null || true
 fi
 
-# 3. Holds: 1,000 ACTIVE users on a 100,000-seat schedule, random seats.
-if want hold; then
-  log "setup: 1,000 active users, 100,000 seats"
-  eval "$("$BIN/rush" setup -addr 127.0.0.1:$PORT -admin-key "$admin_key" -mode hold -users 1000 -seats 100000 -out "$OUT/hold.tokens")"
-  paired_bare hold
-  h5=$(fivexx /api/reservations) h201=$(answers /api/reservations 201) h200=$(answers /api/reservations 200)
-  wrk_run hold "http://127.0.0.1:$PORT" bench/wrk/hold.lua "$CONNS" "$OUT/hold.tokens" "$SCHEDULE_ID" 100000
+# 3. Holds: 1,000 ACTIVE users on a 100,000-seat schedule, random seats. The seats
+#    are gone within seconds, so most holds are refused, as in a real rush; most of
+#    those concertd refuses from its seat view (HOLD_CACHE_AGE, 1 s). holdredis
+#    repeats the run on a fresh schedule through a second instance with that off,
+#    where every hold is a hold.lua call.
+# hold_run NAME PORT: the hold run through the concertd on PORT, as NAME.
+hold_run() {
+  local name=$1 port=$2 METRICS_PORT=$2
+  log "setup: 1,000 active users, 100,000 seats ($name)"
+  eval "$("$BIN/rush" setup -addr 127.0.0.1:$port -admin-key "$admin_key" -mode hold -users 1000 -seats 100000 -out "$OUT/$name.tokens")"
+  paired_bare "$name"
+  local h5 h201 h200 hm
+  h5=$(fivexx /api/reservations) h201=$(answers /api/reservations 201) h200=$(answers /api/reservations 200) hm=$(refused_here)
+  wrk_run "$name" "http://127.0.0.1:$port" bench/wrk/hold.lua "$CONNS" "$OUT/$name.tokens" "$SCHEDULE_ID" 100000
   {
     echo "5xx: $(($(fivexx /api/reservations) - h5))"
     echo "201: $(($(answers /api/reservations 201) - h201))"
     echo "200: $(($(answers /api/reservations 200) - h200))"
-  } >>"$OUT/hold.txt"
+    echo "refused from memory: $(($(refused_here) - hm))"
+  } >>"$OUT/$name.txt"
+}
+if want hold; then
+  hold_run hold $PORT
   profile hold "http://127.0.0.1:$PORT" bench/wrk/hold.lua "$CONNS" "$OUT/hold.tokens" "$SCHEDULE_ID" 100000
+fi
+if want holdredis; then
+  start_uncached HOLD_CACHE_AGE=0
+  hold_run holdredis $PORT_UNCACHED
+  kill "$uncached_pid" 2>/dev/null || true
 fi
 
 # 4. Token issue: POST /api/users/token for users who have not entered yet. The
@@ -426,11 +452,13 @@ set_p1=$(redis_ops "SET P1")
   have pollredis && row "  the same, every poll to Redis" "$(rps pollredis)" "$(p99 pollredis)" "$(ratio "$(rps pollredis)" "$(bare_for pollredis)")" "(POLL_CACHE_AGE=0)"
   have bare-hold && row "bare fasthttp, just before hold" "$(rps bare-hold)" "$(p99 bare-hold)" "$(ratio "$(rps bare-hold)" "$bare")" "-"
   have hold && row "POST /api/reservations" "$(rps hold)" "$(p99 hold)" "$(ratio "$(rps hold)" "$(bare_for hold)")" ">= 0.60x, p99 < 10 ms"
+  have bare-holdredis && row "bare fasthttp, before holdredis" "$(rps bare-holdredis)" "$(p99 bare-holdredis)" "$(ratio "$(rps bare-holdredis)" "$bare")" "-"
+  have holdredis && row "  the same, every hold to Redis" "$(rps holdredis)" "$(p99 holdredis)" "$(ratio "$(rps holdredis)" "$(bare_for holdredis)")" "(HOLD_CACHE_AGE=0)"
   have bare-issue && row "bare fasthttp, just before issue" "$(rps bare-issue)" "$(p99 bare-issue)" "$(ratio "$(rps bare-issue)" "$bare")" "-"
   have issue && row "POST /api/users/token (first)" "$(rps issue)" "$(p99 issue)" "$(ratio "$(rps issue)" "$(bare_for issue)")" ">= 0.50x"
   have seatmap && row "GET seat map 50k (gzip, c64)" "$(rps seatmap)" "$(p99 seatmap)" "$(ratio "$(rps seatmap)" "$bare")" ">= 2,000 req/s"
-  have bare-hold || have bare-issue || have bare-pollredis && echo "  (pollredis, hold and issue: x bare is against the bare run just before each; the bare rows' own x is against the first)"
-  for r in bare poll bare-pollredis pollredis bare-hold hold bare-issue issue; do
+  have bare-hold || have bare-issue || have bare-pollredis || have bare-holdredis && echo "  (pollredis, hold, holdredis and issue: x bare is against the bare run just before each; the bare rows' own x is against the first)"
+  for r in bare poll bare-pollredis pollredis bare-hold hold bare-holdredis holdredis bare-issue issue; do
     have $r && echo "  $r: CPU us per request: $(cpu_per_req $r)"
   done
   if have poll; then
@@ -438,7 +466,12 @@ set_p1=$(redis_ops "SET P1")
     echo "  poll: $(line poll '^5xx'); non-2xx $(non2xx poll); from concertd's memory $pf of $pn ($(ratio "$pf" "$pn"))"
   fi
   have pollredis && echo "  pollredis: non-2xx $(non2xx pollredis)"
-  have hold && echo "  hold: $(line hold '^5xx'); $(line hold '^201') new holds; $(line hold '^200') the user's own hold again; non-2xx (409 SEAT_TAKEN etc.) $(non2xx hold)"
+  for r in hold holdredis; do
+    if have $r; then
+      hn=$(awk '/requests in/ { print $1 }' "$OUT/$r.txt") hm=$(sed -n 's/^refused from memory: //p' "$OUT/$r.txt")
+      echo "  $r: $(line $r '^5xx'); $(line $r '^201') new holds; $(line $r '^200') the user's own hold again; non-2xx (409 SEAT_TAKEN etc.) $(non2xx $r); refused from concertd's memory $hm of $hn ($(ratio "$hm" "$hn"))"
+    fi
+  done
   if have issue; then
     i1=$(sed -n 's/^201: //p' "$OUT/issue.txt") i0=$(sed -n 's/^200: //p' "$OUT/issue.txt")
     echo "  issue: 201 (new place in line) $i1, 200 (same token again) $i0: $(ratio "$i1" "$((i1 + i0))") first issues; $(line issue '^5xx'); $(line issue '^issue:')"

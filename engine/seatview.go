@@ -20,8 +20,12 @@ type SeatMapView struct {
 }
 
 // seatMapMaxAge keeps a held or freed seat visible within well under the contract's
-// one second.
-const seatMapMaxAge = 100 * time.Millisecond
+// one second. Holds read a new view from seatViewRenewAge on, in the background,
+// so the view they refuse from is replaced before it is too old to use.
+const (
+	seatMapMaxAge    = 100 * time.Millisecond
+	seatViewRenewAge = seatMapMaxAge * 3 / 4
+)
 
 func (v *SeatMapView) freshAt(now time.Time) bool {
 	return v != nil && now.Sub(v.At) < seatMapMaxAge && !now.Before(v.At)
@@ -35,6 +39,10 @@ type seatMapEntry struct {
 	mu   sync.Mutex // one reader refreshes the view; see SeatMap and takenInView
 	view atomic.Pointer[SeatMapView]
 }
+
+// replace stores v, read after old was loaded, unless the view was forgotten in
+// the meantime: a change this instance made during the read may be missing from v.
+func (en *seatMapEntry) replace(old, v *SeatMapView) { en.view.CompareAndSwap(old, v) }
 
 func (c *seatMapCache) entry(scheduleID int64) *seatMapEntry {
 	if e, ok := c.views.Load(scheduleID); ok {
@@ -64,8 +72,9 @@ func (e *Engine) SeatMap(ctx context.Context, t Token, scheduleID int64) (*SeatM
 	// The others wait for this reader's result rather than all read Redis.
 	entry.mu.Lock()
 	defer entry.mu.Unlock()
-	if v := entry.view.Load(); v.freshAt(now) {
-		return v, nil
+	old := entry.view.Load()
+	if old.freshAt(now) {
+		return old, nil
 	}
 	v, err := e.readSeatMap(ctx, s, now)
 	if errors.Is(err, ErrNotRebuilt) {
@@ -76,7 +85,7 @@ func (e *Engine) SeatMap(ctx context.Context, t Token, scheduleID int64) (*SeatM
 	if err != nil {
 		return nil, lostAgain(err)
 	}
-	entry.view.Store(v)
+	entry.replace(old, v)
 	return v, nil
 }
 
@@ -101,9 +110,11 @@ func (e *Engine) readSeatMap(ctx context.Context, s Schedule, now time.Time) (*S
 }
 
 // forgetSeatMap drops this instance's cached view after a change it made itself,
-// so its own client sees the change on the next read.
+// so its own client sees the change on the next read. The empty view it leaves
+// is never fresh, and is a new pointer each time, so a read that began before the
+// change cannot replace it (see replace).
 func (e *Engine) forgetSeatMap(scheduleID int64) {
-	e.seatMaps.entry(scheduleID).view.Store(nil)
+	e.seatMaps.entry(scheduleID).view.Store(&SeatMapView{})
 }
 
 // takenInView refuses a hold from this instance's memory when the answer cannot
@@ -146,24 +157,41 @@ func (e *Engine) takenInView(ctx context.Context, t Token, s Schedule, seat int,
 
 // seatViewForHold returns a fresh view of the schedule, reading one if none is
 // and no other request is reading it already; nil means ask the shared state.
+// A view past seatViewRenewAge is still used while one request reads the next in
+// the background: were the view let lapse first, every hold would go to Redis
+// for as long as the read took.
 func (e *Engine) seatViewForHold(ctx context.Context, s Schedule, now time.Time) *SeatMapView {
 	entry := e.seatMaps.entry(s.ID)
-	if v := entry.view.Load(); v.freshAt(now) {
-		return v
+	old := entry.view.Load()
+	if old.freshAt(now) {
+		if now.Sub(old.At) >= seatViewRenewAge && entry.mu.TryLock() {
+			go e.renewSeatView(entry, old, s)
+		}
+		return old
 	}
 	if !entry.mu.TryLock() {
 		return nil
 	}
 	defer entry.mu.Unlock()
-	if v := entry.view.Load(); v.freshAt(now) {
-		return v
+	if old = entry.view.Load(); old.freshAt(now) {
+		return old
 	}
 	v, err := e.readSeatMap(ctx, s, now)
 	if err != nil {
 		return nil // the hold, asking the shared state, meets the cause itself
 	}
-	entry.view.Store(v)
+	entry.replace(old, v)
 	return v
+}
+
+// renewSeatView reads the next view in the background; the caller holds entry.mu.
+func (e *Engine) renewSeatView(entry *seatMapEntry, old *SeatMapView, s Schedule) {
+	defer entry.mu.Unlock()
+	ctx, cancel := background()
+	defer cancel()
+	if v, err := e.readSeatMap(ctx, s, e.clock.Now()); err == nil {
+		entry.replace(old, v)
+	}
 }
 
 // learnHoldOutcome keeps what a hold decided in the shared state at now says of

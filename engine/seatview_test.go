@@ -192,3 +192,38 @@ func TestHoldFromMemoryOwnersAlwaysAnswered(t *testing.T) {
 		t.Logf("%d of %d holds refused from memory", fromMemory.Load(), (owners+rivals)*rounds)
 	})
 }
+
+// Holds read the next view in the background once theirs is 75 ms old, so a seat
+// freed elsewhere is offered again before the old view runs out, and no hold has
+// to wait for the read or go to Redis while it runs.
+func TestHoldSeatViewRenewedAhead(t *testing.T) {
+	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
+		c, ss := v.concert(show{seats: []int{10}})
+		sid := ss[0].ID
+		toks := v.admitted(2, c.ID)
+		b, d := toks[0], toks[1]
+		e2 := v.another()
+		rb := v.hold(b, sid, 3)
+		v.try(v.e, d, sid, 4).want(t, "D on a free seat", nil, false)
+		v.try(v.e, d, sid, 3).want(t, "D on B's seat", engine.ErrSeatTaken, true)
+		if _, err := e2.Cancel(v.ctx, b, rb.ID); err != nil {
+			t.Fatal(err)
+		}
+		v.clk.Advance(80 * time.Millisecond)
+		v.try(v.e, d, sid, 3).want(t, "D on seat 3, cancelled elsewhere, an 80 ms old view", engine.ErrSeatTaken, true)
+		// The clock stands still: only a view read since can offer the seat.
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			a := v.try(v.e, d, sid, 3)
+			if a.err == nil {
+				a.want(t, "D on seat 3 once the next view is in", nil, false)
+				return
+			}
+			a.want(t, "D on seat 3 while the next view is read", engine.ErrSeatTaken, true)
+			if time.Now().After(deadline) {
+				t.Fatal("no view was read ahead: the old one still refuses the seat")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+}
