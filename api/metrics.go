@@ -165,6 +165,7 @@ var (
 	descSettled    = prometheus.NewDesc("concertd_payments_settled_from_ledger_total", "Holds left PAYING that the ledger said were sold and the sweeper marked sold.", nil, nil)
 	descPollCache  = prometheus.NewDesc("concertd_polls_from_cache_total", "Queue status polls this instance answered from memory, within the contract's one-second lag on position.", nil, nil)
 	descHoldsHere  = prometheus.NewDesc("concertd_holds_refused_from_memory_total", "Seat holds this instance refused as SEAT_TAKEN from its seat view, without asking Redis.", nil, nil)
+	descChecks     = prometheus.NewDesc("concertd_active_checks_ahead_total", "ACTIVE tokens this instance asked Redis about again in the background, before its word on them ran out (HOLD_CACHE_AGE).", nil, nil)
 	descOutboxLag  = prometheus.NewDesc("concertd_outbox_lag_seconds", "Age of the oldest payment event not yet relayed to the Redis stream (0 when none).", nil, nil)
 )
 
@@ -178,7 +179,7 @@ type engineCollector struct {
 }
 
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descWaiting, descActive, descHeld, descSold, descSeats, descAdmissions, descScrapeOK, descExpiries, descSettled, descPollCache, descHoldsHere, descOutboxLag} {
+	for _, d := range []*prometheus.Desc{descWaiting, descActive, descHeld, descSold, descSeats, descAdmissions, descScrapeOK, descExpiries, descSettled, descPollCache, descHoldsHere, descChecks, descOutboxLag} {
 		ch <- d
 	}
 }
@@ -196,6 +197,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descSettled, prometheus.CounterValue, float64(n.SettledFromLedger))
 	ch <- prometheus.MustNewConstMetric(descPollCache, prometheus.CounterValue, float64(n.PollsFromCache))
 	ch <- prometheus.MustNewConstMetric(descHoldsHere, prometheus.CounterValue, float64(n.HoldsRefusedHere))
+	ch <- prometheus.MustNewConstMetric(descChecks, prometheus.CounterValue, float64(n.ActiveChecksAhead))
 	if c.outboxLag != nil {
 		if lag, err := c.outboxLag(ctx); err == nil {
 			ch <- prometheus.MustNewConstMetric(descOutboxLag, prometheus.GaugeValue, lag.Seconds())

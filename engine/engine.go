@@ -91,7 +91,7 @@ type Engine struct {
 	seatMaps seatMapCache
 	polls    *pollCache
 	// activeTokens are tokens the shared state said were ACTIVE within HoldCacheAge.
-	activeTokens     recentMap[struct{}]
+	activeTokens     recentMap[*activeFact]
 	holdsRefusedHere atomic.Int64
 	avail            availabilityCache
 	sweepHint        chan sweepTarget

@@ -14,7 +14,7 @@ func (e *Engine) requireActive(ctx context.Context, t Token, now time.Time) erro
 	}
 	switch s.State {
 	case TokenActive:
-		e.activeTokens.put(keyOf(t), now.UnixNano(), struct{}{})
+		e.activeTokens.put(keyOf(t), now.UnixNano(), &activeFact{})
 		return nil
 	case TokenWaiting:
 		return ErrNotAdmitted

@@ -43,9 +43,15 @@ func (m *recentMap[V]) shard(k tokenKey) *recentShard[V] {
 // get returns what was put for k less than maxAge before n (clock ns), never an
 // entry from n's future.
 func (m *recentMap[V]) get(k tokenKey, n int64) (V, bool) {
+	v, _, ok := m.getAt(k, n)
+	return v, ok
+}
+
+// getAt is get, with the time the entry was put.
+func (m *recentMap[V]) getAt(k tokenKey, n int64) (V, int64, bool) {
 	var zero V
 	if m.maxAge <= 0 {
-		return zero, false
+		return zero, 0, false
 	}
 	sh := m.shard(k)
 	sh.mu.Lock()
@@ -56,9 +62,9 @@ func (m *recentMap[V]) get(k tokenKey, n int64) (V, bool) {
 	}
 	sh.mu.Unlock()
 	if !ok || n < e.at || n-e.at >= int64(m.maxAge) {
-		return zero, false
+		return zero, 0, false
 	}
-	return e.v, true
+	return e.v, e.at, true
 }
 
 // put keeps v for k, as the shared state said it at n (clock ns).

@@ -162,10 +162,11 @@ type Counters struct {
 	SettledFromLedger int64 // PAYING holds the ledger said were sold (repaired step 3)
 	PollsFromCache    int64 // polls answered from this instance's memory (pollCache)
 	HoldsRefusedHere  int64 // holds refused from this instance's memory (takenInView)
+	ActiveChecksAhead int64 // tokens seen ACTIVE again by a background check (checkActiveAhead)
 }
 
 type counters struct {
-	expiredByHint, expiredBySweep, settledFromLedger atomic.Int64
+	expiredByHint, expiredBySweep, settledFromLedger, activeChecksAhead atomic.Int64
 }
 
 // Counters returns this instance's totals so far.
@@ -176,5 +177,6 @@ func (e *Engine) Counters() Counters {
 		SettledFromLedger: e.counts.settledFromLedger.Load(),
 		PollsFromCache:    e.polls.hits.Load(),
 		HoldsRefusedHere:  e.holdsRefusedHere.Load(),
+		ActiveChecksAhead: e.counts.activeChecksAhead.Load(),
 	}
 }

@@ -125,7 +125,8 @@ func (e *Engine) forgetSeatMap(scheduleID int64) {
 //   - the shared state said within the last HoldCacheAge (at most a second) that
 //     the token is ACTIVE, so a waiting or expired token still hears
 //     NOT_ADMITTED or TOKEN_EXPIRED; a token that ended within that second hears
-//     SEAT_TAKEN instead, a refusal either way;
+//     SEAT_TAKEN instead, a refusal either way. Once that word is 3/4 of the age
+//     old, the shared state is asked again in the background (checkActiveAhead);
 //   - the schedule's seat view, at most seatMapMaxAge old, shows the seat sold, or
 //     held by someone whose holder tag differs from the asker's: the holder, who
 //     must hear 200 with their own reservation, always asks the shared state.
@@ -135,8 +136,13 @@ func (e *Engine) forgetSeatMap(scheduleID int64) {
 // seat map itself shows it taken. Holds that win are always decided in the shared
 // state, so no seat is ever given out from here.
 func (e *Engine) takenInView(ctx context.Context, t Token, s Schedule, seat int, now time.Time) error {
-	if _, ok := e.activeTokens.get(keyOf(t), now.UnixNano()); !ok {
+	n := now.UnixNano()
+	fact, at, ok := e.activeTokens.getAt(keyOf(t), n)
+	if !ok {
 		return nil
+	}
+	if n-at >= int64(e.activeTokens.maxAge*3/4) && fact.checking.CompareAndSwap(false, true) {
+		go e.checkActiveAhead(t)
 	}
 	v := e.seatViewForHold(ctx, s, now)
 	if v == nil {
@@ -194,13 +200,37 @@ func (e *Engine) renewSeatView(entry *seatMapEntry, old *SeatMapView, s Schedule
 	}
 }
 
+// activeFact is the shared state's word that a token is ACTIVE.
+type activeFact struct {
+	checking atomic.Bool // a check ahead of this word's end is under way
+}
+
+// checkActiveAhead asks the shared state again, in the background, for a token
+// whose word is about to run out. A token that keeps holding would otherwise send
+// one hold a second to Redis just to be seen ACTIVE again, and under load that
+// hold waits longest.
+func (e *Engine) checkActiveAhead(t Token) {
+	ctx, cancel := background()
+	defer cancel()
+	now := e.clock.Now()
+	s, err := e.queue.Status(ctx, t, now, e.cfg.IdleTimeout)
+	switch {
+	case err != nil: // the word runs out on its own
+	case s.State == TokenActive:
+		e.counts.activeChecksAhead.Add(1)
+		e.activeTokens.put(keyOf(t), now.UnixNano(), &activeFact{})
+	default:
+		e.activeTokens.forget(keyOf(t))
+	}
+}
+
 // learnHoldOutcome keeps what a hold decided in the shared state at now says of
 // the token: a hold made, or refused for the seat or the limit, passed the ACTIVE
 // check; NOT_ADMITTED and TOKEN_EXPIRED say the token is not ACTIVE.
 func (e *Engine) learnHoldOutcome(t Token, err error, now time.Time) {
 	switch {
 	case err == nil || isCode(err, CodeSeatTaken) || isCode(err, CodeHoldLimitReached):
-		e.activeTokens.put(keyOf(t), now.UnixNano(), struct{}{})
+		e.activeTokens.put(keyOf(t), now.UnixNano(), &activeFact{})
 	case isCode(err, CodeNotAdmitted) || isCode(err, CodeTokenExpired):
 		e.activeTokens.forget(keyOf(t))
 	}

@@ -227,3 +227,55 @@ func TestHoldSeatViewRenewedAhead(t *testing.T) {
 		}
 	})
 }
+
+// A token whose word from Redis is 3/4 of HOLD_CACHE_AGE old is asked about again
+// in the background, so a user who keeps trying is never sent to Redis just to be
+// seen ACTIVE again; a token found ended there is forgotten.
+func TestHoldActiveTokenCheckedAhead(t *testing.T) {
+	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
+		c, ss := v.concert(show{seats: []int{10}})
+		sid := ss[0].ID
+		toks := v.admitted(3, c.ID)
+		a, b, d := toks[0], toks[1], toks[2]
+		v.charge(d, 1_000_000)
+		v.hold(a, sid, 1)
+		v.try(v.e, b, sid, 2).want(t, "B on a free seat", nil, false)
+		v.try(v.e, d, sid, 3).want(t, "D on a free seat", nil, false)
+		// D pays through another instance: D's token is DONE, which this one does not know.
+		e2 := v.another()
+		if _, err := e2.Pay(v.ctx, d, holdOf(t, v, d, sid, 3), ss[0].Price, ""); err != nil {
+			t.Fatal(err)
+		}
+
+		v.clk.Advance(800 * time.Millisecond)
+		v.try(v.e, b, sid, 1).want(t, "B on A's seat, B's word 0.8 s old", engine.ErrSeatTaken, true)
+		v.try(v.e, d, sid, 1).want(t, "D, DONE elsewhere 0.8 s ago, on A's seat", engine.ErrSeatTaken, true)
+		eventually(t, "B's check ahead", func() bool { return v.e.Counters().ActiveChecksAhead == 1 })
+		eventually(t, "D forgotten", func() bool {
+			a := v.try(v.e, d, sid, 1)
+			if a.err != nil && !a.fromMemory {
+				a.want(t, "D once its check ahead found it DONE", engine.ErrTokenExpired, false)
+				return true
+			}
+			return false
+		})
+
+		v.clk.Advance(300 * time.Millisecond) // B's first word is 1.1 s old, the one from the check 0.3 s
+		v.try(v.e, b, sid, 1).want(t, "B on A's seat after the check ahead", engine.ErrSeatTaken, true)
+		if n := v.e.Counters().ActiveChecksAhead; n != 1 {
+			t.Fatalf("%d checks ahead, want B's one", n)
+		}
+	})
+}
+
+// eventually waits up to two seconds of real time for a background step.
+func eventually(t *testing.T, what string, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for !done() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 2 s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
