@@ -30,8 +30,8 @@
 #   CONNS=256        wrk connections for the poll, hold and bare runs
 #   RUSH_USERS, RUSH_SEATS, RUSH_CONCURRENCY   the whole-sale run's size
 #   PAY_USERS        users of the payments-only run (4 holds each, all paid)
-#   ISSUE_USERS=700000  users inserted (SQL) for the token-issue run: enough that
-#                    each request is a user's first entry at up to ~45k req/s
+#   ISSUE_USERS=1500000 users inserted (SQL) for the token-issue run: enough that
+#                    each request is a user's first entry at up to ~100k req/s
 #   RUSH_ADMIT, RUSH_MAX_ACTIVE   the whole sale's queue settings (rush defaults)
 #   REDIS_HOST, PGHOST, PGUSER                 the local services (127.0.0.1, postgres)
 set -euo pipefail
@@ -47,7 +47,7 @@ PAY_USERS=${PAY_USERS:-2500}
 RUSH_CONCURRENCY=${RUSH_CONCURRENCY:-128}
 RUSH_ADMIT=${RUSH_ADMIT:-}
 RUSH_MAX_ACTIVE=${RUSH_MAX_ACTIVE:-}
-ISSUE_USERS=${ISSUE_USERS:-700000}
+ISSUE_USERS=${ISSUE_USERS:-1500000}
 ONLY=${ONLY:-}
 REDIS_HOST=${REDIS_HOST:-127.0.0.1}
 PGHOST=${PGHOST:-127.0.0.1}
