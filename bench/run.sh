@@ -299,6 +299,9 @@ hold_run() {
 }
 if want hold; then
   hold_run hold $PORT
+  # The same once more on the now-full schedule: the cost and latency of a rush's
+  # refusals alone, without the two seconds in which the seats are taken.
+  wrk_run hold-full "http://127.0.0.1:$PORT" bench/wrk/hold.lua "$CONNS" "$OUT/hold.tokens" "$SCHEDULE_ID" 100000
   profile hold "http://127.0.0.1:$PORT" bench/wrk/hold.lua "$CONNS" "$OUT/hold.tokens" "$SCHEDULE_ID" 100000
 fi
 if want holdredis; then
@@ -452,13 +455,14 @@ set_p1=$(redis_ops "SET P1")
   have pollredis && row "  the same, every poll to Redis" "$(rps pollredis)" "$(p99 pollredis)" "$(ratio "$(rps pollredis)" "$(bare_for pollredis)")" "(POLL_CACHE_AGE=0)"
   have bare-hold && row "bare fasthttp, just before hold" "$(rps bare-hold)" "$(p99 bare-hold)" "$(ratio "$(rps bare-hold)" "$bare")" "-"
   have hold && row "POST /api/reservations" "$(rps hold)" "$(p99 hold)" "$(ratio "$(rps hold)" "$(bare_for hold)")" ">= 0.60x, p99 < 10 ms"
+  have hold-full && row "  the same, the seats all taken" "$(rps hold-full)" "$(p99 hold-full)" "$(ratio "$(rps hold-full)" "$(bare_for hold)")" "(refusals only)"
   have bare-holdredis && row "bare fasthttp, before holdredis" "$(rps bare-holdredis)" "$(p99 bare-holdredis)" "$(ratio "$(rps bare-holdredis)" "$bare")" "-"
   have holdredis && row "  the same, every hold to Redis" "$(rps holdredis)" "$(p99 holdredis)" "$(ratio "$(rps holdredis)" "$(bare_for holdredis)")" "(HOLD_CACHE_AGE=0)"
   have bare-issue && row "bare fasthttp, just before issue" "$(rps bare-issue)" "$(p99 bare-issue)" "$(ratio "$(rps bare-issue)" "$bare")" "-"
   have issue && row "POST /api/users/token (first)" "$(rps issue)" "$(p99 issue)" "$(ratio "$(rps issue)" "$(bare_for issue)")" ">= 0.50x"
   have seatmap && row "GET seat map 50k (gzip, c64)" "$(rps seatmap)" "$(p99 seatmap)" "$(ratio "$(rps seatmap)" "$bare")" ">= 2,000 req/s"
   have bare-hold || have bare-issue || have bare-pollredis || have bare-holdredis && echo "  (pollredis, hold, holdredis and issue: x bare is against the bare run just before each; the bare rows' own x is against the first)"
-  for r in bare poll bare-pollredis pollredis bare-hold hold bare-holdredis holdredis bare-issue issue; do
+  for r in bare poll bare-pollredis pollredis bare-hold hold hold-full bare-holdredis holdredis bare-issue issue; do
     have $r && echo "  $r: CPU us per request: $(cpu_per_req $r)"
   done
   if have poll; then
