@@ -23,7 +23,8 @@
 #   DURATION=15s     length of each wrk run
 #   PAIRED=1         with bare and pollredis, hold, holdredis or issue running, measure
 #                    bare again right before each of them (bare-pollredis, bare-hold,
-#                    bare-holdredis, bare-issue), and
+#                    bare-holdredis, bare-issue), and after hold and issue once more
+#                    under their own requests (same-hold, same-issue; see same_bare), and
 #                    give those steps their ratio against that adjacent baseline:
 #                    the shared machine's speed drifts over the minutes between
 #                    the first bare run and the later steps (0: one bare run only)
@@ -191,6 +192,19 @@ paired_bare() {
   fi
 }
 
+# same_bare STEP SCRIPT ARGS...: bare under STEP's own requests (its wrk script and
+# arguments, which bare ignores), right after STEP, as same-STEP. The paired bare
+# run sends the poll's GETs; a hold or token request costs wrk more to make (a
+# body per request), and on two shared cores that CPU is taken from the server, so
+# this baseline tells concertd's cost from the load generator's.
+same_bare() {
+  if [ "$PAIRED" = 1 ] && want bare; then
+    local step=$1 script=$2
+    shift 2
+    wrk_run "same-$step" "http://127.0.0.1:$BARE_PORT" "$script" "$CONNS" "$@"
+  fi
+}
+
 # profile NAME URL SCRIPT CONNS ARGS...: a second, unmeasured run with a 10 s CPU profile.
 profile() {
   [ "$PROFILE" = 1 ] || return 0
@@ -302,6 +316,7 @@ if want hold; then
   # The same once more on the now-full schedule: the cost and latency of a rush's
   # refusals alone, without the two seconds in which the seats are taken.
   wrk_run hold-full "http://127.0.0.1:$PORT" bench/wrk/hold.lua "$CONNS" "$OUT/hold.tokens" "$SCHEDULE_ID" 100000
+  same_bare hold bench/wrk/hold.lua "$OUT/hold.tokens" "$SCHEDULE_ID" 100000
   profile hold "http://127.0.0.1:$PORT" bench/wrk/hold.lua "$CONNS" "$OUT/hold.tokens" "$SCHEDULE_ID" 100000
 fi
 if want holdredis; then
@@ -336,6 +351,7 @@ if want issue; then
     echo "5xx: $(($(fivexx /api/users/token) - i5))"
   } >>"$OUT/issue.txt"
   tail -3 "$OUT/issue.txt" >&2
+  same_bare issue bench/wrk/issue.lua "$OUT/issue.users" "$CONCERT_ID" 2
   if [ "$PROFILE" = 1 ]; then
     # Fresh users and a fresh concert, so the profiled run issues first tokens too.
     range=$(issue_users "$ISSUE_USERS")
@@ -456,13 +472,15 @@ set_p1=$(redis_ops "SET P1")
   have bare-hold && row "bare fasthttp, just before hold" "$(rps bare-hold)" "$(p99 bare-hold)" "$(ratio "$(rps bare-hold)" "$bare")" "-"
   have hold && row "POST /api/reservations" "$(rps hold)" "$(p99 hold)" "$(ratio "$(rps hold)" "$(bare_for hold)")" ">= 0.60x, p99 < 10 ms"
   have hold-full && row "  the same, the seats all taken" "$(rps hold-full)" "$(p99 hold-full)" "$(ratio "$(rps hold-full)" "$(bare_for hold)")" "(refusals only)"
+  have same-hold && row "  bare under hold's own requests" "$(rps same-hold)" "$(p99 same-hold)" "$(ratio "$(rps same-hold)" "$(bare_for hold)")" "hold / this: $(ratio "$(rps hold)" "$(rps same-hold)"), full: $(ratio "$(rps hold-full)" "$(rps same-hold)")"
   have bare-holdredis && row "bare fasthttp, before holdredis" "$(rps bare-holdredis)" "$(p99 bare-holdredis)" "$(ratio "$(rps bare-holdredis)" "$bare")" "-"
   have holdredis && row "  the same, every hold to Redis" "$(rps holdredis)" "$(p99 holdredis)" "$(ratio "$(rps holdredis)" "$(bare_for holdredis)")" "(HOLD_CACHE_AGE=0)"
   have bare-issue && row "bare fasthttp, just before issue" "$(rps bare-issue)" "$(p99 bare-issue)" "$(ratio "$(rps bare-issue)" "$bare")" "-"
   have issue && row "POST /api/users/token (first)" "$(rps issue)" "$(p99 issue)" "$(ratio "$(rps issue)" "$(bare_for issue)")" ">= 0.50x"
+  have same-issue && row "  bare under issue's own requests" "$(rps same-issue)" "$(p99 same-issue)" "$(ratio "$(rps same-issue)" "$(bare_for issue)")" "issue / this: $(ratio "$(rps issue)" "$(rps same-issue)")"
   have seatmap && row "GET seat map 50k (gzip, c64)" "$(rps seatmap)" "$(p99 seatmap)" "$(ratio "$(rps seatmap)" "$bare")" ">= 2,000 req/s"
   have bare-hold || have bare-issue || have bare-pollredis || have bare-holdredis && echo "  (pollredis, hold, holdredis and issue: x bare is against the bare run just before each; the bare rows' own x is against the first)"
-  for r in bare poll bare-pollredis pollredis bare-hold hold hold-full bare-holdredis holdredis bare-issue issue; do
+  for r in bare poll bare-pollredis pollredis bare-hold hold hold-full same-hold bare-holdredis holdredis bare-issue issue same-issue; do
     have $r && echo "  $r: CPU us per request: $(cpu_per_req $r)"
   done
   if have poll; then

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/concertd/concertd/engine/clock"
@@ -91,10 +90,9 @@ type Engine struct {
 	seatMaps seatMapCache
 	polls    *pollCache
 	// activeTokens are tokens the shared state said were ACTIVE within HoldCacheAge.
-	activeTokens     recentMap[*activeFact]
-	holdsRefusedHere atomic.Int64
-	avail            availabilityCache
-	sweepHint        chan sweepTarget
+	activeTokens recentMap[*activeFact]
+	avail        availabilityCache
+	sweepHint    chan sweepTarget
 
 	counts     counters
 	users      knownUsers

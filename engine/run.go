@@ -166,7 +166,8 @@ type Counters struct {
 }
 
 type counters struct {
-	expiredByHint, expiredBySweep, settledFromLedger, activeChecksAhead atomic.Int64
+	expiredByHint, expiredBySweep, settledFromLedger atomic.Int64
+	holdsRefusedHere, activeChecksAhead              atomic.Int64
 }
 
 // Counters returns this instance's totals so far.
@@ -176,7 +177,7 @@ func (e *Engine) Counters() Counters {
 		ExpiredBySweep:    e.counts.expiredBySweep.Load(),
 		SettledFromLedger: e.counts.settledFromLedger.Load(),
 		PollsFromCache:    e.polls.hits.Load(),
-		HoldsRefusedHere:  e.holdsRefusedHere.Load(),
+		HoldsRefusedHere:  e.counts.holdsRefusedHere.Load(),
 		ActiveChecksAhead: e.counts.activeChecksAhead.Load(),
 	}
 }

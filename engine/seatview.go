@@ -150,11 +150,11 @@ func (e *Engine) takenInView(ctx context.Context, t Token, s Schedule, seat int,
 	}
 	switch v.Seats[seat-1] {
 	case SeatReserved:
-		e.holdsRefusedHere.Add(1)
+		e.counts.holdsRefusedHere.Add(1)
 		return Errorf(CodeSeatTaken, "seat %d is sold", seat)
 	case SeatPending:
 		if seat < len(v.tags) && v.tags[seat] != HolderTag(t.UserID) {
-			e.holdsRefusedHere.Add(1)
+			e.counts.holdsRefusedHere.Add(1)
 			return Errorf(CodeSeatTaken, "seat %d is held", seat)
 		}
 	}
