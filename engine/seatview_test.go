@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"errors"
 	"math/rand/v2"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/concertd/concertd/engine"
+	"github.com/concertd/concertd/store/redisstore"
 )
 
 // attempt is one hold as a client sees it, and whether the engine answered it
@@ -278,4 +280,52 @@ func eventually(t *testing.T, what string, done func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// gatedSeats holds a seat map read back, after Redis answered, until let go.
+type gatedSeats struct {
+	*redisstore.Store
+	read, release chan struct{}
+}
+
+func (g gatedSeats) SeatMap(ctx context.Context, concertID, scheduleID int64, seatCount int, now time.Time) (engine.SeatMap, error) {
+	m, err := g.Store.SeatMap(ctx, concertID, scheduleID, seatCount, now)
+	g.read <- struct{}{}
+	<-g.release
+	return m, err
+}
+
+// A view read from Redis before this instance's own cancel, and returned after it,
+// must not become the view: the cancelled seat would then be refused from memory
+// after the cancel had answered.
+func TestSeatViewReadBeforeCancelIsNotKept(t *testing.T) {
+	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
+		c, ss := v.concert(show{seats: []int{10}})
+		sid := ss[0].ID
+		toks := v.admitted(2, c.ID)
+		a, b := toks[0], toks[1]
+		gate := gatedSeats{Store: v.store, read: make(chan struct{}), release: make(chan struct{})}
+		e := engine.New(v.cfg, v.clk, v.ledger, v.store, gate)
+		ra := v.hold(a, sid, 1)
+		v.try(e, b, sid, 2).want(t, "B on a free seat", nil, false) // B is seen ACTIVE; no view read
+
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.SeatMap(v.ctx, b, sid)
+			done <- err
+		}()
+		<-gate.read // the read has seat 1 held
+		if _, err := e.Cancel(v.ctx, a, ra.ID); err != nil {
+			t.Fatal(err)
+		}
+		close(gate.release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		go func() { // later reads (the hold's own) pass the gate unheld
+			for range gate.read {
+			}
+		}()
+		v.try(e, b, sid, 1).want(t, "B on seat 1, cancelled here after the read began", nil, false)
+	})
 }
