@@ -34,6 +34,10 @@
 #   ISSUE_USERS=1500000 users inserted (SQL) for the token-issue run: enough that
 #                    each request is a user's first entry at up to ~100k req/s
 #   RUSH_ADMIT, RUSH_MAX_ACTIVE   the whole sale's queue settings (rush defaults)
+#   RUSH_DURATION=45s  the whole sale's time limit; RUSH_ARGS  more rush flags
+#                    (the 200,000-user sale of RESULTS: RUSH_USERS=200000 RUSH_SEATS=20000
+#                    RUSH_CONCURRENCY=256 RUSH_ADMIT=200 RUSH_MAX_ACTIVE=2000
+#                    RUSH_DURATION=10m RUSH_ARGS="-ramp 15s -check-timeout 5m")
 #   REDIS_HOST, PGHOST, PGUSER                 the local services (127.0.0.1, postgres)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +52,8 @@ PAY_USERS=${PAY_USERS:-2500}
 RUSH_CONCURRENCY=${RUSH_CONCURRENCY:-128}
 RUSH_ADMIT=${RUSH_ADMIT:-}
 RUSH_MAX_ACTIVE=${RUSH_MAX_ACTIVE:-}
+RUSH_DURATION=${RUSH_DURATION:-45s}
+RUSH_ARGS=${RUSH_ARGS:-}
 ISSUE_USERS=${ISSUE_USERS:-1500000}
 ONLY=${ONLY:-}
 REDIS_HOST=${REDIS_HOST:-127.0.0.1}
@@ -402,9 +408,11 @@ fi
 # 8. The whole sale with payments on PostgreSQL.
 rush_rc=-
 if want sale; then
-  rush_args=(-users "$RUSH_USERS" -seats "$RUSH_SEATS" -per-user 4 -concurrency "$RUSH_CONCURRENCY" -duration 45s)
+  rush_args=(-users "$RUSH_USERS" -seats "$RUSH_SEATS" -per-user 4 -concurrency "$RUSH_CONCURRENCY" -duration "$RUSH_DURATION")
   [ -n "$RUSH_ADMIT" ] && rush_args+=(-admit "$RUSH_ADMIT")
   [ -n "$RUSH_MAX_ACTIVE" ] && rush_args+=(-max-active "$RUSH_MAX_ACTIVE")
+  read -ra extra <<<"$RUSH_ARGS"
+  rush_args+=("${extra[@]}")
   rush_cmd=("$BIN/rush" -addr 127.0.0.1:$PORT -admin-key "$admin_key" -timeline "$OUT/sale.csv" "${rush_args[@]}")
   echo "rush ${rush_args[*]}" >"$OUT/rush.cmd"
   log "sale: rush ${rush_args[*]}"
