@@ -40,6 +40,25 @@ end
 
 local idle = tonumber(ARGV[1])
 
+-- The arrival counter and the line's length are read once per call, at the first
+-- new token, and kept here: each redis.call costs about as much in Lua as the
+-- command itself, and a rush's batch is mostly first entries. seq is written back
+-- at the end, exactly as if each new token had taken an INCR.
+local seq, card
+local function nextGen()
+  if not seq then
+    seq = tonumber(redis.call('GET', KEYS[5]) or '0')
+  end
+  seq = seq + 1
+  return seq
+end
+local function lineAdd(score, uid)
+  if not card then
+    card = redis.call('ZCARD', KEYS[3])
+  end
+  card = card + redis.call('ZADD', KEYS[3], score, uid)
+end
+
 local function enter(uid, now, score)
   local cutoff = now - idle
   local rec = redis.call('HGET', KEYS[2], uid)
@@ -66,22 +85,26 @@ local function enter(uid, now, score)
 
   -- A new generation: whatever the old token left behind (an idle place in line, a
   -- lapsed or finished lease) must not carry over to it.
-  local gen = redis.call('INCR', KEYS[5])
+  local gen = nextGen()
   local issued = math.floor(now / 1000)
   redis.call('HSET', KEYS[2], uid, string.format('%d:%d:%d', gen, issued, now - issued * 1000))
-  redis.call('ZREM', KEYS[4], uid)
+  -- A lease never outlives its record: admission writes both, and a lapsed lease
+  -- goes with its record (admit.lua). So with no record there is no lease to drop.
+  if rec then
+    redis.call('ZREM', KEYS[4], uid)
+  end
 
   if tonumber(score) >= 0 then
-    redis.call('ZADD', KEYS[3], score, uid)
+    lineAdd(score, uid)
     return 0, gen, issued * 1000, 'WAITING', redis.call('ZRANK', KEYS[3], uid)
   end
   -- 2^52 + gen stays an exact double (below 2^53) and sorts behind every pre-queue
   -- score; redis.call passes numbers on with 17 significant digits, so none is lost.
-  redis.call('ZADD', KEYS[3], 4503599627370496 + gen, uid)
+  lineAdd(4503599627370496 + gen, uid)
   -- gen was just drawn from the arrival counter, so no score in line is higher:
-  -- the newcomer is last, and its rank is the count less one. ZCARD is O(1) where
-  -- ZRANK walks the skiplist, a cache miss per level in a queue of a million.
-  return 0, gen, issued * 1000, 'WAITING', redis.call('ZCARD', KEYS[3]) - 1
+  -- the newcomer is last, and its rank is the count less one. Counting is O(1)
+  -- where ZRANK walks the skiplist, a cache miss per level in a queue of a million.
+  return 0, gen, issued * 1000, 'WAITING', card - 1
 end
 
 local out = {}
@@ -93,5 +116,8 @@ for i = 0, (#ARGV - 1) / 3 - 1 do
   out[#out + 1] = issued
   out[#out + 1] = state
   out[#out + 1] = detail
+end
+if seq then
+  redis.call('SET', KEYS[5], seq)
 end
 return out

@@ -299,6 +299,15 @@ func TestEnterReuse(t *testing.T) {
 				if st := q.status(1, r.Gen, tc.second); st.State != engine.TokenWaiting || st.Rank != 0 {
 					t.Fatalf("new gen reads %+v, want WAITING rank 0", st)
 				}
+				// A lease left over from the old token would take the new one's record
+				// with it at the next admission step (admit.lua forgets lapsed leases).
+				q.admit(tc.second)
+				if st := q.status(1, r.Gen, tc.second); st.State == engine.TokenExpired {
+					t.Fatalf("new gen reads %+v after an admission step", st)
+				}
+				if n, err := q.rdb.ZCard(q.ctx, q.s.keys.active(q.c)).Result(); err != nil || n > 1 {
+					t.Fatalf("%d leases (%v), want at most the new token's", n, err)
+				}
 			})
 		})
 	}
