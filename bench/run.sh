@@ -446,6 +446,8 @@ p99() {
 non2xx() { if have "$1"; then awk '/Non-2xx or 3xx responses:/ { n = $NF } END { print n + 0 }' "$OUT/$1.txt"; fi; }
 line() { if have "$1"; then grep -E "$2" "$OUT/$1.txt" | head -1 || true; fi; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+# share PART WHOLE: PART's share of WHOLE, 0.00 when PART is 0 (ratio would say n/a).
+share() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a >= 0) printf "%.2f", a / b; else print "n/a" }'; }
 # redis_ops TEST: requests/s of one redis-benchmark line ("SET P1", "GET P16", "EVAL P1").
 redis_ops() { if [ -s "$OUT/redis.csv" ]; then awk -F'","' -v t="\"$1" '$1 == t { printf "%.0f", $2 }' "$OUT/redis.csv"; fi; }
 redis_p99() { if [ -s "$OUT/redis.csv" ]; then awk -F'","' -v t="\"$1" '$1 == t { print $7 }' "$OUT/redis.csv"; fi; }
@@ -493,18 +495,18 @@ set_p1=$(redis_ops "SET P1")
   done
   if have poll; then
     pn=$(awk '/requests in/ { print $1 }' "$OUT/poll.txt") pf=$(sed -n 's/^from cache: //p' "$OUT/poll.txt")
-    echo "  poll: $(line poll '^5xx'); non-2xx $(non2xx poll); from concertd's memory $pf of $pn ($(ratio "$pf" "$pn"))"
+    echo "  poll: $(line poll '^5xx'); non-2xx $(non2xx poll); from concertd's memory $pf of $pn ($(share "$pf" "$pn"))"
   fi
   have pollredis && echo "  pollredis: non-2xx $(non2xx pollredis)"
   for r in hold holdredis; do
     if have $r; then
       hn=$(awk '/requests in/ { print $1 }' "$OUT/$r.txt") hm=$(sed -n 's/^refused from memory: //p' "$OUT/$r.txt")
-      echo "  $r: $(line $r '^5xx'); $(line $r '^201') new holds; $(line $r '^200') the user's own hold again; non-2xx (409 SEAT_TAKEN etc.) $(non2xx $r); refused from concertd's memory $hm of $hn ($(ratio "$hm" "$hn"))"
+      echo "  $r: $(line $r '^5xx'); $(line $r '^201') new holds; $(line $r '^200') the user's own hold again; non-2xx (409 SEAT_TAKEN etc.) $(non2xx $r); refused from concertd's memory $hm of $hn ($(share "$hm" "$hn"))"
     fi
   done
   if have issue; then
     i1=$(sed -n 's/^201: //p' "$OUT/issue.txt") i0=$(sed -n 's/^200: //p' "$OUT/issue.txt")
-    echo "  issue: 201 (new place in line) $i1, 200 (same token again) $i0: $(ratio "$i1" "$((i1 + i0))") first issues; $(line issue '^5xx'); $(line issue '^issue:')"
+    echo "  issue: 201 (new place in line) $i1, 200 (same token again) $i0: $(share "$i1" "$((i1 + i0))") first issues; $(line issue '^5xx'); $(line issue '^issue:')"
   fi
   if [ -s "$OUT/redis.csv" ]; then
     echo
