@@ -13,9 +13,12 @@ run: ## embedded mode: no services, a demo concert; prints the URL and admin key
 build: ## build the server binary ./concertd
 	$(GO) build -o concertd ./cmd/concertd
 
-test: ## vet, then every test under the race detector against real Redis and PostgreSQL
+test: ## vet, then every test under the race detector against real Redis and PostgreSQL, then each benchmark once
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	@# Benchmarks check what they measure; one short pass keeps them from rotting
+	@# unseen (-short skips the 1M-waiter ones, which take ~20 s each to fill).
+	$(GO) test -short -count=1 -run '^$$' -bench . -benchtime 1x $(PKGS)
 
 fuzz: ## run each request decoder's fuzzer for FUZZTIME (default 20s)
 	@for f in $$($(GO) test -list 'Fuzz.*' ./api/ | grep ^Fuzz); do \

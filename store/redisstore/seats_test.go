@@ -1043,11 +1043,15 @@ func BenchmarkSeatMap50k(b *testing.B) {
 	if err := s.SetRebuilt(ctx, c, sid); err != nil {
 		b.Fatal(err)
 	}
-	var held []redis.Z
-	for n := 2; len(held) < 5000; n += 9 {
-		held = append(held, redis.Z{Score: float64(t0.Add(time.Minute).UnixMilli()), Member: n})
+	// Holds as hold.lua leaves them: in the holds set, with a holder and its tag.
+	pipe := rdb.Pipeline()
+	for i, n := 0, 2; i < 5000; i, n = i+1, n+9 {
+		uid := int64(i + 1)
+		pipe.ZAdd(ctx, s.keys.holds(c, sid), redis.Z{Score: float64(t0.Add(time.Minute).UnixMilli()), Member: n})
+		pipe.HSet(ctx, s.keys.holders(c, sid), n, fmt.Sprintf("%d:%d", i+1, uid))
+		pipe.SetRange(ctx, s.keys.tags(c, sid), int64(n), string([]byte{engine.HolderTag(uid)}))
 	}
-	if err := rdb.ZAdd(ctx, s.keys.holds(c, sid), held...).Err(); err != nil {
+	if _, err := pipe.Exec(ctx); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
