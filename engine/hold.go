@@ -14,7 +14,7 @@ func (e *Engine) requireActive(ctx context.Context, t Token, now time.Time) erro
 	}
 	switch s.State {
 	case TokenActive:
-		e.activeTokens.put(keyOf(t), now.UnixNano(), &activeFact{})
+		e.sawActive(t, now)
 		return nil
 	case TokenWaiting:
 		return ErrNotAdmitted
@@ -55,12 +55,12 @@ func (e *Engine) Hold(ctx context.Context, t Token, scheduleID int64, seat int) 
 	if err := e.takenInView(ctx, t, s, seat, now); err != nil {
 		return Reservation{}, false, err
 	}
-	r, err := e.hold(ctx, t, s, seat)
+	r, err := e.hold(ctx, t, s, seat, now)
 	if errors.Is(err, ErrNotRebuilt) {
 		// The engine's memory of a rebuild outlived the shared state (Redis lost its
 		// data): the script refused rather than offer a seat the ledger sold.
 		if err = e.rebuild(ctx, s); err == nil {
-			r, err = e.hold(ctx, t, s, seat)
+			r, err = e.hold(ctx, t, s, seat, e.clock.Now())
 		}
 	}
 	e.learnHoldOutcome(t, err, now)
@@ -72,12 +72,11 @@ func (e *Engine) Hold(ctx context.Context, t Token, scheduleID int64, seat int) 
 
 // hold takes a reservation id and runs one hold attempt. The id is taken per
 // attempt because a rebuild may have discarded ids the ledger already used.
-func (e *Engine) hold(ctx context.Context, t Token, s Schedule, seat int) (HoldResult, error) {
+func (e *Engine) hold(ctx context.Context, t Token, s Schedule, seat int, now time.Time) (HoldResult, error) {
 	id, err := e.seats.NextReservationID(ctx)
 	if err != nil {
 		return HoldResult{}, err
 	}
-	now := e.clock.Now()
 	return e.seats.Hold(ctx, HoldRequest{
 		Token:         t,
 		ReservationID: id,

@@ -205,6 +205,11 @@ type activeFact struct {
 	checking atomic.Bool // a check ahead of this word's end is under way
 }
 
+// sawActive keeps the shared state's word, given at now, that t is ACTIVE.
+func (e *Engine) sawActive(t Token, now time.Time) {
+	e.activeTokens.put(keyOf(t), now.UnixNano(), &activeFact{})
+}
+
 // checkActiveAhead asks the shared state again, in the background, for a token
 // whose word is about to run out. A token that keeps holding would otherwise send
 // one hold a second to Redis just to be seen ACTIVE again, and under load that
@@ -218,7 +223,7 @@ func (e *Engine) checkActiveAhead(t Token) {
 	case err != nil: // the word runs out on its own
 	case s.State == TokenActive:
 		e.counts.activeChecksAhead.Add(1)
-		e.activeTokens.put(keyOf(t), now.UnixNano(), &activeFact{})
+		e.sawActive(t, now)
 	default:
 		e.activeTokens.forget(keyOf(t))
 	}
@@ -230,7 +235,7 @@ func (e *Engine) checkActiveAhead(t Token) {
 func (e *Engine) learnHoldOutcome(t Token, err error, now time.Time) {
 	switch {
 	case err == nil || isCode(err, CodeSeatTaken) || isCode(err, CodeHoldLimitReached):
-		e.activeTokens.put(keyOf(t), now.UnixNano(), &activeFact{})
+		e.sawActive(t, now)
 	case isCode(err, CodeNotAdmitted) || isCode(err, CodeTokenExpired):
 		e.activeTokens.forget(keyOf(t))
 	}
