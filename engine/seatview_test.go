@@ -22,6 +22,13 @@ type attempt struct {
 	fromMemory bool
 }
 
+// tenSeats creates a concert with one 10-seat schedule and n users ACTIVE on it.
+func (v *env) tenSeats(n int) (engine.Schedule, []engine.Token) {
+	v.t.Helper()
+	c, ss := v.concert(show{seats: []int{10}})
+	return ss[0], v.admitted(n, c.ID)
+}
+
 func (v *env) try(e *engine.Engine, t engine.Token, scheduleID int64, seat int) attempt {
 	before := e.Counters().HoldsRefusedHere
 	r, created, err := e.Hold(v.ctx, t, scheduleID, seat)
@@ -40,9 +47,8 @@ func (a attempt) want(t *testing.T, what string, err error, fromMemory bool) {
 // other answer still comes from the shared state.
 func TestHoldRefusedFromMemory(t *testing.T) {
 	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
-		c, ss := v.concert(show{seats: []int{10}})
-		sid := ss[0].ID
-		toks := v.admitted(3, c.ID)
+		sched, toks := v.tenSeats(3)
+		sid := sched.ID
 		a, b, d := toks[0], toks[1], toks[2]
 		v.charge(a, 1_000_000)
 		e2 := v.another()
@@ -61,15 +67,15 @@ func TestHoldRefusedFromMemory(t *testing.T) {
 		v.try(v.e, b, sid, 2).want(t, "B on a free seat", nil, false)
 
 		paused := true
-		if _, err := v.e.PatchQueue(v.ctx, c.ID, engine.QueuePatch{Paused: &paused}); err != nil {
+		if _, err := v.e.PatchQueue(v.ctx, a.ConcertID, engine.QueuePatch{Paused: &paused}); err != nil {
 			t.Fatal(err)
 		}
-		waiting, _ := v.enter(v.e, v.users(1)[0], c.ID)
+		waiting, _ := v.enter(v.e, v.users(1)[0], a.ConcertID)
 		v.clk.Advance(150 * time.Millisecond) // a new view, which shows seat 1 held
 		v.try(v.e, waiting, sid, 1).want(t, "a waiting token on a held seat", engine.ErrNotAdmitted, false)
 
 		// Sold: A pays, and has no other hold, so A's token is DONE.
-		v.pay(a, engine.Reservation{ID: ra.id, Price: ss[0].Price})
+		v.pay(a, engine.Reservation{ID: ra.id, Price: sched.Price})
 		v.try(v.e, b, sid, 1).want(t, "B on the sold seat", engine.ErrSeatTaken, true)
 		v.try(v.e, a, sid, 1).want(t, "A, whose token is DONE since paying here", engine.ErrTokenExpired, false)
 
@@ -115,9 +121,8 @@ func holdOf(t *testing.T, v *env, tok engine.Token, sid int64, seat int) int64 {
 func TestHoldFromMemoryAfterExpiry(t *testing.T) {
 	const ttl = time.Minute
 	eachBackend(t, engine.Config{HoldTTL: ttl}, func(t *testing.T, v *env) {
-		c, ss := v.concert(show{seats: []int{10}})
-		sid := ss[0].ID
-		toks := v.admitted(2, c.ID)
+		sched, toks := v.tenSeats(2)
+		sid := sched.ID
 		a, b := toks[0], toks[1]
 		r := v.hold(a, sid, 5)
 		v.try(v.e, b, sid, 6).want(t, "B on a free seat", nil, false)
@@ -134,11 +139,11 @@ func TestHoldFromMemoryAfterExpiry(t *testing.T) {
 // HOLD_CACHE_AGE below zero: every hold asks the shared state.
 func TestHoldFromMemoryOff(t *testing.T) {
 	eachBackend(t, engine.Config{HoldCacheAge: -1}, func(t *testing.T, v *env) {
-		c, ss := v.concert(show{seats: []int{10}})
-		toks := v.admitted(2, c.ID)
-		v.hold(toks[0], ss[0].ID, 1)
+		sched, toks := v.tenSeats(2)
+		sid := sched.ID
+		v.hold(toks[0], sid, 1)
 		for range 3 {
-			v.try(v.e, toks[1], ss[0].ID, 1).want(t, "B on A's seat", engine.ErrSeatTaken, false)
+			v.try(v.e, toks[1], sid, 1).want(t, "B on A's seat", engine.ErrSeatTaken, false)
 		}
 	})
 }
@@ -200,9 +205,8 @@ func TestHoldFromMemoryOwnersAlwaysAnswered(t *testing.T) {
 // to wait for the read or go to Redis while it runs.
 func TestHoldSeatViewRenewedAhead(t *testing.T) {
 	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
-		c, ss := v.concert(show{seats: []int{10}})
-		sid := ss[0].ID
-		toks := v.admitted(2, c.ID)
+		sched, toks := v.tenSeats(2)
+		sid := sched.ID
 		b, d := toks[0], toks[1]
 		e2 := v.another()
 		rb := v.hold(b, sid, 3)
@@ -214,19 +218,15 @@ func TestHoldSeatViewRenewedAhead(t *testing.T) {
 		v.clk.Advance(80 * time.Millisecond)
 		v.try(v.e, d, sid, 3).want(t, "D on seat 3, cancelled elsewhere, an 80 ms old view", engine.ErrSeatTaken, true)
 		// The clock stands still: only a view read since can offer the seat.
-		deadline := time.Now().Add(2 * time.Second)
-		for {
+		eventually(t, "a view read ahead, offering seat 3", func() bool {
 			a := v.try(v.e, d, sid, 3)
 			if a.err == nil {
 				a.want(t, "D on seat 3 once the next view is in", nil, false)
-				return
+				return true
 			}
 			a.want(t, "D on seat 3 while the next view is read", engine.ErrSeatTaken, true)
-			if time.Now().After(deadline) {
-				t.Fatal("no view was read ahead: the old one still refuses the seat")
-			}
-			time.Sleep(time.Millisecond)
-		}
+			return false
+		})
 	})
 }
 
@@ -235,9 +235,8 @@ func TestHoldSeatViewRenewedAhead(t *testing.T) {
 // seen ACTIVE again; a token found ended there is forgotten.
 func TestHoldActiveTokenCheckedAhead(t *testing.T) {
 	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
-		c, ss := v.concert(show{seats: []int{10}})
-		sid := ss[0].ID
-		toks := v.admitted(3, c.ID)
+		sched, toks := v.tenSeats(3)
+		sid := sched.ID
 		a, b, d := toks[0], toks[1], toks[2]
 		v.charge(d, 1_000_000)
 		v.hold(a, sid, 1)
@@ -245,7 +244,7 @@ func TestHoldActiveTokenCheckedAhead(t *testing.T) {
 		v.try(v.e, d, sid, 3).want(t, "D on a free seat", nil, false)
 		// D pays through another instance: D's token is DONE, which this one does not know.
 		e2 := v.another()
-		if _, err := e2.Pay(v.ctx, d, holdOf(t, v, d, sid, 3), ss[0].Price, ""); err != nil {
+		if _, err := e2.Pay(v.ctx, d, holdOf(t, v, d, sid, 3), sched.Price, ""); err != nil {
 			t.Fatal(err)
 		}
 
@@ -300,9 +299,8 @@ func (g gatedSeats) SeatMap(ctx context.Context, concertID, scheduleID int64, se
 // after the cancel had answered.
 func TestSeatViewReadBeforeCancelIsNotKept(t *testing.T) {
 	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
-		c, ss := v.concert(show{seats: []int{10}})
-		sid := ss[0].ID
-		toks := v.admitted(2, c.ID)
+		sched, toks := v.tenSeats(2)
+		sid := sched.ID
 		a, b := toks[0], toks[1]
 		gate := gatedSeats{Store: v.store, read: make(chan struct{}), release: make(chan struct{})}
 		e := engine.New(v.cfg, v.clk, v.ledger, v.store, gate)
