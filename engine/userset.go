@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,19 +9,40 @@ import (
 
 // knownUsers answers "does this user exist?" for every token request without asking
 // the ledger per user: users are never deleted, so ids once seen are kept, and ids
-// not yet seen are learnt in bulk (every id above the highest one read so far, in
-// pages), which turns a rush of first-time token requests into a few range reads.
+// not yet seen are learnt in blocks of userBlock consecutive ids, which turns a rush
+// of first-time token requests into a few range reads.
+//
+// A miss reads the block its id falls in, not every block below it: a request for
+// user 750,001 waits for one block read, not for the 75 below it (an instance
+// started mid-rush, or users created after it started, cost a second of waiting at
+// the 99th percentile when it read from the lowest unread id up). Each block read
+// then reads the next one in the background, so a crowd walking up the ids finds
+// its users known before it gets there.
 type knownUsers struct {
-	set      userSet
-	mu       sync.Mutex   // one bulk read at a time; the others wait for it
-	loadedTo atomic.Int64 // highest id a bulk read returned
-	lastRead atomic.Int64 // wall time (ns) the last bulk read ended
+	set    userSet
+	mu     sync.Mutex // guards the fields below
+	blocks map[int64]*userBlockRead
+	// emptyFrom is a block the ledger had no id in or above at emptyAt: misses
+	// there within userReadEvery ask for their one id instead of reading.
+	emptyFrom int64
+	emptyAt   time.Time
+}
+
+// userBlockRead is one read of a block: done is closed when its ids are in the set.
+type userBlockRead struct {
+	done chan struct{}
+	// full: a later id existed when it was read, so every id of the block had been
+	// drawn (a row committing after the read is found by its own lookup). A block
+	// that was not full (the table's top) is read again on a miss, at most once per
+	// userReadEvery.
+	full   bool
+	readAt time.Time
 }
 
 const (
-	userReadPage = 100_000
-	// userReadEvery throttles bulk reads: ids that do not exist must not turn every
-	// request into one. Within it a miss asks the ledger about its one id.
+	userBlock = 10_000
+	// userReadEvery throttles reads of the top block: ids that do not exist must not
+	// turn every request into one. Within it a miss asks the ledger about its one id.
 	userReadEvery = 100 * time.Millisecond
 )
 
@@ -32,16 +52,14 @@ func (e *Engine) knownUser(ctx context.Context, userID int64) error {
 	if u.set.has(userID) {
 		return nil
 	}
-	if userID > u.loadedTo.Load() {
-		if err := e.readUsersAbove(ctx, userID); err != nil {
-			return err
-		}
-		if u.set.has(userID) {
-			return nil
-		}
+	if _, err := e.readUserBlock(ctx, userID/userBlock, true); err != nil {
+		return err
 	}
-	// Still unknown: the id does not exist, or its row committed after a bulk read
-	// had passed it (ids are drawn before commit, so they commit out of order).
+	if u.set.has(userID) {
+		return nil
+	}
+	// Still unknown: the id does not exist, or its row committed after its block
+	// was read (ids are drawn before commit, so they commit out of order).
 	ok, err := e.ledger.UserExists(ctx, userID)
 	if err != nil {
 		return err
@@ -53,49 +71,103 @@ func (e *Engine) knownUser(ctx context.Context, userID int64) error {
 	return nil
 }
 
-// readUsersAbove learns every user id above the highest one read so far, or at
-// least up to userID. The lock is taken per page, so a request whose id an
-// earlier page covered goes on while later pages are still being read.
-func (e *Engine) readUsersAbove(ctx context.Context, userID int64) error {
-	for {
-		done, err := e.readUserPage(ctx, userID)
-		if done || err != nil {
-			return err
+// readUserBlock makes sure block b has been read: it reads it, waits for the read
+// already under way, or returns at once when the block was read before (and, for
+// the top block, recently). It reports whether the block is full. With ahead, a
+// full block's read goes on to the next block in the background.
+func (e *Engine) readUserBlock(ctx context.Context, b int64, ahead bool) (full bool, err error) {
+	u := &e.users
+	u.mu.Lock()
+	if b < 0 || (b >= u.emptyFrom && time.Since(u.emptyAt) < userReadEvery) {
+		u.mu.Unlock()
+		return false, nil // no such block, or none of its ids existed a moment ago
+	}
+	r := u.blocks[b]
+	if r != nil {
+		select {
+		case <-r.done:
+			if r.full || time.Since(r.readAt) < userReadEvery {
+				u.mu.Unlock()
+				return r.full, nil
+			}
+			r = nil // the top block, read a while ago: read it again
+		default:
+		}
+	}
+	if r != nil { // a read under way
+		u.mu.Unlock()
+		select {
+		case <-r.done:
+			return r.full, nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+	r = &userBlockRead{done: make(chan struct{})}
+	if u.blocks == nil {
+		u.blocks = make(map[int64]*userBlockRead)
+	}
+	u.blocks[b] = r
+	u.mu.Unlock()
+
+	// One row past the block tells whether the block is full.
+	ids, err := e.ledger.UserIDsAbove(ctx, b*userBlock-1, userBlock+1)
+	for _, id := range ids {
+		u.set.add(id)
+	}
+	r.full = len(ids) > 0 && ids[len(ids)-1] >= (b+1)*userBlock
+	r.readAt = time.Now()
+	if err != nil || len(ids) == 0 {
+		// Only blocks holding users are kept, so ids no one has cannot grow the
+		// map; an empty read is remembered as the table's top instead.
+		u.mu.Lock()
+		if u.blocks[b] == r {
+			delete(u.blocks, b)
+		}
+		if err == nil && (b < u.emptyFrom || r.readAt.Sub(u.emptyAt) >= userReadEvery) {
+			u.emptyFrom, u.emptyAt = b, r.readAt
+		}
+		u.mu.Unlock()
+	}
+	close(r.done) // after a failed read the waiters ask for their ids alone
+	if err != nil {
+		return false, err
+	}
+	if ahead && r.full {
+		go e.readUsersAhead(b + 1)
+	}
+	return r.full, nil
+}
+
+// readUsersAhead reads block b and the blocks after it, in the background, until
+// it reaches the table's top or a block read (or being read) already.
+func (e *Engine) readUsersAhead(b int64) {
+	u := &e.users
+	for ; ; b++ {
+		u.mu.Lock()
+		_, seen := u.blocks[b]
+		u.mu.Unlock()
+		if seen {
+			return
+		}
+		ctx, cancel := background()
+		full, err := e.readUserBlock(ctx, b, false)
+		cancel()
+		if err != nil || !full {
+			return
 		}
 	}
 }
 
-// readUserPage reads the next page of user ids unless userID is covered already
-// or the ledger was read to its end too recently; done is false when more pages
-// may follow.
-func (e *Engine) readUserPage(ctx context.Context, userID int64) (done bool, err error) {
-	u := &e.users
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if userID <= u.loadedTo.Load() || time.Since(time.Unix(0, u.lastRead.Load())) < userReadEvery {
-		return true, nil // read while this one waited, or read to the end too recently
-	}
-	ids, err := e.ledger.UserIDsAbove(ctx, u.loadedTo.Load(), userReadPage)
-	if err != nil {
-		return true, err
-	}
-	for _, id := range ids {
-		u.set.add(id)
-	}
-	if len(ids) > 0 {
-		u.loadedTo.Store(ids[len(ids)-1])
-	}
-	if len(ids) < userReadPage {
-		u.lastRead.Store(time.Now().UnixNano())
-		return true, nil
-	}
-	return false, nil
-}
-
 // WarmUsers learns every user id the ledger holds, so the first token requests
-// after a start do not wait for bulk reads. Run calls it once, in the background.
+// after a start do not wait for block reads. Run calls it once, in the background.
 func (e *Engine) WarmUsers(ctx context.Context) error {
-	return e.readUsersAbove(ctx, math.MaxInt64)
+	for b := int64(0); ; b++ {
+		full, err := e.readUserBlock(ctx, b, false)
+		if err != nil || !full {
+			return err
+		}
+	}
 }
 
 // userSet remembers which user ids are known to exist. Ids come from a database
