@@ -219,7 +219,7 @@ func encodeSeatMap(v *engine.SeatMapView) []byte {
 		b = append(b, `{"seatNumber":`...)
 		b = strconv.AppendInt(b, int64(i+1), 10)
 		b = append(b, `,"status":`...)
-		b = appendString(b, string(st))
+		b = appendString(b, st.String())
 		b = append(b, `,"price":`...)
 		b = append(b, price...)
 		b = append(b, '}')

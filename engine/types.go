@@ -93,14 +93,27 @@ type Reservation struct {
 	ExpiresAt  time.Time // hold deadline
 }
 
-// SeatStatus is a seat as the seat map shows it.
-type SeatStatus string
+// SeatStatus is a seat as the seat map shows it. It is a byte, not a string: a
+// view of 100,000 seats is read every 75 ms under a rush, and as strings its
+// statuses were 1.6 MB of pointers for the collector to scan, where bytes are
+// 100 KB with none.
+type SeatStatus uint8
 
 const (
-	SeatAvailable SeatStatus = "available"
-	SeatPending   SeatStatus = "pending"
-	SeatReserved  SeatStatus = "reserved"
+	SeatAvailable SeatStatus = iota
+	SeatPending
+	SeatReserved
 )
+
+var seatStatusNames = [...]string{SeatAvailable: "available", SeatPending: "pending", SeatReserved: "reserved"}
+
+// String is the status as the API spells it.
+func (s SeatStatus) String() string {
+	if int(s) < len(seatStatusNames) {
+		return seatStatusNames[s]
+	}
+	return "unknown"
+}
 
 // LedgerEntry is one line of a user's balance history.
 type LedgerEntry struct {
