@@ -332,8 +332,9 @@ if want holdredis; then
 fi
 
 # 4. Token issue: POST /api/users/token for users who have not entered yet. The
-#    users are inserted with SQL (fast, and concertd has never seen them, so each
-#    first entry also pays the user lookup in PostgreSQL, as after a deploy);
+#    users are inserted with SQL (fast, and concertd has never seen them, so it
+#    learns them from PostgreSQL by blocks of ids as wrk reaches them, as after a
+#    deploy);
 #    issue.lua walks the ids in order, one range per wrk thread.
 # issue_users N: insert N users, print their id range FIRST-LAST.
 issue_users() {
@@ -516,7 +517,7 @@ set_p1=$(redis_ops "SET P1")
     done
     have poll && echo "  poll req/s / SET P1 ops/s = $(ratio "$(rps poll)" "$set_p1")   (each poll is one status.lua EVALSHA, batched)"
     have hold && echo "  hold req/s / SET P1 ops/s = $(ratio "$(rps hold)" "$set_p1")   (each hold is one hold.lua EVALSHA)"
-    have issue && echo "  issue req/s / EVAL P1 ops/s = $(ratio "$(rps issue)" "$(redis_ops "EVAL P1")")   (each first issue is one enter.lua EVALSHA + a user lookup)"
+    have issue && echo "  issue req/s / EVAL P1 ops/s = $(ratio "$(rps issue)" "$(redis_ops "EVAL P1")")   (each first issue is one enter.lua EVALSHA; users are read by block)"
   fi
   if have pgbench || have paybench; then
     echo
