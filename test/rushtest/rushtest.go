@@ -155,16 +155,27 @@ func (c *Client) Concert(ctx context.Context, seats int, price int64, admitPerSe
 	return r.Int("concertId"), int64(ids[0].(float64)), nil
 }
 
-// User creates a user with a unique email and returns its id.
+// User creates a user with a unique email and returns its id. Creating a user
+// takes no Idempotency-Key, so an attempt whose answer was lost (a killed
+// instance, a database cut mid-commit) may have created the user anyway: a
+// retry with the same email would then hear 409 EMAIL_TAKEN and never learn the
+// id. Each attempt after such a loss uses a fresh email instead; the user it may
+// have left behind has no balance and no token, so no invariant counts it.
 func (c *Client) User(ctx context.Context, name string) (int64, error) {
-	r, err := c.Retry(ctx, "POST", "/api/users", map[string]any{"name": name, "email": name + "-" + strconv.FormatUint(rand.Uint64(), 36) + "@example.com"})
-	if err != nil {
-		return 0, err
+	for {
+		email := name + "-" + strconv.FormatUint(rand.Uint64(), 36) + "@example.com"
+		r, err := c.Do(ctx, "POST", "/api/users", map[string]any{"name": name, "email": email})
+		if err == nil && r.Status != http.StatusServiceUnavailable && r.Status != http.StatusTooManyRequests {
+			if r.Status != http.StatusCreated {
+				return 0, fmt.Errorf("create user: %s", r)
+			}
+			return r.Int("userId"), nil
+		}
+		if ctx.Err() != nil {
+			return 0, fmt.Errorf("create user: %w (%v)", ctx.Err(), err)
+		}
+		time.Sleep(time.Duration(20+rand.IntN(30)) * time.Millisecond)
 	}
-	if r.Status != http.StatusCreated {
-		return 0, fmt.Errorf("create user: %s", r)
-	}
-	return r.Int("userId"), nil
 }
 
 // Enter takes a place in the concert's line and returns the token.
