@@ -29,6 +29,15 @@ if state == 'CANCELLED' then
   return redis.call('HGETALL', KEYS[1])
 end
 
+-- freeSeat ends this reservation's hold on its seat: the holds set, the holder,
+-- its tag and the expiry trigger go together, as every script keeps them.
+local function freeSeat()
+  redis.call('ZREM', KEYS[2], seat)
+  redis.call('HDEL', KEYS[3], seat)
+  redis.call('SETRANGE', KEYS[6], seat, '\0')
+  redis.call('DEL', KEYS[4])
+end
+
 local ours = redis.call('HGET', KEYS[3], seat) == rid .. ':' .. uid
 if state ~= 'PENDING' or tonumber(r[3]) <= tonumber(ARGV[3]) or not ours then
   if state == 'PENDING' then
@@ -36,19 +45,13 @@ if state ~= 'PENDING' or tonumber(r[3]) <= tonumber(ARGV[3]) or not ours then
   end
   -- Still ours but past its deadline: free it now rather than wait for the sweeper.
   if ours then
-    redis.call('ZREM', KEYS[2], seat)
-    redis.call('HDEL', KEYS[3], seat)
-    redis.call('SETRANGE', KEYS[6], seat, '\0')
-    redis.call('DEL', KEYS[4])
+    freeSeat()
   end
   redis.call('ZREM', KEYS[5], rid)
   return redis.error_reply('RESERVATION_EXPIRED reservation ' .. rid .. ' has expired')
 end
 
-redis.call('ZREM', KEYS[2], seat)
-redis.call('HDEL', KEYS[3], seat)
-redis.call('SETRANGE', KEYS[6], seat, '\0')
-redis.call('DEL', KEYS[4])
+freeSeat()
 redis.call('ZREM', KEYS[5], rid)
 redis.call('HSET', KEYS[1], 'state', 'CANCELLED')
 return redis.call('HGETALL', KEYS[1])
