@@ -39,85 +39,113 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 
 local idle = tonumber(ARGV[1])
+local out = {}
 
--- The arrival counter and the line's length are read once per call, at the first
--- new token, and kept here: each redis.call costs about as much in Lua as the
--- command itself, and a rush's batch is mostly first entries. seq is written back
--- at the end, exactly as if each new token had taken an INCR.
-local seq, card
-local function nextGen()
+-- The arrival counter is read once per call, at the first new token, and kept
+-- here: each redis.call costs about as much in Lua as the command itself, and a
+-- rush's batch is mostly first entries. seq is written back at the end, exactly
+-- as if each new token had taken an INCR.
+local seq, drawn
+local function peekGen()
   if not seq then
     seq = tonumber(redis.call('GET', KEYS[5]) or '0')
   end
-  seq = seq + 1
-  return seq
-end
-local function lineAdd(score, uid)
-  if not card then
-    card = redis.call('ZCARD', KEYS[3])
-  end
-  card = card + redis.call('ZADD', KEYS[3], score, uid)
+  return seq + 1
 end
 
+-- New tokens that queue in arrival order join the line together, in one ZADD
+-- (lineFlush). That gives the same line as one ZADD each: their scores are 2^52 +
+-- gen, above every score already there, so they take the last places in gen
+-- order, and no other entry's rank counts them. Their ranks are filled in at the
+-- flush, from the line's count, which is exact when every member but the first
+-- is new to the line. A user with no record has no place in line (every script
+-- that ends a place deletes the record with it), so the pending ones are new,
+-- except a user with a record: the line is flushed before that user's entry is
+-- decided, which also lets a user entering twice in one call find their place.
+local pending, pendingOut = {}, {}
+local function lineFlush()
+  if #pendingOut == 0 then
+    return
+  end
+  redis.call('ZADD', KEYS[3], unpack(pending))
+  local card = redis.call('ZCARD', KEYS[3])
+  local m = #pendingOut
+  for j, slot in ipairs(pendingOut) do
+    out[slot] = card - m + j - 1
+  end
+  pending, pendingOut = {}, {}
+end
+
+-- record formats a token record; see the header.
+-- (string.format takes half the time of Lua's concatenation of numbers here.)
+local function record(gen, issued, now)
+  return string.format('%d:%d:%d', gen, issued, now - issued * 1000)
+end
+
+-- reply appends one entry's five reply values to out.
+local function reply(reused, gen, issuedMs, state, detail)
+  local n = #out
+  out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5] = reused, gen, issuedMs, state, detail
+end
+
+-- enter decides one entry and appends its reply.
 local function enter(uid, now, score)
-  local cutoff = now - idle
-  local rec = redis.call('HGET', KEYS[2], uid)
-  if rec then
-    local gen, issued, polled, done = string.match(rec, '^(%d+):(%d+):(%d+)(.*)$')
-    if gen and done ~= ':d' then
-      issued = tonumber(issued)
+  local issued = math.floor(now / 1000)
+  local gen = peekGen()
+  -- Most entries of a rush are a user's first: HSETNX writes their record and
+  -- tells them apart from a user with a record in one call.
+  if redis.call('HSETNX', KEYS[2], uid, record(gen, issued, now)) == 0 then
+    lineFlush()
+    local rec = redis.call('HGET', KEYS[2], uid)
+    local old, oldIssued, polled, done = string.match(rec, '^(%d+):(%d+):(%d+)(.*)$')
+    if old and done ~= ':d' then
+      oldIssued = tonumber(oldIssued)
       local lease = redis.call('ZSCORE', KEYS[4], uid)
       if lease and tonumber(lease) > now then
-        return 1, gen, issued * 1000, 'ACTIVE', lease
+        return reply(1, old, oldIssued * 1000, 'ACTIVE', lease)
       end
       local rank = redis.call('ZRANK', KEYS[3], uid)
-      local last = issued * 1000 + tonumber(polled)
-      if rank and last > cutoff then
+      local last = oldIssued * 1000 + tonumber(polled)
+      if rank and last > now - idle then
         -- Only forward: an instance whose clock lags must not shorten the heartbeat
         -- (nor write a poll before the token was issued).
         if now > last then
-          redis.call('HSET', KEYS[2], uid, string.format('%s:%d:%d', gen, issued, now - issued * 1000))
+          redis.call('HSET', KEYS[2], uid, record(old, oldIssued, now))
         end
-        return 1, gen, issued * 1000, 'WAITING', rank
+        return reply(1, old, oldIssued * 1000, 'WAITING', rank)
       end
     end
-  end
-
-  -- A new generation: whatever the old token left behind (an idle place in line, a
-  -- lapsed or finished lease) must not carry over to it.
-  local gen = nextGen()
-  local issued = math.floor(now / 1000)
-  redis.call('HSET', KEYS[2], uid, string.format('%d:%d:%d', gen, issued, now - issued * 1000))
-  -- A lease never outlives its record: admission writes both, and a lapsed lease
-  -- goes with its record (admit.lua). So with no record there is no lease to drop.
-  if rec then
+    -- A new generation: whatever the old token left behind (an idle place in line,
+    -- a lapsed or finished lease) must not carry over to it. (A user with no
+    -- record has no lease either: a lease never outlives its record, admit.lua.)
+    redis.call('HSET', KEYS[2], uid, record(gen, issued, now))
     redis.call('ZREM', KEYS[4], uid)
   end
+  seq, drawn = gen, true
 
   if tonumber(score) >= 0 then
-    lineAdd(score, uid)
-    return 0, gen, issued * 1000, 'WAITING', redis.call('ZRANK', KEYS[3], uid)
+    lineFlush()
+    redis.call('ZADD', KEYS[3], score, uid)
+    return reply(0, gen, issued * 1000, 'WAITING', redis.call('ZRANK', KEYS[3], uid))
   end
   -- 2^52 + gen stays an exact double (below 2^53) and sorts behind every pre-queue
   -- score; redis.call passes numbers on with 17 significant digits, so none is lost.
-  lineAdd(4503599627370496 + gen, uid)
-  -- gen was just drawn from the arrival counter, so no score in line is higher:
-  -- the newcomer is last, and its rank is the count less one. Counting is O(1)
-  -- where ZRANK walks the skiplist, a cache miss per level in a queue of a million.
-  return 0, gen, issued * 1000, 'WAITING', card - 1
+  reply(0, gen, issued * 1000, 'WAITING', false) -- the rank comes at the flush
+  pending[#pending + 1] = 4503599627370496 + gen
+  pending[#pending + 1] = uid
+  pendingOut[#pendingOut + 1] = #out
+  -- unpack is bounded by Lua's C stack: a long call joins the line in slices.
+  if #pendingOut >= 400 then
+    lineFlush()
+  end
 end
 
-local out = {}
 for i = 0, (#ARGV - 1) / 3 - 1 do
   local a = 1 + 3 * i
-  local reused, gen, issued, state, detail = enter(ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3])
-  out[#out + 1] = reused
-  out[#out + 1] = gen
-  out[#out + 1] = issued
-  out[#out + 1] = state
-  out[#out + 1] = detail
+  enter(ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3])
 end
-if seq then
+lineFlush()
+if drawn then
   redis.call('SET', KEYS[5], seq)
 end
 return out

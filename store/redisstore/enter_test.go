@@ -2,8 +2,12 @@ package redisstore
 
 import (
 	"errors"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/concertd/concertd/engine"
 )
@@ -109,6 +113,75 @@ func TestEnterRankIsZRANK(t *testing.T) {
 			if r.Status.State != engine.TokenWaiting || r.Status.Rank != want {
 				t.Fatalf("step %d (user %d, score %d): %s rank %d, ZRANK %d", i, s.uid, s.score, r.Status.State, r.Status.Rank, want)
 			}
+		}
+	})
+}
+
+// TestEnterBatchMatchesSingleCalls: a call of many entries answers each exactly as
+// separate calls in the same order would, and leaves the same line. enter.lua
+// joins arrivals to the line together at the end of a call; the random mix puts
+// double clicks, pre-queue scores, a user with a lease, users whose place went idle
+// and users with a finished token among them, so every path that reads the line
+// while arrivals are pending is taken.
+func TestEnterBatchMatchesSingleCalls(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		single := &qfix{t: t, ctx: q.ctx, s: q.s, rdb: q.rdb, c: q.c + 100_000, idle: q.idle}
+		single.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
+		// The same history on both concerts: users 1-20 in line since qt0, of whom
+		// 1-6 were admitted and 6 finished; then the clock passes the idle timeout,
+		// and 7-10 poll, so only 11-20 go idle.
+		now := qt0.Add(q.idle + time.Minute)
+		for _, f := range []*qfix{q, single} {
+			f.enterMany(1, 20, qt0)
+			admit := engine.AdmitParams{ActiveTTL: time.Hour, MaxBatch: 6}
+			f.admitWith(qt0.Add(time.Second), admit) // the bucket starts empty
+			if r := f.admitWith(qt0.Add(2*time.Second), admit); r.Admitted != 6 {
+				t.Fatalf("admitted %d, want 6", r.Admitted)
+			}
+			f.markDone(6)
+			for uid := int64(7); uid <= 10; uid++ {
+				f.enter(uid, now.Add(-time.Second))
+			}
+		}
+		rng := rand.New(rand.NewPCG(7, uint64(q.c)))
+		var batch []*enterCall
+		// 900 entries, most of them new users (21-1000 have no record yet), so
+		// the arrivals join the line in more than one slice too.
+		for range 900 {
+			uid := 1 + rng.Int64N(1000)
+			score := int64(-1)
+			if rng.IntN(20) == 0 {
+				score = rng.Int64N(1 << 40)
+			}
+			batch = append(batch, &enterCall{req: enterReq{userID: uid, now: now, idle: q.idle, score: score}})
+		}
+		q.s.runEnters(q.c, batch)
+		for i, call := range batch {
+			if call.err != nil {
+				t.Fatalf("entry %d: %v", i, call.err)
+			}
+			want, err := single.s.Enter(q.ctx, single.c, call.req.userID, now, q.idle, call.req.score)
+			if err != nil {
+				t.Fatalf("entry %d alone: %v", i, err)
+			}
+			if want.Status.State == engine.TokenWaiting {
+				if rank := single.rdb.ZRank(q.ctx, single.s.keys.wait(single.c), itoa(call.req.userID)).Val(); want.Status.Rank != rank {
+					t.Fatalf("entry %d (user %d) alone: rank %d, ZRANK %d", i, call.req.userID, want.Status.Rank, rank)
+				}
+			}
+			if call.res != want {
+				t.Fatalf("entry %d (user %d, score %d): batched %+v, alone %+v", i, call.req.userID, call.req.score, call.res, want)
+			}
+		}
+		line := func(f *qfix) []redis.Z {
+			z, err := f.rdb.ZRangeWithScores(f.ctx, f.s.keys.wait(f.c), 0, -1).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return z
+		}
+		if a, b := line(q), line(single); !slices.Equal(a, b) {
+			t.Fatalf("lines differ:\nbatched %v\nalone   %v", a, b)
 		}
 	})
 }
