@@ -181,11 +181,34 @@ wrk_run() {
   [[ $url == *":$BARE_PORT"* ]] && server=$bare_pid
   [[ $url == *":$PORT_UNCACHED"* ]] && server=$uncached_pid
   local s0 r0 w
+  redis-cli -h "$REDIS_HOST" info commandstats >"$OUT/$name.cmdstats0" 2>/dev/null || true
   s0=$(ticks "$server") r0=$(ticks "$redis_pid")
   # The subshell's children's CPU (fields 16, 17) is wrk's once wrk has exited.
   w=$( ("${cmd[@]}" >"$OUT/$name.txt"; awk '{ print $16 + $17 }' "/proc/$BASHPID/stat"))
   echo "server=$(($(ticks "$server") - s0)) redis=$(($(ticks "$redis_pid") - r0)) wrk=$w hz=$(getconf CLK_TCK)" >"$OUT/$name.cpu"
+  redis-cli -h "$REDIS_HOST" info commandstats >"$OUT/$name.cmdstats1" 2>/dev/null || true
+  redis_commands "$name" >"$OUT/$name.redis" || true
   cat "$OUT/$name.txt" >&2
+}
+
+# redis_commands NAME: the Redis commands a wrk run caused, from INFO commandstats
+# before and after it: calls per request and Redis's own µs per call and per
+# request. A script's calls count once as evalsha and again under each command it
+# runs, whose time is inside the script's. So a batch's size shows as requests per
+# evalsha, and a script's cost is split into the commands it runs.
+redis_commands() {
+  local n
+  n=$(awk '/requests in/ { print $1 }' "$OUT/$1.txt")
+  [ -n "$n" ] && [ -s "$OUT/$1.cmdstats1" ] || return 0
+  tr -d '\r' <"$OUT/$1.cmdstats0" >"$OUT/$1.cmdstats0.tmp"
+  tr -d '\r' <"$OUT/$1.cmdstats1" | awk -v n="$n" -F'[:,=]' '
+      FNR == NR { if ($1 ~ /^cmdstat_/) { c0[$1] = $3; u0[$1] = $5 } next }
+      $1 ~ /^cmdstat_/ {
+        c = $3 - c0[$1]; u = $5 - u0[$1]
+        if (c > 0) printf "%-28s %12d calls %8.3f per request %8.2f us per call %8.2f us per request\n",
+          substr($1, 9), c, c / n, u / c, u / n
+      }' "$OUT/$1.cmdstats0.tmp" - | sort -k11 -g -r
+  rm -f "$OUT/$1.cmdstats0.tmp"
 }
 
 # bare_run NAME: the baseline, bare fasthttp under the poll run's requests, as NAME.
