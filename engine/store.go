@@ -87,7 +87,11 @@ type AdmitParams struct {
 	ActiveTTL   time.Duration
 	IdleTimeout time.Duration
 	MaxBatch    int // most tokens admitted in one step
-	MaxIdleScan int // most idle waiters dropped in one step
+	MaxIdleScan int // most waiters the idle scan checks in one step
+	// IdleScanPeriod paces the idle scan, shared by every instance: it checks the
+	// whole line about once per period, so a short line costs a few checks a step,
+	// not MaxIdleScan. 0: MaxIdleScan every step.
+	IdleScanPeriod time.Duration
 }
 
 // AdmitResult says what one admission step did.

@@ -6,7 +6,7 @@ import "strconv"
 // {c<concertID>}, so each Lua script touches one Cluster slot; the README's key table
 // is written from here. P is the store's prefix (default "concertd").
 //
-//	P:{cN}:cfg                 hash   opensAt(ms) admitPerSecond maxActive paused admitted bucket bucketAt scanAt
+//	P:{cN}:cfg                 hash   opensAt(ms) admitPerSecond maxActive paused admitted bucket bucketAt scanAt scannedAt scanLen
 //	P:{cN}:wait                zset   userID -> queue order (pre-queue: random < 2^52; later: 2^52+seq)
 //	P:{cN}:active              zset   userID -> active lease end (ms)
 //	P:{cN}:seq                 string arrival counter, also every token's gen

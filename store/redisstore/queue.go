@@ -139,7 +139,7 @@ func (s *Store) Admit(ctx context.Context, concertID int64, now time.Time, p eng
 	keys := []string{k.cfg(concertID), k.wait(concertID), k.tokens(concertID), k.active(concertID)}
 	v, err := admitScript.Run(ctx, s.rdb, keys,
 		now.UnixMilli(), p.IdleTimeout.Milliseconds(), p.ActiveTTL.Milliseconds(),
-		max(p.MaxBatch, 0), max(p.MaxIdleScan, 0)).Slice()
+		max(p.MaxBatch, 0), max(p.MaxIdleScan, 0), max(p.IdleScanPeriod.Milliseconds(), 0)).Slice()
 	if err != nil {
 		return engine.AdmitResult{}, domainError("admit", err)
 	}

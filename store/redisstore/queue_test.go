@@ -466,6 +466,48 @@ func TestAdmitIdleScanWalksTheQueue(t *testing.T) {
 	})
 }
 
+// TestAdmitIdleScanPaced: with a scan period, the scan checks (line length at the
+// start of its pass) x (time since it last ran) / period waiters a step, at most
+// MaxIdleScan, whichever instance steps; the first step only starts its clock.
+func TestAdmitIdleScanPaced(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		q.enterMany(1, 100, qt0)
+		q.patch(engine.QueuePatch{Paused: qptr(true)})
+		now := qt0.Add(qIdle + time.Second) // every waiter is idle
+		p := qParams
+		p.IdleScanPeriod = 10 * time.Second
+		steps := []struct {
+			after    time.Duration // since now
+			maxScan  int
+			dropped  int
+			newcomer bool // users 101-110 join the line first, idle from the start
+		}{
+			{0, 1000, 0, false},                 // starts the clock
+			{0, 1000, 0, false},                 // no time has passed
+			{time.Second, 1000, 10, false},      // 100 x 1 s / 10 s
+			{3 * time.Second, 1000, 20, false},  // 100 (the pass's length, not the 90 left) x 2 s / 10 s
+			{8 * time.Second, 20, 20, false},    // 50 due, 20 at most
+			{20 * time.Second, 1000, 50, false}, // the rest, and the pass ends
+			{21 * time.Second, 1000, 1, true},   // a new pass measures the line again: 10 x 1 s / 10 s
+			{31 * time.Second, 1000, 9, false},  // the rest
+		}
+		for i, s := range steps {
+			if s.newcomer {
+				for uid := int64(101); uid <= 110; uid++ {
+					q.enter(uid, qt0)
+				}
+			}
+			p.MaxIdleScan = s.maxScan
+			if r := q.admitWith(now.Add(s.after), p); r.IdleDropped != s.dropped {
+				t.Fatalf("step %d: dropped %d, want %d", i+1, r.IdleDropped, s.dropped)
+			}
+		}
+		if st := q.stats(now.Add(time.Minute)); st.Waiting != 0 {
+			t.Fatalf("stats %+v, want none waiting", st)
+		}
+	})
+}
+
 // TestAdmitForgetsLapsedLeases: a lease that ran out takes its token record with it,
 // except a DONE one, which keeps answering DONE.
 func TestAdmitForgetsLapsedLeases(t *testing.T) {
