@@ -45,6 +45,7 @@ func TestBadInput(t *testing.T) {
 		{"user: null", "POST", "/api/users", `null`, nil, 400, "BAD_REQUEST"},
 		{"user: string", "POST", "/api/users", `"kim"`, nil, 400, "BAD_REQUEST"},
 		{"user: truncated", "POST", "/api/users", `{"name":"a","email":"b@example.com"`, nil, 400, "BAD_REQUEST"},
+		{"user: key too long", "POST", "/api/users", `{"name":"a","email":"key@example.com"}`, []string{"Idempotency-Key", strings.Repeat("k", 129)}, 400, "BAD_REQUEST"},
 		{"user: trailing garbage", "POST", "/api/users", `{"name":"a","email":"b@example.com"}x`, nil, 400, "BAD_REQUEST"},
 		{"user: name is a number", "POST", "/api/users", `{"name":1,"email":"b@example.com"}`, nil, 400, "BAD_REQUEST"},
 		{"user: email missing", "POST", "/api/users", `{"name":"a"}`, nil, 400, "BAD_REQUEST"},

@@ -43,7 +43,7 @@ func statusServer(b *testing.B, fixed bool, opts Options) (*Server, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	u, err := e.CreateUser(ctx, "b", "b@example.com")
+	u, err := e.CreateUser(ctx, "b", "b@example.com", "")
 	if err != nil {
 		b.Fatal(err)
 	}

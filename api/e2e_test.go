@@ -351,3 +351,29 @@ func mustToken(t *testing.T, h *harness, raw string) engine.Token {
 	}
 	return tok
 }
+
+// TestCreateUserIdempotent: POST /api/users with an Idempotency-Key (concertd's
+// addition to the contract) answers a retry with the first user, case and
+// spacing of the email aside, and refuses the key for another user.
+func TestCreateUserIdempotent(t *testing.T) {
+	h := newHarness(t)
+	body := `{"name":"Kim","email":"kim@example.com"}`
+	first := number(t, h.mustStatus(201, "POST", "/api/users", body, "Idempotency-Key", "signup-1"), "userId")
+	again := number(t, h.mustStatus(201, "POST", "/api/users", `{"name":"Kim","email":" KIM@example.com"}`,
+		"Idempotency-Key", "signup-1"), "userId")
+	if again != first {
+		t.Fatalf("retry created user %d, first was %d", again, first)
+	}
+	m := h.mustStatus(409, "POST", "/api/users", `{"name":"Lee","email":"lee@example.com"}`, "Idempotency-Key", "signup-1")
+	if m["code"] != "IDEMPOTENCY_KEY_REUSED" {
+		t.Fatalf("key reused for another user: %v", m)
+	}
+	m = h.mustStatus(409, "POST", "/api/users", body)
+	if m["code"] != "EMAIL_TAKEN" {
+		t.Fatalf("same email without the key: %v", m)
+	}
+	// The refused requests created no one: the next user takes the next id.
+	if next := number(t, h.mustStatus(201, "POST", "/api/users", `{"name":"Lee","email":"lee@example.com"}`), "userId"); next != first+1 {
+		t.Fatalf("next user %d, want %d", next, first+1)
+	}
+}

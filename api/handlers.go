@@ -15,7 +15,11 @@ func (s *Server) createUser(ctx context.Context, rc *fasthttp.RequestCtx) error 
 	if err != nil {
 		return err
 	}
-	id, err := s.e.CreateUser(ctx, req.Name, req.Email)
+	key, err := idempotencyKey(rc)
+	if err != nil {
+		return err
+	}
+	id, err := s.e.CreateUser(ctx, req.Name, req.Email, key)
 	if err != nil {
 		return err
 	}

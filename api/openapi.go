@@ -89,9 +89,12 @@ func codes(groups ...[]engine.Code) []engine.Code {
 var operations = []operation{
 	{
 		method: "POST", path: "/api/users", tag: "waiting room", summary: "Create a user",
-		body: "CreateUserRequest",
-		ok:   []answer{{201, "CreateUserResponse", "the new user"}},
-		errs: []engine.Code{engine.CodeBadRequest, engine.CodeEmailTaken},
+		desc: "Idempotency-Key is concertd's addition to the contract: a creation whose answer was lost " +
+			"can be retried with its key and gets the same user back (201) rather than EMAIL_TAKEN.",
+		idempotent: true,
+		body:       "CreateUserRequest",
+		ok:         []answer{{201, "CreateUserResponse", "the new user"}},
+		errs:       []engine.Code{engine.CodeBadRequest, engine.CodeEmailTaken, engine.CodeIdempotencyKeyReused},
 	},
 	{
 		method: "POST", path: "/api/users/token", tag: "waiting room", summary: "Enter a concert's waiting room",

@@ -171,7 +171,7 @@ func (v *env) users(n int) []int64 {
 	v.t.Helper()
 	ids := make([]int64, n)
 	parallel(v.t, n, 16, func(i int) error {
-		id, err := v.e.CreateUser(v.ctx, "Fan", fmt.Sprintf("fan%d@example.com", userSeq.Add(1)))
+		id, err := v.e.CreateUser(v.ctx, "Fan", fmt.Sprintf("fan%d@example.com", userSeq.Add(1)), "")
 		ids[i] = id
 		return err
 	})

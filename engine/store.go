@@ -14,8 +14,12 @@ import (
 // Ledger is the durable record: users, the catalog, balances, sales. It is the final
 // judge of a sale: a seat is sold to at most one user even if the fast state is lost.
 type Ledger interface {
-	// CreateUser stores a user; ErrEmailTaken if the email is registered.
-	CreateUser(ctx context.Context, name, email string) (int64, error)
+	// CreateUser stores a user; ErrEmailTaken if the email is registered. Keys of
+	// user creations are one namespace of their own (there is no user yet): a
+	// retry with the same key and fingerprint returns the first user's id and
+	// changes nothing, even though the email is now taken; another fingerprint is
+	// ErrIdempotencyKeyReused.
+	CreateUser(ctx context.Context, name, email string, idem Idempotency) (int64, error)
 	// UserExists reports whether a user id exists.
 	UserExists(ctx context.Context, userID int64) (bool, error)
 	// UserIDsAbove lists up to limit user ids greater than after, ascending, so an

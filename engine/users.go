@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/mail"
 	"strings"
 )
@@ -12,7 +14,9 @@ const (
 )
 
 // CreateUser registers a user. Emails are unique, compared case-insensitively.
-func (e *Engine) CreateUser(ctx context.Context, name, email string) (int64, error) {
+// idemKey may be empty; with one, a retry whose answer was lost gets the same user
+// back rather than EMAIL_TAKEN.
+func (e *Engine) CreateUser(ctx context.Context, name, email, idemKey string) (int64, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > maxName {
 		return 0, Errorf(CodeBadRequest, "name must be 1 to %d characters", maxName)
@@ -24,7 +28,10 @@ func (e *Engine) CreateUser(ctx context.Context, name, email string) (int64, err
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || a.Name != "" {
 		return 0, Errorf(CodeBadRequest, "email is not a valid address")
 	}
-	id, err := e.ledger.CreateUser(ctx, name, email)
+	// A digest, so the key's row does not keep a second copy of the address.
+	sum := sha256.Sum256([]byte(name + "\x00" + email))
+	idem := Idempotency{Key: idemKey, Fingerprint: "user:" + hex.EncodeToString(sum[:])}
+	id, err := e.ledger.CreateUser(ctx, name, email, idem)
 	if err != nil {
 		return 0, err
 	}

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) engine.Ledger) {
 		fn   func(t *testing.T, l engine.Ledger)
 	}{
 		{"Users", testUsers},
+		{"IdempotentUserCreation", testIdempotentUserCreation},
 		{"CatalogRoundTrip", testCatalog},
 		{"SaveQueueSettings", testSaveQueueSettings},
 		{"ChargeBounds", testChargeBounds},
@@ -71,7 +72,7 @@ var emailSeq atomic.Int64
 
 func (f *fixture) user(balance int64) int64 {
 	f.t.Helper()
-	id, err := f.l.CreateUser(f.ctx, "user", fmt.Sprintf("u%d@example.com", emailSeq.Add(1)))
+	id, err := f.l.CreateUser(f.ctx, "user", fmt.Sprintf("u%d@example.com", emailSeq.Add(1)), engine.Idempotency{})
 	if err != nil {
 		f.t.Fatalf("CreateUser: %v", err)
 	}
@@ -171,15 +172,15 @@ outer:
 
 func testUsers(t *testing.T, l engine.Ledger) {
 	f := newFixture(t, l)
-	a, err := l.CreateUser(f.ctx, "Kim", "kim@example.com")
+	a, err := l.CreateUser(f.ctx, "Kim", "kim@example.com", engine.Idempotency{})
 	if err != nil || a <= 0 {
 		t.Fatalf("CreateUser = %d, %v", a, err)
 	}
-	b, err := l.CreateUser(f.ctx, "Lee", "lee@example.com")
+	b, err := l.CreateUser(f.ctx, "Lee", "lee@example.com", engine.Idempotency{})
 	if err != nil || b <= 0 || b == a {
 		t.Fatalf("second CreateUser = %d, %v (first %d)", b, err, a)
 	}
-	if _, err := l.CreateUser(f.ctx, "Kim again", "kim@example.com"); !errors.Is(err, engine.ErrEmailTaken) {
+	if _, err := l.CreateUser(f.ctx, "Kim again", "kim@example.com", engine.Idempotency{}); !errors.Is(err, engine.ErrEmailTaken) {
 		t.Errorf("duplicate email: err = %v, want EMAIL_TAKEN", err)
 	}
 	for _, tc := range []struct {
@@ -202,11 +203,60 @@ func testUsers(t *testing.T, l engine.Ledger) {
 	}
 	// A failed duplicate must not have taken an id or left a user behind.
 	if ok, _ := l.UserExists(f.ctx, b+1); ok {
-		c, _ := l.CreateUser(f.ctx, "Park", "park@example.com")
+		c, _ := l.CreateUser(f.ctx, "Park", "park@example.com", engine.Idempotency{})
 		t.Errorf("user %d exists after a refused duplicate (next id %d)", b+1, c)
 	}
 	if got, h, err := l.Balance(f.ctx, a, 10); err != nil || got != 0 || len(h) != 0 {
 		t.Errorf("new user's Balance = %d, %v, %v; want 0, [], nil", got, h, err)
+	}
+}
+
+// testIdempotentUserCreation: a creation retried with its key gets the first id
+// back, also after the email is taken (by that very creation) and when 20 retries
+// race the first attempt; the key with another request, or in another namespace
+// (a charge's), is refused or unrelated; and no retry leaves a second user.
+func testIdempotentUserCreation(t *testing.T, l engine.Ledger) {
+	f := newFixture(t, l)
+	kim := engine.Idempotency{Key: "create-1", Fingerprint: "user:kim"}
+	var (
+		wg   sync.WaitGroup
+		ids  [20]int64
+		errs [20]error
+	)
+	for i := range ids {
+		wg.Go(func() { ids[i], errs[i] = l.CreateUser(f.ctx, "Kim", "kim@example.com", kim) })
+	}
+	wg.Wait()
+	for i := range ids {
+		if errs[i] != nil || ids[i] <= 0 || ids[i] != ids[0] {
+			t.Fatalf("racing creations with one key: %v %v", ids, errs)
+		}
+	}
+	id := ids[0]
+	if again, err := l.CreateUser(f.ctx, "Kim", "kim@example.com", kim); err != nil || again != id {
+		t.Errorf("retry = %d, %v; want %d", again, err, id)
+	}
+	// The same key for another request, even one that would succeed on its own.
+	lee := engine.Idempotency{Key: "create-1", Fingerprint: "user:lee"}
+	if _, err := l.CreateUser(f.ctx, "Lee", "lee@example.com", lee); !errors.Is(err, engine.ErrIdempotencyKeyReused) {
+		t.Errorf("key reused for another user: %v, want IDEMPOTENCY_KEY_REUSED", err)
+	}
+	// Without the key, or with another one, the email is taken.
+	for _, idem := range []engine.Idempotency{{}, {Key: "create-2", Fingerprint: "user:kim"}} {
+		if _, err := l.CreateUser(f.ctx, "Kim", "kim@example.com", idem); !errors.Is(err, engine.ErrEmailTaken) {
+			t.Errorf("key %q: %v, want EMAIL_TAKEN", idem.Key, err)
+		}
+	}
+	// A creation's key is not a charge's: the user may use "create-1" for a charge.
+	if b, err := l.Charge(f.ctx, id, 300, engine.MaxBalance, engine.Idempotency{Key: "create-1", Fingerprint: "charge:300"}); err != nil || b != 300 {
+		t.Errorf("charge with a creation's key = %d, %v; want 300", b, err)
+	}
+	if got, err := l.UserIDsAbove(f.ctx, id, 100); err != nil || len(got) != 0 {
+		t.Errorf("users after %d: %v, %v; want none (one user for all retries)", id, got, err)
+	}
+	lid, err := l.CreateUser(f.ctx, "Lee", "lee@example.com", engine.Idempotency{Key: "create-3", Fingerprint: "user:lee"})
+	if err != nil || lid == id {
+		t.Errorf("a fresh key and email = %d, %v", lid, err)
 	}
 }
 

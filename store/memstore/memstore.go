@@ -49,10 +49,12 @@ type idemKey struct {
 	key  string
 }
 
-// idemEntry remembers an answer; op tells a charge's key from a payment's.
+// idemEntry remembers an answer; op tells a charge's key from a payment's or a
+// user creation's.
 type idemEntry struct {
 	fingerprint string
 	op          string
+	userID      int64 // a user creation's answer
 	balance     int64
 	sale        engine.Sale
 	at          time.Time
@@ -73,16 +75,21 @@ func New() *Store {
 // Ping always succeeds: memory does not go away.
 func (s *Store) Ping(ctx context.Context) error { return ctx.Err() }
 
-// CreateUser stores a user; engine.ErrEmailTaken if the email is registered.
-func (s *Store) CreateUser(ctx context.Context, name, email string) (int64, error) {
+// CreateUser stores a user; see engine.Ledger. Creations' keys are kept under user 0,
+// as in PostgreSQL.
+func (s *Store) CreateUser(ctx context.Context, name, email string, idem engine.Idempotency) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if e, ok, err := s.remembered(0, idem, "createUser"); err != nil || ok {
+		return e.userID, err
+	}
 	if _, ok := s.emails[email]; ok {
 		return 0, engine.ErrEmailTaken
 	}
 	s.users = append(s.users, &user{name: name, email: email})
 	id := int64(len(s.users))
 	s.emails[email] = id
+	s.remember(0, idem, idemEntry{op: "createUser", userID: id})
 	return id, nil
 }
 

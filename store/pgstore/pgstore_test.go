@@ -136,7 +136,7 @@ func leaksDriver(err error) bool {
 func TestDriverErrorsBecomeEngineErrors(t *testing.T) {
 	s, url := open(t, "pool_max_conns=1")
 	ctx := t.Context()
-	id, err := s.CreateUser(ctx, "Kim", "kim@example.com")
+	id, err := s.CreateUser(ctx, "Kim", "kim@example.com", engine.Idempotency{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestDriverErrorsBecomeEngineErrors(t *testing.T) {
 func TestRelayOutbox(t *testing.T) {
 	s, _ := open(t, "")
 	ctx := t.Context()
-	uid, err := s.CreateUser(ctx, "Kim", "kim@example.com")
+	uid, err := s.CreateUser(ctx, "Kim", "kim@example.com", engine.Idempotency{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +357,7 @@ func BenchmarkSellParallel(b *testing.B) {
 	_, sched := benchFixture(b, s)
 	users := make(chan int64, 64)
 	for i := range 64 {
-		uid, err := s.CreateUser(ctx, "bench", fmt.Sprintf("p%d@example.com", i))
+		uid, err := s.CreateUser(ctx, "bench", fmt.Sprintf("p%d@example.com", i), engine.Idempotency{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -389,7 +389,7 @@ func BenchmarkSellParallel(b *testing.B) {
 
 func benchFixture(b *testing.B, s *pgstore.Store) (int64, []engine.Schedule) {
 	ctx := b.Context()
-	uid, err := s.CreateUser(ctx, "bench", "bench@example.com")
+	uid, err := s.CreateUser(ctx, "bench", "bench@example.com", engine.Idempotency{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -423,7 +423,7 @@ func TestOutboxLag(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = c
-	u, err := s.CreateUser(ctx, "a", "a@example.com")
+	u, err := s.CreateUser(ctx, "a", "a@example.com", engine.Idempotency{})
 	if err != nil {
 		t.Fatal(err)
 	}

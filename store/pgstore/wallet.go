@@ -12,12 +12,51 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-// CreateUser stores a user; engine.ErrEmailTaken if the email is registered.
-func (s *Store) CreateUser(ctx context.Context, name, email string) (int64, error) {
+// createUserSQL inserts the user and, with a key, the key's row in one statement,
+// so one commits only with the other. Creations' keys are kept under user_id 0,
+// which no user has (ids start at 1).
+//
+// $1 name, $2 email, $3 idempotency key (empty for none), $4 fingerprint.
+const createUserSQL = `
+WITH u AS (
+    INSERT INTO users (name, email) VALUES ($1, $2) RETURNING id
+), idem AS (
+    INSERT INTO idempotency_keys (user_id, key, fingerprint, result)
+    SELECT 0, $3::text, $4::text, jsonb_build_object('op', 'createUser', 'userId', u.id)
+    FROM u WHERE $3::text <> ''
+)
+SELECT id FROM u`
+
+// CreateUser stores a user; see engine.Ledger.
+//
+// A retry of a creation that committed fails on the email (or on the key, if the
+// email changed), so a failure with a key reads the key first. A retry racing the
+// first attempt waits on the email's unique index until that commits, and then
+// finds the key.
+func (s *Store) CreateUser(ctx context.Context, name, email string, idem engine.Idempotency) (int64, error) {
 	var id int64
-	err := s.pool.QueryRow(ctx,
-		`INSERT INTO users (name, email) VALUES ($1, $2) RETURNING id`, name, email).Scan(&id)
-	return id, translate(err)
+	err := s.pool.QueryRow(ctx, createUserSQL, name, email, idem.Key, idem.Fingerprint).Scan(&id)
+	if err == nil || idem.Key == "" ||
+		!(isUniqueViolation(err, "users_email_key") || isUniqueViolation(err, "idempotency_keys_pkey")) {
+		return id, translate(err)
+	}
+	var (
+		fp     string
+		result []byte
+	)
+	kerr := s.pool.QueryRow(ctx, `SELECT fingerprint, result FROM idempotency_keys WHERE user_id = 0 AND key = $1`,
+		idem.Key).Scan(&fp, &result)
+	if errors.Is(kerr, pgx.ErrNoRows) {
+		return 0, translate(err) // the email is someone else's
+	}
+	if kerr != nil {
+		return 0, translate(kerr)
+	}
+	var r storedResult
+	if err := r.decode(fp, result, idem, "createUser"); err != nil {
+		return 0, err
+	}
+	return r.UserID, nil
 }
 
 // UserExists reports whether a user id exists.

@@ -155,16 +155,15 @@ func (c *Client) Concert(ctx context.Context, seats int, price int64, admitPerSe
 	return r.Int("concertId"), int64(ids[0].(float64)), nil
 }
 
-// User creates a user with a unique email and returns its id. Creating a user
-// takes no Idempotency-Key, so an attempt whose answer was lost (a killed
-// instance, a database cut mid-commit) may have created the user anyway: a
-// retry with the same email would then hear 409 EMAIL_TAKEN and never learn the
-// id. Each attempt after such a loss uses a fresh email instead; the user it may
-// have left behind has no balance and no token, so no invariant counts it.
+// User creates a user with a unique email and returns its id. An attempt whose
+// answer was lost (a killed instance, a database cut mid-commit) may have created
+// the user anyway, so every attempt sends the same Idempotency-Key: a retry then
+// gets that user's id back instead of 409 EMAIL_TAKEN.
 func (c *Client) User(ctx context.Context, name string) (int64, error) {
+	email := name + "-" + strconv.FormatUint(rand.Uint64(), 36) + "@example.com"
+	key := "user-" + email
 	for {
-		email := name + "-" + strconv.FormatUint(rand.Uint64(), 36) + "@example.com"
-		r, err := c.Do(ctx, "POST", "/api/users", map[string]any{"name": name, "email": email})
+		r, err := c.Do(ctx, "POST", "/api/users", map[string]any{"name": name, "email": email}, "Idempotency-Key", key)
 		if err == nil && r.Status != http.StatusServiceUnavailable && r.Status != http.StatusTooManyRequests {
 			if r.Status != http.StatusCreated {
 				return 0, fmt.Errorf("create user: %s", r)
