@@ -5,8 +5,8 @@
 # creates and drops), runs each measurement bounded in time against 127.0.0.1
 # only, and prints a summary with every figure next to the baselines of the same
 # run: bare fasthttp for HTTP, redis-benchmark for Redis, pgbench for PostgreSQL.
-# Raw outputs (wrk, redis-benchmark, pgbench, rush, CPU profiles) go to
-# bench/out/<stamp>/.
+# Raw outputs (wrk, redis-benchmark, pgbench, rush, CPU profiles, the Redis
+# commands of each wrk run) go to bench/out/<stamp>/.
 #
 # Environment:
 #   ONLY="bare poll" run only these steps (default: all), in the usual order:
