@@ -85,7 +85,10 @@ test("a buyer waits, is admitted, holds a seat, charges and pays", async (t) => 
   await page.goto(base + "/");
   await page.waitForSelector("#concert option", { state: "attached" });
   await page.fill("#name", "Playwright");
+  const signup = page.waitForRequest((r) => r.method() === "POST" && new URL(r.url()).pathname === "/api/users");
   await page.click("#enterBtn");
+  // A sign-up carries a key, so a retried click gets its own user back.
+  assert.ok((await signup).headers()["idempotency-key"], "POST /api/users without an Idempotency-Key");
   await page.waitForSelector("#wait:not([hidden])");
   await page.waitForFunction(() => document.getElementById("position").textContent === "1");
   await shot(page, "1-waiting.png");

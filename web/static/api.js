@@ -30,7 +30,8 @@ export async function call(method, path, { body, token, adminKey, idempotencyKey
   return data;
 }
 
-// newKey names one payment or charge attempt, so a retried click cannot pay twice.
+// newKey names one payment, charge or sign-up attempt, so a retried click cannot
+// pay twice or hear that its own email is taken.
 export function newKey() {
   if (crypto.randomUUID) return crypto.randomUUID();
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");

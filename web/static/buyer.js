@@ -47,10 +47,17 @@ async function loadConcerts() {
   } catch (e) { fail(e); }
 }
 
+// One Idempotency-Key per name and email typed: a click retried after a lost answer
+// (or a second click) gets the same user back instead of EMAIL_TAKEN.
+const signupKeys = new Map();
+
 async function enter() {
   $("enterBtn").disabled = true;
   try {
-    const { userId } = await call("POST", "/api/users", { body: { name: $("name").value.trim(), email: $("email").value.trim() } });
+    const body = { name: $("name").value.trim(), email: $("email").value.trim() };
+    const typed = body.name + "\n" + body.email;
+    if (!signupKeys.has(typed)) signupKeys.set(typed, newKey());
+    const { userId } = await call("POST", "/api/users", { body, idempotencyKey: signupKeys.get(typed) });
     const concertId = Number($("concert").value);
     const grant = await call("POST", "/api/users/token", { body: { userId, concertId } });
     Object.assign(state, { token: grant.userToken, userId, concertId, firstPosition: grant.position || 0 });
