@@ -52,10 +52,11 @@ function init(args)
 end
 
 -- Each request is put together in init, before wrk's clock starts, as bare.lua
--- does: per request wrk then only hands out a string. Building it here took wrk
--- ~3 us of CPU per request more than bare.lua's (run 20261125T121552Z: 10.6 against
--- 5.6 us), CPU taken from concertd on two shared cores. A thread's 750,000
--- requests take about 100 MB of its Lua state.
+-- does: per request wrk then only hands out a string. Built per request, wrk spent
+-- 8.3 us of CPU per request against the bare server, where bare.lua's requests cost
+-- it 5.6 (run 20261125T121552Z, same-issue and bare), CPU taken from concertd on two
+-- shared cores; built here, 7.4-7.7. A thread's 750,000 requests take about 100 MB
+-- of its Lua state.
 function request()
   i = i + 1
   if i > last then i = first end
