@@ -193,8 +193,8 @@ func (e *Engine) AdmitOnce(ctx context.Context) error {
 			IdleTimeout: e.cfg.IdleTimeout,
 			MaxBatch:    admitBatch,
 			MaxIdleScan: idleScan,
-			// An idle waiter is then found within 1.5 idle timeouts of its last
-			// poll, if it neither polls nor reaches the head before.
+			// An idle waiter is then found within about 1.5 idle timeouts of its
+			// last poll, if it neither polls nor reaches the head before.
 			IdleScanPeriod: e.cfg.IdleTimeout / 2,
 		})
 		if err != nil {

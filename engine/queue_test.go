@@ -306,6 +306,36 @@ func TestRepeatPollsLagLessThanASecond(t *testing.T) {
 	})
 }
 
+// The idle scan runs from the engine's first admission step, long before the rush:
+// a pass that began on an empty line must still find the idle waiters of a full one
+// within 1.5 idle timeouts and a few steps (a waiter idle just after the scan passed
+// it waits one period, half an idle timeout, rounded to steps), with nobody polling
+// them and admission paused, so only the scan can drop them.
+func TestIdleScanStartedOnAnEmptyLine(t *testing.T) {
+	const idle = 4 * time.Second
+	eachBackend(t, engine.Config{IdleTimeout: idle}, func(t *testing.T, v *env) {
+		c, _ := v.concert(show{rate: 1, maxActive: 1})
+		paused := true
+		if _, err := v.e.PatchQueue(v.ctx, c.ID, engine.QueuePatch{Paused: &paused}); err != nil {
+			t.Fatal(err)
+		}
+		for range 5 { // the instance has been stepping for a while
+			v.clk.Advance(100 * time.Millisecond)
+			v.admitStep()
+		}
+		for _, uid := range v.users(300) {
+			v.enter(v.e, uid, c.ID)
+		}
+		for range 63 { // 6 s = 1.5 idle timeouts, and 3 steps
+			v.clk.Advance(100 * time.Millisecond)
+			v.admitStep()
+		}
+		if st := v.stats(c.ID); st.Waiting != 0 {
+			t.Fatalf("%d idle waiters still in line 1.5 idle timeouts after their only poll", st.Waiting)
+		}
+	})
+}
+
 // Answers from memory are no heartbeat, so the cache's age bound must leave a
 // waiter who polls as told well inside the idle timeout, however short it is.
 func TestRepeatPollsKeepAWaiterAlive(t *testing.T) {

@@ -24,8 +24,8 @@
 --
 -- The scan is paced by the clock (cfg field scannedAt: when it last ran), so all
 -- instances' steps together check (line length) x (time since the last scan) /
--- period waiters, at most ARGV[5] a step. The length is the line's at the start
--- of the current pass (cfg field scanLen): taken as it shrinks, the pass would
+-- period waiters, at most ARGV[5] a step. The length is the line's longest since
+-- the current pass began (cfg field scanLen): taken as it shrinks, the pass would
 -- slow down with every waiter it drops and never reach the end after a mass
 -- abandonment. Unpaced, each step of each instance checked 2,000 waiters, about
 -- 4 ms of Redis every 100 ms per concert, for a line of any length. The first
@@ -72,7 +72,9 @@ end
 
 if maxScan > 0 and period > 0 then
   local last = tonumber(cfg[8])
-  local passLen = tonumber(cfg[9]) or redis.call('ZCARD', KEYS[2])
+  -- The line may also grow during a pass (a pass that began on an empty line, before
+  -- the rush): the pace follows the larger of the two.
+  local passLen = math.max(tonumber(cfg[9]) or 0, redis.call('ZCARD', KEYS[2]))
   if last and now > last then
     maxScan = math.min(maxScan, math.ceil(passLen * (now - last) / period))
   else

@@ -471,23 +471,28 @@ func TestAdmitIdleScanWalksTheQueue(t *testing.T) {
 // MaxIdleScan, whichever instance steps; the first step only starts its clock.
 func TestAdmitIdleScanPaced(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		p := qParams
+		p.IdleScanPeriod = 10 * time.Second
+		// Admission steps run before anyone enters: this one starts the scan's clock
+		// on an empty line.
+		if r := q.admitWith(qt0, p); r.IdleDropped != 0 || r.Admitted != 0 {
+			t.Fatalf("first step %+v", r)
+		}
 		q.enterMany(1, 100, qt0)
 		q.patch(engine.QueuePatch{Paused: qptr(true)})
 		now := qt0.Add(qIdle + time.Second) // every waiter is idle
-		p := qParams
-		p.IdleScanPeriod = 10 * time.Second
 		steps := []struct {
 			after    time.Duration // since now
 			maxScan  int
 			dropped  int
 			newcomer bool // users 101-110 join the line first, idle from the start
 		}{
-			{0, 1000, 0, false},                 // starts the clock
+			{0, 10, 10, false},                  // the line grew since the pass began: 100 x 121 s / 10 s, 10 at most
 			{0, 1000, 0, false},                 // no time has passed
 			{time.Second, 1000, 10, false},      // 100 x 1 s / 10 s
-			{3 * time.Second, 1000, 20, false},  // 100 (the pass's length, not the 90 left) x 2 s / 10 s
+			{3 * time.Second, 1000, 20, false},  // 100 (the pass's length, not the 80 left) x 2 s / 10 s
 			{8 * time.Second, 20, 20, false},    // 50 due, 20 at most
-			{20 * time.Second, 1000, 50, false}, // the rest, and the pass ends
+			{20 * time.Second, 1000, 40, false}, // the rest, and the pass ends
 			{21 * time.Second, 1000, 1, true},   // a new pass measures the line again: 10 x 1 s / 10 s
 			{31 * time.Second, 1000, 9, false},  // the rest
 		}
