@@ -216,6 +216,15 @@ func (v *env) admitted(n int, concertID int64) []engine.Token {
 	return toks
 }
 
+// pause stops admission on a concert, so waiters stay in line until a test moves them.
+func (v *env) pause(concertID int64) {
+	v.t.Helper()
+	paused := true
+	if _, err := v.e.PatchQueue(v.ctx, concertID, engine.QueuePatch{Paused: &paused}); err != nil {
+		v.t.Fatal(err)
+	}
+}
+
 func (v *env) admitStep() {
 	v.t.Helper()
 	if err := v.e.AdmitOnce(v.ctx); err != nil {

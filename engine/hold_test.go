@@ -203,10 +203,7 @@ func TestHoldRefused(t *testing.T) {
 		c, ss := v.concert(show{seats: []int{10}})
 		_, others := v.concert(show{})
 		f := fix{active: v.admitted(1, c.ID)[0], mine: ss[0], other: others[0]}
-		paused := true
-		if _, err := v.e.PatchQueue(v.ctx, c.ID, engine.QueuePatch{Paused: &paused}); err != nil {
-			t.Fatal(err)
-		}
+		v.pause(c.ID)
 		f.waiting, _ = v.enter(v.e, v.users(1)[0], c.ID)
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {

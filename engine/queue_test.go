@@ -140,10 +140,7 @@ func TestIdleWaitersExpire(t *testing.T) {
 	const idle = 30 * time.Second
 	eachBackend(t, engine.Config{IdleTimeout: idle}, func(t *testing.T, v *env) {
 		c, _ := v.concert(show{})
-		paused := true
-		if _, err := v.e.PatchQueue(v.ctx, c.ID, engine.QueuePatch{Paused: &paused}); err != nil {
-			t.Fatal(err)
-		}
+		v.pause(c.ID)
 		ids := v.users(5)
 		toks := make([]engine.Token, 5)
 		for i, uid := range ids {
@@ -315,10 +312,7 @@ func TestIdleScanStartedOnAnEmptyLine(t *testing.T) {
 	const idle = 4 * time.Second
 	eachBackend(t, engine.Config{IdleTimeout: idle}, func(t *testing.T, v *env) {
 		c, _ := v.concert(show{rate: 1, maxActive: 1})
-		paused := true
-		if _, err := v.e.PatchQueue(v.ctx, c.ID, engine.QueuePatch{Paused: &paused}); err != nil {
-			t.Fatal(err)
-		}
+		v.pause(c.ID)
 		for range 5 { // the instance has been stepping for a while
 			v.clk.Advance(100 * time.Millisecond)
 			v.admitStep()
@@ -342,10 +336,7 @@ func TestRepeatPollsKeepAWaiterAlive(t *testing.T) {
 	const idle = 4 * time.Second
 	eachBackend(t, engine.Config{IdleTimeout: idle}, func(t *testing.T, v *env) {
 		c, _ := v.concert(show{rate: 1, maxActive: 1})
-		paused := true
-		if _, err := v.e.PatchQueue(v.ctx, c.ID, engine.QueuePatch{Paused: &paused}); err != nil {
-			t.Fatal(err)
-		}
+		v.pause(c.ID)
 		ids := v.users(200)
 		toks := make([]engine.Token, len(ids))
 		for i, uid := range ids {

@@ -66,10 +66,7 @@ func TestHoldRefusedFromMemory(t *testing.T) {
 		}
 		v.try(v.e, b, sid, 2).want(t, "B on a free seat", nil, false)
 
-		paused := true
-		if _, err := v.e.PatchQueue(v.ctx, a.ConcertID, engine.QueuePatch{Paused: &paused}); err != nil {
-			t.Fatal(err)
-		}
+		v.pause(a.ConcertID)
 		waiting, _ := v.enter(v.e, v.users(1)[0], a.ConcertID)
 		v.clk.Advance(150 * time.Millisecond) // a new view, which shows seat 1 held
 		v.try(v.e, waiting, sid, 1).want(t, "a waiting token on a held seat", engine.ErrNotAdmitted, false)
