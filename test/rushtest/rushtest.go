@@ -161,20 +161,14 @@ func (c *Client) Concert(ctx context.Context, seats int, price int64, admitPerSe
 // gets that user's id back instead of 409 EMAIL_TAKEN.
 func (c *Client) User(ctx context.Context, name string) (int64, error) {
 	email := name + "-" + strconv.FormatUint(rand.Uint64(), 36) + "@example.com"
-	key := "user-" + email
-	for {
-		r, err := c.Do(ctx, "POST", "/api/users", map[string]any{"name": name, "email": email}, "Idempotency-Key", key)
-		if err == nil && r.Status != http.StatusServiceUnavailable && r.Status != http.StatusTooManyRequests {
-			if r.Status != http.StatusCreated {
-				return 0, fmt.Errorf("create user: %s", r)
-			}
-			return r.Int("userId"), nil
-		}
-		if ctx.Err() != nil {
-			return 0, fmt.Errorf("create user: %w (%v)", ctx.Err(), err)
-		}
-		time.Sleep(time.Duration(20+rand.IntN(30)) * time.Millisecond)
+	r, err := c.Retry(ctx, "POST", "/api/users", map[string]any{"name": name, "email": email}, "Idempotency-Key", "user-"+email)
+	if err != nil {
+		return 0, err
 	}
+	if r.Status != http.StatusCreated {
+		return 0, fmt.Errorf("create user: %s", r)
+	}
+	return r.Int("userId"), nil
 }
 
 // Enter takes a place in the concert's line and returns the token.
