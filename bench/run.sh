@@ -167,6 +167,9 @@ curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null || { echo "concertd did not 
 # ticks PID: the CPU time (user + system, clock ticks) a process has used so far.
 ticks() { if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then awk '{ print $14 + $15 }' "/proc/$1/stat"; else echo 0; fi; }
 
+# requests NAME: how many requests wrk made in run NAME.
+requests() { awk '/requests in/ { print $1 }' "$OUT/$1.txt"; }
+
 # wrk_run NAME URL SCRIPT ARGS...: a wrk run, output kept in $OUT/NAME.txt, and
 # the CPU the server, Redis and wrk itself used during it in $OUT/NAME.cpu. On two
 # shared cores the three compete, so CPU per request explains a ratio that req/s
@@ -198,17 +201,16 @@ wrk_run() {
 # evalsha, and a script's cost is split into the commands it runs.
 redis_commands() {
   local n
-  n=$(awk '/requests in/ { print $1 }' "$OUT/$1.txt")
+  n=$(requests "$1")
   [ -n "$n" ] && [ -s "$OUT/$1.cmdstats1" ] || return 0
-  tr -d '\r' <"$OUT/$1.cmdstats0" >"$OUT/$1.cmdstats0.tmp"
-  tr -d '\r' <"$OUT/$1.cmdstats1" | awk -v n="$n" -F'[:,=]' '
+  # INFO ends its lines with \r, a field separator here.
+  awk -v n="$n" -F'[:,=\r]' '
       FNR == NR { if ($1 ~ /^cmdstat_/) { c0[$1] = $3; u0[$1] = $5 } next }
       $1 ~ /^cmdstat_/ {
         c = $3 - c0[$1]; u = $5 - u0[$1]
         if (c > 0) printf "%-28s %12d calls %8.3f per request %8.2f us per call %8.2f us per request\n",
           substr($1, 9), c, c / n, u / c, u / n
-      }' "$OUT/$1.cmdstats0.tmp" - | sort -k11 -g -r
-  rm -f "$OUT/$1.cmdstats0.tmp"
+      }' "$OUT/$1.cmdstats0" "$OUT/$1.cmdstats1" | sort -k11 -g -r
 }
 
 # bare_run NAME: the baseline, bare fasthttp under the poll run's requests, as NAME.
@@ -482,7 +484,7 @@ row() { printf '%-34s %12s %10s %8s   %s\n' "$@"; }
 # cpu_per_req NAME: CPU microseconds per request of the server, Redis and wrk in a wrk run.
 cpu_per_req() {
   if have "$1" && [ -s "$OUT/$1.cpu" ]; then
-    awk -v n="$(awk '/requests in/ { print $1 }' "$OUT/$1.txt")" '{
+    awk -v n="$(requests "$1")" '{
         for (i = 1; i <= NF; i++) { split($i, kv, "="); t[kv[1]] = kv[2] }
         u = 1e6 / t["hz"] / n
         printf "server %.1f, redis %.1f, wrk %.1f", t["server"] * u, t["redis"] * u, t["wrk"] * u
@@ -518,13 +520,13 @@ set_p1=$(redis_ops "SET P1")
     have $r && echo "  $r: CPU us per request: $(cpu_per_req $r)"
   done
   if have poll; then
-    pn=$(awk '/requests in/ { print $1 }' "$OUT/poll.txt") pf=$(sed -n 's/^from cache: //p' "$OUT/poll.txt")
+    pn=$(requests poll) pf=$(sed -n 's/^from cache: //p' "$OUT/poll.txt")
     echo "  poll: $(line poll '^5xx'); non-2xx $(non2xx poll); from concertd's memory $pf of $pn ($(share "$pf" "$pn"))"
   fi
   have pollredis && echo "  pollredis: non-2xx $(non2xx pollredis)"
   for r in hold holdredis; do
     if have $r; then
-      hn=$(awk '/requests in/ { print $1 }' "$OUT/$r.txt") hm=$(sed -n 's/^refused from memory: //p' "$OUT/$r.txt")
+      hn=$(requests "$r") hm=$(sed -n 's/^refused from memory: //p' "$OUT/$r.txt")
       echo "  $r: $(line $r '^5xx'); $(line $r '^201') new holds; $(line $r '^200') the user's own hold again; non-2xx (409 SEAT_TAKEN etc.) $(non2xx $r); refused from concertd's memory $hm of $hn ($(share "$hm" "$hn"))"
     fi
   done
