@@ -11,22 +11,28 @@
 -- ARGV[2] reservationID
 -- ARGV[3] now (ms)
 --
--- Returns the reservation hash as HGETALL pairs, state CANCELLED (also when it
+-- Returns the reservation record (see hold.lua), state CANCELLED (also when it
 --         already was: cancelling twice is not an error).
 -- Errors:  RESERVATION_NOT_FOUND (unknown or another user's), ALREADY_PAID (PAID or
 --          PAYING), RESERVATION_EXPIRED.
 
 local uid, rid = ARGV[1], ARGV[2]
-local r = redis.call('HMGET', KEYS[1], 'user', 'state', 'deadline', 'seat')
-if r[1] ~= uid then
+local rec = redis.call('GET', KEYS[1])
+local _, seat, user, _, deadline, state = string.match(rec or '', '^(%d+):(%d+):(%d+):(%d+):(%d+):(%u+)$')
+if user ~= uid then
   return redis.error_reply('RESERVATION_NOT_FOUND no such reservation')
 end
-local state, seat = r[2], r[4]
 if state == 'PAID' or state == 'PAYING' then
   return redis.error_reply('ALREADY_PAID reservation ' .. rid .. ' is paid or being paid')
 end
 if state == 'CANCELLED' then
-  return redis.call('HGETALL', KEYS[1])
+  return rec
+end
+
+-- restate writes the record with a new state, keeping its TTL.
+local function restate(to)
+  rec = string.gsub(rec, '%u+$', to)
+  redis.call('SET', KEYS[1], rec, 'KEEPTTL')
 end
 
 -- freeSeat ends this reservation's hold on its seat: the holds set, the holder,
@@ -39,9 +45,9 @@ local function freeSeat()
 end
 
 local ours = redis.call('HGET', KEYS[3], seat) == rid .. ':' .. uid
-if state ~= 'PENDING' or tonumber(r[3]) <= tonumber(ARGV[3]) or not ours then
+if state ~= 'PENDING' or tonumber(deadline) <= tonumber(ARGV[3]) or not ours then
   if state == 'PENDING' then
-    redis.call('HSET', KEYS[1], 'state', 'EXPIRED')
+    restate('EXPIRED')
   end
   -- Still ours but past its deadline: free it now rather than wait for the sweeper.
   if ours then
@@ -53,5 +59,5 @@ end
 
 freeSeat()
 redis.call('ZREM', KEYS[5], rid)
-redis.call('HSET', KEYS[1], 'state', 'CANCELLED')
-return redis.call('HGETALL', KEYS[1])
+restate('CANCELLED')
+return rec

@@ -16,14 +16,15 @@
 -- then three keys per hold i = 1..n, at 9+3(i-1)+1 ..:
 --   P:{cN}:uh:<userID_i>
 --   P:{cN}:hold:<scheduleID>:<seat_i>
---   P:{cN}:res:<reservationID_i>   (the fresh id; written only if a hold is made)
+--   P:{cN}:res:<reservationID_i>   (the fresh id; written only if a hold is made:
+--                                   "schedule:seat:user:price:deadline:STATE", a
+--                                   string, as every script reads and writes it)
 --
 -- ARGV[1]  max live holds per user on the concert
--- ARGV[2]  concertID
--- ARGV[3]  scheduleID
--- ARGV[4]  price
--- ARGV[5]  reservation record TTL (ms)
--- then six per hold i, at 5+6(i-1)+1 ..:
+-- ARGV[2]  scheduleID
+-- ARGV[3]  price
+-- ARGV[4]  reservation record TTL (ms)
+-- then six per hold i, at 4+6(i-1)+1 ..:
 --   userID, token gen, seat, fresh reservationID, now (ms, the engine's clock),
 --   hold deadline (ms)
 --
@@ -39,7 +40,7 @@
 -- Without the marker the sold bitmap may be empty only because Redis lost it: an
 -- engine's memory of having rebuilt cannot be trusted, so the script decides.
 if redis.call('EXISTS', KEYS[8]) == 0 then
-  return redis.error_reply('NOT_REBUILT schedule ' .. ARGV[3] .. ' has no sold seats loaded')
+  return redis.error_reply('NOT_REBUILT schedule ' .. ARGV[2] .. ' has no sold seats loaded')
 end
 
 local function refuse(code, message)
@@ -113,9 +114,10 @@ local function hold(uid, gen, seat, rid, nowArg, deadline, userHolds, trigger, r
   if ttl > 0 then
     redis.call('SET', trigger, rid, 'PX', ttl)
   end
-  redis.call('HSET', resKey, 'concert', ARGV[2], 'schedule', ARGV[3], 'seat', seat,
-    'user', uid, 'price', ARGV[4], 'deadline', deadline, 'state', 'PENDING')
-  redis.call('PEXPIRE', resKey, ARGV[5])
+  -- One string, not a hash: one command instead of HSET and PEXPIRE, on the path
+  -- that decides how fast the seats go (7.6% of Redis's instructions per hold).
+  redis.call('SET', resKey, ARGV[2] .. ':' .. seat .. ':' .. uid .. ':' .. ARGV[3] .. ':' ..
+    deadline .. ':PENDING', 'PX', ARGV[4])
   -- The token must outlive its holds, or its owner could not pay for them. The
   -- lease read above usually outlasts the hold already (a fresh admission's
   -- activeTtl is longer than holdTtl), and then ZADD GT would change nothing.
@@ -126,8 +128,8 @@ local function hold(uid, gen, seat, rid, nowArg, deadline, userHolds, trigger, r
 end
 
 local out = {}
-for i = 0, (#ARGV - 5) / 6 - 1 do
-  local a, k = 5 + 6 * i, 9 + 3 * i
+for i = 0, (#ARGV - 4) / 6 - 1 do
+  local a, k = 4 + 6 * i, 9 + 3 * i
   local r1, r2 = hold(ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6],
     KEYS[k + 1], KEYS[k + 2], KEYS[k + 3])
   out[#out + 1] = r1

@@ -15,19 +15,19 @@
 --         held by this reservation).
 
 local rid = ARGV[1]
-local r = redis.call('HMGET', KEYS[1], 'state', 'deadline', 'seat', 'user')
-if r[1] ~= 'PAYING' then
+local rec = redis.call('GET', KEYS[1])
+local _, seat, user, _, deadline, state = string.match(rec or '', '^(%d+):(%d+):(%d+):(%d+):(%d+):(%u+)$')
+if state ~= 'PAYING' then
   return 0
 end
-local deadline, seat = r[2], r[3]
-if redis.call('HGET', KEYS[4], seat) ~= rid .. ':' .. r[4] then
+if redis.call('HGET', KEYS[4], seat) ~= rid .. ':' .. user then
   return 0
 end
 
 redis.call('ZREM', KEYS[3], seat)
 redis.call('ZADD', KEYS[2], deadline, seat)
 redis.call('ZADD', KEYS[6], deadline, rid)
-redis.call('HSET', KEYS[1], 'state', 'PENDING')
+redis.call('SET', KEYS[1], (string.gsub(rec, '%u+$', 'PENDING')), 'KEEPTTL')
 local ttl = tonumber(deadline) - tonumber(ARGV[2])
 if ttl > 0 then
   redis.call('SET', KEYS[5], rid, 'PX', ttl)

@@ -19,7 +19,7 @@
 -- ARGV[4] now (ms)
 -- ARGV[5] payment window end (ms)
 --
--- Returns the reservation hash as HGETALL pairs, state PAYING; its deadline stays
+-- Returns the reservation record (see hold.lua), state PAYING; its deadline stays
 --         the hold's, so an aborted payment can put it back as it was.
 -- Errors:  TOKEN_EXPIRED, NOT_ADMITTED, RESERVATION_NOT_FOUND (unknown or another
 --          user's), ALREADY_PAID (PAID or PAYING), RESERVATION_EXPIRED.
@@ -39,19 +39,24 @@ if not lease or tonumber(lease) <= now then
   return redis.error_reply('TOKEN_EXPIRED active time ran out')
 end
 
-local r = redis.call('HMGET', KEYS[4], 'user', 'state', 'deadline', 'seat')
-if r[1] ~= uid then
+local res = redis.call('GET', KEYS[4])
+local _, seat, user, _, deadline, state = string.match(res or '', '^(%d+):(%d+):(%d+):(%d+):(%d+):(%u+)$')
+if user ~= uid then
   return redis.error_reply('RESERVATION_NOT_FOUND no such reservation')
 end
-local state, seat = r[2], r[4]
+-- restate writes the record with a new state, keeping its TTL.
+local function restate(to)
+  res = string.gsub(res, '%u+$', to)
+  redis.call('SET', KEYS[4], res, 'KEEPTTL')
+end
 if state == 'PAID' or state == 'PAYING' then
   return redis.error_reply('ALREADY_PAID reservation ' .. rid .. ' is paid or being paid')
 end
 
 local ours = redis.call('HGET', KEYS[7], seat) == rid .. ':' .. uid
-if state ~= 'PENDING' or tonumber(r[3]) <= now or not ours then
+if state ~= 'PENDING' or tonumber(deadline) <= now or not ours then
   if state == 'PENDING' then
-    redis.call('HSET', KEYS[4], 'state', 'EXPIRED')
+    restate('EXPIRED')
   end
   if ours then
     redis.call('ZREM', KEYS[5], seat)
@@ -65,11 +70,11 @@ end
 
 redis.call('ZREM', KEYS[5], seat)
 redis.call('ZADD', KEYS[6], ARGV[5], seat)
-redis.call('HSET', KEYS[4], 'state', 'PAYING')
+restate('PAYING')
 redis.call('ZADD', KEYS[9], ARGV[5], rid)
 local ttl = tonumber(ARGV[5]) - now
 if ttl > 0 then
   redis.call('SET', KEYS[8], rid, 'PX', ttl)
 end
 redis.call('ZADD', KEYS[2], 'GT', ARGV[5], uid)
-return redis.call('HGETALL', KEYS[4])
+return res

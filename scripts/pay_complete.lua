@@ -17,11 +17,10 @@
 -- ARGV[2] reservationID
 -- ARGV[3] userID
 -- ARGV[4] now (ms)
--- ARGV[5] concertID      } used only to rebuild a reservation record Redis lost,
--- ARGV[6] scheduleID     } so the reservation still reads PAID
--- ARGV[7] price          }
--- ARGV[8] hold deadline  }
--- ARGV[9] reservation record TTL (ms)
+-- ARGV[5] scheduleID     } used only to rebuild a reservation record Redis lost,
+-- ARGV[6] price          } so the reservation still reads PAID
+-- ARGV[7] hold deadline  }
+-- ARGV[8] reservation record TTL (ms)
 --
 -- Returns 1 if the user holds nothing else live on the concert (the token is now
 --         DONE), else 0.
@@ -36,12 +35,13 @@ redis.call('HDEL', KEYS[4], seat)
 redis.call('SETRANGE', KEYS[10], seat, '\0')
 redis.call('DEL', KEYS[5])
 
-if redis.call('EXISTS', KEYS[6]) == 1 then
-  redis.call('HSET', KEYS[6], 'state', 'PAID')
+-- The record (see hold.lua) keeps its TTL; a lost one is written whole.
+local res = redis.call('GET', KEYS[6])
+if res then
+  redis.call('SET', KEYS[6], (string.gsub(res, '%u+$', 'PAID')), 'KEEPTTL')
 else
-  redis.call('HSET', KEYS[6], 'concert', ARGV[5], 'schedule', ARGV[6], 'seat', seat,
-    'user', uid, 'price', ARGV[7], 'deadline', ARGV[8], 'state', 'PAID')
-  redis.call('PEXPIRE', KEYS[6], ARGV[9])
+  redis.call('SET', KEYS[6], ARGV[5] .. ':' .. seat .. ':' .. uid .. ':' .. ARGV[6] .. ':' .. ARGV[7] .. ':PAID',
+    'PX', ARGV[8])
 end
 
 redis.call('ZREM', KEYS[7], rid)

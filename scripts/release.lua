@@ -44,9 +44,10 @@ redis.call('ZREM', KEYS[2], seat)
 redis.call('HDEL', KEYS[3], seat)
 redis.call('SETRANGE', KEYS[7], seat, '\0')
 redis.call('DEL', KEYS[4])
-local state = redis.call('HGET', KEYS[5], 'state')
-if state == 'PENDING' or state == 'PAYING' then
-  redis.call('HSET', KEYS[5], 'state', 'EXPIRED')
+-- The record (see hold.lua) ends in its state.
+local res = redis.call('GET', KEYS[5])
+if res and (string.sub(res, -8) == ':PENDING' or string.sub(res, -7) == ':PAYING') then
+  redis.call('SET', KEYS[5], (string.gsub(res, '%u+$', 'EXPIRED')), 'KEEPTTL')
 end
 redis.call('ZREM', KEYS[6], rid)
 return 1

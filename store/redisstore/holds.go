@@ -36,8 +36,8 @@ func (s *Store) runHolds(scheduleID int64, batch []*holdCall) {
 		k.tokens(c), k.active(c), k.wait(c),
 		k.sold(c, scheduleID), k.holds(c, scheduleID), k.paying(c, scheduleID), k.holders(c, scheduleID),
 		k.rebuilt(c, scheduleID), k.tags(c, scheduleID))
-	args := make([]any, 0, 5+6*len(batch))
-	args = append(args, first.MaxHolds, c, scheduleID, first.Schedule.Price, reservationTTL.Milliseconds())
+	args := make([]any, 0, 4+6*len(batch))
+	args = append(args, first.MaxHolds, scheduleID, first.Schedule.Price, reservationTTL.Milliseconds())
 	for _, call := range batch {
 		r := call.req
 		uid := r.Token.UserID

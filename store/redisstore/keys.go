@@ -18,7 +18,7 @@ import "strconv"
 //	P:{cN}:holders:<scheduleID> hash  seat -> "reservationID:userID"
 //	P:{cN}:tags:<scheduleID>   string byte per seat number: engine.HolderTag of its holder, 0 = none
 //	P:{cN}:hold:<scheduleID>:<seat> string with PX: expiry trigger for the keyspace listener
-//	P:{cN}:res:<reservationID> hash   schedule seat user price deadline state
+//	P:{cN}:res:<reservationID> string "schedule:seat:user:price:deadline:STATE"
 //	P:{cN}:rebuilt:<scheduleID> string sold seats loaded from the ledger
 //	P:ids:reservation          string reservation id counter (blocks handed to instances)
 //	P:secret                   string token signing key when none is configured

@@ -150,32 +150,31 @@ func (s *Store) Hold(ctx context.Context, r engine.HoldRequest) (engine.HoldResu
 // Reservation reads a reservation record; a PENDING one past its deadline reads
 // EXPIRED, so no sweep is needed for a correct answer.
 func (s *Store) Reservation(ctx context.Context, concertID, reservationID int64, now time.Time) (engine.Reservation, error) {
-	m, err := s.rdb.HGetAll(ctx, s.keys.reservation(concertID, reservationID)).Result()
+	rec, err := s.rdb.Get(ctx, s.keys.reservation(concertID, reservationID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return engine.Reservation{}, engine.ErrReservationNotFound
+	}
 	if err != nil {
 		return engine.Reservation{}, domainError("reservation", err)
 	}
-	if len(m) == 0 {
-		return engine.Reservation{}, engine.ErrReservationNotFound
-	}
-	return parseReservation(reservationID, m, now)
+	return parseReservation(concertID, reservationID, rec, now)
 }
 
 // reservationPlace reads the schedule and seat of a reservation, which never change,
 // so a script can name that seat's keys. found=false if the record is gone.
 func (s *Store) reservationPlace(ctx context.Context, concertID, reservationID int64) (sid int64, seat int, found bool, err error) {
-	v, err := s.rdb.HMGet(ctx, s.keys.reservation(concertID, reservationID), "schedule", "seat").Result()
+	rec, err := s.rdb.Get(ctx, s.keys.reservation(concertID, reservationID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, 0, false, nil
+	}
 	if err != nil {
 		return 0, 0, false, domainError("reservation", err)
 	}
-	if v[0] == nil || v[1] == nil {
-		return 0, 0, false, nil
+	r, err := parseReservation(concertID, reservationID, rec, time.Time{})
+	if err != nil {
+		return 0, 0, false, err
 	}
-	sid, err1 := replyInt(v[0])
-	n, err2 := replyInt(v[1])
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, 0, false, fmt.Errorf("redis reservation %d: %w", reservationID, err)
-	}
-	return sid, int(n), true, nil
+	return r.ScheduleID, r.Seat, true, nil
 }
 
 // Cancel learns the reservation's seat, then cancel.lua re-checks everything
@@ -198,11 +197,11 @@ func (s *Store) runCancel(ctx context.Context, c, sid int64, seat int, rid, uid 
 		k.reservation(c, rid), k.holds(c, sid), k.holders(c, sid), k.holdTrigger(c, sid, seat), k.userHolds(c, uid),
 		k.tags(c, sid),
 	}
-	v, err := cancelScript.Run(ctx, s.rdb, keys, uid, rid, ms(now)).Slice()
+	rec, err := cancelScript.Run(ctx, s.rdb, keys, uid, rid, ms(now)).Text()
 	if err != nil {
 		return engine.Reservation{}, domainError("cancel", err)
 	}
-	return parseReservationReply(rid, v, now)
+	return parseReservation(c, rid, rec, now)
 }
 
 // BeginPayment learns the reservation's seat, then pay_begin.lua checks the token
@@ -226,11 +225,11 @@ func (s *Store) runPayBegin(ctx context.Context, t engine.Token, sid int64, seat
 		k.holds(c, sid), k.paying(c, sid), k.holders(c, sid), k.holdTrigger(c, sid, seat), k.userHolds(c, uid),
 		k.tags(c, sid),
 	}
-	v, err := payBeginScript.Run(ctx, s.rdb, keys, uid, t.Gen, rid, ms(now), ms(windowEnd)).Slice()
+	rec, err := payBeginScript.Run(ctx, s.rdb, keys, uid, t.Gen, rid, ms(now), ms(windowEnd)).Text()
 	if err != nil {
 		return engine.Reservation{}, domainError("begin payment", err)
 	}
-	return parseReservationReply(rid, v, now)
+	return parseReservation(c, rid, rec, now)
 }
 
 // AbortPayment runs pay_abort.lua; a reservation that is no longer PAYING is left alone.
@@ -253,7 +252,7 @@ func (s *Store) CompletePayment(ctx context.Context, r engine.Reservation, now t
 		k.sold(c, sid), k.holds(c, sid), k.paying(c, sid), k.holders(c, sid), k.holdTrigger(c, sid, r.Seat),
 		k.reservation(c, r.ID), k.userHolds(c, uid), k.tokens(c), k.active(c), k.tags(c, sid),
 	}
-	args := []any{r.Seat, r.ID, uid, ms(now), c, sid, r.Price, ms(r.ExpiresAt), reservationTTL.Milliseconds()}
+	args := []any{r.Seat, r.ID, uid, ms(now), sid, r.Price, ms(r.ExpiresAt), reservationTTL.Milliseconds()}
 	n, err := payCompleteScript.Run(ctx, s.rdb, keys, args...).Int64()
 	if err != nil {
 		return false, domainError("complete payment", err)
@@ -433,38 +432,34 @@ func (s *Store) Counts(ctx context.Context, concertID, scheduleID int64, now tim
 
 // --- parsing --------------------------------------------------------------------
 
-// parseReservationReply reads a script's HGETALL pairs.
-func parseReservationReply(id int64, v []any, now time.Time) (engine.Reservation, error) {
-	m := make(map[string]string, len(v)/2)
-	for i := 0; i+1 < len(v); i += 2 {
-		f, _ := v[i].(string)
-		val, _ := v[i+1].(string)
-		m[f] = val
-	}
-	if len(m) == 0 {
-		return engine.Reservation{}, engine.ErrReservationNotFound
-	}
-	return parseReservation(id, m, now)
-}
+// reservationFields are the fields of a reservation record, in order: hold.lua
+// writes "schedule:seat:user:price:deadline:STATE" (the concert is the key's).
+var reservationFields = [...]string{"schedule", "seat", "user", "price", "deadline", "state"}
 
-func parseReservation(id int64, m map[string]string, now time.Time) (engine.Reservation, error) {
+// parseReservation reads a reservation record; a PENDING one past now reads
+// EXPIRED.
+func parseReservation(concertID, id int64, rec string, now time.Time) (engine.Reservation, error) {
+	f := strings.Split(rec, ":")
+	if len(f) != len(reservationFields) {
+		return engine.Reservation{}, fmt.Errorf("redis reservation %d: record %q has %d fields, want %d", id, rec, len(f), len(reservationFields))
+	}
 	var errs []error
-	num := func(f string) int64 {
-		n, err := strconv.ParseInt(m[f], 10, 64)
+	num := func(i int) int64 {
+		n, err := strconv.ParseInt(f[i], 10, 64)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("field %s: %w", f, err))
+			errs = append(errs, fmt.Errorf("field %s: %w", reservationFields[i], err))
 		}
 		return n
 	}
 	r := engine.Reservation{
 		ID:         id,
-		ConcertID:  num("concert"),
-		ScheduleID: num("schedule"),
-		Seat:       int(num("seat")),
-		UserID:     num("user"),
-		Price:      num("price"),
-		State:      engine.ReservationState(m["state"]),
-		ExpiresAt:  fromMS(num("deadline")),
+		ConcertID:  concertID,
+		ScheduleID: num(0),
+		Seat:       int(num(1)),
+		UserID:     num(2),
+		Price:      num(3),
+		ExpiresAt:  fromMS(num(4)),
+		State:      engine.ReservationState(f[5]),
 	}
 	if err := errors.Join(errs...); err != nil {
 		return engine.Reservation{}, fmt.Errorf("redis reservation %d: %w", id, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -611,6 +612,11 @@ func TestExpiredSweepAndRelease(t *testing.T) {
 		}
 		if s := f.state(p.ID, now); s != engine.ReservationExpired {
 			t.Fatalf("released paying hold reads %s", s)
+		}
+		// Read lazily, a PENDING record past its deadline would say EXPIRED too; an
+		// operator's redis-cli GET must see the state release.lua wrote.
+		if rec, _ := f.rdb.Get(f.ctx, f.s.keys.reservation(f.c, p.ID)).Result(); !strings.HasSuffix(rec, ":EXPIRED") {
+			t.Fatalf("released paying hold's record is %q, want state EXPIRED", rec)
 		}
 		// a's entry was left by the no-op release; it is past its deadline, so it
 		// no longer counts.
