@@ -100,7 +100,7 @@ func (e *Engine) readSeatMap(ctx context.Context, s Schedule, now time.Time) (*S
 		switch {
 		case n < len(m.Sold) && m.Sold[n]:
 			v.Seats[n-1] = SeatReserved
-		case n < len(m.Held) && m.Held[n]:
+		case m.Held(n):
 			v.Seats[n-1] = SeatPending
 		default:
 			v.Seats[n-1] = SeatAvailable

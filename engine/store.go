@@ -155,11 +155,14 @@ type HoldResult struct {
 // SeatMap is a schedule's seats as the shared state knows them.
 type SeatMap struct {
 	Sold []bool // index = seat number; index 0 unused
-	Held []bool // pending or being paid, index = seat number
-	// Tags[n] is HolderTag of seat n's holder while Held[n], else 0. It tells a user
-	// who cannot hold the seat from one who may, without a holder's id per seat.
+	// Tags[n] is HolderTag of seat n's holder while it is held (pending or being
+	// paid), else 0. It tells a user who cannot hold the seat from one who may,
+	// without a holder's id per seat.
 	Tags []byte
 }
+
+// Held reports whether seat n is pending or being paid for.
+func (m SeatMap) Held(n int) bool { return n < len(m.Tags) && m.Tags[n] != 0 }
 
 // HolderTag is a user's one-byte tag in SeatMap.Tags: never 0, and different for
 // users whose ids differ by less than 255. Equal tags say nothing: the shared

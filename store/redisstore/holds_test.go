@@ -76,8 +76,8 @@ func TestHoldBatchDecidesInOrder(t *testing.T) {
 
 		m := f.seatMap(t0)
 		for seat, want := range map[int]bool{5: true, 6: false, 7: true, 8: true, 9: true, 10: true, 11: false} {
-			if m.Held[seat] != want {
-				t.Errorf("seat %d held = %v, want %v", seat, m.Held[seat], want)
+			if m.Held(seat) != want {
+				t.Errorf("seat %d held = %v, want %v", seat, m.Held(seat), want)
 			}
 		}
 		if got := f.state(batch[9].req.ReservationID, t0); got != engine.ReservationPending {

@@ -102,7 +102,7 @@ wait:
 	if err := s.Release(ctx, exp[0], at); err != nil {
 		t.Fatal(err)
 	}
-	if m := f.seatMap(at); m.Held[9] {
+	if m := f.seatMap(at); m.Held(9) {
 		t.Fatal("seat still held after release")
 	}
 

@@ -377,7 +377,7 @@ func (s *Store) SeatMap(ctx context.Context, concertID, scheduleID int64, seatCo
 	if rebuiltCmd.Val() == 0 {
 		return engine.SeatMap{}, engine.ErrNotRebuilt
 	}
-	m := engine.SeatMap{Sold: make([]bool, seatCount+1), Held: make([]bool, seatCount+1), Tags: make([]byte, seatCount+1)}
+	m := engine.SeatMap{Sold: make([]bool, seatCount+1), Tags: make([]byte, seatCount+1)}
 	for _, cmd := range []*redis.StringCmd{soldCmd, tagsCmd} {
 		if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
 			return engine.SeatMap{}, domainError("seat map", err)
@@ -387,13 +387,13 @@ func (s *Store) SeatMap(ctx context.Context, concertID, scheduleID int64, seatCo
 	decodeBitmap(bitmap, m.Sold)
 	tags, _ := tagsCmd.Bytes()
 	for n := 1; n < min(len(tags), seatCount+1); n++ {
-		if tags[n] != 0 && !m.Sold[n] {
-			m.Held[n], m.Tags[n] = true, tags[n]
+		if !m.Sold[n] {
+			m.Tags[n] = tags[n]
 		}
 	}
 	for _, member := range lapsedCmd.Val() {
 		if n, err := strconv.Atoi(member); err == nil && n >= 1 && n <= seatCount {
-			m.Held[n], m.Tags[n] = false, 0
+			m.Tags[n] = 0
 		}
 	}
 	return m, nil

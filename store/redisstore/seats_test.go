@@ -369,7 +369,7 @@ func TestHoldCases(t *testing.T) {
 				if r.Created != tc.wantCreated {
 					t.Fatalf("created = %v, want %v", r.Created, tc.wantCreated)
 				}
-				if m := f.seatMap(at); !m.Held[7] {
+				if m := f.seatMap(at); !m.Held(7) {
 					t.Fatal("seat 7 not held on the seat map")
 				}
 				if tc.check != nil {
@@ -479,7 +479,7 @@ func TestHoldRaceManyUsers(t *testing.T) {
 		m := f.seatMap(t0)
 		held := 0
 		for seat := 1; seat <= f.sched.SeatCount; seat++ {
-			if m.Held[seat] {
+			if m.Held(seat) {
 				held++
 				if _, ok := owner[seat]; !ok {
 					t.Fatalf("seat %d held but no hold was created on it", seat)
@@ -535,13 +535,13 @@ func TestExpiredLazily(t *testing.T) {
 		f := newFixture(t, b)
 		f.activate(1, t0.Add(time.Hour))
 		r := f.mustHold(1, 3, t0)
-		if m := f.seatMap(t0.Add(time.Minute - time.Millisecond)); !m.Held[3] || m.Tags[3] != engine.HolderTag(1) {
-			t.Fatalf("seat 3 before its deadline: held %v, tag %d, want held by tag %d", m.Held[3], m.Tags[3], engine.HolderTag(1))
+		if m := f.seatMap(t0.Add(time.Minute - time.Millisecond)); !m.Held(3) || m.Tags[3] != engine.HolderTag(1) {
+			t.Fatalf("seat 3 before its deadline: held %v, tag %d, want held by tag %d", m.Held(3), m.Tags[3], engine.HolderTag(1))
 		}
 		// At the deadline the hold is over, with no sweep having run.
 		at := r.ExpiresAt
-		if m := f.seatMap(at); m.Held[3] || m.Sold[3] || m.Tags[3] != 0 {
-			t.Fatalf("seat 3 at its deadline: held %v, sold %v, tag %d", m.Held[3], m.Sold[3], m.Tags[3])
+		if m := f.seatMap(at); m.Held(3) || m.Sold[3] || m.Tags[3] != 0 {
+			t.Fatalf("seat 3 at its deadline: held %v, sold %v, tag %d", m.Held(3), m.Sold[3], m.Tags[3])
 		}
 		if _, held := f.counts(at); held != 0 {
 			t.Fatalf("held = %d after the deadline", held)
@@ -551,8 +551,8 @@ func TestExpiredLazily(t *testing.T) {
 		}
 		f.activate(2, t0.Add(time.Hour))
 		f.mustHold(2, 3, at)
-		if m := f.seatMap(at); !m.Held[3] || m.Tags[3] != engine.HolderTag(2) {
-			t.Fatalf("seat 3 held again: held %v, tag %d, want tag %d", m.Held[3], m.Tags[3], engine.HolderTag(2))
+		if m := f.seatMap(at); !m.Held(3) || m.Tags[3] != engine.HolderTag(2) {
+			t.Fatalf("seat 3 held again: held %v, tag %d, want tag %d", m.Held(3), m.Tags[3], engine.HolderTag(2))
 		}
 		f.requireHolderInvariant()
 	})
@@ -597,7 +597,7 @@ func TestExpiredSweepAndRelease(t *testing.T) {
 		if err := f.s.Release(f.ctx, stale, now); err != nil {
 			t.Fatal(err)
 		}
-		if m := f.seatMap(now); !m.Held[1] {
+		if m := f.seatMap(now); !m.Held(1) {
 			t.Fatal("stale release freed the new hold")
 		}
 
@@ -607,8 +607,8 @@ func TestExpiredSweepAndRelease(t *testing.T) {
 			}
 		}
 		m := f.seatMap(now)
-		if m.Held[2] || !m.Held[3] {
-			t.Fatalf("after release: seat 2 held=%v (want false), seat 3 held=%v (want true)", m.Held[2], m.Held[3])
+		if m.Held(2) || !m.Held(3) {
+			t.Fatalf("after release: seat 2 held=%v (want false), seat 3 held=%v (want true)", m.Held(2), m.Held(3))
 		}
 		if s := f.state(p.ID, now); s != engine.ReservationExpired {
 			t.Fatalf("released paying hold reads %s", s)
@@ -630,7 +630,7 @@ func TestExpiredSweepAndRelease(t *testing.T) {
 		if err := f.s.Release(f.ctx, engine.ExpiredHold{ConcertID: f.c, ScheduleID: f.sched.ID, Seat: 3, ReservationID: c.ID, UserID: 2}, now); err != nil {
 			t.Fatal(err)
 		}
-		if m := f.seatMap(now); !m.Held[3] {
+		if m := f.seatMap(now); !m.Held(3) {
 			t.Fatal("live hold released")
 		}
 		f.requireHolderInvariant()
@@ -653,7 +653,7 @@ func TestReservationStateMachine(t *testing.T) {
 					f.t.Fatalf("cancel: %+v", got)
 				}
 			}
-			if f.seatMap(t0).Held[5] || f.holder(5) != "" || f.liveHolds(1) != 0 {
+			if f.seatMap(t0).Held(5) || f.holder(5) != "" || f.liveHolds(1) != 0 {
 				f.t.Fatal("seat not free after cancel")
 			}
 			f.activate(2, t0.Add(time.Hour))
@@ -690,7 +690,7 @@ func TestReservationStateMachine(t *testing.T) {
 				f.t.Fatalf("begin: %+v", p)
 			}
 			// Past the hold deadline the seat is still taken: it is being paid.
-			if m := f.seatMap(r.ExpiresAt.Add(time.Hour)); !m.Held[5] {
+			if m := f.seatMap(r.ExpiresAt.Add(time.Hour)); !m.Held(5) {
 				f.t.Fatal("paying seat not held")
 			}
 			if s := f.state(r.ID, r.ExpiresAt.Add(time.Hour)); s != engine.ReservationPaying {
@@ -735,7 +735,7 @@ func TestReservationStateMachine(t *testing.T) {
 			f.mustHold(2, 5, later)
 			_, err := f.s.BeginPayment(f.ctx, f.token(1), r.ID, t0, t0.Add(window)) // a clock behind
 			wantErr(f.t, err, engine.ErrReservationExpired)
-			if !f.seatMap(later).Held[5] {
+			if !f.seatMap(later).Held(5) {
 				f.t.Fatal("the new hold was lost")
 			}
 		}},
@@ -751,10 +751,10 @@ func TestReservationStateMachine(t *testing.T) {
 			if got.State != engine.ReservationPending || !got.ExpiresAt.Equal(r.ExpiresAt) {
 				f.t.Fatalf("after abort: %+v", got)
 			}
-			if m := f.seatMap(now); !m.Held[5] {
+			if m := f.seatMap(now); !m.Held(5) {
 				f.t.Fatal("not held after abort")
 			}
-			if m := f.seatMap(r.ExpiresAt); m.Held[5] {
+			if m := f.seatMap(r.ExpiresAt); m.Held(5) {
 				f.t.Fatal("aborted hold outlives its old deadline")
 			}
 			if _, err := f.s.BeginPayment(f.ctx, f.token(1), r.ID, now, now.Add(window)); err != nil {
@@ -778,7 +778,7 @@ func TestReservationStateMachine(t *testing.T) {
 				}
 			}
 			m := f.seatMap(t0)
-			if !m.Sold[5] || m.Held[5] || f.holder(5) != "" {
+			if !m.Sold[5] || m.Held(5) || f.holder(5) != "" {
 				f.t.Fatal("seat not sold")
 			}
 			if f.state(r.ID, t0.Add(time.Hour)) != engine.ReservationPaid {
@@ -821,7 +821,7 @@ func TestReservationStateMachine(t *testing.T) {
 			if _, err := f.s.CompletePayment(f.ctx, r, later); err != nil {
 				f.t.Fatal(err)
 			}
-			if m := f.seatMap(later); !m.Sold[5] || m.Held[5] {
+			if m := f.seatMap(later); !m.Sold[5] || m.Held(5) {
 				f.t.Fatal("seat not sold")
 			}
 			_, err := f.s.BeginPayment(f.ctx, f.token(2), h.ID, later, later.Add(window))
@@ -908,8 +908,8 @@ func TestMarkSoldAndRebuilt(t *testing.T) {
 		}
 		m := f.seatMap(t0)
 		for n := 1; n <= 2000; n++ {
-			if want := n >= 5 && n%2 == 1; m.Sold[n] != want || m.Held[n] {
-				t.Fatalf("seat %d sold=%v held=%v", n, m.Sold[n], m.Held[n])
+			if want := n >= 5 && n%2 == 1; m.Sold[n] != want || m.Held(n) {
+				t.Fatalf("seat %d sold=%v held=%v", n, m.Sold[n], m.Held(n))
 			}
 		}
 		if f.holder(5) != "" {
@@ -1063,7 +1063,7 @@ func BenchmarkSeatMap50k(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m, err := s.SeatMap(ctx, c, sid, seats, t0)
-		if err != nil || !m.Sold[1] || !m.Held[2] {
+		if err != nil || !m.Sold[1] || !m.Held(2) {
 			b.Fatalf("seat map wrong: %v", err)
 		}
 	}
