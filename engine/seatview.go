@@ -72,6 +72,13 @@ func (e *Engine) SeatMap(ctx context.Context, t Token, scheduleID int64) (*SeatM
 	// The others wait for this reader's result rather than all read Redis.
 	entry.mu.Lock()
 	defer entry.mu.Unlock()
+	return e.refreshSeatView(ctx, entry, s, now)
+}
+
+// refreshSeatView returns a view fresh at now, the caller holding entry.mu: the
+// one another reader stored while the caller waited, or one read now. A schedule
+// whose sold seats Redis lost is rebuilt from the ledger and read again.
+func (e *Engine) refreshSeatView(ctx context.Context, entry *seatMapEntry, s Schedule, now time.Time) (*SeatMapView, error) {
 	old := entry.view.Load()
 	if old.freshAt(now) {
 		return old, nil
@@ -179,14 +186,10 @@ func (e *Engine) seatViewForHold(ctx context.Context, s Schedule, now time.Time)
 		return nil
 	}
 	defer entry.mu.Unlock()
-	if old = entry.view.Load(); old.freshAt(now) {
-		return old
-	}
-	v, err := e.readSeatMap(ctx, s, now)
+	v, err := e.refreshSeatView(ctx, entry, s, now)
 	if err != nil {
 		return nil // the hold, asking the shared state, meets the cause itself
 	}
-	entry.replace(old, v)
 	return v
 }
 
