@@ -38,6 +38,9 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.error_reply('CONCERT_NOT_FOUND no such concert')
 end
 
+-- Globals are table lookups in Lua: the hot ones are kept in locals (see hold.lua).
+local call, match, format, floor = redis.call, string.match, string.format, math.floor
+
 local idle = tonumber(ARGV[1])
 local out = {}
 
@@ -48,7 +51,7 @@ local out = {}
 local seq, drawn
 local function peekGen()
   if not seq then
-    seq = tonumber(redis.call('GET', KEYS[5]) or '0')
+    seq = tonumber(call('GET', KEYS[5]) or '0')
   end
   return seq + 1
 end
@@ -67,8 +70,8 @@ local function lineFlush()
   if #pendingOut == 0 then
     return
   end
-  redis.call('ZADD', KEYS[3], unpack(pending))
-  local card = redis.call('ZCARD', KEYS[3])
+  call('ZADD', KEYS[3], unpack(pending))
+  local card = call('ZCARD', KEYS[3])
   local m = #pendingOut
   for j, slot in ipairs(pendingOut) do
     out[slot] = card - m + j - 1
@@ -79,7 +82,7 @@ end
 -- record formats a token record; see the header.
 -- (string.format takes half the time of Lua's concatenation of numbers here.)
 local function record(gen, issued, now)
-  return string.format('%d:%d:%d', gen, issued, now - issued * 1000)
+  return format('%d:%d:%d', gen, issued, now - issued * 1000)
 end
 
 -- reply appends one entry's five reply values to out.
@@ -90,27 +93,27 @@ end
 
 -- enter decides one entry and appends its reply.
 local function enter(uid, now, score)
-  local issued = math.floor(now / 1000)
+  local issued = floor(now / 1000)
   local gen = peekGen()
   -- Most entries of a rush are a user's first: HSETNX writes their record and
   -- tells them apart from a user with a record in one call.
-  if redis.call('HSETNX', KEYS[2], uid, record(gen, issued, now)) == 0 then
+  if call('HSETNX', KEYS[2], uid, record(gen, issued, now)) == 0 then
     lineFlush()
-    local rec = redis.call('HGET', KEYS[2], uid)
-    local old, oldIssued, polled, done = string.match(rec, '^(%d+):(%d+):(%d+)(.*)$')
+    local rec = call('HGET', KEYS[2], uid)
+    local old, oldIssued, polled, done = match(rec, '^(%d+):(%d+):(%d+)(.*)$')
     if old and done ~= ':d' then
       oldIssued = tonumber(oldIssued)
-      local lease = redis.call('ZSCORE', KEYS[4], uid)
+      local lease = call('ZSCORE', KEYS[4], uid)
       if lease and tonumber(lease) > now then
         return reply(1, old, oldIssued * 1000, 'ACTIVE', lease)
       end
-      local rank = redis.call('ZRANK', KEYS[3], uid)
+      local rank = call('ZRANK', KEYS[3], uid)
       local last = oldIssued * 1000 + tonumber(polled)
       if rank and last > now - idle then
         -- Only forward: an instance whose clock lags must not shorten the heartbeat
         -- (nor write a poll before the token was issued).
         if now > last then
-          redis.call('HSET', KEYS[2], uid, record(old, oldIssued, now))
+          call('HSET', KEYS[2], uid, record(old, oldIssued, now))
         end
         return reply(1, old, oldIssued * 1000, 'WAITING', rank)
       end
@@ -118,15 +121,15 @@ local function enter(uid, now, score)
     -- A new generation: whatever the old token left behind (an idle place in line,
     -- a lapsed or finished lease) must not carry over to it. (A user with no
     -- record has no lease either: a lease never outlives its record, admit.lua.)
-    redis.call('HSET', KEYS[2], uid, record(gen, issued, now))
-    redis.call('ZREM', KEYS[4], uid)
+    call('HSET', KEYS[2], uid, record(gen, issued, now))
+    call('ZREM', KEYS[4], uid)
   end
   seq, drawn = gen, true
 
   if tonumber(score) >= 0 then
     lineFlush()
-    redis.call('ZADD', KEYS[3], score, uid)
-    return reply(0, gen, issued * 1000, 'WAITING', redis.call('ZRANK', KEYS[3], uid))
+    call('ZADD', KEYS[3], score, uid)
+    return reply(0, gen, issued * 1000, 'WAITING', call('ZRANK', KEYS[3], uid))
   end
   -- 2^52 + gen stays an exact double (below 2^53) and sorts behind every pre-queue
   -- score; redis.call passes numbers on with 17 significant digits, so none is lost.
@@ -146,6 +149,6 @@ for i = 0, (#ARGV - 1) / 3 - 1 do
 end
 lineFlush()
 if drawn then
-  redis.call('SET', KEYS[5], seq)
+  call('SET', KEYS[5], seq)
 end
 return out

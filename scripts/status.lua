@@ -18,16 +18,19 @@
 --   'ACTIVE',  leaseEnd  lease end in ms, as a string (a Lua number would be truncated)
 --   'WAITING', rank      0-based place in line
 
+-- Globals are table lookups in Lua: the hot ones are kept in locals (see hold.lua).
+local call, match, format = redis.call, string.match, string.format
+
 local now = tonumber(ARGV[1])
 local cutoff = now - tonumber(ARGV[2])
 local out = {}
 
 local function status(uid, gen)
-  local rec = redis.call('HGET', KEYS[3], uid)
+  local rec = call('HGET', KEYS[3], uid)
   if not rec then
     return 'EXPIRED', ''
   end
-  local rgen, issued, polled, done = string.match(rec, '^(%d+):(%d+):(%d+)(.*)$')
+  local rgen, issued, polled, done = match(rec, '^(%d+):(%d+):(%d+)(.*)$')
   if rgen ~= gen then
     return 'EXPIRED', ''
   end
@@ -35,25 +38,25 @@ local function status(uid, gen)
     return 'DONE', ''
   end
   -- Waiters are most polls, so the queue is asked first; an ACTIVE token is never in it.
-  local rank = redis.call('ZRANK', KEYS[2], uid)
+  local rank = call('ZRANK', KEYS[2], uid)
   if rank then
     issued = tonumber(issued) * 1000
     local last = issued + tonumber(polled)
     if last <= cutoff then
       -- Dropped here rather than left for admit.lua, so the waiters behind move up now.
-      redis.call('ZREM', KEYS[2], uid)
-      redis.call('HDEL', KEYS[3], uid)
+      call('ZREM', KEYS[2], uid)
+      call('HDEL', KEYS[3], uid)
       return 'EXPIRED', ''
     end
     -- Written at most once a second per waiter (a client hammering refresh costs
     -- no writes), and only forward: an instance whose clock lags must not shorten
     -- another's heartbeat. A waiter may so drop out up to 1 s early.
     if now - last >= 1000 then
-      redis.call('HSET', KEYS[3], uid, string.format('%s:%d:%d', gen, issued / 1000, now - issued))
+      call('HSET', KEYS[3], uid, format('%s:%d:%d', gen, issued / 1000, now - issued))
     end
     return 'WAITING', rank
   end
-  local lease = redis.call('ZSCORE', KEYS[1], uid)
+  local lease = call('ZSCORE', KEYS[1], uid)
   if lease and tonumber(lease) > now then
     return 'ACTIVE', lease
   end
