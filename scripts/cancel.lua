@@ -17,8 +17,8 @@
 --          PAYING), RESERVATION_EXPIRED.
 
 local uid, rid = ARGV[1], ARGV[2]
-local rec = redis.call('GET', KEYS[1])
-local _, seat, user, _, deadline, state = string.match(rec or '', '^(%d+):(%d+):(%d+):(%d+):(%d+):(%u+)$')
+local res = redis.call('GET', KEYS[1])
+local _, seat, user, _, deadline, state = string.match(res or '', '^(%d+):(%d+):(%d+):(%d+):(%d+):(%u+)$')
 if user ~= uid then
   return redis.error_reply('RESERVATION_NOT_FOUND no such reservation')
 end
@@ -26,13 +26,13 @@ if state == 'PAID' or state == 'PAYING' then
   return redis.error_reply('ALREADY_PAID reservation ' .. rid .. ' is paid or being paid')
 end
 if state == 'CANCELLED' then
-  return rec
+  return res
 end
 
 -- restate writes the record with a new state, keeping its TTL.
 local function restate(to)
-  rec = string.gsub(rec, '%u+$', to)
-  redis.call('SET', KEYS[1], rec, 'KEEPTTL')
+  res = string.gsub(res, '%u+$', to)
+  redis.call('SET', KEYS[1], res, 'KEEPTTL')
 end
 
 -- freeSeat ends this reservation's hold on its seat: the holds set, the holder,
@@ -60,4 +60,4 @@ end
 freeSeat()
 redis.call('ZREM', KEYS[5], rid)
 restate('CANCELLED')
-return rec
+return res

@@ -15,8 +15,8 @@
 --         held by this reservation).
 
 local rid = ARGV[1]
-local rec = redis.call('GET', KEYS[1])
-local _, seat, user, _, deadline, state = string.match(rec or '', '^(%d+):(%d+):(%d+):(%d+):(%d+):(%u+)$')
+local res = redis.call('GET', KEYS[1])
+local _, seat, user, _, deadline, state = string.match(res or '', '^(%d+):(%d+):(%d+):(%d+):(%d+):(%u+)$')
 if state ~= 'PAYING' then
   return 0
 end
@@ -27,7 +27,7 @@ end
 redis.call('ZREM', KEYS[3], seat)
 redis.call('ZADD', KEYS[2], deadline, seat)
 redis.call('ZADD', KEYS[6], deadline, rid)
-redis.call('SET', KEYS[1], (string.gsub(rec, '%u+$', 'PENDING')), 'KEEPTTL')
+redis.call('SET', KEYS[1], (string.gsub(res, '%u+$', 'PENDING')), 'KEEPTTL')
 local ttl = tonumber(deadline) - tonumber(ARGV[2])
 if ttl > 0 then
   redis.call('SET', KEYS[5], rid, 'PX', ttl)
