@@ -150,25 +150,37 @@ func (s *Store) Hold(ctx context.Context, r engine.HoldRequest) (engine.HoldResu
 // Reservation reads a reservation record; a PENDING one past its deadline reads
 // EXPIRED, so no sweep is needed for a correct answer.
 func (s *Store) Reservation(ctx context.Context, concertID, reservationID int64, now time.Time) (engine.Reservation, error) {
-	rec, err := s.rdb.Get(ctx, s.keys.reservation(concertID, reservationID)).Result()
-	if errors.Is(err, redis.Nil) {
+	rec, found, err := s.reservationRecord(ctx, concertID, reservationID)
+	if err != nil {
+		return engine.Reservation{}, err
+	}
+	if !found {
 		return engine.Reservation{}, engine.ErrReservationNotFound
 	}
-	if err != nil {
-		return engine.Reservation{}, domainError("reservation", err)
-	}
 	return parseReservation(concertID, reservationID, rec, now)
+}
+
+// reservationRecord reads a reservation record. One written before records were
+// strings (706c495) is a hash: it reads as none, as the scripts read it, so the
+// engine answers from the ledger for a paid one and an old hold is still freed.
+func (s *Store) reservationRecord(ctx context.Context, concertID, reservationID int64) (rec string, found bool, err error) {
+	rec, err = s.rdb.Get(ctx, s.keys.reservation(concertID, reservationID)).Result()
+	var rerr redis.Error
+	switch {
+	case errors.Is(err, redis.Nil), errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "WRONGTYPE"):
+		return "", false, nil
+	case err != nil:
+		return "", false, domainError("reservation", err)
+	}
+	return rec, true, nil
 }
 
 // reservationPlace reads the schedule and seat of a reservation, which never change,
 // so a script can name that seat's keys. found=false if the record is gone.
 func (s *Store) reservationPlace(ctx context.Context, concertID, reservationID int64) (sid int64, seat int, found bool, err error) {
-	rec, err := s.rdb.Get(ctx, s.keys.reservation(concertID, reservationID)).Result()
-	if errors.Is(err, redis.Nil) {
-		return 0, 0, false, nil
-	}
-	if err != nil {
-		return 0, 0, false, domainError("reservation", err)
+	rec, found, err := s.reservationRecord(ctx, concertID, reservationID)
+	if err != nil || !found {
+		return 0, 0, false, err
 	}
 	r, err := parseReservation(concertID, reservationID, rec, time.Time{})
 	if err != nil {
