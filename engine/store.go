@@ -166,7 +166,7 @@ func (m SeatMap) Held(n int) bool { return n < len(m.Tags) && m.Tags[n] != 0 }
 
 // HolderTag is a user's one-byte tag in SeatMap.Tags: never 0, and different for
 // users whose ids differ by less than 255. Equal tags say nothing: the shared
-// state decides. (scripts/hold.lua writes the same value.)
+// state decides. (The store hands it to scripts/hold.lua, which writes it.)
 func HolderTag(userID int64) byte { return byte(uint64(userID)%255) + 1 }
 
 // ExpiredHold is a hold whose deadline passed: a PENDING one past its hold TTL, or

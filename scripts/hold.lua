@@ -24,9 +24,9 @@
 -- ARGV[2]  scheduleID
 -- ARGV[3]  price
 -- ARGV[4]  reservation record TTL (ms)
--- then six per hold i, at 4+6(i-1)+1 ..:
+-- then seven per hold i, at 4+7(i-1)+1 ..:
 --   userID, token gen, seat, fresh reservationID, now (ms, the engine's clock),
---   hold deadline (ms)
+--   hold deadline (ms), the user's holder tag (one byte: engine.HolderTag)
 --
 -- Returns a flat list, two entries per hold in ARGV order:
 --   1, reservationID       a new PENDING hold (the fresh id)
@@ -47,13 +47,13 @@ end
 -- (bench/instructions.sh: 2.3% of redis-server's instructions per hold,
 -- 1.7% per poll, 0.8% per first entry).
 local call, tonumber = redis.call, tonumber
-local match, sub, char = string.match, string.sub, string.char
+local match, sub = string.match, string.sub
 
 local function refuse(code, message)
   return code, code .. ' ' .. message
 end
 
-local function hold(uid, gen, seat, rid, nowArg, deadline, userHolds, trigger, resKey)
+local function hold(uid, gen, seat, rid, nowArg, deadline, tag, userHolds, trigger, resKey)
   local now = tonumber(nowArg)
   local rec = call('HGET', KEYS[1], uid)
   if not rec or match(rec, '^%d+') ~= gen or sub(rec, -2) == ':d' then
@@ -113,8 +113,8 @@ local function hold(uid, gen, seat, rid, nowArg, deadline, userHolds, trigger, r
   call('ZADD', KEYS[5], deadline, seat)
   call('HSET', KEYS[7], seat, rid .. ':' .. uid)
   -- The engine's seat view reads these bytes to refuse holds from memory; the tag
-  -- (engine.HolderTag) tells it when the asker may be the holder, who gets 200.
-  call('SETRANGE', KEYS[9], seat, char(tonumber(uid) % 255 + 1))
+  -- tells it when the asker may be the holder, who gets 200.
+  call('SETRANGE', KEYS[9], seat, tag)
   call('ZADD', userHolds, deadline, rid)
   local due = tonumber(deadline)
   local ttl = due - now
@@ -135,9 +135,9 @@ local function hold(uid, gen, seat, rid, nowArg, deadline, userHolds, trigger, r
 end
 
 local out = {}
-for i = 0, (#ARGV - 4) / 6 - 1 do
-  local a, k = 4 + 6 * i, 9 + 3 * i
-  local r1, r2 = hold(ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6],
+for i = 0, (#ARGV - 4) / 7 - 1 do
+  local a, k = 4 + 7 * i, 9 + 3 * i
+  local r1, r2 = hold(ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7],
     KEYS[k + 1], KEYS[k + 2], KEYS[k + 3])
   out[#out + 1] = r1
   out[#out + 1] = r2

@@ -36,13 +36,16 @@ func (s *Store) runHolds(scheduleID int64, batch []*holdCall) {
 		k.tokens(c), k.active(c), k.wait(c),
 		k.sold(c, scheduleID), k.holds(c, scheduleID), k.paying(c, scheduleID), k.holders(c, scheduleID),
 		k.rebuilt(c, scheduleID), k.tags(c, scheduleID))
-	args := make([]any, 0, 4+6*len(batch))
+	args := make([]any, 0, 4+7*len(batch))
 	args = append(args, first.MaxHolds, scheduleID, first.Schedule.Price, reservationTTL.Milliseconds())
 	for _, call := range batch {
 		r := call.req
 		uid := r.Token.UserID
 		keys = append(keys, k.userHolds(c, uid), k.holdTrigger(c, scheduleID, r.Seat), k.reservation(c, r.ReservationID))
-		args = append(args, uid, r.Token.Gen, r.Seat, r.ReservationID, r.Now.UnixMilli(), r.Deadline.UnixMilli())
+		args = append(args, uid, r.Token.Gen, r.Seat, r.ReservationID, r.Now.UnixMilli(), r.Deadline.UnixMilli(),
+			// The tag is one byte (a one-byte string costs Go no allocation); only
+			// the engine computes it, so hold.lua writes what the seat view expects.
+			string([]byte{engine.HolderTag(uid)}))
 	}
 	answerBatch(s, holdScript, "hold", keys, args, 2, batch, parseHoldReply)
 }

@@ -1018,8 +1018,9 @@ func TestSeatMapBitOrder(t *testing.T) {
 	}
 }
 
-// TestHolderTagsMatchEngine: hold.lua computes a holder's tag itself, and the
-// engine refuses holds from memory by comparing it with engine.HolderTag.
+// TestHolderTagsMatchEngine: the engine refuses holds from memory by comparing
+// the tag bytes with engine.HolderTag, which the store hands to hold.lua; every
+// byte value, 255 (user 254) too, must reach the seat map as it was sent.
 func TestHolderTagsMatchEngine(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		f := newFixture(t, b)
