@@ -6,8 +6,8 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-// Concurrent holds on one schedule share one hold.lua run (see batcher). A hold
-// costs Redis some fifteen commands, so batches are smaller than the polls'.
+// Concurrent holds on one schedule share one hold.lua run (see batcher). A winning
+// hold runs eleven commands in Redis, so batches are smaller than the polls'.
 const (
 	holdBatch    = 32
 	holdFlushers = 4
