@@ -95,9 +95,10 @@ end
 local function enter(uid, now, score)
   local issued = floor(now / 1000)
   local gen = peekGen()
+  local fresh = record(gen, issued, now)
   -- Most entries of a rush are a user's first: HSETNX writes their record and
   -- tells them apart from a user with a record in one call.
-  if call('HSETNX', KEYS[2], uid, record(gen, issued, now)) == 0 then
+  if call('HSETNX', KEYS[2], uid, fresh) == 0 then
     lineFlush()
     local rec = call('HGET', KEYS[2], uid)
     local old, oldIssued, polled, done = match(rec, '^(%d+):(%d+):(%d+)(.*)$')
@@ -121,7 +122,7 @@ local function enter(uid, now, score)
     -- A new generation: whatever the old token left behind (an idle place in line,
     -- a lapsed or finished lease) must not carry over to it. (A user with no
     -- record has no lease either: a lease never outlives its record, admit.lua.)
-    call('HSET', KEYS[2], uid, record(gen, issued, now))
+    call('HSET', KEYS[2], uid, fresh)
     call('ZREM', KEYS[4], uid)
   end
   seq, drawn = gen, true
