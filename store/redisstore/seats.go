@@ -496,7 +496,7 @@ func parseHolder(v string) (rid, uid int64, ok bool) {
 	return rid, uid, true
 }
 
-// replyInt reads an integer a script or HMGET returned as a number or a string.
+// replyInt reads an integer a script returned as a number or a string.
 func replyInt(v any) (int64, error) {
 	switch x := v.(type) {
 	case int64:
