@@ -52,6 +52,8 @@ func TestBadInput(t *testing.T) {
 		{"user: email null", "POST", "/api/users", `{"name":"a","email":null}`, nil, 400, "BAD_REQUEST"},
 		{"user: email invalid", "POST", "/api/users", `{"name":"a","email":"not-an-email"}`, nil, 400, "BAD_REQUEST"},
 		{"user: blank name", "POST", "/api/users", `{"name":"  ","email":"b@example.com"}`, nil, 400, "BAD_REQUEST"},
+		{"user: NUL in name", "POST", "/api/users", `{"name":"a\u0000b","email":"nul@example.com"}`, nil, 400, "BAD_REQUEST"},
+		{"user: newline in name", "POST", "/api/users", `{"name":"a\nb","email":"nl@example.com"}`, nil, 400, "BAD_REQUEST"},
 		{"user: email taken", "POST", "/api/users", `{"name":"x","email":"KIM@example.com"}`, nil, 409, "EMAIL_TAKEN"},
 		{"user: 70 KiB", "POST", "/api/users", big, nil, 413, "BODY_TOO_LARGE"},
 
@@ -172,6 +174,8 @@ func TestBadInput(t *testing.T) {
 		{"create concert: user token", "POST", "/api/admin/concerts", concertBody, auth, 403, "ADMIN_ONLY"},
 		{"create concert: empty object", "POST", "/api/admin/concerts", `{}`, admin(), 400, "BAD_REQUEST"},
 		{"create concert: title number", "POST", "/api/admin/concerts", `{"title":5,"schedules":[{"concertDate":"2026-12-24","seatCount":5,"price":1}]}`, admin(), 400, "BAD_REQUEST"},
+		{"create concert: NUL in title", "POST", "/api/admin/concerts", `{"title":"t\u0000","schedules":[{"concertDate":"2026-12-24","seatCount":5,"price":1}]}`, admin(), 400, "BAD_REQUEST"},
+		{"create concert: NUL in description", "POST", "/api/admin/concerts", `{"title":"t","description":"\u0000","schedules":[{"concertDate":"2026-12-24","seatCount":5,"price":1}]}`, admin(), 400, "BAD_REQUEST"},
 		{"create concert: no schedules", "POST", "/api/admin/concerts", `{"title":"t","schedules":[]}`, admin(), 400, "BAD_REQUEST"},
 		{"create concert: null schedule", "POST", "/api/admin/concerts", `{"title":"t","schedules":[null]}`, admin(), 400, "BAD_REQUEST"},
 		{"create concert: schedules object", "POST", "/api/admin/concerts", `{"title":"t","schedules":{}}`, admin(), 400, "BAD_REQUEST"},

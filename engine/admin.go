@@ -16,8 +16,6 @@ const (
 	maxAdmitPerSecond     = 1_000_000
 	maxMaxActive          = 10_000_000
 	maxPrice              = MaxChargeAmount
-	maxTitle              = 200
-	maxDescription        = 4000
 	maxSchedules          = 100
 )
 
@@ -25,11 +23,11 @@ const (
 // waiting room. A zero SaleOpensAt means now.
 func (e *Engine) CreateConcert(ctx context.Context, c NewConcert) (Concert, []Schedule, error) {
 	c.Title = strings.TrimSpace(c.Title)
-	if c.Title == "" || len(c.Title) > maxTitle {
-		return Concert{}, nil, Errorf(CodeBadRequest, "title must be 1 to %d characters", maxTitle)
+	if err := titleText.check(c.Title); err != nil {
+		return Concert{}, nil, err
 	}
-	if len(c.Description) > maxDescription {
-		return Concert{}, nil, Errorf(CodeBadRequest, "description is longer than %d characters", maxDescription)
+	if err := descriptionText.check(c.Description); err != nil {
+		return Concert{}, nil, err
 	}
 	if c.SaleOpensAt.IsZero() {
 		c.SaleOpensAt = e.clock.Now()

@@ -9,7 +9,6 @@ import (
 )
 
 const (
-	maxName  = 100
 	maxEmail = 254
 )
 
@@ -18,8 +17,8 @@ const (
 // back rather than EMAIL_TAKEN.
 func (e *Engine) CreateUser(ctx context.Context, name, email, idemKey string) (int64, error) {
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > maxName {
-		return 0, Errorf(CodeBadRequest, "name must be 1 to %d characters", maxName)
+	if err := nameText.check(name); err != nil {
+		return 0, err
 	}
 	email = strings.ToLower(strings.TrimSpace(email))
 	if len(email) > maxEmail {
