@@ -8,6 +8,7 @@ import (
 	"context"
 	"net"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -137,9 +138,22 @@ type handlerFunc func(ctx context.Context, rc *fasthttp.RequestCtx) error
 // handle registers an endpoint with what every endpoint needs: a deadline of its
 // own (fasthttp's RequestCtx has none, and is recycled once we return), the body
 // limit, panic recovery and the request counter.
+//
+// A GET endpoint answers HEAD too, as HTTP requires of every resource served by
+// GET (RFC 9110, 9.1), and as load balancers' and uptime monitors' checks expect.
+// HEAD runs the GET endpoint, its rate limit included, so a HEAD poll is a poll;
+// fasthttp sends the headers and drops the body. Metrics count it with the GET:
+// a series of its own per route would double /metrics for a few health checks.
 func (s *Server) handle(method, path string, h handlerFunc) {
 	rs := s.metrics.route(method, path)
 	h = s.rateLimited(method, path, h)
+	s.register(method, path, h, rs)
+	if method == fasthttp.MethodGet {
+		s.register(fasthttp.MethodHead, path, h, rs)
+	}
+}
+
+func (s *Server) register(method, path string, h handlerFunc, rs *routeStats) {
 	s.router.Handle(method, path, func(rc *fasthttp.RequestCtx) {
 		defer s.finish(rc, rs)
 		if len(rc.Request.Body()) > maxBody {
@@ -198,6 +212,7 @@ func (s *Server) routes() {
 		s.unrouted.count(rc.Response.StatusCode())
 	}
 	r.MethodNotAllowed = func(rc *fasthttp.RequestCtx) {
+		dropOptions(&rc.Response.Header)
 		s.writeError(rc, engine.Errorf(engine.CodeMethodNotAllowed, "method %s is not allowed here", rc.Method()))
 		s.unrouted.count(rc.Response.StatusCode())
 	}
@@ -227,4 +242,22 @@ func (s *Server) routes() {
 	s.handle("GET", "/readyz", s.readyz)
 	s.handle("GET", "/metrics", s.serveMetrics)
 	s.pageRoutes() // docs.go
+}
+
+// dropOptions takes OPTIONS out of a 405's Allow header. The router lists it on
+// every path whether or not it answers it, and with HandleOPTIONS off concertd
+// answers OPTIONS with 405 like any method it does not serve: Allow names only
+// the methods that work.
+func dropOptions(h *fasthttp.ResponseHeader) {
+	allow := h.Peek(fasthttp.HeaderAllow)
+	if len(allow) == 0 {
+		return
+	}
+	kept := make([]string, 0, 4)
+	for _, m := range strings.Split(string(allow), ",") {
+		if m = strings.TrimSpace(m); m != "" && m != fasthttp.MethodOptions {
+			kept = append(kept, m)
+		}
+	}
+	h.Set(fasthttp.HeaderAllow, strings.Join(kept, ", "))
 }
