@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -195,6 +196,72 @@ func TestStartWithoutDependencies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestExitsQuietly: a port already taken is a one-line error naming it, and a
+// stop, whether after that failure or after serving, logs no failure. Once, a
+// store closed under a still-running loop logged "context canceled" warnings at
+// every exit, and the loops (admission included) started before the port was
+// known to be free.
+func TestExitsQuietly(t *testing.T) {
+	taken, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+
+	cfg := testConfig(t)
+	cfg.LogLevel = "warn"
+	cfg.Addr = taken.Addr().String()
+	var logged syncBuffer
+	err = (&Main{Config: cfg, Log: &logged}).Run(ctxFor(t, 20*time.Second))
+	if err == nil || !strings.Contains(err.Error(), cfg.Addr) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("Run on a taken port: %v; want one line naming %s", err, cfg.Addr)
+	}
+	if logged.String() != "" {
+		t.Errorf("a failed start logged:\n%s", logged.String())
+	}
+
+	cfg = testConfig(t)
+	cfg.LogLevel = "warn"
+	var stopped syncBuffer
+	m := &Main{Config: cfg, Log: &stopped}
+	ready := m.Ready()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	}
+	// Long enough for every loop to have run a step against both stores.
+	time.Sleep(1500 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run after a stop: %v", err)
+	}
+	if stopped.String() != "" {
+		t.Errorf("a clean stop logged:\n%s", stopped.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer the server's goroutines may log into at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // deadAddress is a local port nothing listens on.

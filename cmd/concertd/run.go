@@ -33,6 +33,7 @@ import (
 type Main struct {
 	Config Config
 	Out    io.Writer // where embedded mode prints its banner
+	Log    io.Writer // where the JSON log goes (os.Stderr when nil)
 
 	// Addr is the address actually listened on, set once listening (port 0 resolves).
 	Addr  string
@@ -57,7 +58,11 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		level = zerolog.InfoLevel
 	}
-	log := zerolog.New(os.Stderr).Level(level).With().Timestamp().Str("service", "concertd").Logger()
+	var logOut io.Writer = os.Stderr
+	if m.Log != nil {
+		logOut = m.Log
+	}
+	log := zerolog.New(logOut).Level(level).With().Timestamp().Str("service", "concertd").Logger()
 	redis.SetLogger(redisLog{log})
 
 	var (
@@ -111,7 +116,18 @@ func (m *Main) Run(ctx context.Context) error {
 		Secret:          secret,
 	}, clock.Real{}, ledger, store, store)
 
+	// The port is taken before any loop starts: an instance that cannot serve
+	// must not admit anyone or sweep anything, even for a moment.
+	ln, err := net.Listen("tcp4", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.Addr, err)
+	}
+
 	var wg sync.WaitGroup
+	// The loops stop, and are waited for, before the stores close (their deferred
+	// Closes above run after this): a pool closed under a running loop fails its
+	// step, and that would be logged as a failure at every exit.
+	defer func() { stopBackground(); wg.Wait() }()
 	goBackground := func(f func()) {
 		wg.Add(1)
 		go func() { defer wg.Done(); f() }()
@@ -133,10 +149,6 @@ func (m *Main) Run(ctx context.Context) error {
 		opts.OutboxLag = pg.OutboxLag
 	}
 	srv := api.New(e, opts).HTTPServer()
-	ln, err := net.Listen("tcp4", c.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", c.Addr, err)
-	}
 	m.Addr = ln.Addr().String()
 	if c.Embedded {
 		if err := seedDemo(ctx, e); err != nil {
@@ -162,8 +174,6 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := srv.ShutdownWithContext(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Warn().Err(err).Msg("shutdown")
 	}
-	stopBackground()
-	wg.Wait()
 	return nil
 }
 
