@@ -34,9 +34,13 @@ var (
 	descriptionText = textRule{field: "description", max: MaxDescriptionLength, multiline: true}
 )
 
-// check returns a BAD_REQUEST error naming the field, or nil. s is valid UTF-8:
-// the JSON decoder has replaced every invalid byte with U+FFFD.
+// check returns a BAD_REQUEST error naming the field, or nil.
 func (r textRule) check(s string) error {
+	// The JSON decoder replaces invalid bytes with U+FFFD, so this guards callers
+	// other than the HTTP API: PostgreSQL refuses invalid UTF-8 as it does NUL.
+	if !utf8.ValidString(s) {
+		return Errorf(CodeBadRequest, "%s must be UTF-8 text", r.field)
+	}
 	if n := utf8.RuneCountInString(s); n > r.max || (r.required && n == 0) {
 		if r.required {
 			return Errorf(CodeBadRequest, "%s must be 1 to %d characters", r.field, r.max)
