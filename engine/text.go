@@ -6,7 +6,8 @@ import (
 )
 
 // The free text people type: a user's name, a concert's title and description.
-// Two things are checked here, once, for every store:
+// Three things are checked here, once, for every store:
+//   - UTF-8, which PostgreSQL insists on.
 //   - Length in characters, not bytes: a Hangul letter is three bytes of UTF-8, so
 //     a byte limit would cut a Korean name at a third of what its message says.
 //   - No control characters. PostgreSQL's text cannot hold NUL at all (the insert
@@ -37,7 +38,7 @@ var (
 // check returns a BAD_REQUEST error naming the field, or nil.
 func (r textRule) check(s string) error {
 	// The JSON decoder replaces invalid bytes with U+FFFD, so this guards callers
-	// other than the HTTP API: PostgreSQL refuses invalid UTF-8 as it does NUL.
+	// other than the HTTP API.
 	if !utf8.ValidString(s) {
 		return Errorf(CodeBadRequest, "%s must be UTF-8 text", r.field)
 	}
