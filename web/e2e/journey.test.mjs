@@ -100,6 +100,8 @@ test("a buyer waits, is admitted, holds a seat, charges and pays", async (t) => 
   await page.waitForSelector("#holdBox:not([hidden])");
   await page.waitForSelector("#seatMap .seat.mine");
   assert.equal(await page.textContent("#holdSeat"), "12");
+  // The date's label counts free seats from the seat map, the buyer's hold included.
+  await page.waitForFunction(() => / · 49 of 50 free$/.test(document.getElementById("schedule").selectedOptions[0].textContent));
   await shot(page, "2-seat-held.png");
 
   await page.click("#toPayBtn");

@@ -137,6 +137,13 @@ async function refreshSeats() {
   try {
     const map = await call("GET", `/api/concerts/schedules/${id}/seats`, { token: state.token });
     const mine = state.hold && String(state.hold.concertScheduleId) === id ? state.hold.seatNumber : 0;
+    // The date's label came from the public listing when the page opened; the map
+    // is newer (and counts the buyer's own hold), so the label follows it.
+    const opt = $("schedule").selectedOptions[0];
+    if (opt) {
+      const free = map.availableSeats.filter((s) => s.status === "available").length;
+      opt.textContent = `${opt.dataset.date} · ${free} of ${map.availableSeats.length} free`;
+    }
     $("seatMap").replaceChildren(...map.availableSeats.map((s) => {
       const b = document.createElement("button");
       b.textContent = s.seatNumber;
