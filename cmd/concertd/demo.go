@@ -30,6 +30,9 @@ func printBanner(w io.Writer, addr, adminKey string) {
 	}
 	base := "http://" + addr
 	fmt.Fprintf(w, `concertd (embedded: in-process Redis and ledger, nothing persists)
+  buyer page     %[1]s/
+  operators      %[1]s/ops   (sign in with the admin key)
+  API docs       %[1]s/docs
   API            %[1]s/api/concerts
   health         %[1]s/healthz
   admin key      %[2]s   (header X-Admin-Key)
