@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"regexp"
 	"strings"
@@ -17,23 +16,7 @@ func TestEmbeddedBanner(t *testing.T) {
 	var out syncBuffer
 	m := &Main{Config: Config{Embedded: true, Addr: "127.0.0.1:0", LogLevel: "error",
 		HoldTTL: 5 * time.Minute, ActiveTTL: 10 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHoldsPerUser: 4}, Out: &out}
-	ready := m.Ready()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(15 * time.Second):
-		t.Fatal("embedded mode did not become ready in 15 s")
-	}
+	startMain(t, m)
 
 	banner := out.String()
 	// A label, then an address alone on its line (the curl lines are examples).

@@ -59,7 +59,12 @@ type instance struct {
 // start runs Main with cfg and returns once it listens; the test's cleanup stops it.
 func start(t *testing.T, cfg Config) *instance {
 	t.Helper()
-	m := &Main{Config: cfg}
+	return startMain(t, &Main{Config: cfg})
+}
+
+// startMain is start for a Main whose banner or log the test reads.
+func startMain(t *testing.T, m *Main) *instance {
+	t.Helper()
 	ready := m.Ready()
 	ctx, cancel := context.WithCancel(context.Background())
 	in := &instance{stop: cancel, done: make(chan error, 1)}
@@ -225,20 +230,11 @@ func TestExitsQuietly(t *testing.T) {
 	cfg = testConfig(t)
 	cfg.LogLevel = "warn"
 	var stopped syncBuffer
-	m := &Main{Config: cfg, Log: &stopped}
-	ready := m.Ready()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	}
+	in := startMain(t, &Main{Config: cfg, Log: &stopped})
 	// Long enough for every loop to have run a step against both stores.
 	time.Sleep(1500 * time.Millisecond)
-	cancel()
-	if err := <-done; err != nil {
+	in.stop()
+	if err := in.wait(t, 15*time.Second); err != nil {
 		t.Fatalf("Run after a stop: %v", err)
 	}
 	if stopped.String() != "" {
