@@ -165,9 +165,8 @@ func (s *Store) Reservation(ctx context.Context, concertID, reservationID int64,
 // engine answers from the ledger for a paid one and an old hold is still freed.
 func (s *Store) reservationRecord(ctx context.Context, concertID, reservationID int64) (rec string, found bool, err error) {
 	rec, err = s.rdb.Get(ctx, s.keys.reservation(concertID, reservationID)).Result()
-	var rerr redis.Error
 	switch {
-	case errors.Is(err, redis.Nil), errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "WRONGTYPE"):
+	case errors.Is(err, redis.Nil), redis.HasErrorPrefix(err, "WRONGTYPE"):
 		return "", false, nil
 	case err != nil:
 		return "", false, domainError("reservation", err)
