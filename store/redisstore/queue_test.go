@@ -32,7 +32,7 @@ type qfix struct {
 	t   testing.TB
 	ctx context.Context
 	s   *Store
-	rdb *redis.Client
+	rdb redis.UniversalClient
 	c   int64
 	// idle is the idle timeout of the helpers' Enter, Status and Admit calls; tests
 	// that do not poll raise it.
@@ -42,24 +42,14 @@ type qfix struct {
 
 var queueConcerts atomic.Int64
 
-// eachQueueBackend runs fn as a parallel subtest against real Redis and against
-// miniredis, each with a fresh concert (open at qt0, 1000/s, 1000 active).
+// eachQueueBackend runs fn on each Redis of eachRedis, each with a fresh concert
+// (open at qt0, 1000/s, 1000 active).
 func eachQueueBackend(t *testing.T, fn func(t *testing.T, q *qfix)) {
 	t.Helper()
-	run := func(t *testing.T, rdb *redis.Client, prefix string) {
+	eachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string, _ bool) {
 		q := &qfix{t: t, ctx: context.Background(), s: New(rdb, prefix), rdb: rdb, c: 5000 + queueConcerts.Add(1), idle: qIdle}
 		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
 		fn(t, q)
-	}
-	t.Run("redis", func(t *testing.T) {
-		t.Parallel()
-		rdb, prefix := storetest.Redis(t)
-		run(t, rdb, prefix)
-	})
-	t.Run("miniredis", func(t *testing.T) {
-		t.Parallel()
-		_, rdb := storetest.Miniredis(t)
-		run(t, rdb, "")
 	})
 }
 

@@ -13,22 +13,6 @@ import (
 	"github.com/concertd/concertd/store/storetest"
 )
 
-// eachLimiterBackend runs fn against real Redis and miniredis, because the script
-// must mean the same on the server we ship against and the one embedded mode uses.
-func eachLimiterBackend(t *testing.T, fn func(t *testing.T, rdb *redis.Client, prefix string)) {
-	t.Helper()
-	t.Run("redis", func(t *testing.T) {
-		t.Parallel()
-		rdb, prefix := storetest.Redis(t)
-		fn(t, rdb, prefix)
-	})
-	t.Run("miniredis", func(t *testing.T) {
-		t.Parallel()
-		_, rdb := storetest.Miniredis(t)
-		fn(t, rdb, storetest.RandomName("t"))
-	})
-}
-
 // limitStep is one request (or, with advance set, a move of the clock first).
 type limitStep struct {
 	advance time.Duration
@@ -84,7 +68,7 @@ func TestLimiterGCRA(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			eachLimiterBackend(t, func(t *testing.T, rdb *redis.Client, prefix string) {
+			eachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string, _ bool) {
 				clk := clock.NewSimulated(qt0)
 				l := NewLimiter(rdb, prefix, clk)
 				ctx := context.Background()
@@ -119,7 +103,7 @@ func TestLimiterGCRA(t *testing.T) {
 // TestLimiterKeyExpires checks that a key lives no longer than it carries
 // information, so idle tokens and addresses do not pile up in Redis.
 func TestLimiterKeyExpires(t *testing.T) {
-	eachLimiterBackend(t, func(t *testing.T, rdb *redis.Client, prefix string) {
+	eachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string, _ bool) {
 		l := NewLimiter(rdb, prefix, clock.NewSimulated(qt0))
 		ctx := context.Background()
 		for range 3 {
@@ -142,7 +126,7 @@ func TestLimiterKeyExpires(t *testing.T) {
 // TestLimiterRedisTime covers the production path, where the script reads Redis
 // TIME: a burst passes and the request after it is told to wait at most an interval.
 func TestLimiterRedisTime(t *testing.T) {
-	eachLimiterBackend(t, func(t *testing.T, rdb *redis.Client, prefix string) {
+	eachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string, _ bool) {
 		l := NewLimiter(rdb, prefix, nil)
 		ctx := context.Background()
 		for i := range 3 {

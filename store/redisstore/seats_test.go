@@ -24,22 +24,37 @@ var t0 = time.UnixMilli(1_900_000_000_000).UTC()
 // backend is one Redis a test runs against, with a fresh key prefix.
 type backend struct {
 	s    *Store
-	rdb  *redis.Client
+	rdb  redis.UniversalClient
 	real bool
 }
 
-// eachBackend runs fn as a parallel subtest against real Redis and against miniredis.
-func eachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
+// eachRedis runs fn as a parallel subtest against real Redis, a real Redis
+// Cluster and miniredis, each with a key prefix of its own; real is false for
+// miniredis.
+func eachRedis(t *testing.T, fn func(t *testing.T, rdb redis.UniversalClient, prefix string, real bool)) {
 	t.Helper()
 	t.Run("redis", func(t *testing.T) {
 		t.Parallel()
 		rdb, prefix := storetest.Redis(t)
-		fn(t, backend{s: New(rdb, prefix), rdb: rdb, real: true})
+		fn(t, rdb, prefix, true)
+	})
+	t.Run("cluster", func(t *testing.T) {
+		t.Parallel()
+		rdb, prefix := storetest.Cluster(t)
+		fn(t, rdb, prefix, true)
 	})
 	t.Run("miniredis", func(t *testing.T) {
 		t.Parallel()
 		_, rdb := storetest.Miniredis(t)
-		fn(t, backend{s: New(rdb, ""), rdb: rdb})
+		fn(t, rdb, storetest.RandomName("t"), false)
+	})
+}
+
+// eachBackend runs fn on each Redis of eachRedis.
+func eachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
+	t.Helper()
+	eachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string, real bool) {
+		fn(t, backend{s: New(rdb, prefix), rdb: rdb, real: real})
 	})
 }
 
