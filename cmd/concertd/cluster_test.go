@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/concertd/concertd/store/storetest"
 	"github.com/concertd/concertd/test/rushtest"
 )
 
@@ -219,5 +224,56 @@ func TestRedisOutage(t *testing.T) {
 	paid := mustDo(t, ctx, c, 201, "", "POST", "/api/payments", map[string]any{"reservationId": sl.reservationID, "paymentAmount": 1000}, rushtest.Bearer(b.token)...)
 	if paid.Int("currentBalance") != 4000 {
 		t.Fatalf("payment after the outage: %s", paid)
+	}
+}
+
+// TestRushOnRedisCluster runs two instances on a real three-master Redis Cluster
+// (REDIS_URL lists its servers) and a rush through both: every script's keys must
+// share the concert's hash tag, or the cluster refuses them. Each master must
+// also have been told to publish expiries and have the listener subscribed,
+// since on Cluster a server publishes only its own keys' expiries.
+func TestRushOnRedisCluster(t *testing.T) {
+	rdb, prefix := storetest.Cluster(t)
+	cfg := testConfig(t)
+	cfg.RedisURL = strings.Join(rdb.Options().Addrs, ",")
+	cfg.RedisPrefix = prefix
+	var bases []string
+	for range 2 {
+		bases = append(bases, start(t, cfg).base)
+	}
+	c := rushtest.NewClient(testAdminKey, bases...)
+	ctx := ctxFor(t, 60*time.Second)
+	const seats = 60
+	res, err := c.Rush(ctx, rushtest.RushConfig{
+		Users: 150, Seats: seats, Price: 30000, Charge: 50000, AdmitPerSecond: 100, MaxActive: 1000,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	led, err := rushtest.ReadLedger(ctx, cfg.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := led.Check(res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Purchases) != seats || led.Sales != seats {
+		t.Fatalf("%d purchases and %d sales, want every one of %d seats sold", len(res.Purchases), led.Sales, seats)
+	}
+	err = rdb.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		ev, err := node.ConfigGet(ctx, "notify-keyspace-events").Result()
+		if err != nil {
+			return err
+		}
+		if flags := ev["notify-keyspace-events"]; !strings.Contains(flags, "E") || !strings.ContainsAny(flags, "xA") {
+			return fmt.Errorf("master %s publishes %q: no expiry events", node.Options().Addr, flags)
+		}
+		if n, err := node.PubSubNumPat(ctx).Result(); err != nil || n == 0 {
+			return fmt.Errorf("master %s: %d pattern subscriptions (%v), want the expiry listener's", node.Options().Addr, n, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

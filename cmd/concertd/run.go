@@ -260,6 +260,10 @@ type pipelined struct {
 
 func (p pipelined) Close() error { return errors.Join(p.AutoPipeliner.Close(), p.base.Close()) }
 
+// Unwrap gives the store the client under the autopipeliner: on Redis Cluster it
+// reaches each master through it (keyspace events are per server).
+func (p pipelined) Unwrap() redis.UniversalClient { return p.base }
+
 func openLedger(ctx context.Context, url string) (*pgstore.Store, error) {
 	octx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

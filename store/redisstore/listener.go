@@ -2,8 +2,13 @@ package redisstore
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/concertd/concertd/engine"
 )
@@ -17,33 +22,140 @@ const expiredChannel = "__keyevent@*__:expired"
 // Redis may drop notifications (reconnects, a failover, a server that forbids CONFIG
 // SET), and the holds/paying zsets stay the truth the sweeper reads.
 //
-// It returns nil when ctx ends, or an error if the first subscription fails.
+// A Redis Cluster server publishes only the expiries of its own keys, so on Cluster
+// it listens to every master, and returns when their set changes (a failover, a
+// new master) for the caller to listen anew.
+//
+// It returns nil when ctx ends, or an error if a subscription fails.
 func (s *Store) ListenExpiries(ctx context.Context, hint func(concertID, scheduleID int64)) error {
-	s.enableExpiryEvents(ctx)
-
-	ps := s.rdb.PSubscribe(ctx, expiredChannel)
-	defer ps.Close()
-	// Receive waits for the subscription to be confirmed, so a Redis that is down at
-	// start is reported rather than retried silently.
-	if _, err := ps.Receive(ctx); err != nil {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	servers, err := s.eventServers(ctx)
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return engine.Unavailable("redis expiry listener", err)
 	}
-	// Channel reconnects and resubscribes by itself after a dropped connection.
-	ch := ps.Channel()
+	var subs []*redis.PubSub
+	defer func() {
+		for _, ps := range subs {
+			_ = ps.Close()
+		}
+	}()
+	for _, srv := range servers {
+		enableExpiryEvents(ctx, srv)
+		ps := srv.PSubscribe(ctx, expiredChannel)
+		subs = append(subs, ps)
+		// Receive waits for the subscription to be confirmed, so a Redis that is down
+		// at start is reported rather than retried silently.
+		if _, err := ps.Receive(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return engine.Unavailable("redis expiry listener", err)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, ps := range subs {
+		// Channel reconnects and resubscribes by itself after a dropped connection.
+		ch := ps.Channel()
+		wg.Go(func() {
+			defer stop() // one server's channel closing ends them all
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case msg, ok := <-ch:
+					if !ok {
+						return
+					}
+					if c, sid, ok := s.parseHoldTrigger(msg.Payload); ok {
+						hint(c, sid)
+					}
+				}
+			}
+		})
+	}
+	if cc, ok := clusterOf(s.rdb); ok {
+		wg.Go(func() {
+			defer stop()
+			watchMasters(ctx, cc, servers)
+		})
+	}
+	wg.Wait()
+	return nil
+}
+
+// mastersCheck is how often a Cluster listener looks for a changed set of masters.
+const mastersCheck = 10 * time.Second
+
+// watchMasters returns when ctx ends or the cluster's masters are no longer the
+// servers listened to.
+func watchMasters(ctx context.Context, cc *redis.ClusterClient, servers []redis.UniversalClient) {
+	t := time.NewTicker(mastersCheck)
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
-		case msg, ok := <-ch:
-			if !ok {
-				return nil
+			return
+		case <-t.C:
+			now, err := masters(ctx, cc)
+			if err != nil || !sameServers(now, servers) {
+				return
 			}
-			if c, sid, ok := s.parseHoldTrigger(msg.Payload); ok {
-				hint(c, sid)
+		}
+	}
+}
+
+// eventServers are the servers whose expiries this store must hear: every
+// master of a Cluster, or the one server.
+func (s *Store) eventServers(ctx context.Context) ([]redis.UniversalClient, error) {
+	if cc, ok := clusterOf(s.rdb); ok {
+		return masters(ctx, cc)
+	}
+	return []redis.UniversalClient{s.rdb}, nil
+}
+
+func masters(ctx context.Context, cc *redis.ClusterClient) ([]redis.UniversalClient, error) {
+	// The client's view of the cluster may be a moment old; ask for a fresh one.
+	cc.ReloadState(ctx)
+	var mu sync.Mutex
+	var out []redis.UniversalClient
+	err := cc.ForEachMaster(ctx, func(_ context.Context, c *redis.Client) error {
+		mu.Lock()
+		out = append(out, c)
+		mu.Unlock()
+		return nil
+	})
+	return out, err
+}
+
+func sameServers(a, b []redis.UniversalClient) bool {
+	addrs := func(cs []redis.UniversalClient) []string {
+		out := make([]string, len(cs))
+		for i, c := range cs {
+			if n, ok := c.(*redis.Client); ok {
+				out[i] = n.Options().Addr
 			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	return slices.Equal(addrs(a), addrs(b))
+}
+
+// clusterOf finds the Cluster client in rdb, or under it: a wrapper (such as
+// cmd/concertd's autopipeliner) tells what it wraps with Unwrap.
+func clusterOf(rdb redis.UniversalClient) (*redis.ClusterClient, bool) {
+	for {
+		switch c := rdb.(type) {
+		case *redis.ClusterClient:
+			return c, true
+		case interface{ Unwrap() redis.UniversalClient }:
+			rdb = c.Unwrap()
+		default:
+			return nil, false
 		}
 	}
 }
@@ -52,9 +164,9 @@ func (s *Store) ListenExpiries(ctx context.Context, hint func(concertID, schedul
 // the server already emits, so other users of those events keep theirs. Managed
 // Redis often refuses CONFIG; then events flow only if the operator enabled them,
 // and the sweeper's periodic pass still frees every seat.
-func (s *Store) enableExpiryEvents(ctx context.Context) {
+func enableExpiryEvents(ctx context.Context, srv redis.UniversalClient) {
 	cur := ""
-	if v, err := s.rdb.ConfigGet(ctx, "notify-keyspace-events").Result(); err == nil {
+	if v, err := srv.ConfigGet(ctx, "notify-keyspace-events").Result(); err == nil {
 		cur = v["notify-keyspace-events"]
 	}
 	want := cur
@@ -66,7 +178,7 @@ func (s *Store) enableExpiryEvents(ctx context.Context) {
 		want += "x"
 	}
 	if want != cur {
-		_ = s.rdb.ConfigSet(ctx, "notify-keyspace-events", want).Err()
+		_ = srv.ConfigSet(ctx, "notify-keyspace-events", want).Err()
 	}
 }
 

@@ -151,3 +151,105 @@ func newSubscriber(before, now map[string]bool) bool {
 	}
 	return false
 }
+
+// TestListenExpiriesCluster: on Redis Cluster every master publishes only the
+// expiries of its own keys, so the listener must enable events on, and subscribe
+// to, each of them. Concerts are picked so that every master owns one.
+func TestListenExpiriesCluster(t *testing.T) {
+	rdb, prefix := storetest.Cluster(t)
+	s := New(rdb, prefix)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	owner := slotOwners(ctx, t, rdb)
+	concertOn := map[string]int64{} // master address -> a concert whose keys it owns
+	for c := int64(1); len(concertOn) < len(owner.masters); c++ {
+		slot, err := rdb.ClusterKeySlot(ctx, s.keys.tokens(c)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := owner.of(int(slot))
+		if _, ok := concertOn[addr]; !ok {
+			concertOn[addr] = c
+		}
+	}
+
+	hints := make(chan [2]int64, 16)
+	stopped := make(chan error, 1)
+	go func() {
+		stopped <- s.ListenExpiries(ctx, func(c, sid int64) { hints <- [2]int64{c, sid} })
+	}()
+	for addr := range concertOn {
+		node := redis.NewClient(&redis.Options{Addr: addr})
+		defer node.Close()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if n, err := node.PubSubNumPat(ctx).Result(); err == nil && n > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the listener never subscribed on master %s", addr)
+			}
+		}
+	}
+
+	want := map[[2]int64]bool{}
+	for _, c := range concertOn {
+		sid := c*10 + 1
+		want[[2]int64{c, sid}] = true
+		if err := rdb.Set(ctx, s.keys.holdTrigger(c, sid, 7), "1", 100*time.Millisecond).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poke := time.NewTicker(200 * time.Millisecond) // reading an expired key expires it at once
+	defer poke.Stop()
+	timeout := time.After(5 * time.Second)
+	for len(want) > 0 {
+		select {
+		case h := <-hints:
+			delete(want, h)
+		case <-poke.C:
+			for _, c := range concertOn {
+				rdb.Exists(ctx, s.keys.holdTrigger(c, c*10+1, 7))
+			}
+		case <-timeout:
+			t.Fatalf("no expiry hint within 5s for %v (masters and their concerts: %v)", want, concertOn)
+		}
+	}
+	cancel()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("listener returned %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("listener did not stop with its context")
+	}
+}
+
+// slotMap tells which master serves each slot.
+type slotMap struct {
+	masters []string
+	ranges  []redis.ClusterSlot
+}
+
+func slotOwners(ctx context.Context, t *testing.T, rdb *redis.ClusterClient) slotMap {
+	t.Helper()
+	slots, err := rdb.ClusterSlots(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := slotMap{ranges: slots}
+	for _, r := range slots {
+		m.masters = append(m.masters, r.Nodes[0].Addr)
+	}
+	return m
+}
+
+func (m slotMap) of(slot int) string {
+	for _, r := range m.ranges {
+		if slot >= r.Start && slot <= r.End {
+			return r.Nodes[0].Addr
+		}
+	}
+	return ""
+}
