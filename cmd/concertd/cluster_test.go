@@ -227,18 +227,19 @@ func TestRedisOutage(t *testing.T) {
 	}
 }
 
-// TestRushOnRedisCluster runs two instances on a real three-master Redis Cluster
-// (REDIS_URL lists its servers) and a rush through both: every script's keys must
+// TestRushOnRedisCluster runs two instances on a real three-master Redis Cluster,
+// one given all its servers in REDIS_URL and one a single server's URL (a seed,
+// as a managed cluster's configuration endpoint is), and a rush through both: every script's keys must
 // share the concert's hash tag, or the cluster refuses them. Each master must
 // also have been told to publish expiries and have the listener subscribed,
 // since on Cluster a server publishes only its own keys' expiries.
 func TestRushOnRedisCluster(t *testing.T) {
 	rdb, prefix := storetest.Cluster(t)
 	cfg := testConfig(t)
-	cfg.RedisURL = strings.Join(rdb.Options().Addrs, ",")
 	cfg.RedisPrefix = prefix
 	var bases []string
-	for range 2 {
+	for _, url := range []string{strings.Join(rdb.Options().Addrs, ","), "redis://" + rdb.Options().Addrs[1] + "/0"} {
+		cfg.RedisURL = url
 		bases = append(bases, start(t, cfg).base)
 	}
 	c := rushtest.NewClient(testAdminKey, bases...)

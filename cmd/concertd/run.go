@@ -193,7 +193,9 @@ func servePprof(addr string, log zerolog.Logger) {
 }
 
 // connectRedis opens REDIS_URL: one redis:// URL, or several comma-separated
-// host:port addresses meaning Redis Cluster.
+// host:port addresses meaning Redis Cluster. One URL of a cluster-enabled server
+// means Cluster too, with that server as the seed: a plain client there would
+// answer MOVED for two thirds of the concerts.
 func connectRedis(ctx context.Context, url string) (redis.UniversalClient, error) {
 	var rdb redis.UniversalClient
 	if strings.Contains(url, ",") {
@@ -209,7 +211,23 @@ func connectRedis(ctx context.Context, url string) (redis.UniversalClient, error
 			return nil, fmt.Errorf("REDIS_URL %q: %w", url, err)
 		}
 		opt.PoolSize = 64
-		rdb = redis.NewClient(opt)
+		one := redis.NewClient(opt)
+		cluster, err := clusterEnabled(ctx, one)
+		if err != nil {
+			_ = one.Close()
+			return nil, fmt.Errorf("redis at %s is unreachable: %v", url, err)
+		}
+		rdb = one
+		if cluster {
+			_ = one.Close()
+			if opt.DB != 0 {
+				return nil, fmt.Errorf("REDIS_URL %q: a Redis Cluster has only database 0", url)
+			}
+			rdb = redis.NewClusterClient(&redis.ClusterOptions{
+				Addrs: []string{opt.Addr}, Username: opt.Username, Password: opt.Password,
+				TLSConfig: opt.TLSConfig, PoolSize: 64,
+			})
+		}
 	}
 	if os.Getenv("REDIS_AUTOPIPELINE") != "0" { // on unless REDIS_AUTOPIPELINE=0; see autoPipeline
 		ap, err := autoPipeline(rdb)
@@ -226,6 +244,21 @@ func connectRedis(ctx context.Context, url string) (redis.UniversalClient, error
 		return nil, fmt.Errorf("redis at %s is unreachable: %v", url, err)
 	}
 	return rdb, nil
+}
+
+// clusterEnabled asks one server whether it is part of a Redis Cluster.
+func clusterEnabled(ctx context.Context, rdb *redis.Client) (bool, error) {
+	ictx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	info, err := rdb.Info(ictx, "cluster").Result()
+	var refused redis.Error
+	if errors.As(err, &refused) { // say, an ACL without INFO: not a server we can tell
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return strings.Contains(info, "cluster_enabled:1"), nil
 }
 
 // autoPipeline wraps a client in go-redis's (experimental) blocking
