@@ -19,7 +19,9 @@
 #                    not run, and a ratio whose baseline did not run is n/a)
 #   PROFILE=1        also take a 10 s CPU profile of concertd under each load
 #                    (a separate run after the measured one, so the figures are
-#                    not taxed by the profiler)
+#                    not taxed by the profiler); for holds, both on the full
+#                    schedule (hold) and on a fresh one whose seats are being
+#                    taken (hold-take)
 #   DURATION=15s     length of each wrk run
 #   PAIRED=1         with bare and pollredis, hold, holdredis or issue running, measure
 #                    bare again right before each of them (bare-pollredis, bare-hold,
@@ -166,6 +168,8 @@ curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null || { echo "concertd did not 
 
 # ticks PID: the CPU time (user + system, clock ticks) a process has used so far.
 ticks() { if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then awk '{ print $14 + $15 }' "/proc/$1/stat"; else echo 0; fi; }
+# user_ticks PID: the part of it spent in the process's own code, not the kernel's.
+user_ticks() { if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then awk '{ print $14 }' "/proc/$1/stat"; else echo 0; fi; }
 
 # requests NAME: how many requests wrk made in run NAME.
 requests() { awk '/requests in/ { print $1 }' "$OUT/$1.txt"; }
@@ -183,12 +187,12 @@ wrk_run() {
   local server=$concertd_pid
   [[ $url == *":$BARE_PORT"* ]] && server=$bare_pid
   [[ $url == *":$PORT_UNCACHED"* ]] && server=$uncached_pid
-  local s0 r0 w
+  local s0 su0 r0 w
   redis-cli -h "$REDIS_HOST" info commandstats >"$OUT/$name.cmdstats0" 2>/dev/null || true
-  s0=$(ticks "$server") r0=$(ticks "$redis_pid")
+  s0=$(ticks "$server") su0=$(user_ticks "$server") r0=$(ticks "$redis_pid")
   # The subshell's children's CPU (fields 16, 17) is wrk's once wrk has exited.
   w=$( ("${cmd[@]}" >"$OUT/$name.txt"; awk '{ print $16 + $17 }' "/proc/$BASHPID/stat"))
-  echo "server=$(($(ticks "$server") - s0)) redis=$(($(ticks "$redis_pid") - r0)) wrk=$w hz=$(getconf CLK_TCK)" >"$OUT/$name.cpu"
+  echo "server=$(($(ticks "$server") - s0)) server_user=$(($(user_ticks "$server") - su0)) redis=$(($(ticks "$redis_pid") - r0)) wrk=$w hz=$(getconf CLK_TCK)" >"$OUT/$name.cpu"
   redis-cli -h "$REDIS_HOST" info commandstats >"$OUT/$name.cmdstats1" 2>/dev/null || true
   redis_commands "$name" >"$OUT/$name.redis" || true
   cat "$OUT/$name.txt" >&2
@@ -349,6 +353,13 @@ if want hold; then
   wrk_run hold-full "http://127.0.0.1:$PORT" bench/wrk/hold.lua "$CONNS" "$OUT/hold.tokens" "$SCHEDULE_ID" 100000
   same_bare hold bench/wrk/hold.lua "$OUT/hold.tokens" "$SCHEDULE_ID" 100000
   profile hold "http://127.0.0.1:$PORT" bench/wrk/hold.lua "$CONNS" "$OUT/hold.tokens" "$SCHEDULE_ID" 100000
+  if [ "$PROFILE" = 1 ]; then
+    # The profile above sees refusals only; hold-take sees a fresh schedule's seats
+    # being taken, the phase that sets hold's cost and tail (as long as the
+    # 100,000 seats last: two seconds on a fast machine, the whole run on a slow one).
+    eval "$("$BIN/rush" setup -addr 127.0.0.1:$PORT -admin-key "$admin_key" -mode hold -users 1000 -seats 100000 -out "$OUT/hold-take.tokens")"
+    profile hold-take "http://127.0.0.1:$PORT" bench/wrk/hold.lua "$CONNS" "$OUT/hold-take.tokens" "$SCHEDULE_ID" 100000
+  fi
 fi
 if want holdredis; then
   start_uncached HOLD_CACHE_AGE=0
@@ -481,13 +492,15 @@ pg_tps() { if have pgbench; then awk '/^tps = / { printf "%.0f", $3 }' "$OUT/pgb
 pg_lat() { if have pgbench; then awk '/^latency average/ { print $4 }' "$OUT/pgbench.txt"; fi; }
 pay_rate() { if have paybench; then sed -n 's/^paybench: .* = \([0-9]*\) payments\/s.*/\1/p' "$OUT/paybench.txt"; fi; }
 row() { printf '%-34s %12s %10s %8s   %s\n' "$@"; }
-# cpu_per_req NAME: CPU microseconds per request of the server, Redis and wrk in a wrk run.
+# cpu_per_req NAME: CPU microseconds per request of the server (and of that, its
+# own code's: the rest is the kernel's, mostly the socket reads and writes), Redis
+# and wrk in a wrk run.
 cpu_per_req() {
   if have "$1" && [ -s "$OUT/$1.cpu" ]; then
     awk -v n="$(requests "$1")" '{
         for (i = 1; i <= NF; i++) { split($i, kv, "="); t[kv[1]] = kv[2] }
         u = 1e6 / t["hz"] / n
-        printf "server %.1f, redis %.1f, wrk %.1f", t["server"] * u, t["redis"] * u, t["wrk"] * u
+        printf "server %.1f (user %.1f), redis %.1f, wrk %.1f", t["server"] * u, t["server_user"] * u, t["redis"] * u, t["wrk"] * u
       }' "$OUT/$1.cpu"
   fi
 }
