@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,7 +56,8 @@ func startCluster() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "concertd-cluster-")
+	removeStaleClusterDirs(os.TempDir())
+	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", clusterDirPrefix, os.Getpid()))
 	if err != nil {
 		return nil, err
 	}
@@ -105,6 +107,24 @@ func startCluster() ([]string, error) {
 		}
 	}
 	return addrs, nil
+}
+
+// clusterDirPrefix begins the name of a test binary's cluster directory, then
+// comes the binary's pid. The directory cannot go while its servers run (a
+// server that cannot rewrite nodes.conf exits), and they die with the binary, so
+// the next binary to start a cluster removes the directories of binaries gone.
+const clusterDirPrefix = "concertd-cluster-"
+
+// removeStaleClusterDirs removes the cluster directories under tmp whose test
+// binary no longer runs.
+func removeStaleClusterDirs(tmp string) {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, clusterDirPrefix+"*-*"))
+	for _, d := range dirs {
+		pid, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(d), clusterDirPrefix), "-")
+		if n, err := strconv.Atoi(pid); err == nil && n > 0 && syscall.Kill(n, 0) == syscall.ESRCH {
+			_ = os.RemoveAll(d)
+		}
+	}
 }
 
 // startClusterNode starts one cluster-enabled redis-server on a free port (its
