@@ -239,9 +239,9 @@ func TestRedisOutage(t *testing.T) {
 // one given all its servers in REDIS_URL and one a single server's URL (a seed,
 // as a managed cluster's configuration endpoint is), and a rush through both:
 // every script's keys must share the concert's hash tag, or the cluster refuses
-// them. Each master must
-// also have been told to publish expiries and have the listener subscribed,
-// since on Cluster a server publishes only its own keys' expiries.
+// them. Each master must also have been told to publish expiries and have the
+// listener subscribed, since on Cluster a server publishes only its own keys'
+// expiries.
 func TestRushOnRedisCluster(t *testing.T) {
 	rdb, prefix := storetest.Cluster(t)
 	cfg := testConfig(t)
