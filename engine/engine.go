@@ -86,6 +86,7 @@ type Engine struct {
 	queue    Queue
 	seats    Seats
 	signer   signer
+	keys     *userKeys // userkey.go
 	catalog  *catalog
 	seatMaps seatMapCache
 	polls    *pollCache
@@ -110,6 +111,7 @@ func New(cfg Config, clk clock.Clock, ledger Ledger, queue Queue, seats Seats) *
 		queue:     queue,
 		seats:     seats,
 		signer:    newSigner(cfg.Secret),
+		keys:      newUserKeys(cfg.Secret, ledger, queue, seats),
 		sweepHint: make(chan sweepTarget, 1024),
 	}
 	e.catalog = newCatalog(ledger, clk)

@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"crypto/rand"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -40,18 +39,3 @@ func (s *Store) PublishEvents(ctx context.Context, events []Event) error {
 	return domainError("publish events", err)
 }
 
-// SharedSecret returns the token signing key all instances on this Redis share,
-// creating a random one on first use. For embedded and development runs; production
-// sets TOKEN_SECRET so tokens survive a Redis that lost its data.
-func (s *Store) SharedSecret(ctx context.Context) ([]byte, error) {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	if err := s.rdb.SetNX(ctx, s.keys.secret(), b, 0).Err(); err != nil {
-		return nil, domainError("secret", err)
-	}
-	v, err := s.rdb.Get(ctx, s.keys.secret()).Bytes()
-	if err != nil {
-		return nil, domainError("secret", err)
-	}
-	return v, nil
-}

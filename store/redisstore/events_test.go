@@ -38,18 +38,3 @@ func TestPublishEvents(t *testing.T) {
 	}
 }
 
-// TestSharedSecret: every instance on one Redis gets the same signing key.
-func TestSharedSecret(t *testing.T) {
-	rdb, prefix := storetest.Redis(t)
-	a, err := New(rdb, prefix).SharedSecret(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := New(rdb, prefix).SharedSecret(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(a) != 32 || string(a) != string(b) {
-		t.Fatalf("secrets %x and %x: want one shared 32-byte key", a, b)
-	}
-}

@@ -21,7 +21,8 @@ import "strconv"
 //	P:{cN}:res:<reservationID> string "schedule:seat:user:price:deadline:STATE"
 //	P:{cN}:rebuilt:<scheduleID> string sold seats loaded from the ledger
 //	P:ids:reservation          string reservation id counter (blocks handed to instances)
-//	P:secret                   string token signing key when none is configured
+//	P:{u<bucket>}:keygen       hash   userID -> user key generation above 1 (user id mod 64 = bucket);
+//	                                  field 0 = bucket loaded from the ledger
 //	P:events                   stream payment.completed events from the outbox
 //	P:rl:{<key>}               string GCRA theoretical arrival time (us) of one rate limit key
 type keys struct{ prefix string }
@@ -57,8 +58,13 @@ func (k keys) holdTrigger(c, schedule int64, seat int) string {
 func (k keys) reservation(c, id int64) string { return k.concert(c) + "res:" + itoa(id) }
 
 func (k keys) reservationIDs() string { return k.prefix + ":ids:reservation" }
-func (k keys) secret() string         { return k.prefix + ":secret" }
 func (k keys) events() string         { return k.prefix + ":events" }
+
+// userKeyGens is one bucket of the user key mirror; each bucket its own hash
+// tag, so key checks spread over a Cluster's masters.
+func (k keys) userKeyGens(bucket int) string {
+	return k.prefix + ":{u" + strconv.Itoa(bucket) + "}:keygen"
+}
 
 // rateLimit tags each limit key on its own: limits of different tokens and
 // addresses spread over the Cluster instead of piling onto one slot.
