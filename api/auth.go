@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -26,17 +25,11 @@ func (s *Server) token(rc *fasthttp.RequestCtx) (engine.Token, error) {
 	if t, ok := rc.UserValue(verifiedToken{}).(*engine.Token); ok {
 		return *t, nil
 	}
-	h := bytes.TrimSpace(rc.Request.Header.Peek(fasthttp.HeaderAuthorization))
-	if len(h) == 0 {
-		return s.e.Authenticate(legacyToken(rc.Request.Body()))
+	raw, err := s.bearer(rc, true)
+	if err != nil {
+		return engine.Token{}, err
 	}
-	if len(h) < len(bearerPrefix) || !bytes.EqualFold(h[:len(bearerPrefix)], bearerPrefix) {
-		if bytes.EqualFold(h, bearerPrefix[:len(bearerPrefix)-1]) {
-			return engine.Token{}, engine.ErrTokenMissing // "Bearer" with nothing after it
-		}
-		return engine.Token{}, engine.Errorf(engine.CodeTokenInvalid, "Authorization must be \"Bearer <userToken>\"")
-	}
-	return s.e.Authenticate(string(bytes.TrimSpace(h[len(bearerPrefix):])))
+	return s.e.Authenticate(raw)
 }
 
 // legacyToken reads the "userToken" field older clients send in the body. It is

@@ -30,6 +30,12 @@ func TestBadInput(t *testing.T) {
 	big := `{"name":"` + strings.Repeat("x", 70<<10) + `","email":"a@example.com"}`
 	auth := bearer(waiting)
 	withAuth := func(h ...string) []string { return append(bearer(waiting), h...) }
+	userKey := h.key(f.userID)
+	key := bearer(userKey)
+	keyParts := strings.Split(userKey, ".")
+	if len(keyParts) != 4 {
+		t.Fatalf("user key %q: want uk1.<id>.<gen>.<mac>", userKey)
+	}
 
 	cases := []struct {
 		name         string
@@ -58,15 +64,32 @@ func TestBadInput(t *testing.T) {
 		{"user: 70 KiB", "POST", "/api/users", big, nil, 413, "BODY_TOO_LARGE"},
 
 		// POST /api/users/token
-		{"token: userId string", "POST", "/api/users/token", `{"userId":"1","concertId":1}`, nil, 400, "BAD_REQUEST"},
-		{"token: userId fraction", "POST", "/api/users/token", `{"userId":1.5,"concertId":1}`, nil, 400, "BAD_REQUEST"},
-		{"token: userId exponent", "POST", "/api/users/token", `{"userId":1e0,"concertId":1}`, nil, 400, "BAD_REQUEST"},
-		{"token: userId null", "POST", "/api/users/token", `{"userId":null,"concertId":1}`, nil, 400, "BAD_REQUEST"},
-		{"token: userId zero", "POST", "/api/users/token", `{"userId":0,"concertId":1}`, nil, 400, "BAD_REQUEST"},
-		{"token: userId huge", "POST", "/api/users/token", `{"userId":99999999999999999999,"concertId":1}`, nil, 400, "BAD_REQUEST"},
-		{"token: concertId missing", "POST", "/api/users/token", `{"userId":1}`, nil, 400, "BAD_REQUEST"},
-		{"token: unknown user", "POST", "/api/users/token", `{"userId":999,"concertId":1}`, nil, 404, "USER_NOT_FOUND"},
-		{"token: unknown concert", "POST", "/api/users/token", `{"userId":1,"concertId":999}`, nil, 404, "CONCERT_NOT_FOUND"},
+		{"token: userId string", "POST", "/api/users/token", `{"userId":"1","concertId":1}`, key, 400, "BAD_REQUEST"},
+		{"token: userId fraction", "POST", "/api/users/token", `{"userId":1.5,"concertId":1}`, key, 400, "BAD_REQUEST"},
+		{"token: userId exponent", "POST", "/api/users/token", `{"userId":1e0,"concertId":1}`, key, 400, "BAD_REQUEST"},
+		{"token: userId zero", "POST", "/api/users/token", `{"userId":0,"concertId":1}`, key, 400, "BAD_REQUEST"},
+		{"token: userId huge", "POST", "/api/users/token", `{"userId":99999999999999999999,"concertId":1}`, key, 400, "BAD_REQUEST"},
+		{"token: concertId missing", "POST", "/api/users/token", `{"userId":1}`, key, 400, "BAD_REQUEST"},
+		{"token: unknown user", "POST", "/api/users/token", `{"concertId":1}`, bearer(h.e.UserKey(999)), 404, "USER_NOT_FOUND"},
+		{"token: unknown concert", "POST", "/api/users/token", `{"concertId":999}`, key, 404, "CONCERT_NOT_FOUND"},
+		// Credentials (API.md "Identity"): a bare userId no longer enters.
+		{"token: bare userId", "POST", "/api/users/token", `{"userId":1,"concertId":1}`, nil, 401, "TOKEN_MISSING"},
+		{"token: bare Bearer", "POST", "/api/users/token", `{"concertId":1}`, []string{"Authorization", "Bearer "}, 401, "TOKEN_MISSING"},
+		{"token: key as Basic", "POST", "/api/users/token", `{"concertId":1}`, []string{"Authorization", "Basic " + userKey}, 401, "TOKEN_INVALID"},
+		{"token: key in the body only", "POST", "/api/users/token", `{"userToken":"` + userKey + `","concertId":1}`, nil, 401, "TOKEN_MISSING"},
+		{"token: altered key", "POST", "/api/users/token", `{"concertId":1}`, bearer(userKey[:len(userKey)-2] + flip(userKey[len(userKey)-2:])), 401, "TOKEN_INVALID"},
+		{"token: truncated key", "POST", "/api/users/token", `{"concertId":1}`, bearer(userKey[:len(userKey)-1]), 401, "TOKEN_INVALID"},
+		{"token: key without its mac", "POST", "/api/users/token", `{"concertId":1}`, bearer(strings.Join(keyParts[:3], ".")), 401, "TOKEN_INVALID"},
+		{"token: key of a later generation", "POST", "/api/users/token", `{"concertId":1}`, bearer(keyParts[0] + "." + keyParts[1] + ".2." + keyParts[3]), 401, "TOKEN_INVALID"},
+		{"token: key of another id", "POST", "/api/users/token", `{"concertId":1}`, bearer(keyParts[0] + ".2." + keyParts[2] + "." + keyParts[3]), 401, "TOKEN_INVALID"},
+		{"token: another user's userId", "POST", "/api/users/token", `{"userId":` + itoa(f.userID+1) + `,"concertId":1}`, key, 401, "TOKEN_INVALID"},
+		{"token: a user token instead of a key", "POST", "/api/users/token", `{"concertId":1}`, auth, 401, "TOKEN_INVALID"},
+		{"token: garbage credential", "POST", "/api/users/token", `{"concertId":1}`, bearer("eyJhbGciOiJub25lIn0.e30."), 401, "TOKEN_INVALID"},
+		{"key: no credential", "POST", "/api/users/key", "", nil, 401, "TOKEN_MISSING"},
+		{"key: a user token", "POST", "/api/users/key", "", auth, 401, "TOKEN_INVALID"},
+		{"key: altered key", "POST", "/api/users/key", "", bearer(userKey[:len(userKey)-2] + flip(userKey[len(userKey)-2:])), 401, "TOKEN_INVALID"},
+		{"charge: altered key", "POST", "/api/users/balance/charge", `{"amount":1}`, bearer(userKey[:len(userKey)-2] + flip(userKey[len(userKey)-2:])), 401, "TOKEN_INVALID"},
+		{"balance: garbage credential", "GET", "/api/users/balance", "", bearer("uk1.1.1.x"), 401, "TOKEN_INVALID"},
 
 		// GET /api/queue/status
 		{"status: no token", "GET", "/api/queue/status", "", nil, 401, "TOKEN_MISSING"},

@@ -201,9 +201,13 @@ func decodeEnterJSON(body []byte) (enterRequest, error) {
 	if err := decodeObject(body, &w); err != nil {
 		return enterRequest{}, err
 	}
-	user, err := positiveID("userId", w.UserID)
-	if err != nil {
-		return enterRequest{}, err
+	var user int64 // optional: the credential names the user (0: not given)
+	if w.UserID != nil {
+		id, err := positiveID("userId", w.UserID)
+		if err != nil {
+			return enterRequest{}, err
+		}
+		user = id
 	}
 	concert, err := positiveID("concertId", w.ConcertID)
 	if err != nil {

@@ -20,7 +20,7 @@ func TestHappyPath(t *testing.T) {
 	f := h.fixture()
 
 	// The fixture's token answered 201; asking again gives the same token with 200.
-	r := h.do("POST", "/api/users/token", `{"userId":`+itoa(f.userID)+`,"concertId":`+itoa(f.concertID)+`}`)
+	r := h.do("POST", "/api/users/token", `{"userId":`+itoa(f.userID)+`,"concertId":`+itoa(f.concertID)+`}`, bearer(h.key(f.userID))...)
 	if r.status != 200 {
 		t.Fatalf("re-entering: status %d, want 200: %s", r.status, r.body)
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 
@@ -23,9 +24,7 @@ func (s *Server) createUser(ctx context.Context, rc *fasthttp.RequestCtx) error 
 	if err != nil {
 		return err
 	}
-	return writeValue(rc, fasthttp.StatusCreated, struct {
-		UserID int64 `json:"userId"`
-	}{id})
+	return writeValue(rc, fasthttp.StatusCreated, userKeyJSON{id, s.e.UserKey(id)})
 }
 
 func (s *Server) issueToken(ctx context.Context, rc *fasthttp.RequestCtx) error {
@@ -33,7 +32,11 @@ func (s *Server) issueToken(ctx context.Context, rc *fasthttp.RequestCtx) error 
 	if err != nil {
 		return err
 	}
-	g, err := s.e.IssueToken(ctx, req.UserID, req.ConcertID)
+	user, err := s.enteringUser(ctx, rc, req.UserID)
+	if err != nil {
+		return err
+	}
+	g, err := s.e.IssueToken(ctx, user, req.ConcertID)
 	if err != nil {
 		return err
 	}
@@ -223,7 +226,7 @@ func (s *Server) cancel(ctx context.Context, rc *fasthttp.RequestCtx) error {
 // ---- money ----
 
 func (s *Server) charge(ctx context.Context, rc *fasthttp.RequestCtx) error {
-	t, err := s.token(rc)
+	t, err := s.walletUser(ctx, rc)
 	if err != nil {
 		return err
 	}
@@ -252,7 +255,7 @@ type historyJSON struct {
 }
 
 func (s *Server) balance(ctx context.Context, rc *fasthttp.RequestCtx) error {
-	t, err := s.token(rc)
+	t, err := s.walletUser(ctx, rc)
 	if err != nil {
 		return err
 	}
@@ -386,12 +389,17 @@ func (s *Server) healthz(_ context.Context, rc *fasthttp.RequestCtx) error {
 }
 
 func (s *Server) readyz(ctx context.Context, rc *fasthttp.RequestCtx) error {
-	if err := s.e.Ready(ctx); err != nil {
-		// Operators need to know which dependency is down, so this one answer
-		// carries the cause that writeError keeps to the logs.
-		s.log.Warn().Err(err).Msg("not ready")
-		writeErrorBody(rc, engine.CodeUnavailable, err.Error())
-		return nil
+	if down := s.e.Down(ctx); len(down) > 0 {
+		// The answer names what is down and nothing more: anyone can call this
+		// endpoint, and an address or a driver's message helps only an attacker.
+		// The cause is in the log of the request that met it.
+		s.log.Warn().Strs("down", down).Msg("not ready")
+		rc.Response.Header.Set("Retry-After", "1")
+		return writeValue(rc, fasthttp.StatusServiceUnavailable, struct {
+			Code    engine.Code `json:"code"`
+			Message string      `json:"message"`
+			Down    []string    `json:"down"`
+		}{engine.CodeUnavailable, strings.Join(down, ", ") + " down", down})
 	}
 	writeJSON(rc, fasthttp.StatusOK, []byte(`{"status":"ready"}`))
 	return nil

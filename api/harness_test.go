@@ -23,6 +23,9 @@ import (
 
 const testAdminKey = "admin-secret"
 
+// testSecret signs the harness's user keys and tokens.
+var testSecret = []byte("api-test-token-secret-0123456789abcdef")
+
 // t0 is the simulated clock's start; every test concert plays after it.
 var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 
@@ -37,6 +40,7 @@ type harness struct {
 	srv    *Server
 	client *fasthttp.Client
 	dial   func() (net.Conn, error)
+	keys   sync.Map // userID -> the user key POST /api/users answered
 }
 
 func newHarness(t testing.TB) *harness {
@@ -62,7 +66,7 @@ func startHarness(t testing.TB, lim Limiter, limits *RateLimits) (*harness, *fas
 		opts.Limiter, opts.RateLimits = lim, *limits
 	}
 	e := engine.New(engine.Config{
-		Secret:        []byte("k"),
+		Secret:        testSecret,
 		AdmitInterval: 5 * time.Millisecond,
 		SweepInterval: 20 * time.Millisecond,
 	}, clk, memstore.New(), shared, shared)
@@ -199,16 +203,34 @@ func (h *harness) concert(body string) (concertID int64, scheduleIDs []int64) {
 	return number(h.t, m, "concertId"), scheduleIDs
 }
 
+// user creates a user and keeps its key for enter and key.
 func (h *harness) user(name string) int64 {
 	h.t.Helper()
 	m := h.mustStatus(201, "POST", "/api/users", `{"name":"`+name+`","email":"`+name+`@example.com"}`)
-	return number(h.t, m, "userId")
+	id := number(h.t, m, "userId")
+	key, _ := m["userKey"].(string)
+	if key == "" {
+		h.t.Fatalf("POST /api/users: no userKey in %v", m)
+	}
+	h.keys.Store(id, key)
+	return id
 }
 
+// key is the user key the harness was given for userID (a key the engine signs
+// for an id the harness did not create through the API, as a user created by a
+// store directly would have).
+func (h *harness) key(userID int64) string {
+	if k, ok := h.keys.Load(userID); ok {
+		return k.(string)
+	}
+	return h.e.UserKey(userID)
+}
+
+// enter enters userID into a concert's line with the user's key as Bearer.
 func (h *harness) enter(userID, concertID int64) string {
 	h.t.Helper()
-	body := `{"userId":` + itoa(userID) + `,"concertId":` + itoa(concertID) + `}`
-	r := h.do("POST", "/api/users/token", body)
+	body := `{"concertId":` + itoa(concertID) + `}`
+	r := h.do("POST", "/api/users/token", body, bearer(h.key(userID))...)
 	if r.status != 201 && r.status != 200 {
 		h.t.Fatalf("token: %d %s", r.status, r.body)
 	}

@@ -93,19 +93,30 @@ var operations = []operation{
 			"can be retried with its key and gets the same user back (201) rather than EMAIL_TAKEN.",
 		idempotent: true,
 		body:       "CreateUserRequest",
-		ok:         []answer{{201, "CreateUserResponse", "the new user"}},
+		ok:         []answer{{201, "UserKey", "the new user and its key (the same key on a retry with the Idempotency-Key)"}},
 		errs:       []engine.Code{engine.CodeBadRequest, engine.CodeEmailTaken, engine.CodeIdempotencyKeyReused},
 	},
 	{
 		method: "POST", path: "/api/users/token", tag: "waiting room", summary: "Enter a concert's waiting room",
 		desc: "Gives the user a token and a place in line. A user who already holds a live token for that " +
-			"concert gets that same token back with 200: one place in line per user per concert.",
+			"concert gets that same token back with 200: one place in line per user per concert. " +
+			"Bearer: the user key (or an identity token from the site's own login, when configured); " +
+			"a `userId` in the body must be the credential's user.",
+		auth: authBearer,
 		body: "EnterRequest",
 		ok: []answer{
 			{201, "TokenGrant", "a new token, usually WAITING"},
 			{200, "TokenGrant", "the live token the user already had"},
 		},
-		errs: []engine.Code{engine.CodeBadRequest, engine.CodeUserNotFound, engine.CodeConcertNotFound},
+		errs: codes([]engine.Code{engine.CodeBadRequest}, tokenErrs, []engine.Code{engine.CodeUserNotFound, engine.CodeConcertNotFound}),
+	},
+	{
+		method: "POST", path: "/api/users/key", tag: "waiting room", summary: "Rotate the user key",
+		desc: "Bearer: the current user key. Answers a new key; the old one stops working on every " +
+			"instance within 1 s.",
+		auth: authBearer,
+		ok:   []answer{{200, "UserKey", "the user and its new key"}},
+		errs: codes(tokenErrs),
 	},
 	{
 		method: "GET", path: "/api/queue/status", tag: "waiting room", summary: "Poll the token's place in line",
@@ -167,8 +178,8 @@ var operations = []operation{
 	},
 	{
 		method: "POST", path: "/api/users/balance/charge", tag: "money", summary: "Add money to the balance",
-		desc: "1 to 10,000,000 won per charge; a balance never exceeds 1,000,000,000. Works with a token in " +
-			"any state but forged, for 24 hours after issue.",
+		desc: "1 to 10,000,000 won per charge; a balance never exceeds 1,000,000,000. Bearer: the user key, " +
+			"an identity token, or a user token in any state but forged, for 24 hours after issue.",
 		auth: authBearer, idempotent: true,
 		body: "ChargeRequest",
 		ok:   []answer{{200, "ChargeResult", "the new balance"}},
@@ -300,8 +311,10 @@ func schemas() obj {
 		"CreateUserRequest": object([]string{"name", "email"},
 			"name", with(str, "example", "Kim", "minLength", 1, "maxLength", engine.MaxNameLength,
 				"description", "no control characters; surrounding spaces are trimmed"), "email", with(str, "format", "email", "example", "kim@example.com")),
-		"CreateUserResponse": object([]string{"userId"}, "userId", intID),
-		"EnterRequest":       object([]string{"userId", "concertId"}, "userId", intID, "concertId", intID),
+		"UserKey": object([]string{"userId", "userKey"}, "userId", intID,
+			"userKey", with(str, "description", "the user's secret credential: send as Authorization: Bearer <userKey>; keep it like a password")),
+		"EnterRequest": object([]string{"concertId"},
+			"userId", with(intID, "description", "optional; must be the credential's user"), "concertId", intID),
 		"TokenGrant": object([]string{"userToken", "concertId", "status"},
 			append([]any{"userToken", with(str, "description", "send as Authorization: Bearer <userToken>")}, queueFields...)...),
 		"QueueStatus": object([]string{"concertId", "status"}, queueFields...),
@@ -437,8 +450,9 @@ const openAPIDescription = "The HTTP contract of concertd, a ticket sale engine 
 	"`{\"code\", \"message\"}`. Bad input is never a 500 and never changes state. " +
 	"Request bodies over 64 KiB answer 413 BODY_TOO_LARGE; unknown routes 404 NOT_FOUND; " +
 	"a wrong method 405 METHOD_NOT_ALLOWED; 429 RATE_LIMITED and 503 UNAVAILABLE carry Retry-After.\n\n" +
-	"A token authenticates with `Authorization: Bearer <userToken>`; older clients may send a " +
-	"`userToken` field in the JSON body instead."
+	"A caller proves who it is with `Authorization: Bearer`: the user key from POST /api/users, an " +
+	"identity token from the site's own login (when configured), or, where an endpoint takes one, the " +
+	"user token from POST /api/users/token (older clients may send a `userToken` field in the JSON body instead)."
 
 // openAPIDocument is the contract as OpenAPI 3.0.
 func openAPIDocument() obj {
@@ -471,7 +485,7 @@ func openAPIDocument() obj {
 		"components": obj{
 			"schemas": schemas(),
 			"securitySchemes": obj{
-				"bearer":   obj{"type": "http", "scheme": "bearer", "description": "the userToken from POST /api/users/token"},
+				"bearer":   obj{"type": "http", "scheme": "bearer", "description": "a user key (POST /api/users), an identity token, or a user token (POST /api/users/token), as each endpoint says"},
 				"adminKey": obj{"type": "apiKey", "in": "header", "name": "X-Admin-Key"},
 			},
 			// Not tied to any operation: the router answers these for routes that do not exist.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -34,6 +35,9 @@ type RateLimits struct {
 	// IP bounds POST /api/users and POST /api/users/token per client address,
 	// each endpoint with its own allowance.
 	IP Limit
+	// User bounds every other endpoint that takes a token or key, per user and
+	// endpoint (POST /api/users/token as well as IP).
+	User Limit
 }
 
 // DefaultRateLimits are set at what a person with a browser does at most: a
@@ -45,16 +49,21 @@ func DefaultRateLimits() RateLimits {
 		Poll: Limit{Rate: 2, Burst: 5},
 		Hold: Limit{Rate: 5, Burst: 10},
 		IP:   Limit{Rate: 10, Burst: 20},
+		// No person clicks one button ten times a second for two seconds; a
+		// script hammering one endpoint meets it within a second.
+		User: Limit{Rate: 10, Burst: 20},
 	}
 }
 
 // rateLimited wraps the endpoints that have a limit; the rest pass through
-// untouched, so an unlimited endpoint pays nothing.
+// untouched, so an unlimited endpoint pays nothing. Every endpoint that takes a
+// token or key is limited per user; those that take none, per address.
 func (s *Server) rateLimited(method, path string, h handlerFunc) handlerFunc {
 	if s.limiter == nil {
 		return h
 	}
-	switch method + " " + path {
+	route := method + " " + path
+	switch route {
 	case "GET /api/queue/status":
 		return s.perToken("poll:", s.limits.Poll, h)
 	case "POST /api/reservations":
@@ -62,9 +71,65 @@ func (s *Server) rateLimited(method, path string, h handlerFunc) handlerFunc {
 	case "POST /api/users":
 		return s.perAddress("user:", s.limits.IP, h)
 	case "POST /api/users/token":
-		return s.perAddress("enter:", s.limits.IP, h)
+		return s.perAddress("enter:", s.limits.IP, s.perCaller("enter:", keyOrIdentity, h))
+	case "POST /api/users/key":
+		return s.perCaller("key:", keyOrIdentity, h)
+	case "POST /api/users/balance/charge":
+		return s.perCaller("charge:", anyCredential, h)
+	case "GET /api/users/balance":
+		return s.perCaller("balance:", anyCredential, h)
+	case "GET /api/concerts", "GET /api/concerts/schedules":
+		return h // the catalog takes no credential
 	}
-	return h
+	if !strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/api/admin/") {
+		return h // service endpoints, pages, and operators (who hold the admin key)
+	}
+	// Every other endpoint under /api/ takes a user token.
+	return s.perTokenUser(routeKey.Replace(route)+":", h)
+}
+
+// routeKey makes a route a rate-limit key prefix: no braces, which would make
+// Redis Cluster hash every user's key of the route to one slot, and no spaces.
+var routeKey = strings.NewReplacer("{", "", "}", "", " ", "")
+
+// perCaller limits an endpoint that takes a user key (or an identity token, or a
+// user token) by the user the credential proves. As with perToken only a
+// credential that checks out counts; the handler answers any other with a 401.
+func (s *Server) perCaller(prefix string, kind credential, h handlerFunc) handlerFunc {
+	l := s.limits.User
+	if l.Rate < 1 {
+		return h
+	}
+	return func(ctx context.Context, rc *fasthttp.RequestCtx) error {
+		id, err := s.caller(ctx, rc, kind)
+		if err != nil {
+			return h(ctx, rc)
+		}
+		if !s.allow(ctx, rc, prefix+strconv.FormatInt(id, 10), l) {
+			return nil
+		}
+		return h(ctx, rc)
+	}
+}
+
+// perTokenUser limits an endpoint that takes a user token by the token's user,
+// whichever concert the token is for.
+func (s *Server) perTokenUser(prefix string, h handlerFunc) handlerFunc {
+	l := s.limits.User
+	if l.Rate < 1 {
+		return h
+	}
+	return func(ctx context.Context, rc *fasthttp.RequestCtx) error {
+		t, err := s.token(rc)
+		if err != nil {
+			return h(ctx, rc)
+		}
+		rc.SetUserValue(verifiedToken{}, &t)
+		if !s.allow(ctx, rc, prefix+strconv.FormatInt(t.UserID, 10), l) {
+			return nil
+		}
+		return h(ctx, rc)
+	}
 }
 
 // perToken limits by the verified token's user and concert. Only a verified token

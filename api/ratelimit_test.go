@@ -111,12 +111,12 @@ func TestRateLimitPerAddress(t *testing.T) {
 	b.mustStatus(201, "POST", "/api/users", `{"name":"b","email":"b@example.com"}`)
 	c, _ := h.concert(concertBody)
 	for range 3 {
-		r := a.do("POST", "/api/users/token", `{"userId":1,"concertId":`+itoa(c)+`}`)
+		r := a.do("POST", "/api/users/token", `{"userId":1,"concertId":`+itoa(c)+`}`, bearer(h.key(1))...)
 		if r.status != 201 && r.status != 200 {
 			t.Fatalf("token: %d %s", r.status, r.body)
 		}
 	}
-	mustLimited(t, a.do("POST", "/api/users/token", `{"userId":1,"concertId":`+itoa(c)+`}`), "1")
+	mustLimited(t, a.do("POST", "/api/users/token", `{"userId":1,"concertId":`+itoa(c)+`}`, bearer(h.key(1))...), "1")
 	// The limit applies before the body is read, so garbage costs the same allowance.
 	mustLimited(t, a.do("POST", "/api/users/token", `{`), "1")
 }

@@ -28,6 +28,12 @@ type Options struct {
 	// Limiter enforces RateLimits (see ratelimit.go); nil turns rate limiting off.
 	Limiter    Limiter
 	RateLimits RateLimits
+	// Identity checks identity tokens from the site's own login (see
+	// credentials.go); nil: not configured, only user keys and tokens prove a user.
+	Identity IdentityTokens
+	// UserAuthNone lets a bare userId in the body enter a waiting room
+	// (USER_AUTH=none): the old behaviour, for a trusted network only.
+	UserAuthNone bool
 	// OutboxLag reports the age of the oldest unrelayed payment event, for /metrics;
 	// nil when the ledger has no outbox (embedded mode).
 	OutboxLag func(context.Context) (time.Duration, error)
@@ -59,6 +65,9 @@ type Server struct {
 	seatMaps seatMapBodies
 	limiter  Limiter
 	limits   RateLimits
+
+	identity     IdentityTokens
+	userAuthNone bool
 }
 
 // New returns a Server over e.
@@ -74,6 +83,9 @@ func New(e *engine.Engine, o Options) *Server {
 		metrics:   newMetrics(e, o.OutboxLag),
 		limiter:   o.Limiter,
 		limits:    o.RateLimits,
+
+		identity:     o.Identity,
+		userAuthNone: o.UserAuthNone,
 	}
 	s.setAdminKey(o.AdminKey)
 	s.unrouted = s.metrics.route("", "unmatched")
@@ -220,6 +232,7 @@ func (s *Server) routes() {
 
 	s.handle("POST", "/api/users", s.createUser)
 	s.handle("POST", "/api/users/token", s.issueToken)
+	s.handle("POST", "/api/users/key", s.rotateKey)
 	s.handle("GET", "/api/queue/status", s.queueStatus)
 
 	s.handle("GET", "/api/concerts", s.concerts)

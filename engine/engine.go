@@ -131,6 +131,20 @@ func (e *Engine) Ready(ctx context.Context) error {
 	return e.ledger.Ping(ctx)
 }
 
+// Down names the dependencies that do not answer: "redis" (the shared state) and
+// "database" (the ledger), nothing more, so a readiness probe anyone can call
+// gives away no address or driver message.
+func (e *Engine) Down(ctx context.Context) []string {
+	var down []string
+	if e.seats.Ping(ctx) != nil {
+		down = append(down, "redis")
+	}
+	if e.ledger.Ping(ctx) != nil {
+		down = append(down, "database")
+	}
+	return down
+}
+
 func isCode(err error, c Code) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Code == c

@@ -30,10 +30,18 @@ type Config struct {
 	// most 1 s; 0 turns it off).
 	HoldCacheAge time.Duration
 	LogLevel     string
-	// RateLimits come from RATE_LIMIT, RATE_LIMIT_POLL, RATE_LIMIT_HOLD and
-	// RATE_LIMIT_IP (see rateLimitsFromEnv); the zero value limits nothing.
+	// RateLimits come from RATE_LIMIT, RATE_LIMIT_POLL, RATE_LIMIT_HOLD,
+	// RATE_LIMIT_IP and RATE_LIMIT_USER (see rateLimitsFromEnv); the zero value
+	// limits nothing.
 	RateLimits api.RateLimits
+	// UserAuthNone (USER_AUTH=none) lets a bare userId enter a waiting room, the
+	// old behaviour, for a trusted network; never the default.
+	UserAuthNone bool
 }
+
+// minSecret is the shortest ADMIN_KEY and TOKEN_SECRET accepted: 32 characters
+// of `openssl rand -base64 48` are some 190 bits, beyond guessing.
+const minSecret = 32
 
 func configFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
@@ -79,8 +87,23 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	if c.RateLimits, err = rateLimitsFromEnv(getenv); err != nil {
 		return Config{}, err
 	}
-	if !c.Embedded && c.AdminKey == "" {
-		return Config{}, fmt.Errorf("ADMIN_KEY is required (or CONCERTD_EMBEDDED=1 to try it out)")
+	switch v := getenv("USER_AUTH"); v {
+	case "", "keys":
+	case "none":
+		c.UserAuthNone = true
+	default:
+		return Config{}, fmt.Errorf("USER_AUTH=%q: want none, or unset (keys required)", v)
+	}
+	if !c.Embedded {
+		// Nothing ships a default secret: a deployment makes its own.
+		for _, v := range []struct{ name, value string }{{"ADMIN_KEY", c.AdminKey}, {"TOKEN_SECRET", c.TokenSecret}} {
+			if v.value == "" {
+				return Config{}, fmt.Errorf("%s is required, at least %d characters (make one with: openssl rand -base64 48), or CONCERTD_EMBEDDED=1 to try concertd out", v.name, minSecret)
+			}
+			if len(v.value) < minSecret {
+				return Config{}, fmt.Errorf("%s is %d characters; it must be at least %d (make one with: openssl rand -base64 48)", v.name, len(v.value), minSecret)
+			}
+		}
 	}
 	return c, nil
 }
@@ -95,7 +118,8 @@ func or(v, def string) string {
 // rateLimitsFromEnv reads the rate limits. RATE_LIMIT=off turns them all off (for
 // load tests, which poll and hold far faster than a person). RATE_LIMIT_POLL,
 // RATE_LIMIT_HOLD and RATE_LIMIT_IP are "rate" or "rate:burst" in requests per
-// second; a rate alone gets a burst of twice the rate, and 0 turns that limit off.
+// second (RATE_LIMIT_USER: every other endpoint that takes a token or key, per
+// user); a rate alone gets a burst of twice the rate, and 0 turns that limit off.
 // Unset, each keeps api.DefaultRateLimits.
 func rateLimitsFromEnv(getenv func(string) string) (api.RateLimits, error) {
 	switch v := getenv("RATE_LIMIT"); v {
@@ -113,6 +137,7 @@ func rateLimitsFromEnv(getenv func(string) string) (api.RateLimits, error) {
 		{"RATE_LIMIT_POLL", &r.Poll},
 		{"RATE_LIMIT_HOLD", &r.Hold},
 		{"RATE_LIMIT_IP", &r.IP},
+		{"RATE_LIMIT_USER", &r.User},
 	} {
 		v := getenv(l.name)
 		if v == "" {

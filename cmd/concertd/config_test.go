@@ -9,8 +9,8 @@ import (
 )
 
 // configFromEnv turns the operating contract's environment into a Config: each
-// case is an environment (ADMIN_KEY set unless the case says otherwise) and the
-// field it should set, or the variable a bad value must be refused for.
+// case is an environment (ADMIN_KEY and TOKEN_SECRET set unless the case says
+// otherwise) and the field it should set, or the variable a bad value must be refused for.
 func TestConfigFromEnv(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -47,13 +47,23 @@ func TestConfigFromEnv(t *testing.T) {
 			check: func(c Config) bool { return c.RateLimits.Hold == api.Limit{Rate: 4, Burst: 8} }},
 		{name: "rate limit neither on nor off", env: map[string]string{"RATE_LIMIT": "yes"}, wantErr: "RATE_LIMIT"},
 		{name: "rate limit not a number", env: map[string]string{"RATE_LIMIT_IP": "ten"}, wantErr: "RATE_LIMIT_IP"},
+		{name: "user limit", env: map[string]string{"RATE_LIMIT_USER": "5:9"},
+			check: func(c Config) bool { return c.RateLimits.User == api.Limit{Rate: 5, Burst: 9} }},
 		{name: "no admin key", env: map[string]string{"ADMIN_KEY": ""}, wantErr: "ADMIN_KEY"},
-		{name: "embedded needs no admin key", env: map[string]string{"ADMIN_KEY": "", "CONCERTD_EMBEDDED": "1"},
-			check: func(c Config) bool { return c.Embedded && c.AdminKey == "" }},
+		{name: "short admin key", env: map[string]string{"ADMIN_KEY": strings.Repeat("k", 31)}, wantErr: "ADMIN_KEY"},
+		{name: "no token secret", env: map[string]string{"TOKEN_SECRET": ""}, wantErr: "TOKEN_SECRET"},
+		{name: "short token secret", env: map[string]string{"TOKEN_SECRET": "change-me"}, wantErr: "TOKEN_SECRET"},
+		{name: "secrets of 32 characters", env: map[string]string{"ADMIN_KEY": strings.Repeat("a", 32), "TOKEN_SECRET": strings.Repeat("t", 32)},
+			check: func(c Config) bool { return len(c.AdminKey) == 32 && len(c.TokenSecret) == 32 }},
+		{name: "embedded needs no secrets", env: map[string]string{"ADMIN_KEY": "", "TOKEN_SECRET": "", "CONCERTD_EMBEDDED": "1"},
+			check: func(c Config) bool { return c.Embedded && c.AdminKey == "" && c.TokenSecret == "" }},
+		{name: "keys required by default", check: func(c Config) bool { return !c.UserAuthNone }},
+		{name: "user auth none", env: map[string]string{"USER_AUTH": "none"}, check: func(c Config) bool { return c.UserAuthNone }},
+		{name: "user auth something else", env: map[string]string{"USER_AUTH": "off"}, wantErr: "USER_AUTH"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			env := map[string]string{"ADMIN_KEY": "k"}
+			env := map[string]string{"ADMIN_KEY": testAdminKey, "TOKEN_SECRET": testTokenSecret}
 			for k, v := range tc.env {
 				env[k] = v
 			}

@@ -24,7 +24,7 @@ func seedDemo(ctx context.Context, e *engine.Engine) error {
 	return err
 }
 
-func printBanner(w io.Writer, addr, adminKey string) {
+func printBanner(w io.Writer, addr, adminKey, tokenSecret string) {
 	if w == nil {
 		return
 	}
@@ -35,11 +35,12 @@ func printBanner(w io.Writer, addr, adminKey string) {
   API docs       %[1]s/docs
   API            %[1]s/api/concerts
   health         %[1]s/healthz
-  admin key      %[2]s   (header X-Admin-Key)
+  admin key      %[2]s   (header X-Admin-Key; generated for this run)
+  token secret   %[3]s   (generated for this run; signs user keys and tokens)
   try it:
-    curl -s -XPOST %[1]s/api/users -d '{"name":"Kim","email":"kim@example.com"}'
-    curl -s -XPOST %[1]s/api/users/token -d '{"userId":1,"concertId":1}'
+    curl -s -XPOST %[1]s/api/users -d '{"name":"Kim","email":"kim@example.com"}'      # answers userId and userKey
+    curl -s -XPOST %[1]s/api/users/token -H "Authorization: Bearer <userKey>" -d '{"concertId":1}'
     curl -s %[1]s/api/queue/status -H "Authorization: Bearer <userToken>"
     curl -s %[1]s/api/admin/concerts/1/stats -H "X-Admin-Key: %[2]s"
-`, base, adminKey)
+`, base, adminKey, tokenSecret)
 }

@@ -21,7 +21,11 @@ import (
 	"github.com/concertd/concertd/test/rushtest"
 )
 
-const testAdminKey = "e2e-admin-key"
+// The secrets of every test deployment: long enough for the operating contract.
+const (
+	testAdminKey    = "e2e-admin-key-0123456789abcdefghijklmnop"
+	testTokenSecret = "e2e-token-secret-0123456789abcdefghijklmnop"
+)
 
 // testConfig is one deployment's configuration: a fresh database, a Redis prefix
 // of its own, port 0, no rate limits (tests poll and hold much faster than a
@@ -38,6 +42,7 @@ func testConfig(t *testing.T) Config {
 		RedisURL:        redisURL,
 		DatabaseURL:     storetest.Database(t),
 		AdminKey:        testAdminKey,
+		TokenSecret:     testTokenSecret,
 		RedisPrefix:     prefix,
 		HoldTTL:         5 * time.Minute,
 		ActiveTTL:       10 * time.Minute,

@@ -36,7 +36,7 @@ var _ engine.Ledger = (*Store)(nil)
 type user struct {
 	name, email string
 	balance     int64
-	keyGen      int64 // 0 reads as 1: see engine.UserKeyLedger
+	keyGen      int64                // 0 reads as 1: see engine.UserKeyLedger
 	history     []engine.LedgerEntry // oldest first
 }
 

@@ -38,4 +38,3 @@ func (s *Store) PublishEvents(ctx context.Context, events []Event) error {
 	})
 	return domainError("publish events", err)
 }
-

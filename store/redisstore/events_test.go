@@ -37,4 +37,3 @@ func TestPublishEvents(t *testing.T) {
 		}
 	}
 }
-
