@@ -1,8 +1,11 @@
 # bench/lib.sh: what bench/run.sh and bench/scale.sh share; each sources it after
 # its own settings. Not a script of its own.
 
-# admin_key: the operator key of the concertd a run starts, fresh each run.
-admin_key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+# admin_key and token_secret: the operator key and the key that signs user keys and
+# tokens of the concertd a run starts, fresh each run (concertd wants 32 characters
+# or more of each). rush setup -user-ids signs keys with token_secret (TOKEN_SECRET).
+admin_key=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+token_secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 # pids: the processes a run started; its cleanup stops them with stop_pids.
 pids=()
 

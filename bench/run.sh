@@ -137,6 +137,7 @@ start_concertd() {
   local port=$1 name=$2
   shift 2
   env ADMIN_KEY="$admin_key" \
+    TOKEN_SECRET="$token_secret" \
     CONCERTD_ADDR=127.0.0.1:$port \
     REDIS_URL=redis://$REDIS_HOST:6379/0 \
     REDIS_PREFIX=$prefix \
@@ -370,7 +371,8 @@ fi
 # 4. Token issue: POST /api/users/token for users who have not entered yet. The
 #    users are inserted with SQL (fast, and concertd has never seen them, so it
 #    learns them from PostgreSQL by blocks of ids as wrk reaches them, as after a
-#    deploy);
+#    deploy); their keys (a user's first key is signed from its id and the token
+#    secret) are signed by rush setup with this run's TOKEN_SECRET;
 #    issue.lua walks the ids in order, one range per wrk thread.
 # issue_users N: insert N users, print their id range FIRST-LAST.
 issue_users() {
@@ -384,7 +386,7 @@ if want issue; then
   log "setup: $ISSUE_USERS users (SQL) and a concert"
   range=$(issue_users "$ISSUE_USERS")
   [ -n "$range" ] || { echo "bench: inserted user ids are not contiguous" >&2; exit 1; }
-  eval "$("$BIN/rush" setup -addr 127.0.0.1:$PORT -admin-key "$admin_key" -mode issue -user-ids "$range" -out "$OUT/issue.users")"
+  eval "$(TOKEN_SECRET="$token_secret" "$BIN/rush" setup -addr 127.0.0.1:$PORT -admin-key "$admin_key" -mode issue -user-ids "$range" -out "$OUT/issue.users")"
   paired_bare issue
   i201=$(issue_count 201) i200=$(issue_count 200) i5=$(fivexx /api/users/token)
   wrk_run issue "http://127.0.0.1:$PORT" bench/wrk/issue.lua "$CONNS" "$OUT/issue.users" "$CONCERT_ID" 2
@@ -398,7 +400,7 @@ if want issue; then
   if [ "$PROFILE" = 1 ]; then
     # Fresh users and a fresh concert, so the profiled run issues first tokens too.
     range=$(issue_users "$ISSUE_USERS")
-    eval "$("$BIN/rush" setup -addr 127.0.0.1:$PORT -admin-key "$admin_key" -mode issue -user-ids "$range" -out "$OUT/issue-profile.users")"
+    eval "$(TOKEN_SECRET="$token_secret" "$BIN/rush" setup -addr 127.0.0.1:$PORT -admin-key "$admin_key" -mode issue -user-ids "$range" -out "$OUT/issue-profile.users")"
     profile issue "http://127.0.0.1:$PORT" bench/wrk/issue.lua "$CONNS" "$OUT/issue-profile.users" "$CONCERT_ID" 2
   fi
 fi

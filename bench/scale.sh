@@ -120,6 +120,7 @@ psql -h "$PGHOST" -U "$PGUSER" -qc "CREATE DATABASE $db" >/dev/null
 # POLL_CACHE_AGE=0: every poll reads Redis, the cost that could grow with the line
 # (with the cache, a short line's few tokens would be polled from memory).
 ADMIN_KEY=$admin_key \
+  TOKEN_SECRET=$token_secret \
   CONCERTD_ADDR=127.0.0.1:$PORT \
   REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0 \
   REDIS_PREFIX=concertd \

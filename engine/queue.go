@@ -70,6 +70,21 @@ func (e *Engine) IssueToken(ctx context.Context, userID, concertID int64) (Token
 	if err != nil {
 		return TokenGrant{}, err
 	}
+	// A record older than the token lifetime keeps its place under a new token
+	// (reissue.go). A record that changed meanwhile (ended, or another entry
+	// renewed it) is entered once more, which finds what stands now.
+	for try := 0; ; try++ {
+		var kept bool
+		if r, kept, err = e.renewed(ctx, concertID, userID, r, now); err != nil {
+			return TokenGrant{}, err
+		}
+		if kept || try == 1 {
+			break
+		}
+		if r, err = e.queue.Enter(ctx, concertID, userID, now, e.cfg.IdleTimeout, score); err != nil {
+			return TokenGrant{}, err
+		}
+	}
 	t := Token{ConcertID: concertID, UserID: userID, Gen: r.Gen, IssuedAt: r.IssuedAt.Truncate(time.Second)}
 	return TokenGrant{
 		Token:  e.signer.Sign(t),

@@ -120,6 +120,14 @@ var errKeyInvalid = &Error{CodeTokenInvalid, "user key is not valid (forged, alt
 
 var errNoKeyStores = errors.New("engine: the ledger or the shared state cannot keep user keys")
 
+// SignUserKey returns the key of a user's generation under secret (the token
+// secret), as every instance sharing that secret signs it. For tools that load
+// users straight into the database (bench/run.sh) and need keys the server
+// accepts; a server hands keys out only through UserKey and RotateUserKey.
+func SignUserKey(secret []byte, userID, gen int64) string {
+	return newUserKeys(secret, nil).sign(userID, gen)
+}
+
 // UserKey returns the key a new user is given: their first generation. It is a
 // pure function of the id and the secret, so a creation retried with its
 // Idempotency-Key answers the same key.

@@ -96,7 +96,7 @@ function journey(data) {
   const u = post('/api/users', { name: `k6 ${n}`, email: `k6-${n}@example.com` }, null, 'user');
   if (!check(u, { 'user 201': (x) => x.status === 201 })) return false;
 
-  const e = post('/api/users/token', { userId: u.json('userId'), concertId: data.concertId }, null, 'enter');
+  const e = post('/api/users/token', { concertId: data.concertId }, u.json('userKey'), 'enter');
   if (!check(e, { 'enter 201': (x) => x.status === 201 })) return false;
   const token = e.json('userToken');
 

@@ -1,17 +1,18 @@
--- wrk script: POST /api/users/token (enter a concert's waiting room), walking user
--- ids in order so that as many requests as possible are a user's FIRST issue (201:
--- a new place in line), not a repeat (200: the same token back).
+-- wrk script: POST /api/users/token (enter a concert's waiting room), walking users
+-- in id order so that as many requests as possible are a user's FIRST issue (201:
+-- a new place in line), not a repeat (200: the same token back). Each request
+-- carries its user's key as Authorization: Bearer.
 --
 --   wrk -t2 -c256 -d15s --latency -s bench/wrk/issue.lua http://127.0.0.1:8080 -- issue.users <concertId> [threads]
 --
--- issue.users holds one user id per line (written by `rush setup -mode issue`).
+-- issue.users holds one user key per line, in id order (written by `rush setup -mode issue`).
 -- The file is cut into `threads` contiguous ranges (default 2, pass wrk's -t), one
 -- per wrk thread, and each thread hands out its range in order. Once a thread has
 -- used up its range it starts over from its first id, and from then on its
 -- answers are 200s; done() says whether that happened. bench/run.sh counts the
 -- 201s and 200s from concertd's /metrics, which is cheaper than a response()
 -- callback here (that would parse every answer in Lua, inside the load generator).
-local ids = {} -- user ids, then (from init on) the thread's requests
+local ids = {} -- user keys, then (from init on) the thread's requests
 local i = 0
 -- Globals, so that done() can read them per thread with thread:get.
 first, last, sent = 1, 0, 0
@@ -41,13 +42,11 @@ function init(args)
   last = first + per - 1
   if tid == nthreads - 1 then last = #ids end
   i = first - 1
-  local body1 = '{"userId":'
-  local body2 = ',"concertId":' .. concert .. '}'
+  local body = '{"concertId":' .. concert .. '}'
   local head = "POST /api/users/token HTTP/1.1\r\nHost: " .. wrk.headers["Host"] ..
-    "\r\nContent-Type: application/json\r\nContent-Length: "
+    "\r\nContent-Type: application/json\r\nContent-Length: " .. #body .. "\r\nAuthorization: Bearer "
   for k = first, last do
-    local body = body1 .. ids[k] .. body2
-    ids[k] = head .. #body .. "\r\n\r\n" .. body
+    ids[k] = head .. ids[k] .. "\r\n\r\n" .. body
   end
 end
 

@@ -133,8 +133,13 @@ func TestPostgresOutage(t *testing.T) {
 		}
 	}
 	r := mustDo(t, ctx, c, 503, "", "GET", "/readyz", nil)
-	if !strings.Contains(strings.ToLower(string(r.Body)), "postgresql") {
-		t.Fatalf("/readyz during a database outage: %s, want it to name postgresql", r)
+	if down, _ := r.JSON["down"].([]any); len(down) != 1 || down[0] != "database" {
+		t.Fatalf("/readyz during a database outage: %s, want it to name the database, and nothing else down", r)
+	}
+	for _, leak := range []string{"127.0.0.1", "postgres", "dial", "connect", "tcp"} {
+		if strings.Contains(strings.ToLower(string(r.Body)), leak) {
+			t.Fatalf("/readyz during a database outage: %s gives away %q", r, leak)
+		}
 	}
 
 	p.Restore()
@@ -192,7 +197,7 @@ func TestRedisOutage(t *testing.T) {
 		{"POST", "/api/reservations", map[string]any{"concertScheduleId": sid, "seatNumber": 4}},
 		{"GET", "/api/reservations/" + rid, nil},
 		{"POST", "/api/payments", map[string]any{"reservationId": sl.reservationID, "paymentAmount": 1000}},
-		{"POST", "/api/users/token", map[string]any{"userId": b.id, "concertId": cid}},
+		{"POST", "/api/users/token", map[string]any{"concertId": cid}}, // with a user token as Bearer: refused
 		{"GET", "/api/admin/concerts/" + itoa(cid) + "/stats", nil},
 		{"GET", "/api/users/balance", nil},
 		{"GET", "/api/concerts", nil},
@@ -213,8 +218,15 @@ func TestRedisOutage(t *testing.T) {
 				t.Errorf("%s %s: 503 without Retry-After", try.method, try.path)
 			}
 		}
-		if try.path == "/readyz" && (r.Status != 503 || !strings.Contains(strings.ToLower(string(r.Body)), "redis")) {
-			t.Errorf("/readyz during a Redis outage: %s, want 503 naming redis", r)
+		if try.path == "/readyz" {
+			if down, _ := r.JSON["down"].([]any); r.Status != 503 || len(down) != 1 || down[0] != "redis" {
+				t.Errorf("/readyz during a Redis outage: %s, want 503 naming redis alone", r)
+			}
+			for _, leak := range []string{"127.0.0.1", "dial", "connect", "tcp", "refused"} {
+				if strings.Contains(strings.ToLower(string(r.Body)), leak) {
+					t.Errorf("/readyz during a Redis outage: %s gives away %q", r, leak)
+				}
+			}
 		}
 	}
 	if !sawUnavailable {

@@ -124,18 +124,18 @@ func TestK6Scripts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ids []string
+		var keys []string
 		for range users {
 			id, err := c.User(ctx, "k6issue")
 			if err != nil {
 				t.Fatal(err)
 			}
-			ids = append(ids, itoa(id))
+			keys = append(keys, c.Key(id))
 		}
-		// Twice the ids: the second pass enters again and must get 200, same token.
+		// Twice the keys: the second pass enters again and must get 200, same token.
 		res, err := runK6(ctx, k6Script("issue.js"), k6Plan{
 			VUs: 4, Iterations: 2 * users,
-			Env: env("USERS", writeLines(t, "issue.users", ids), "CONCERT", itoa(cid)),
+			Env: env("USERS", writeLines(t, "issue.users", keys), "CONCERT", itoa(cid)),
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -71,20 +72,33 @@ func (cl *client) createConcert(ctx context.Context, title string, q queueSettin
 	return v.ConcertID, v.ScheduleIDs, nil
 }
 
+// userKeys holds the key POST /api/users answered for each user this run
+// created (userID -> string), shared by every client: entering takes it as Bearer.
+var userKeys sync.Map
+
+// userKey is the key of a user this run created ("" for any other: refused).
+func userKey(userID int64) string {
+	k, _ := userKeys.Load(userID)
+	s, _ := k.(string)
+	return s
+}
+
 func (cl *client) createUser(ctx context.Context, name, email string) (int64, error) {
 	v, err := callJSON[struct {
-		UserID int64 `json:"userId"`
+		UserID  int64  `json:"userId"`
+		UserKey string `json:"userKey"`
 	}](ctx, cl, call{endpoint: "POST /api/users", method: "POST", path: "/api/users",
 		body: map[string]string{"name": name, "email": email}}, "create user")
 	if err != nil {
 		return 0, err
 	}
+	userKeys.Store(v.UserID, v.UserKey)
 	return v.UserID, nil
 }
 
 func (cl *client) enter(ctx context.Context, userID, concertID int64) (queueStatus, error) {
 	v, err := callJSON[queueStatus](ctx, cl, call{endpoint: "POST /api/users/token", method: "POST", path: "/api/users/token",
-		body: map[string]int64{"userId": userID, "concertId": concertID}}, "enter")
+		token: userKey(userID), body: map[string]int64{"concertId": concertID}}, "enter")
 	if err != nil {
 		return queueStatus{}, err
 	}

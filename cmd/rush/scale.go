@@ -423,7 +423,8 @@ func scaleRetryable(a answer, err error) bool {
 func (s *scaleRun) createUser(ctx context.Context, cl *client, i int) (int64, error) {
 	for attempt := 0; ; attempt++ {
 		v, a, err := callAnswer[struct {
-			UserID int64 `json:"userId"`
+			UserID  int64  `json:"userId"`
+			UserKey string `json:"userKey"`
 		}](ctx, cl, call{endpoint: "POST /api/users", method: "POST", path: "/api/users",
 			body: map[string]string{"name": fmt.Sprintf("scale %d", i), "email": fmt.Sprintf("scale-%d-%d-%d@bench.invalid", s.stamp, i, attempt)}})
 		if scaleRetryable(a, err) && attempt < 5 {
@@ -438,6 +439,7 @@ func (s *scaleRun) createUser(ctx context.Context, cl *client, i int) (int64, er
 		if err := a.decode(nil); err != nil {
 			return 0, fmt.Errorf("create user: %w", err)
 		}
+		userKeys.Store(v.UserID, v.UserKey)
 		return v.UserID, nil
 	}
 }
@@ -468,7 +470,7 @@ func (s *scaleRun) enterRetry(ctx context.Context, cl *client, uid int64) (strin
 
 func (s *scaleRun) enterOnce(ctx context.Context, cl *client, uid int64) (queueStatus, answer, error) {
 	return callAnswer[queueStatus](ctx, cl, call{endpoint: "POST /api/users/token", method: "POST", path: "/api/users/token",
-		body: map[string]int64{"userId": uid, "concertId": s.concertID}})
+		token: userKey(uid), body: map[string]int64{"concertId": s.concertID}})
 }
 
 // profilePoll runs one more, unmeasured poll phase while it takes a CPU profile of

@@ -8,9 +8,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
+
+	"github.com/concertd/concertd/engine"
 )
 
 // runSetup prepares the server for one wrk measurement and writes the tokens it
@@ -26,6 +27,7 @@ import (
 //	issue    a concert (admitPerSecond 1, maxActive 1) and -users new users who
 //	         have not entered it; lines are user ids, for bench/wrk/issue.lua,
 //	         which enters each of them (POST /api/users/token) once, in order.
+//	         The file holds their user keys, one per line, in id order.
 //	         With -user-ids FIRST-LAST the users already exist (bench/run.sh
 //	         inserts them with SQL, which is faster and leaves concertd's
 //	         known-user cache cold) and only the concert is created.
@@ -39,7 +41,7 @@ func runSetup(args []string) error {
 	held := fs.Int("held", 5000, "seatmap mode: seats to hold at random")
 	out := fs.String("out", "tokens.txt", "token file to write")
 	concurrency := fs.Int("concurrency", 64, "requests in flight")
-	userIDs := fs.String("user-ids", "", "issue mode: FIRST-LAST, ids of users that already exist (none are created)")
+	userIDs := fs.String("user-ids", "", "issue mode: FIRST-LAST, ids of users that already exist (none are created); their keys are signed with $TOKEN_SECRET, the server's")
 	_ = fs.Parse(args)
 	switch *mode {
 	case "poll", "hold", "seatmap", "pay", "issue":
@@ -150,11 +152,20 @@ func runSetup(args []string) error {
 	return nil
 }
 
-// setupIssue writes the ids of users who have not entered concertID yet, creating
-// them through the API unless idRange ("FIRST-LAST") names users that exist.
+// setupIssue writes the keys of users who have not entered concertID yet, one per
+// line, creating the users through the API unless idRange ("FIRST-LAST") names
+// users that exist. Those were never given a key: theirs are signed here with
+// TOKEN_SECRET, which must be the server's (a user's first key is a function of
+// the id and the secret; engine.SignUserKey).
 func setupIssue(ctx context.Context, cl *client, concertID int64, users, concurrency int, idRange, out string, start time.Time) error {
 	var ids []int64
+	key := userKey
 	if idRange != "" {
+		secret := os.Getenv("TOKEN_SECRET")
+		if secret == "" {
+			return fmt.Errorf("setup: -user-ids needs TOKEN_SECRET, the server's, to sign the users' keys")
+		}
+		key = func(id int64) string { return engine.SignUserKey([]byte(secret), id, 1) }
 		var first, last int64
 		if _, err := fmt.Sscanf(idRange, "%d-%d", &first, &last); err != nil || first <= 0 || last < first {
 			return fmt.Errorf("setup: -user-ids %q: want FIRST-LAST", idRange)
@@ -176,10 +187,10 @@ func setupIssue(ctx context.Context, cl *client, concertID int64, users, concurr
 		// In id order: the wrk script walks each thread's range in file order.
 		slices.Sort(ids)
 	}
-	if err := writeLines(out, len(ids), func(i int) string { return strconv.FormatInt(ids[i], 10) }); err != nil {
+	if err := writeLines(out, len(ids), func(i int) string { return key(ids[i]) }); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "rush setup: mode issue, %d user ids in %s, concert %d, took %s\n",
+	fmt.Fprintf(os.Stderr, "rush setup: mode issue, %d user keys in %s, concert %d, took %s\n",
 		len(ids), out, concertID, time.Since(start).Round(time.Millisecond))
 	fmt.Printf("CONCERT_ID=%d\n", concertID)
 	return nil

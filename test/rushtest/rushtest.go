@@ -27,6 +27,14 @@ type Client struct {
 	AdminKey string
 	HTTP     *http.Client
 	next     atomic.Uint64
+	keys     sync.Map // userID -> the user key POST /api/users answered
+}
+
+// Key is the user key of a user this client created (empty for any other).
+func (c *Client) Key(userID int64) string {
+	k, _ := c.keys.Load(userID)
+	s, _ := k.(string)
+	return s
 }
 
 // NewClient returns a client of the instances at bases.
@@ -168,12 +176,14 @@ func (c *Client) User(ctx context.Context, name string) (int64, error) {
 	if r.Status != http.StatusCreated {
 		return 0, fmt.Errorf("create user: %s", r)
 	}
+	c.keys.Store(r.Int("userId"), r.Str("userKey"))
 	return r.Int("userId"), nil
 }
 
-// Enter takes a place in the concert's line and returns the token.
+// Enter takes a place in the concert's line and returns the token; the user's key
+// (from User) proves the user.
 func (c *Client) Enter(ctx context.Context, userID, concertID int64) (string, error) {
-	r, err := c.Retry(ctx, "POST", "/api/users/token", map[string]any{"userId": userID, "concertId": concertID})
+	r, err := c.Retry(ctx, "POST", "/api/users/token", map[string]any{"concertId": concertID}, Bearer(c.Key(userID))...)
 	if err != nil {
 		return "", err
 	}
