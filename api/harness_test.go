@@ -40,7 +40,7 @@ type harness struct {
 	srv    *Server
 	client *fasthttp.Client
 	dial   func() (net.Conn, error)
-	keys   sync.Map // userID -> the user key POST /api/users answered
+	keys   *sync.Map // userID -> the user key POST /api/users answered (shared by copies)
 }
 
 func newHarness(t testing.TB) *harness {
@@ -53,6 +53,12 @@ func newHarness(t testing.TB) *harness {
 // limiter on the engine's simulated clock, so a test refills an allowance by
 // moving the clock instead of sleeping.
 func startHarness(t testing.TB, lim Limiter, limits *RateLimits) (*harness, *fasthttputil.InmemoryListener) {
+	t.Helper()
+	return startHarnessWith(t, lim, limits, nil)
+}
+
+// startHarnessWith is startHarness with its Options changed by opt first.
+func startHarnessWith(t testing.TB, lim Limiter, limits *RateLimits, opt func(*Options)) (*harness, *fasthttputil.InmemoryListener) {
 	t.Helper()
 	mr, rdb := storetest.Miniredis(t)
 	prefix := storetest.RandomName("t")
@@ -70,6 +76,9 @@ func startHarness(t testing.TB, lim Limiter, limits *RateLimits) (*harness, *fas
 		AdmitInterval: 5 * time.Millisecond,
 		SweepInterval: 20 * time.Millisecond,
 	}, clk, memstore.New(), shared, shared)
+	if opt != nil {
+		opt(&opts)
+	}
 	srv := New(e, opts)
 
 	ln := fasthttputil.NewInmemoryListener()
@@ -78,7 +87,7 @@ func startHarness(t testing.TB, lim Limiter, limits *RateLimits) (*harness, *fas
 		Dial:                func(string) (net.Conn, error) { return ln.Dial() },
 		MaxResponseBodySize: 64 << 20,
 	}
-	return &harness{t: t, mr: mr, clk: clk, e: e, srv: srv, client: client, dial: ln.Dial}, ln
+	return &harness{t: t, mr: mr, clk: clk, e: e, srv: srv, client: client, dial: ln.Dial, keys: &sync.Map{}}, ln
 }
 
 // serve runs hs on ln until the test ends, then shuts it down and waits for Serve
