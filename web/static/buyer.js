@@ -1,5 +1,7 @@
 // The buyer's journey: waiting room, seat map, payment. State lives in
-// sessionStorage so a reload keeps the buyer's place in line.
+// sessionStorage so a reload keeps the buyer's place in line. The user key (the
+// buyer's credential, from POST /api/users) lives in localStorage: it stays in
+// this browser, across visits, and is sent only as Authorization: Bearer.
 import { call, ApiError, newKey, won, duration, sleep, say } from "/web/api.js";
 
 const $ = (id) => document.getElementById(id);
@@ -8,6 +10,11 @@ const state = JSON.parse(sessionStorage.getItem(KEY) || "{}");
 const save = () => sessionStorage.setItem(KEY, JSON.stringify(state));
 const msg = (text, kind) => say($("msg"), text, kind);
 let timers = [];
+
+// The buyer's identity on this browser: { userId, userKey, name, email }.
+const USER = "concertd.user";
+const identity = () => JSON.parse(localStorage.getItem(USER) || "null");
+const remember = (u) => (u ? localStorage.setItem(USER, JSON.stringify(u)) : localStorage.removeItem(USER));
 
 function show(section) {
   for (const id of ["enter", "wait", "seats", "pay", "done"]) $(id).hidden = id !== section;
@@ -38,6 +45,11 @@ function restart(text) {
 }
 
 async function loadConcerts() {
+  const me = identity();
+  if (me) {
+    $("name").value ||= me.name;
+    $("email").value ||= me.email;
+  }
   $("email").value ||= `guest-${Math.random().toString(36).slice(2, 8)}@example.com`;
   try {
     const { concerts } = await call("GET", "/api/concerts");
@@ -55,11 +67,28 @@ async function enter() {
   $("enterBtn").disabled = true;
   try {
     const body = { name: $("name").value.trim(), email: $("email").value.trim() };
-    const typed = body.name + "\n" + body.email;
-    if (!signupKeys.has(typed)) signupKeys.set(typed, newKey());
-    const { userId } = await call("POST", "/api/users", { body, idempotencyKey: signupKeys.get(typed) });
+    let me = identity();
+    if (!me || me.email.toLowerCase() !== body.email.toLowerCase()) {
+      // A new buyer on this browser: sign up, and keep the key here.
+      const typed = body.name + "\n" + body.email;
+      if (!signupKeys.has(typed)) signupKeys.set(typed, newKey());
+      const { userId, userKey } = await call("POST", "/api/users", { body, idempotencyKey: signupKeys.get(typed) });
+      me = { userId, userKey, name: body.name, email: body.email };
+      remember(me);
+    }
+    const { userId } = me;
     const concertId = Number($("concert").value);
-    const grant = await call("POST", "/api/users/token", { body: { userId, concertId } });
+    let grant;
+    try {
+      grant = await call("POST", "/api/users/token", { body: { concertId }, token: me.userKey });
+    } catch (e) {
+      if (e instanceof ApiError && e.code === "TOKEN_INVALID") {
+        // The key kept here no longer works (rotated elsewhere, or another server).
+        remember(null);
+        throw new ApiError(401, "USER_KEY_LOST", "This browser's key for " + me.email + " no longer works; sign up with another email.");
+      }
+      throw e;
+    }
     Object.assign(state, { token: grant.userToken, userId, concertId, firstPosition: grant.position || 0 });
     save();
     msg("");
