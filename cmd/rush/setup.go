@@ -25,9 +25,9 @@ import (
 //	pay      -users ACTIVE tokens with balance, each holding 4 seats of its own;
 //	         lines are "<token> <reservationId> <price>", one per hold
 //	issue    a concert (admitPerSecond 1, maxActive 1) and -users new users who
-//	         have not entered it; lines are user ids, for bench/wrk/issue.lua,
-//	         which enters each of them (POST /api/users/token) once, in order.
-//	         The file holds their user keys, one per line, in id order.
+//	         have not entered it; lines are their user keys, in id order, for
+//	         bench/wrk/issue.lua, which enters each of them (POST
+//	         /api/users/token, the key as Bearer) once, in order.
 //	         With -user-ids FIRST-LAST the users already exist (bench/run.sh
 //	         inserts them with SQL, which is faster and leaves concertd's
 //	         known-user cache cold) and only the concert is created.
