@@ -124,6 +124,10 @@ func TestK6Scripts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Paused: every answer, first entry or again, is WAITING however long
+		// the run takes (at 1 per second the first user would be ACTIVE by the
+		// second pass of a slow run).
+		mustDo(t, ctx, c, 200, "", "PATCH", "/api/admin/concerts/"+itoa(cid)+"/queue", map[string]any{"paused": true}, c.Admin()...)
 		var keys []string
 		for range users {
 			id, err := c.User(ctx, "k6issue")
