@@ -71,7 +71,7 @@ func (s *Server) rateLimited(method, path string, h handlerFunc) handlerFunc {
 	case "POST /api/users":
 		return s.perAddress("user:", s.limits.IP, h)
 	case "POST /api/users/token":
-		return s.perAddress("enter:", s.limits.IP, s.perCaller("enter:", keyOrIdentity, h))
+		return s.perAddress("enter:", s.limits.IP, s.perCaller("enter-user:", keyOrIdentity, h))
 	case "POST /api/users/key":
 		return s.perCaller("key:", keyOrIdentity, h)
 	case "POST /api/users/balance/charge":
