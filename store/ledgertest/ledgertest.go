@@ -47,6 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) engine.Ledger) {
 		{"SaleQueries", testSaleQueries},
 		{"MoneyConservation", testMoneyConservation},
 		{"PurgeIdempotencyKeys", testPurge},
+		{"ExternalUsers", testExternalUsers},               // identity.go
+		{"ConcurrentFirstSight", testConcurrentFirstSight}, // identity.go
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
