@@ -76,6 +76,10 @@ func (e *Engine) ExternalUser(ctx context.Context, u ExternalIdentity) (int64, e
 		return id, nil
 	}
 	v, err, _ := c.flight.Do(u.Subject, func() (any, error) {
+		// A flight that ended between our miss and this one has filled the cache.
+		if id, ok := c.get(u.Subject); ok {
+			return id, nil
+		}
 		ledger, ok := e.ledger.(ExternalUsers)
 		if !ok {
 			return int64(0), errors.New("engine: this ledger does not keep external users")
