@@ -7,6 +7,7 @@ package api
 import (
 	"context"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -31,6 +32,12 @@ type Options struct {
 	// OutboxLag reports the age of the oldest unrelayed payment event, for /metrics;
 	// nil when the ledger has no outbox (embedded mode).
 	OutboxLag func(context.Context) (time.Duration, error)
+	// Identity checks identity tokens from the operator's own login
+	// (engine/identity); nil: none are accepted.
+	Identity IdentityTokens
+	// TrustedProxies are the load balancers whose X-Forwarded-For is believed
+	// (TRUSTED_PROXIES; see clientaddr.go); empty: the peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // maxBody is the contract's request body limit. The fasthttp server accepts up to
@@ -59,6 +66,7 @@ type Server struct {
 	seatMaps seatMapBodies
 	limiter  Limiter
 	limits   RateLimits
+	proxies  trustedProxies
 }
 
 // New returns a Server over e.
@@ -74,6 +82,7 @@ func New(e *engine.Engine, o Options) *Server {
 		metrics:   newMetrics(e, o.OutboxLag),
 		limiter:   o.Limiter,
 		limits:    o.RateLimits,
+		proxies:   o.TrustedProxies,
 	}
 	s.setAdminKey(o.AdminKey)
 	s.unrouted = s.metrics.route("", "unmatched")
