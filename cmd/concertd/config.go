@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/concertd/concertd/api"
+	"github.com/concertd/concertd/engine/identity"
 )
 
 // Config is the operating contract's environment (API.md "Running it").
@@ -33,6 +35,11 @@ type Config struct {
 	// RateLimits come from RATE_LIMIT, RATE_LIMIT_POLL, RATE_LIMIT_HOLD and
 	// RATE_LIMIT_IP (see rateLimitsFromEnv); the zero value limits nothing.
 	RateLimits api.RateLimits
+	// Identity verifies identity tokens (IDENTITY_*; config_identity.go); nil
+	// when none are trusted.
+	Identity *identity.Verifier
+	// TrustedProxies are TRUSTED_PROXIES: whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
 }
 
 func configFromEnv(getenv func(string) string) (Config, error) {
@@ -77,6 +84,12 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	if c.RateLimits, err = rateLimitsFromEnv(getenv); err != nil {
+		return Config{}, err
+	}
+	if c.Identity, err = identityFromEnv(getenv); err != nil {
+		return Config{}, err
+	}
+	if c.TrustedProxies, err = trustedProxiesFromEnv(getenv); err != nil {
 		return Config{}, err
 	}
 	if !c.Embedded && c.AdminKey == "" {
