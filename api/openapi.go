@@ -473,6 +473,11 @@ func openAPIDocument() obj {
 			"securitySchemes": obj{
 				"bearer":   obj{"type": "http", "scheme": "bearer", "description": "the userToken from POST /api/users/token"},
 				"adminKey": obj{"type": "apiKey", "in": "header", "name": "X-Admin-Key"},
+				// Checked by engine/identity; the operations that take it say so.
+				"identityToken": obj{"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+					"description": "an identity token from the site's own login, trusted when the operator sets " +
+						"IDENTITY_JWT_SECRET (HS256) or IDENTITY_JWKS_FILE (RS256, ES256, EdDSA): its sub names the user, " +
+						"who is created on first sight; exp required, iss and aud checked when configured"},
 			},
 			// Not tied to any operation: the router answers these for routes that do not exist.
 			"responses": obj{
