@@ -20,12 +20,14 @@ test: ## vet, then every test under the race detector against real Redis and Pos
 	@# unseen (-short skips the 1M-waiter ones, which take ~20 s each to fill).
 	$(GO) test -short -count=1 -run '^$$' -bench . -benchtime 1x $(PKGS)
 
-fuzz: ## run each request decoder's fuzzer, the token and user key checks and the free-text rule for FUZZTIME (default 20s)
+fuzz: ## run each request decoder's fuzzer, the token, user key and identity-token checks and the free-text rule for FUZZTIME (default 20s)
 	@for f in $$($(GO) test -list 'Fuzz.*' ./api/ | grep ^Fuzz); do \
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-20s} ./api/ || exit 1; done
 	$(GO) test -run '^$$' -fuzz FuzzVerifyToken -fuzztime $${FUZZTIME:-20s} ./engine/
 	$(GO) test -run '^$$' -fuzz FuzzCheckUserKey -fuzztime $${FUZZTIME:-20s} ./engine/
 	$(GO) test -run '^$$' -fuzz FuzzFreeTextReachesTheLedger -fuzztime $${FUZZTIME:-20s} ./engine/
+	$(GO) test -run '^$$' -fuzz FuzzVerifyIdentityToken -fuzztime $${FUZZTIME:-20s} ./engine/identity/
+	$(GO) test -run '^$$' -fuzz FuzzKeySet -fuzztime $${FUZZTIME:-20s} ./engine/identity/
 
 bench: ## micro benchmarks, then the HTTP load runs of bench/ (see bench/RESULTS.md)
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

@@ -487,6 +487,11 @@ func openAPIDocument() obj {
 			"securitySchemes": obj{
 				"bearer":   obj{"type": "http", "scheme": "bearer", "description": "a user key (POST /api/users), an identity token, or a user token (POST /api/users/token), as each endpoint says"},
 				"adminKey": obj{"type": "apiKey", "in": "header", "name": "X-Admin-Key"},
+				// Checked by engine/identity; the operations that take it say so.
+				"identityToken": obj{"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+					"description": "an identity token from the site's own login, trusted when the operator sets " +
+						"IDENTITY_JWT_SECRET (HS256) or IDENTITY_JWKS_FILE (RS256, ES256, EdDSA): its sub names the user, " +
+						"who is created on first sight; exp required, iss and aud checked when configured"},
 			},
 			// Not tied to any operation: the router answers these for routes that do not exist.
 			"responses": obj{

@@ -154,14 +154,15 @@ func (s *Server) perToken(prefix string, l Limit, h handlerFunc) handlerFunc {
 	}
 }
 
-// perAddress limits by the client's address. X-Forwarded-For is not trusted: any
-// client can write it, and a limit it can choose its key for is no limit.
+// perAddress limits by the client's address (clientaddr.go). X-Forwarded-For is
+// believed only from TRUSTED_PROXIES: any client can write it, and a limit it
+// can choose its key for is no limit.
 func (s *Server) perAddress(prefix string, l Limit, h handlerFunc) handlerFunc {
 	if l.Rate < 1 {
 		return h
 	}
 	return func(ctx context.Context, rc *fasthttp.RequestCtx) error {
-		if !s.allow(ctx, rc, prefix+clientAddress(rc.RemoteIP()), l) {
+		if !s.allow(ctx, rc, prefix+clientAddress(s.clientIP(rc)), l) {
 			return nil
 		}
 		return h(ctx, rc)

@@ -7,6 +7,7 @@ package api
 import (
 	"context"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -37,6 +38,9 @@ type Options struct {
 	// OutboxLag reports the age of the oldest unrelayed payment event, for /metrics;
 	// nil when the ledger has no outbox (embedded mode).
 	OutboxLag func(context.Context) (time.Duration, error)
+	// TrustedProxies are the load balancers whose X-Forwarded-For is believed
+	// (TRUSTED_PROXIES; see clientaddr.go); empty: the peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // maxBody is the contract's request body limit. The fasthttp server accepts up to
@@ -68,6 +72,7 @@ type Server struct {
 
 	identity     IdentityTokens
 	userAuthNone bool
+	proxies  trustedProxies
 }
 
 // New returns a Server over e.
@@ -86,6 +91,7 @@ func New(e *engine.Engine, o Options) *Server {
 
 		identity:     o.Identity,
 		userAuthNone: o.UserAuthNone,
+		proxies:   o.TrustedProxies,
 	}
 	s.setAdminKey(o.AdminKey)
 	s.unrouted = s.metrics.route("", "unmatched")

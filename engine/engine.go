@@ -99,6 +99,9 @@ type Engine struct {
 	users      knownUsers
 	configured sync.Map // concert ids whose queue configuration is in the shared state
 	rebuilt    sync.Map // schedule ids whose sold seats are in the shared state
+
+	// externals maps identity tokens' subjects to users (external.go).
+	externals externalUsers
 }
 
 // New returns an Engine over the given state.

@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/concertd/concertd/api"
+	"github.com/concertd/concertd/engine/identity"
 )
 
 // Config is the operating contract's environment (API.md "Running it").
@@ -37,6 +39,11 @@ type Config struct {
 	// UserAuthNone (USER_AUTH=none) lets a bare userId enter a waiting room, the
 	// old behaviour, for a trusted network; never the default.
 	UserAuthNone bool
+	// Identity verifies identity tokens (IDENTITY_*; config_identity.go); nil
+	// when none are trusted.
+	Identity *identity.Verifier
+	// TrustedProxies are TRUSTED_PROXIES: whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
 }
 
 // minSecret is the shortest ADMIN_KEY and TOKEN_SECRET accepted: 32 characters
@@ -85,6 +92,12 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	if c.RateLimits, err = rateLimitsFromEnv(getenv); err != nil {
+		return Config{}, err
+	}
+	if c.Identity, err = identityFromEnv(getenv); err != nil {
+		return Config{}, err
+	}
+	if c.TrustedProxies, err = trustedProxiesFromEnv(getenv); err != nil {
 		return Config{}, err
 	}
 	switch v := getenv("USER_AUTH"); v {

@@ -23,6 +23,7 @@ import (
 	"github.com/concertd/concertd/api"
 	"github.com/concertd/concertd/engine"
 	"github.com/concertd/concertd/engine/clock"
+	"github.com/concertd/concertd/engine/identity"
 	"github.com/concertd/concertd/store/memstore"
 	"github.com/concertd/concertd/store/pgstore"
 	"github.com/concertd/concertd/store/redisstore"
@@ -121,7 +122,10 @@ func (m *Main) Run(ctx context.Context) error {
 
 	// The port is taken before any loop starts: an instance that cannot serve
 	// must not admit anyone or sweep anything, even for a moment.
-	ln, err := net.Listen("tcp4", c.Addr)
+	// "tcp", not fasthttp's ListenAndServe's "tcp4": an IPv6 address
+	// ([::1]:8080) listens on IPv6, [::]:8080 and :8080 on both, and an IPv4
+	// address on IPv4 only.
+	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
@@ -151,6 +155,11 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	if pg != nil {
 		opts.OutboxLag = pg.OutboxLag
+	}
+	opts.TrustedProxies = c.TrustedProxies
+	if c.Identity != nil {
+		opts.Identity = identity.NewTokens(c.Identity, e)
+		log.Info().Strs("algorithms", c.Identity.Algorithms()).Msg("identity tokens from the site's login are accepted")
 	}
 	srv := api.New(e, opts).HTTPServer()
 	m.Addr = ln.Addr().String()

@@ -48,6 +48,8 @@ func Run(t *testing.T, open func(t *testing.T) engine.Ledger) {
 		{"MoneyConservation", testMoneyConservation},
 		{"PurgeIdempotencyKeys", testPurge},
 		{"UserKeyGenerations", testUserKeyGens}, // userkeys.go
+		{"ExternalUsers", testExternalUsers},               // identity.go
+		{"ConcurrentFirstSight", testConcurrentFirstSight}, // identity.go
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

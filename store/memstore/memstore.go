@@ -29,6 +29,10 @@ type Store struct {
 	byRes     map[int64]seatKey
 	payments  int64 // last payment id
 	idem      map[idemKey]idemEntry
+
+	// external maps identity tokens' subjects to users (identity.go); made on
+	// first use.
+	external map[string]int64
 }
 
 var _ engine.Ledger = (*Store)(nil)
