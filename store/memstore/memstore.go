@@ -29,6 +29,7 @@ type Store struct {
 	byRes     map[int64]seatKey
 	payments  int64 // last payment id
 	idem      map[idemKey]idemEntry
+	presales  map[int64]*presale // by concert id; see presale.go
 }
 
 var _ engine.Ledger = (*Store)(nil)

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -84,8 +86,8 @@ func TestOpenConcurrent(t *testing.T) {
 	var versions []int
 	rows, _ := c.Query(t.Context(), `SELECT version FROM schema_migrations ORDER BY version`)
 	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
-	if err != nil || !slices.Equal(versions, []int{1}) {
-		t.Errorf("schema_migrations = %v, %v; want [1]", versions, err)
+	if want := migrationVersions(t); err != nil || !slices.Equal(versions, want) {
+		t.Errorf("schema_migrations = %v, %v; want %v", versions, err, want)
 	}
 	var tables int
 	err = c.QueryRow(t.Context(), `SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename IN
@@ -446,4 +448,25 @@ func TestOutboxLag(t *testing.T) {
 	if lag, err := s.OutboxLag(ctx); err != nil || lag != 0 {
 		t.Fatalf("after relaying: lag %v, %v; want 0", lag, err)
 	}
+}
+
+// migrationVersions lists the versions of the migration files, ascending: each
+// must be applied exactly once.
+func migrationVersions(t *testing.T) []int {
+	t.Helper()
+	files, err := filepath.Glob("migrations/*.up.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migration files: %v, %v", files, err)
+	}
+	var vs []int
+	for _, f := range files {
+		num, _, _ := strings.Cut(filepath.Base(f), "_")
+		v, err := strconv.Atoi(num)
+		if err != nil {
+			t.Fatalf("migration %s: %v", f, err)
+		}
+		vs = append(vs, v)
+	}
+	slices.Sort(vs)
+	return vs
 }
