@@ -33,7 +33,7 @@ func (s *Server) issueToken(ctx context.Context, rc *fasthttp.RequestCtx) error 
 	if err != nil {
 		return err
 	}
-	g, err := s.e.IssueToken(ctx, req.UserID, req.ConcertID)
+	g, err := s.e.IssueTokenWith(ctx, req.UserID, req.ConcertID, req.Pass)
 	if err != nil {
 		return err
 	}

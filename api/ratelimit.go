@@ -63,6 +63,8 @@ func (s *Server) rateLimited(method, path string, h handlerFunc) handlerFunc {
 		return s.perAddress("user:", s.limits.IP, h)
 	case "POST /api/users/token":
 		return s.perAddress("enter:", s.limits.IP, h)
+	case "GET /api/queue/challenge":
+		return s.perAddress("challenge:", s.limits.IP, h)
 	}
 	return h
 }

@@ -221,6 +221,7 @@ func (s *Server) routes() {
 	s.handle("POST", "/api/users", s.createUser)
 	s.handle("POST", "/api/users/token", s.issueToken)
 	s.handle("GET", "/api/queue/status", s.queueStatus)
+	s.handle("GET", "/api/queue/challenge", s.challenge)
 
 	s.handle("GET", "/api/concerts", s.concerts)
 	s.handle("GET", "/api/concerts/schedules", s.schedules)
@@ -237,6 +238,7 @@ func (s *Server) routes() {
 	s.handle("POST", "/api/admin/concerts", s.admin(s.createConcert))
 	s.handle("PATCH", "/api/admin/concerts/{concertId}/queue", s.admin(s.patchQueue))
 	s.handle("GET", "/api/admin/concerts/{concertId}/stats", s.admin(s.stats))
+	s.handle("POST", "/api/admin/concerts/{concertId}/presale", s.admin(s.createPresale))
 
 	s.handle("GET", "/healthz", s.healthz)
 	s.handle("GET", "/readyz", s.readyz)

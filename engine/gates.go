@@ -73,11 +73,16 @@ func (e *Engine) Challenge(ctx context.Context, concertID int64) (Challenge, err
 		return Challenge{}, err
 	}
 	exp := now.Add(ChallengeTTL).Truncate(time.Second)
+	return Challenge{Value: e.signChallenge(concertID, g.bits, exp), Bits: g.bits, ExpiresAt: exp.UTC()}, nil
+}
+
+// signChallenge writes "p1.<concert>.<bits>.<expiry unix s>.<random nonce>.<mac>".
+func (e *Engine) signChallenge(concertID int64, bits int, exp time.Time) string {
 	var nonce [16]byte
 	_, _ = rand.Read(nonce[:])
 	buf := make([]byte, 0, maxChallengeLen)
 	buf = append(buf, challengeVersion...)
-	for _, n := range [...]int64{concertID, int64(g.bits), exp.Unix()} {
+	for _, n := range [...]int64{concertID, int64(bits), exp.Unix()} {
 		buf = append(buf, '.')
 		buf = strconv.AppendInt(buf, n, 10)
 	}
@@ -87,7 +92,7 @@ func (e *Engine) Challenge(ctx context.Context, concertID int64) (Challenge, err
 	e.signer.sum(string(buf), &sum)
 	buf = append(buf, '.')
 	buf = base64.RawURLEncoding.AppendEncode(buf, sum[:macLen])
-	return Challenge{Value: string(buf), Bits: g.bits, ExpiresAt: exp.UTC()}, nil
+	return string(buf)
 }
 
 // challengeClaim is what a verified challenge says.
