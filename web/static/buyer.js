@@ -59,12 +59,51 @@ async function enter() {
     if (!signupKeys.has(typed)) signupKeys.set(typed, newKey());
     const { userId } = await call("POST", "/api/users", { body, idempotencyKey: signupKeys.get(typed) });
     const concertId = Number($("concert").value);
-    const grant = await call("POST", "/api/users/token", { body: { userId, concertId } });
+    const grant = await enterLine(userId, concertId);
     Object.assign(state, { token: grant.userToken, userId, concertId, firstPosition: grant.position || 0 });
     save();
     msg("");
     waitInLine(grant);
   } catch (e) { fail(e); } finally { $("enterBtn").disabled = false; }
+}
+
+// enterLine asks for a token with the presale code, if one was typed. A concert
+// that wants a proof of work answers PROOF_REQUIRED: the page then solves a
+// challenge in a Web Worker, showing its progress, and asks again with it.
+async function enterLine(userId, concertId) {
+  const body = { userId, concertId };
+  const code = $("presaleCode").value.trim();
+  if (code) body.presaleCode = code;
+  try {
+    return await call("POST", "/api/users/token", { body });
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.code !== "PROOF_REQUIRED") throw e;
+  }
+  const ch = await call("GET", `/api/queue/challenge?concertId=${concertId}`);
+  body.proof = { challenge: ch.challenge, nonce: await solve(ch) };
+  msg("");
+  return call("POST", "/api/users/token", { body });
+}
+
+// solve runs the challenge in pow-worker.js and shows how much of the expected
+// work (2^bits hashes) is done.
+function solve({ challenge, bits }) {
+  return new Promise((resolve, reject) => {
+    const w = new Worker("/web/pow-worker.js");
+    const expected = 2 ** bits;
+    msg(`Checking your browser before the line (a few seconds)… 0%`);
+    w.onmessage = (ev) => {
+      if (ev.data.nonce !== undefined) {
+        w.terminate();
+        resolve(ev.data.nonce);
+        return;
+      }
+      const pct = Math.min(99, Math.floor((100 * ev.data.tried) / expected));
+      msg(`Checking your browser before the line (a few seconds)… ${pct}%`);
+    };
+    w.onerror = (e) => { w.terminate(); reject(new Error(e.message || "the proof of work failed")); };
+    w.postMessage({ challenge, bits });
+  });
 }
 
 // waitInLine polls the status as the server asks (pollAfterSeconds); the poll is
