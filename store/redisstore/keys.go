@@ -56,6 +56,8 @@ func (k keys) holdTrigger(c, schedule int64, seat int) string {
 	return k.concert(c) + "hold:" + itoa(schedule) + ":" + strconv.Itoa(seat)
 }
 func (k keys) reservation(c, id int64) string { return k.concert(c) + "res:" + itoa(id) }
+
+// usedChallenge marks a proof-of-work challenge, named by its MAC, as used.
 func (k keys) usedChallenge(c int64, id string) string { return k.concert(c) + "pow:" + id }
 
 func (k keys) reservationIDs() string { return k.prefix + ":ids:reservation" }
