@@ -184,6 +184,7 @@ func decodeCreateUser(body []byte) (createUserRequest, error) {
 type enterRequest struct {
 	UserID    int64
 	ConcertID int64
+	Pass      engine.EntryPass // the optional proof and presaleCode (decode_gates.go)
 }
 
 func decodeEnter(body []byte) (enterRequest, error) {
@@ -197,8 +198,13 @@ func decodeEnterJSON(body []byte) (enterRequest, error) {
 	var w struct {
 		UserID    *wholeNumber `json:"userId"`
 		ConcertID *wholeNumber `json:"concertId"`
+		gatesWire
 	}
 	if err := decodeObject(body, &w); err != nil {
+		return enterRequest{}, err
+	}
+	pass, err := w.gatesWire.pass()
+	if err != nil {
 		return enterRequest{}, err
 	}
 	var user int64 // optional: the credential names the user (0: not given)
@@ -213,7 +219,7 @@ func decodeEnterJSON(body []byte) (enterRequest, error) {
 	if err != nil {
 		return enterRequest{}, err
 	}
-	return enterRequest{UserID: user, ConcertID: concert}, nil
+	return enterRequest{UserID: user, ConcertID: concert, Pass: pass}, nil
 }
 
 type holdRequest struct {
@@ -302,6 +308,8 @@ type queueSettingsWire struct {
 	AdmitPerSecond *wholeNumber `json:"admitPerSecond"`
 	MaxActive      *wholeNumber `json:"maxActive"`
 	Paused         *bool        `json:"paused"`
+
+	ProofOfWorkBits *wholeNumber `json:"proofOfWorkBits"`
 }
 
 // setting checks an optional queue setting; an explicit 0 is refused rather than
@@ -365,6 +373,13 @@ func decodeCreateConcert(body []byte) (engine.NewConcert, error) {
 		if q.Paused != nil {
 			c.Queue.Paused = *q.Paused
 		}
+		bits, err := powBitsSetting("queue.proofOfWorkBits", q.ProofOfWorkBits)
+		if err != nil {
+			return engine.NewConcert{}, err
+		}
+		if bits != nil {
+			c.Queue.ProofOfWorkBits = *bits
+		}
 	}
 	if len(w.Schedules) == 0 {
 		return engine.NewConcert{}, engine.Errorf(engine.CodeBadRequest, "schedules must list at least one schedule")
@@ -405,6 +420,9 @@ func decodeQueuePatch(body []byte) (engine.QueuePatch, error) {
 		return engine.QueuePatch{}, err
 	}
 	p.Paused = w.Paused
+	if p.ProofOfWorkBits, err = powBitsSetting("proofOfWorkBits", w.ProofOfWorkBits); err != nil {
+		return engine.QueuePatch{}, err
+	}
 	return p, nil
 }
 

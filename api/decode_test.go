@@ -75,7 +75,7 @@ func TestDecodeSmallBodies(t *testing.T) {
 		t.Fatalf("create user: %+v %v", u, err)
 	}
 	en, err := decodeEnter([]byte(`{"userId":7,"concertId":1}`))
-	if err != nil || en != (enterRequest{7, 1}) {
+	if err != nil || en != (enterRequest{UserID: 7, ConcertID: 1}) {
 		t.Fatalf("enter: %+v %v", en, err)
 	}
 	p, err := decodePay([]byte(`{"reservationId":123,"paymentAmount":50000}`))

@@ -26,6 +26,10 @@ var statusOf = map[engine.Code]int{
 	engine.CodeWrongConcert: fasthttp.StatusForbidden,
 	engine.CodeAdminOnly:    fasthttp.StatusForbidden,
 
+	engine.CodeProofRequired: fasthttp.StatusForbidden,
+	engine.CodeProofInvalid:  fasthttp.StatusForbidden,
+	engine.CodeNotInvited:    fasthttp.StatusForbidden,
+
 	engine.CodeNotFound:            fasthttp.StatusNotFound,
 	engine.CodeUserNotFound:        fasthttp.StatusNotFound,
 	engine.CodeConcertNotFound:     fasthttp.StatusNotFound,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/concertd/concertd/engine"
+	"github.com/concertd/concertd/engine/pow"
 )
 
 // Every decoder, whatever the bytes: no panic, and either a struct that keeps the
@@ -57,6 +58,9 @@ func FuzzDecodeCreateUser(f *testing.F) {
 func FuzzDecodeEnter(f *testing.F) {
 	f.Add([]byte(`{"userId":7,"concertId":1}`))
 	f.Add([]byte(`{"userId":"7","concertId":1.5}`))
+	f.Add([]byte(`{"userId":7,"concertId":1,"proof":{"challenge":"p1.1.20.1.a.b","nonce":"x"},"presaleCode":"AB-CD"}`))
+	f.Add([]byte(`{"userId":7,"concertId":1,"proof":{"challenge":"","nonce":"\u0001"}}`))
+	f.Add([]byte(`{"userId":7,"concertId":1,"proof":null,"presaleCode":null}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r, err := decodeEnter(body)
 		if err != nil {
@@ -66,6 +70,9 @@ func FuzzDecodeEnter(f *testing.F) {
 		checkAccepted(t, body)
 		if r.UserID < 0 || r.ConcertID < 1 { // userId is optional: 0 when absent
 			t.Fatalf("%q: %+v", body, r)
+		}
+		if p := r.Pass.Proof; p != nil && (p.Challenge == "" || !pow.ValidNonce(p.Nonce)) {
+			t.Fatalf("%q: accepted proof %+v", body, *p)
 		}
 	})
 }

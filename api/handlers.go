@@ -36,7 +36,7 @@ func (s *Server) issueToken(ctx context.Context, rc *fasthttp.RequestCtx) error 
 	if err != nil {
 		return err
 	}
-	g, err := s.e.IssueToken(ctx, user, req.ConcertID)
+	g, err := s.e.IssueTokenWith(ctx, user, req.ConcertID, req.Pass)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/concertd/concertd/engine"
+	"github.com/concertd/concertd/engine/pow"
 )
 
 // The OpenAPI document is built from Go tables rather than kept as a hand-written
@@ -108,7 +109,8 @@ var operations = []operation{
 			{201, "TokenGrant", "a new token, usually WAITING"},
 			{200, "TokenGrant", "the live token the user already had"},
 		},
-		errs: codes([]engine.Code{engine.CodeBadRequest}, tokenErrs, []engine.Code{engine.CodeUserNotFound, engine.CodeConcertNotFound}),
+		errs: codes([]engine.Code{engine.CodeBadRequest}, tokenErrs, []engine.Code{engine.CodeUserNotFound, engine.CodeConcertNotFound,
+			engine.CodeProofRequired, engine.CodeProofInvalid, engine.CodeNotInvited}),
 	},
 	{
 		method: "POST", path: "/api/users/key", tag: "waiting room", summary: "Rotate the user key",
@@ -117,6 +119,14 @@ var operations = []operation{
 		auth: authBearer,
 		ok:   []answer{{200, "UserKey", "the user and its new key"}},
 		errs: codes(tokenErrs),
+	},
+	{
+		method: "GET", path: "/api/queue/challenge", tag: "waiting room", summary: "A proof-of-work challenge for entering",
+		desc: "Signed, good for 5 minutes, stored nowhere until used; one challenge enters one user once. " +
+			"Solve it and send it as `proof` to POST /api/users/token.",
+		params: []param{{name: "concertId", in: "query", desc: "the concert", schema: intID, required: true}},
+		ok:     []answer{{200, "Challenge", "a fresh challenge at the concert's current bits"}},
+		errs:   []engine.Code{engine.CodeBadRequest, engine.CodeConcertNotFound},
 	},
 	{
 		method: "GET", path: "/api/queue/status", tag: "waiting room", summary: "Poll the token's place in line",
@@ -229,6 +239,16 @@ var operations = []operation{
 		errs:   []engine.Code{engine.CodeBadRequest, engine.CodeAdminOnly, engine.CodeConcertNotFound},
 	},
 	{
+		method: "POST", path: "/api/admin/concerts/{concertId}/presale", tag: "operators", summary: "Make presale codes",
+		desc: "count new single-use codes (only their hashes are kept), and the presale now ends at until. " +
+			"A code belongs to the first user who enters with it.",
+		auth:   authAdmin,
+		params: []param{pathParam("concertId", "the concert")},
+		body:   "PresaleRequest",
+		ok:     []answer{{201, "PresaleCodes", "the new codes, shown once"}},
+		errs:   []engine.Code{engine.CodeBadRequest, engine.CodeAdminOnly, engine.CodeConcertNotFound},
+	},
+	{
 		method: "GET", path: "/healthz", tag: "service", summary: "Liveness",
 		ok: []answer{{200, "Health", "the process runs"}},
 	},
@@ -305,6 +325,8 @@ func schemas() obj {
 	settings := []any{
 		"admitPerSecond", obj{"type": "integer", "minimum": 1, "example": 100},
 		"maxActive", obj{"type": "integer", "minimum": 1, "example": 1000},
+		"proofOfWorkBits", obj{"type": "integer", "minimum": 0, "maximum": pow.MaxBits, "example": 0,
+			"description": "leading zero bits an entry's proof of work needs; 0 (default): no proof"},
 	}
 	return obj{
 		"Error": object([]string{"code", "message"}, "code", enumOf(allCodes...), "message", str),
@@ -314,7 +336,17 @@ func schemas() obj {
 		"UserKey": object([]string{"userId", "userKey"}, "userId", intID,
 			"userKey", with(str, "description", "the user's secret credential: send as Authorization: Bearer <userKey>; keep it like a password")),
 		"EnterRequest": object([]string{"concertId"},
-			"userId", with(intID, "description", "optional; must be the credential's user"), "concertId", intID),
+			"userId", with(intID, "description", "optional; must be the credential's user"), "concertId", intID,
+			"proof", with(object([]string{"challenge", "nonce"}, "challenge", str,
+				"nonce", with(str, "minLength", 1, "maxLength", pow.MaxNonceLen, "description", "printable ASCII")),
+				"description", "needed when the concert's proofOfWorkBits > 0: SHA-256(challenge + \":\" + nonce) begins with bits zero bits"),
+			"presaleCode", with(str, "description", "needed until the concert's presale ends")),
+		"Challenge": object([]string{"challenge", "bits", "expiresAt"},
+			"challenge", str, "bits", obj{"type": "integer", "minimum": 0, "maximum": pow.MaxBits}, "expiresAt", instantT),
+		"PresaleRequest": object([]string{"count", "until"},
+			"count", obj{"type": "integer", "minimum": 1, "maximum": engine.MaxPresaleCodes, "example": 1000},
+			"until", with(instantT, "description", "entries need a code until then")),
+		"PresaleCodes": object([]string{"codes"}, "codes", obj{"type": "array", "items": str}),
 		"TokenGrant": object([]string{"userToken", "concertId", "status"},
 			append([]any{"userToken", with(str, "description", "send as Authorization: Bearer <userToken>")}, queueFields...)...),
 		"QueueStatus": object([]string{"concertId", "status"}, queueFields...),

@@ -78,6 +78,8 @@ func (s *Server) rateLimited(method, path string, h handlerFunc) handlerFunc {
 		return s.perCaller("charge:", anyCredential, h)
 	case "GET /api/users/balance":
 		return s.perCaller("balance:", anyCredential, h)
+	case "GET /api/queue/challenge":
+		return s.perAddress("challenge:", s.limits.IP, h)
 	case "GET /api/concerts", "GET /api/concerts/schedules":
 		return h // the catalog takes no credential
 	}

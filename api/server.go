@@ -72,7 +72,7 @@ type Server struct {
 
 	identity     IdentityTokens
 	userAuthNone bool
-	proxies  trustedProxies
+	proxies      trustedProxies
 }
 
 // New returns a Server over e.
@@ -91,7 +91,7 @@ func New(e *engine.Engine, o Options) *Server {
 
 		identity:     o.Identity,
 		userAuthNone: o.UserAuthNone,
-		proxies:   o.TrustedProxies,
+		proxies:      o.TrustedProxies,
 	}
 	s.setAdminKey(o.AdminKey)
 	s.unrouted = s.metrics.route("", "unmatched")
@@ -240,6 +240,7 @@ func (s *Server) routes() {
 	s.handle("POST", "/api/users/token", s.issueToken)
 	s.handle("POST", "/api/users/key", s.rotateKey)
 	s.handle("GET", "/api/queue/status", s.queueStatus)
+	s.handle("GET", "/api/queue/challenge", s.challenge)
 
 	s.handle("GET", "/api/concerts", s.concerts)
 	s.handle("GET", "/api/concerts/schedules", s.schedules)
@@ -256,6 +257,7 @@ func (s *Server) routes() {
 	s.handle("POST", "/api/admin/concerts", s.admin(s.createConcert))
 	s.handle("PATCH", "/api/admin/concerts/{concertId}/queue", s.admin(s.patchQueue))
 	s.handle("GET", "/api/admin/concerts/{concertId}/stats", s.admin(s.stats))
+	s.handle("POST", "/api/admin/concerts/{concertId}/presale", s.admin(s.createPresale))
 
 	s.handle("GET", "/healthz", s.healthz)
 	s.handle("GET", "/readyz", s.readyz)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/concertd/concertd/engine/pow"
 )
 
 // Default queue settings of a concert created without them.
@@ -75,6 +77,9 @@ func validSettings(s QueueSettings) error {
 	if s.MaxActive < 1 || s.MaxActive > maxMaxActive {
 		return Errorf(CodeBadRequest, "maxActive must be 1 to %d", maxMaxActive)
 	}
+	if s.ProofOfWorkBits < 0 || s.ProofOfWorkBits > pow.MaxBits {
+		return Errorf(CodeBadRequest, "proofOfWorkBits must be 0 to %d", pow.MaxBits)
+	}
 	return nil
 }
 
@@ -92,6 +97,9 @@ func (e *Engine) PatchQueue(ctx context.Context, concertID int64, p QueuePatch) 
 	if p.MaxActive != nil {
 		next.MaxActive = *p.MaxActive
 	}
+	if p.ProofOfWorkBits != nil {
+		next.ProofOfWorkBits = *p.ProofOfWorkBits
+	}
 	if err := validSettings(next); err != nil {
 		return QueueSettings{}, err
 	}
@@ -106,6 +114,7 @@ func (e *Engine) PatchQueue(ctx context.Context, concertID int64, p QueuePatch) 
 		return QueueSettings{}, err
 	}
 	e.catalog.setSettings(concertID, s)
+	e.forgetGates(concertID)
 	return s, nil
 }
 

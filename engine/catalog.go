@@ -13,8 +13,12 @@ import (
 // catalog is this instance's copy of concerts and schedules. The catalog changes
 // only when an operator creates a concert, so reads never reach the ledger: a miss
 // (an id created on another instance) reloads it. Concurrent misses share one
-// reload: a miss waits for a load that started after it, never an older one, so a
-// concert created anywhere is visible here as soon as the ledger has it.
+// reload: a concert miss waits for a load that started after it, never an older
+// one, so a concert created anywhere is visible here as soon as the ledger has it.
+// A schedule miss reloads at most once per scheduleMissEvery (by the engine's
+// clock): schedule ids come from every request that holds or reads a seat map, and
+// a flood of made-up ids must not turn into a flood of catalog reads. A schedule
+// created on another instance is then seen here within that second.
 type catalog struct {
 	ledger Ledger
 	clock  clock.Clock
@@ -25,7 +29,11 @@ type catalog struct {
 	order     []int64   // schedule ids by id
 	loadedAt  time.Time // when the current snapshot's load started
 	reload    sync.Mutex
+	missLoad  time.Time // engine clock: the last reload for a schedule miss; under reload
 }
+
+// scheduleMissEvery is the least time between two reloads for unknown schedule ids.
+const scheduleMissEvery = time.Second
 
 func newCatalog(l Ledger, c clock.Clock) *catalog {
 	return &catalog{ledger: l, clock: c, concerts: map[int64]Concert{}, schedules: map[int64]Schedule{}}
@@ -126,7 +134,7 @@ func (c *catalog) schedule(ctx context.Context, id int64) (Schedule, error) {
 	if ok {
 		return x, nil
 	}
-	if err := c.reloadAfter(ctx, time.Now()); err != nil {
+	if err := c.reloadForScheduleMiss(ctx); err != nil {
 		return Schedule{}, err
 	}
 	c.mu.RLock()
@@ -136,6 +144,19 @@ func (c *catalog) schedule(ctx context.Context, id int64) (Schedule, error) {
 		return Schedule{}, ErrScheduleNotFound
 	}
 	return x, nil
+}
+
+// reloadForScheduleMiss reloads unless a schedule miss did within the last
+// scheduleMissEvery. Misses that arrive during a reload wait for it and use it.
+func (c *catalog) reloadForScheduleMiss(ctx context.Context) error {
+	c.reload.Lock()
+	defer c.reload.Unlock()
+	now := c.clock.Now()
+	if !c.missLoad.IsZero() && now.Sub(c.missLoad) < scheduleMissEvery && !now.Before(c.missLoad) {
+		return nil
+	}
+	c.missLoad = now
+	return c.loadLocked(ctx)
 }
 
 // all returns every concert and every schedule, ordered by id.

@@ -85,6 +85,8 @@ type Engine struct {
 	ledger   Ledger
 	queue    Queue
 	seats    Seats
+	gates    Gates         // the queue store's, when it has them (gates.go)
+	presale  PresaleLedger // the ledger's, when it has them (presale.go)
 	signer   signer
 	keys     *userKeys // userkey.go
 	catalog  *catalog
@@ -93,6 +95,7 @@ type Engine struct {
 	// activeTokens are tokens the shared state said were ACTIVE within HoldCacheAge.
 	activeTokens recentMap[*activeFact]
 	avail        availabilityCache
+	gateCache    sync.Map // concert id -> *gateEntry
 	sweepHint    chan sweepTarget
 
 	counts     counters
@@ -117,6 +120,8 @@ func New(cfg Config, clk clock.Clock, ledger Ledger, queue Queue, seats Seats) *
 		keys:      newUserKeys(cfg.Secret, ledger, queue, seats),
 		sweepHint: make(chan sweepTarget, 1024),
 	}
+	e.gates, _ = queue.(Gates)
+	e.presale, _ = ledger.(PresaleLedger)
 	e.catalog = newCatalog(ledger, clk)
 	e.polls = newPollCache(cfg.PollCacheAge, cfg.IdleTimeout)
 	e.activeTokens.maxAge = max(cfg.HoldCacheAge, 0)

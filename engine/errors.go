@@ -19,6 +19,9 @@ const (
 	CodeNotAdmitted          Code = "NOT_ADMITTED"
 	CodeWrongConcert         Code = "WRONG_CONCERT"
 	CodeAdminOnly            Code = "ADMIN_ONLY"
+	CodeProofRequired        Code = "PROOF_REQUIRED"
+	CodeProofInvalid         Code = "PROOF_INVALID"
+	CodeNotInvited           Code = "NOT_INVITED"
 	CodeNotFound             Code = "NOT_FOUND"
 	CodeUserNotFound         Code = "USER_NOT_FOUND"
 	CodeConcertNotFound      Code = "CONCERT_NOT_FOUND"
@@ -73,6 +76,9 @@ var (
 	ErrNotAdmitted          = &Error{CodeNotAdmitted, "token is still waiting in the queue"}
 	ErrWrongConcert         = &Error{CodeWrongConcert, "token is for another concert"}
 	ErrAdminOnly            = &Error{CodeAdminOnly, "operator key required"}
+	ErrProofRequired        = &Error{CodeProofRequired, "this concert's waiting room needs a proof of work; get a challenge from GET /api/queue/challenge"}
+	ErrProofInvalid         = &Error{CodeProofInvalid, "the proof of work is wrong, expired, for another concert or already used"}
+	ErrNotInvited           = &Error{CodeNotInvited, "the presale needs a valid presale code"}
 	ErrUserNotFound         = &Error{CodeUserNotFound, "no such user"}
 	ErrConcertNotFound      = &Error{CodeConcertNotFound, "no such concert"}
 	ErrScheduleNotFound     = &Error{CodeScheduleNotFound, "no such schedule"}

@@ -37,6 +37,11 @@ const preQueueRange = 1 << 52
 // IssueToken puts a user in a concert's waiting room, or returns the live token the
 // user already holds there: one place in line per user per concert.
 func (e *Engine) IssueToken(ctx context.Context, userID, concertID int64) (TokenGrant, error) {
+	return e.IssueTokenWith(ctx, userID, concertID, EntryPass{})
+}
+
+// IssueTokenWith is IssueToken with what the concert's gates may ask for (gates.go).
+func (e *Engine) IssueTokenWith(ctx context.Context, userID, concertID int64, pass EntryPass) (TokenGrant, error) {
 	if userID <= 0 {
 		return TokenGrant{}, ErrUserNotFound
 	}
@@ -54,6 +59,9 @@ func (e *Engine) IssueToken(ctx context.Context, userID, concertID int64) (Token
 		return TokenGrant{}, err
 	}
 	now := e.clock.Now()
+	if err := e.passGates(ctx, c, userID, pass, now); err != nil {
+		return TokenGrant{}, err
+	}
 	score := int64(-1)
 	if now.Before(c.SaleOpensAt) {
 		score = randomPreQueueScore()

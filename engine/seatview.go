@@ -53,13 +53,18 @@ func (c *seatMapCache) entry(scheduleID int64) *seatMapEntry {
 }
 
 // SeatMap returns every seat of a schedule with its status, for an ACTIVE token.
+// The token is checked before the schedule is looked up, so only an admitted
+// user's unknown schedule ids can reach the catalog.
 func (e *Engine) SeatMap(ctx context.Context, t Token, scheduleID int64) (*SeatMapView, error) {
-	s, err := e.scheduleFor(ctx, t, scheduleID)
-	if err != nil {
-		return nil, err
+	if scheduleID <= 0 {
+		return nil, ErrScheduleNotFound
 	}
 	now := e.clock.Now()
 	if err := e.requireActive(ctx, t, now); err != nil {
+		return nil, err
+	}
+	s, err := e.scheduleFor(ctx, t, scheduleID)
+	if err != nil {
 		return nil, err
 	}
 	if err := e.ensureRebuilt(ctx, s); err != nil {

@@ -7,6 +7,10 @@ type QueueSettings struct {
 	AdmitPerSecond int  `json:"admitPerSecond"`
 	MaxActive      int  `json:"maxActive"`
 	Paused         bool `json:"paused"`
+
+	// ProofOfWorkBits is how many leading zero bits an entry's proof of work
+	// needs (0 to pow.MaxBits); 0: no proof asked. See gates.go.
+	ProofOfWorkBits int `json:"proofOfWorkBits"`
 }
 
 // QueuePatch changes some of a concert's queue settings; nil fields stay as they are.
@@ -14,6 +18,8 @@ type QueuePatch struct {
 	AdmitPerSecond *int
 	MaxActive      *int
 	Paused         *bool
+
+	ProofOfWorkBits *int
 }
 
 // Concert is a show whose seats go on sale at SaleOpensAt.

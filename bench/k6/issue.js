@@ -7,6 +7,8 @@
 //   eval "$(rush setup -mode issue -users 100000 -out issue.users -addr 127.0.0.1:8080 -admin-key $ADMIN_KEY)"
 //   k6 run -e BASE=http://127.0.0.1:8080 -e USERS=issue.users -e CONCERT=$CONCERT_ID bench/k6/issue.js
 // cmd/concertd/k6_test.go runs it under a small k6-compatible runtime.
+// Sends no proof of work or presale code: run it on a concert with proofOfWorkBits 0
+// and no presale (as rush setup makes), see bench/README.md.
 import http from 'k6/http';
 import exec from 'k6/execution';
 import { check } from 'k6';

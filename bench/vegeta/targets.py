@@ -7,6 +7,8 @@ token file of `rush setup`.
   targets.py pay  ADDR LINES                       POST /api/payments ("token rid price" lines)
 
 Each target carries its own Authorization header; vegeta cycles through them.
+The tokens come from entries to a concert without gates (proofOfWorkBits 0, no
+presale): see bench/README.md.
 """
 import base64, json, random, sys
 

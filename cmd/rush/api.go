@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/concertd/concertd/engine/pow"
 )
 
 // Typed wrappers for the endpoints of ../../../shared/API.md that rush uses.
@@ -28,6 +30,8 @@ type concertSpec struct {
 type queueSettings struct {
 	AdmitPerSecond int `json:"admitPerSecond"`
 	MaxActive      int `json:"maxActive"`
+
+	ProofOfWorkBits int `json:"proofOfWorkBits,omitempty"`
 }
 
 type schedule struct {
@@ -97,12 +101,41 @@ func (cl *client) createUser(ctx context.Context, name, email string) (int64, er
 }
 
 func (cl *client) enter(ctx context.Context, userID, concertID int64) (queueStatus, error) {
-	v, err := callJSON[queueStatus](ctx, cl, call{endpoint: "POST /api/users/token", method: "POST", path: "/api/users/token",
-		token: userKey(userID), body: map[string]int64{"concertId": concertID}}, "enter")
+	body := map[string]any{"concertId": concertID}
+	c := call{endpoint: "POST /api/users/token", method: "POST", path: "/api/users/token", token: userKey(userID), body: body}
+	v, a, err := callAnswer[queueStatus](ctx, cl, c)
+	if err == nil && a.Code == "PROOF_REQUIRED" {
+		// The concert asks for a proof of work: solve a challenge, as a browser would.
+		var proof map[string]string
+		if proof, err = cl.solveChallenge(ctx, concertID); err == nil {
+			body["proof"] = proof
+			v, a, err = callAnswer[queueStatus](ctx, cl, c)
+		}
+	}
+	if err == nil && !a.ok() {
+		err = fmt.Errorf("enter: %w", a.decode(nil))
+	}
 	if err != nil {
 		return queueStatus{}, err
 	}
 	return v, nil
+}
+
+// solveChallenge gets a proof-of-work challenge for the concert and solves it.
+func (cl *client) solveChallenge(ctx context.Context, concertID int64) (map[string]string, error) {
+	ch, err := callJSON[struct {
+		Challenge string `json:"challenge"`
+		Bits      int    `json:"bits"`
+	}](ctx, cl, call{endpoint: "GET /api/queue/challenge", method: "GET",
+		path: "/api/queue/challenge?concertId=" + strconv.FormatInt(concertID, 10)}, "challenge")
+	if err != nil {
+		return nil, err
+	}
+	nonce, err := pow.SolveContext(ctx, ch.Challenge, ch.Bits, nil)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"challenge": ch.Challenge, "nonce": nonce}, nil
 }
 
 func (cl *client) status(ctx context.Context, token string) (queueStatus, answer, error) {

@@ -27,6 +27,7 @@ type saleConfig struct {
 	price          int64
 	admitPerSecond int
 	maxActive      int
+	powBits        int
 	pollCap        time.Duration
 	ramp           time.Duration
 	idempotency    bool
@@ -49,6 +50,7 @@ func runSale(args []string) error {
 	fs.Int64Var(&c.price, "price", 50000, "seat price in won")
 	fs.IntVar(&c.admitPerSecond, "admit", 2000, "queue admitPerSecond of the concert")
 	fs.IntVar(&c.maxActive, "max-active", 0, "queue maxActive (default users+1: everyone may be admitted)")
+	fs.IntVar(&c.powBits, "pow-bits", 0, "queue proofOfWorkBits of the concert: each entry solves a challenge first (0: none)")
 	fs.DurationVar(&c.pollCap, "poll-cap", 0, "wait at most this long between polls, whatever pollAfterSeconds says (0: honour pollAfterSeconds)")
 	fs.DurationVar(&c.ramp, "ramp", 0, "users arrive spread evenly over this long (0: all at once)")
 	fs.BoolVar(&c.idempotency, "idempotency", true, "send an Idempotency-Key with each payment so retries are safe")
@@ -156,7 +158,7 @@ func (s *sale) run() error {
 	var err error
 	var ids []int64
 	s.concertID, ids, err = s.cl.createConcert(setupCtx, "rush "+t0.Format(time.RFC3339Nano),
-		queueSettings{AdmitPerSecond: c.admitPerSecond, MaxActive: c.maxActive},
+		queueSettings{AdmitPerSecond: c.admitPerSecond, MaxActive: c.maxActive, ProofOfWorkBits: c.powBits},
 		schedule{ConcertDate: t0.AddDate(0, 1, 0).Format(time.DateOnly), SeatCount: c.seats, Price: c.price})
 	if err != nil {
 		return err

@@ -50,6 +50,8 @@ func Run(t *testing.T, open func(t *testing.T) engine.Ledger) {
 		{"UserKeyGenerations", testUserKeyGens}, // userkeys.go
 		{"ExternalUsers", testExternalUsers},               // identity.go
 		{"ConcurrentFirstSight", testConcurrentFirstSight}, // identity.go
+		{"Presale", testPresale},
+		{"PresaleCodeRace", testPresaleCodeRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -368,7 +370,7 @@ func testSaveQueueSettings(t *testing.T, l engine.Ledger) {
 	f := newFixture(t, l)
 	sch := f.schedule(10, 100)
 	other := f.schedule(10, 100)
-	want := engine.QueueSettings{AdmitPerSecond: 500, MaxActive: 5000, Paused: true}
+	want := engine.QueueSettings{AdmitPerSecond: 500, MaxActive: 5000, Paused: true, ProofOfWorkBits: 26}
 	if err := l.SaveQueueSettings(f.ctx, sch.ConcertID, want); err != nil {
 		t.Fatal(err)
 	}

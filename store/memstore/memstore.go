@@ -33,6 +33,7 @@ type Store struct {
 	// external maps identity tokens' subjects to users (identity.go); made on
 	// first use.
 	external map[string]int64
+	presales  map[int64]*presale // by concert id; see presale.go
 }
 
 var _ engine.Ledger = (*Store)(nil)

@@ -6,7 +6,7 @@ import "strconv"
 // {c<concertID>}, so each Lua script touches one Cluster slot; the README's key table
 // is written from here. P is the store's prefix (default "concertd").
 //
-//	P:{cN}:cfg                 hash   opensAt(ms) admitPerSecond maxActive paused admitted bucket bucketAt scanAt scannedAt scanLen
+//	P:{cN}:cfg                 hash   opensAt(ms) admitPerSecond maxActive paused powBits admitted bucket bucketAt scanAt scannedAt scanLen
 //	P:{cN}:wait                zset   userID -> queue order (pre-queue: random < 2^52; later: 2^52+seq)
 //	P:{cN}:active              zset   userID -> active lease end (ms)
 //	P:{cN}:seq                 string arrival counter, also every token's gen
@@ -20,6 +20,7 @@ import "strconv"
 //	P:{cN}:hold:<scheduleID>:<seat> string with PX: expiry trigger for the keyspace listener
 //	P:{cN}:res:<reservationID> string "schedule:seat:user:price:deadline:STATE"
 //	P:{cN}:rebuilt:<scheduleID> string sold seats loaded from the ledger
+//	P:{cN}:pow:<challengeMAC>  string with PX: this proof-of-work challenge entered someone
 //	P:ids:reservation          string reservation id counter (blocks handed to instances)
 //	P:{u<bucket>}:keygen       hash   userID -> user key generation above 1 (user id mod 64 = bucket);
 //	                                  field 0 = bucket loaded from the ledger
@@ -56,6 +57,9 @@ func (k keys) holdTrigger(c, schedule int64, seat int) string {
 	return k.concert(c) + "hold:" + itoa(schedule) + ":" + strconv.Itoa(seat)
 }
 func (k keys) reservation(c, id int64) string { return k.concert(c) + "res:" + itoa(id) }
+
+// usedChallenge marks a proof-of-work challenge, named by its MAC, as used.
+func (k keys) usedChallenge(c int64, id string) string { return k.concert(c) + "pow:" + id }
 
 func (k keys) reservationIDs() string { return k.prefix + ":ids:reservation" }
 func (k keys) events() string         { return k.prefix + ":events" }

@@ -36,6 +36,7 @@ func (s *Store) Configure(ctx context.Context, c engine.QueueConfig) error {
 		"admitPerSecond", c.Settings.AdmitPerSecond,
 		"maxActive", c.Settings.MaxActive,
 		"paused", boolDigit(c.Settings.Paused),
+		"powBits", c.Settings.ProofOfWorkBits,
 	).Err()
 	return domainError("configure", err)
 }
@@ -63,11 +64,11 @@ func (s *Store) Patch(ctx context.Context, concertID int64, p engine.QueuePatch)
 		paused = boolDigit(*p.Paused)
 	}
 	v, err := patchScript.Run(ctx, s.rdb, []string{s.keys.cfg(concertID)},
-		opt(p.AdmitPerSecond), opt(p.MaxActive), paused).Slice()
+		opt(p.AdmitPerSecond), opt(p.MaxActive), paused, opt(p.ProofOfWorkBits)).Slice()
 	if err != nil {
 		return engine.QueueSettings{}, domainError("patch", err)
 	}
-	if len(v) != 3 {
+	if len(v) != 4 {
 		return engine.QueueSettings{}, fmt.Errorf("redis patch: unexpected reply %v", v)
 	}
 	rate, err1 := queueInt(v[0])
@@ -75,10 +76,17 @@ func (s *Store) Patch(ctx context.Context, concertID int64, p engine.QueuePatch)
 	if err1 != nil || err2 != nil {
 		return engine.QueueSettings{}, fmt.Errorf("redis patch: unexpected reply %v", v)
 	}
+	var powBits int64
+	if v[3] != nil { // a concert configured before the setting existed has none
+		if powBits, err = queueInt(v[3]); err != nil {
+			return engine.QueueSettings{}, fmt.Errorf("redis patch: unexpected reply %v", v)
+		}
+	}
 	return engine.QueueSettings{
-		AdmitPerSecond: int(rate),
-		MaxActive:      int(maxActive),
-		Paused:         v[2] == "1",
+		AdmitPerSecond:  int(rate),
+		MaxActive:       int(maxActive),
+		Paused:          v[2] == "1",
+		ProofOfWorkBits: int(powBits),
 	}, nil
 }
 

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/concertd/concertd/engine/pow"
 )
 
 // Client speaks the HTTP contract to one or more instances of one deployment.
@@ -181,9 +183,23 @@ func (c *Client) User(ctx context.Context, name string) (int64, error) {
 }
 
 // Enter takes a place in the concert's line and returns the token; the user's key
-// (from User) proves the user.
+// (from User) proves the user. A concert
+// that asks for a proof of work (403 PROOF_REQUIRED) gets one: a challenge
+// solved with engine/pow, sent with the entry.
 func (c *Client) Enter(ctx context.Context, userID, concertID int64) (string, error) {
-	r, err := c.Retry(ctx, "POST", "/api/users/token", map[string]any{"concertId": concertID}, Bearer(c.Key(userID))...)
+	body := map[string]any{"concertId": concertID}
+	r, err := c.Retry(ctx, "POST", "/api/users/token", body, Bearer(c.Key(userID))...)
+	if err == nil && r.Status == http.StatusForbidden && r.Str("code") == "PROOF_REQUIRED" {
+		var ch Response
+		ch, err = c.Retry(ctx, "GET", "/api/queue/challenge?concertId="+strconv.FormatInt(concertID, 10), nil)
+		if err == nil && ch.Status != http.StatusOK {
+			err = fmt.Errorf("challenge: %s", ch)
+		}
+		if err == nil {
+			body["proof"] = map[string]string{"challenge": ch.Str("challenge"), "nonce": pow.Solve(ch.Str("challenge"), int(ch.Int("bits")))}
+			r, err = c.Retry(ctx, "POST", "/api/users/token", body, Bearer(c.Key(userID))...)
+		}
+	}
 	if err != nil {
 		return "", err
 	}

@@ -80,7 +80,7 @@ async function enter() {
     const concertId = Number($("concert").value);
     let grant;
     try {
-      grant = await call("POST", "/api/users/token", { body: { concertId }, token: me.userKey });
+      grant = await enterLine(me, concertId);
     } catch (e) {
       if (e instanceof ApiError && e.code === "TOKEN_INVALID") {
         // The key kept here no longer works (rotated elsewhere, or another server).
@@ -94,6 +94,46 @@ async function enter() {
     msg("");
     waitInLine(grant);
   } catch (e) { fail(e); } finally { $("enterBtn").disabled = false; }
+}
+
+// enterLine asks for a token with the presale code, if one was typed. A concert
+// that wants a proof of work answers PROOF_REQUIRED: the page then solves a
+// challenge in a Web Worker, showing its progress, and asks again with it.
+async function enterLine(me, concertId) {
+  const body = { concertId };
+  const token = me.userKey;
+  const code = $("presaleCode").value.trim();
+  if (code) body.presaleCode = code;
+  try {
+    return await call("POST", "/api/users/token", { body, token });
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.code !== "PROOF_REQUIRED") throw e;
+  }
+  const ch = await call("GET", `/api/queue/challenge?concertId=${concertId}`);
+  body.proof = { challenge: ch.challenge, nonce: await solve(ch) };
+  msg("");
+  return call("POST", "/api/users/token", { body, token });
+}
+
+// solve runs the challenge in pow-worker.js and shows how much of the expected
+// work (2^bits hashes) is done.
+function solve({ challenge, bits }) {
+  return new Promise((resolve, reject) => {
+    const w = new Worker("/web/pow-worker.js");
+    const expected = 2 ** bits;
+    msg(`Checking your browser before the line (a few seconds)… 0%`);
+    w.onmessage = (ev) => {
+      if (ev.data.nonce !== undefined) {
+        w.terminate();
+        resolve(ev.data.nonce);
+        return;
+      }
+      const pct = Math.min(99, Math.floor((100 * ev.data.tried) / expected));
+      msg(`Checking your browser before the line (a few seconds)… ${pct}%`);
+    };
+    w.onerror = (e) => { w.terminate(); reject(new Error(e.message || "the proof of work failed")); };
+    w.postMessage({ challenge, bits });
+  });
 }
 
 // waitInLine polls the status as the server asks (pollAfterSeconds); the poll is

@@ -1,0 +1,82 @@
+package api
+
+import (
+	"time"
+
+	"github.com/concertd/concertd/engine"
+	"github.com/concertd/concertd/engine/pow"
+)
+
+// gatesWire is the part of POST /api/users/token's body the concert's gates read
+// (../shared/API.md "Proof of work", "Presale codes").
+type gatesWire struct {
+	Proof *struct {
+		Challenge *string `json:"challenge"`
+		Nonce     *string `json:"nonce"`
+	} `json:"proof"`
+	PresaleCode *string `json:"presaleCode"`
+}
+
+// pass checks the shape of the proof and the code; whether they are right is the
+// engine's to say (PROOF_INVALID, NOT_INVITED).
+func (w gatesWire) pass() (engine.EntryPass, error) {
+	var p engine.EntryPass
+	if w.PresaleCode != nil {
+		p.PresaleCode = *w.PresaleCode
+	}
+	if w.Proof == nil {
+		return p, nil
+	}
+	if w.Proof.Challenge == nil || *w.Proof.Challenge == "" {
+		return engine.EntryPass{}, missing("proof.challenge")
+	}
+	if w.Proof.Nonce == nil {
+		return engine.EntryPass{}, missing("proof.nonce")
+	}
+	if !pow.ValidNonce(*w.Proof.Nonce) {
+		return engine.EntryPass{}, engine.Errorf(engine.CodeBadRequest, "proof.nonce must be 1 to %d printable ASCII characters", pow.MaxNonceLen)
+	}
+	p.Proof = &engine.Proof{Challenge: *w.Proof.Challenge, Nonce: *w.Proof.Nonce}
+	return p, nil
+}
+
+// powBitsSetting checks an optional proofOfWorkBits: 0 (off) to pow.MaxBits.
+func powBitsSetting(field string, w *wholeNumber) (*int, error) {
+	if w == nil {
+		return nil, nil
+	}
+	if w.big || w.n < 0 || w.n > pow.MaxBits {
+		return nil, engine.Errorf(engine.CodeBadRequest, "%s must be 0 to %d", field, pow.MaxBits)
+	}
+	n := int(w.n)
+	return &n, nil
+}
+
+type presaleRequest struct {
+	Count int
+	Until time.Time
+}
+
+func decodePresale(body []byte) (presaleRequest, error) {
+	var w struct {
+		Count *wholeNumber `json:"count"`
+		Until *string      `json:"until"`
+	}
+	if err := decodeObject(body, &w); err != nil {
+		return presaleRequest{}, err
+	}
+	if w.Count == nil {
+		return presaleRequest{}, missing("count")
+	}
+	if w.Count.big || w.Count.n < 1 || w.Count.n > engine.MaxPresaleCodes {
+		return presaleRequest{}, engine.Errorf(engine.CodeBadRequest, "count must be 1 to %d", engine.MaxPresaleCodes)
+	}
+	if w.Until == nil {
+		return presaleRequest{}, missing("until")
+	}
+	until, err := time.Parse(time.RFC3339, *w.Until)
+	if err != nil {
+		return presaleRequest{}, engine.Errorf(engine.CodeBadRequest, "until must be an RFC 3339 instant like 2026-12-20T10:00:00Z")
+	}
+	return presaleRequest{Count: int(w.Count.n), Until: until.UTC()}, nil
+}
