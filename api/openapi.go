@@ -234,7 +234,8 @@ var operations = []operation{
 	},
 	{
 		method: "GET", path: "/readyz", tag: "service", summary: "Readiness: Redis and the database answer",
-		desc: "503 UNAVAILABLE names what is down.",
+		desc: "503 UNAVAILABLE names what is down in `down` (`redis`, `database`) and nothing more: " +
+			"no address, no driver message.",
 		ok:   []answer{{200, "Health", "ready"}},
 	},
 	{
