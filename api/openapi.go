@@ -254,8 +254,9 @@ var operations = []operation{
 	},
 	{
 		method: "GET", path: "/readyz", tag: "service", summary: "Readiness: Redis and the database answer",
-		desc: "503 UNAVAILABLE names what is down.",
-		ok:   []answer{{200, "Health", "ready"}},
+		desc: "503 UNAVAILABLE names what is down in `down` (`redis`, `database`) and nothing more: " +
+			"no address, no driver message.",
+		ok: []answer{{200, "Health", "ready"}},
 	},
 	{
 		method: "GET", path: "/metrics", tag: "service", summary: "Prometheus metrics",

@@ -79,3 +79,39 @@ func TestUserKeyRotationAcrossInstances(t *testing.T) {
 		}
 	}
 }
+
+// TestUserAuthNoneWarns: USER_AUTH=none lets a bare userId enter, and the server
+// says at start, in its log, that it does; with keys required (the default) it
+// says nothing of the kind and the bare userId is refused.
+func TestUserAuthNoneWarns(t *testing.T) {
+	for _, none := range []bool{true, false} {
+		cfg := testConfig(t)
+		cfg.UserAuthNone = none
+		cfg.LogLevel = "warn"
+		var log syncBuffer
+		in := startMain(t, &Main{Config: cfg, Log: &log})
+		ctx := ctxFor(t, 20*time.Second)
+		c := rushtest.NewClient(testAdminKey, in.base)
+		cid, _, err := c.Concert(ctx, 10, 1000, 1000, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uid, err := c.User(ctx, "bare")
+		if err != nil {
+			t.Fatal(err)
+		}
+		warned := strings.Contains(log.String(), "USER_AUTH=none")
+		body := map[string]any{"userId": uid, "concertId": cid}
+		if none {
+			if !warned {
+				t.Fatalf("USER_AUTH=none: no warning in the log:\n%s", log.String())
+			}
+			mustDo(t, ctx, c, 201, "", "POST", "/api/users/token", body)
+		} else {
+			if warned {
+				t.Fatalf("keys required, yet the log warns of USER_AUTH=none:\n%s", log.String())
+			}
+			mustDo(t, ctx, c, 401, "TOKEN_MISSING", "POST", "/api/users/token", body)
+		}
+	}
+}
