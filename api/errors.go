@@ -60,6 +60,8 @@ var (
 func (s *Server) writeError(rc *fasthttp.RequestCtx, err error) {
 	e, isEngine := asEngineError(err)
 	switch {
+	case isEngine && e == engine.ErrPaymentInProgress:
+		// A 503 of its own: another attempt of the payment is in flight, nothing is down.
 	case errors.Is(err, engine.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		// A dependency is down or slow: tell the client to come back rather than
 		// blame it, and keep the cause (addresses, driver text) in our logs.

@@ -84,9 +84,11 @@ var (
 	ErrIdempotencyKeyReused = &Error{CodeIdempotencyKeyReused, "idempotency key was used with another request"}
 	ErrReservationExpired   = &Error{CodeReservationExpired, "reservation has expired"}
 	ErrUnavailable          = &Error{CodeUnavailable, "a dependency is unavailable"}
-	// ErrPaymentInProgress answers a payment retried while an earlier attempt's
-	// outcome is still being settled: try again shortly (503 with Retry-After).
-	ErrPaymentInProgress = &Error{CodeUnavailable, "an earlier attempt of this payment is still being settled; retry shortly"}
+	// ErrPaymentInProgress answers a payment attempt that waited for an earlier
+	// attempt's outcome until its own request ran out of time: nothing was charged
+	// by this attempt and nothing will be (503 with Retry-After). No dependency is
+	// down, so it is not logged as an outage.
+	ErrPaymentInProgress = &Error{CodeUnavailable, "an earlier attempt of this payment is still in progress; nothing was charged by this one; ask again shortly"}
 )
 
 // Unavailable wraps a dependency failure so it maps to 503 UNAVAILABLE while the

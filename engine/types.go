@@ -132,6 +132,9 @@ type Sale struct {
 	Amount        int64
 	Balance       int64 // the payer's balance right after the sale
 	At            time.Time
+	// Attempt names one payment attempt for a PaymentFence (0: none); the ledger
+	// refuses to commit an attempt that was voided.
+	Attempt int64
 }
 
 // Idempotency names a request that may be retried: Key is the client's

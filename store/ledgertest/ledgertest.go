@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) engine.Ledger) {
 		{"SaleQueries", testSaleQueries},
 		{"MoneyConservation", testMoneyConservation},
 		{"PurgeIdempotencyKeys", testPurge},
+		{"PaymentFence", testPaymentFence},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

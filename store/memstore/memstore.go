@@ -29,6 +29,7 @@ type Store struct {
 	byRes     map[int64]seatKey
 	payments  int64 // last payment id
 	idem      map[idemKey]idemEntry
+	attempts  map[int64]bool // payment attempt → voided (fence.go)
 }
 
 var _ engine.Ledger = (*Store)(nil)
@@ -264,6 +265,10 @@ func (s *Store) Sell(ctx context.Context, sale engine.Sale, idem engine.Idempote
 	if u.balance < sale.Amount {
 		return engine.Sale{}, engine.ErrInsufficientBalance
 	}
+	if !s.takeAttempt(sale.Attempt, sale.ReservationID) {
+		return engine.Sale{}, errAttemptVoided
+	}
+	sale.Attempt = 0
 	u.balance -= sale.Amount
 	s.payments++
 	sale.PaymentID = s.payments
