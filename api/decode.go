@@ -298,6 +298,7 @@ type queueSettingsWire struct {
 	AdmitPerSecond *wholeNumber `json:"admitPerSecond"`
 	MaxActive      *wholeNumber `json:"maxActive"`
 	Paused         *bool        `json:"paused"`
+	Closed         *bool        `json:"closed"` // PATCH only
 }
 
 // setting checks an optional queue setting; an explicit 0 is refused rather than
@@ -401,6 +402,7 @@ func decodeQueuePatch(body []byte) (engine.QueuePatch, error) {
 		return engine.QueuePatch{}, err
 	}
 	p.Paused = w.Paused
+	p.Closed = w.Closed
 	return p, nil
 }
 

@@ -41,6 +41,7 @@ var statusOf = map[engine.Code]int{
 	engine.CodeIdempotencyKeyReused: fasthttp.StatusConflict,
 
 	engine.CodeReservationExpired: fasthttp.StatusGone,
+	engine.CodeSaleClosed:         fasthttp.StatusGone,
 
 	engine.CodeBodyTooLarge: fasthttp.StatusRequestEntityTooLarge,
 

@@ -22,8 +22,9 @@ type catalog struct {
 	mu        sync.RWMutex
 	concerts  map[int64]Concert
 	schedules map[int64]Schedule
-	order     []int64   // schedule ids by id
-	loadedAt  time.Time // when the current snapshot's load started
+	order     []int64             // schedule ids by id
+	ends      map[int64]time.Time // concert id → the day after its last schedule's date (close.go)
+	loadedAt  time.Time           // when the current snapshot's load started
 	reload    sync.Mutex
 }
 
@@ -70,6 +71,7 @@ func (c *catalog) loadLocked(ctx context.Context) error {
 	}
 	slices.Sort(order)
 	c.concerts, c.schedules, c.order, c.loadedAt = cm, sm, order, started
+	c.ends = saleEnds(sm)
 	c.mu.Unlock()
 	return nil
 }
@@ -167,6 +169,7 @@ func (c *catalog) put(x Concert, ss []Schedule) {
 		c.schedules[s.ID] = s
 	}
 	slices.Sort(c.order)
+	c.ends = saleEnds(c.schedules)
 }
 
 func (c *catalog) setSettings(concertID int64, s QueueSettings) {

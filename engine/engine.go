@@ -86,6 +86,8 @@ type Engine struct {
 	queue    Queue
 	seats    Seats
 	fence    PaymentFence // nil when the ledger has none
+	closer   SaleCloser   // nil when the shared state has none
+	closing  closing
 	signer   signer
 	catalog  *catalog
 	seatMaps seatMapCache
@@ -114,6 +116,7 @@ func New(cfg Config, clk clock.Clock, ledger Ledger, queue Queue, seats Seats) *
 		sweepHint: make(chan sweepTarget, 1024),
 	}
 	e.fence, _ = ledger.(PaymentFence)
+	e.closer, _ = seats.(SaleCloser)
 	e.catalog = newCatalog(ledger, clk)
 	e.polls = newPollCache(cfg.PollCacheAge, cfg.IdleTimeout)
 	e.activeTokens.maxAge = max(cfg.HoldCacheAge, 0)

@@ -31,6 +31,7 @@ const (
 	CodeEmailTaken           Code = "EMAIL_TAKEN"
 	CodeIdempotencyKeyReused Code = "IDEMPOTENCY_KEY_REUSED"
 	CodeReservationExpired   Code = "RESERVATION_EXPIRED"
+	CodeSaleClosed           Code = "SALE_CLOSED"
 	CodeBodyTooLarge         Code = "BODY_TOO_LARGE"
 	CodeRateLimited          Code = "RATE_LIMITED"
 	CodeUnavailable          Code = "UNAVAILABLE"
@@ -83,6 +84,7 @@ var (
 	ErrEmailTaken           = &Error{CodeEmailTaken, "email is already registered"}
 	ErrIdempotencyKeyReused = &Error{CodeIdempotencyKeyReused, "idempotency key was used with another request"}
 	ErrReservationExpired   = &Error{CodeReservationExpired, "reservation has expired"}
+	ErrSaleClosed           = &Error{CodeSaleClosed, "the sale of this concert has ended"}
 	ErrUnavailable          = &Error{CodeUnavailable, "a dependency is unavailable"}
 	// ErrPaymentInProgress answers a payment attempt that waited for an earlier
 	// attempt's outcome until its own request ran out of time: nothing was charged

@@ -7,6 +7,8 @@ type QueueSettings struct {
 	AdmitPerSecond int  `json:"admitPerSecond"`
 	MaxActive      int  `json:"maxActive"`
 	Paused         bool `json:"paused"`
+	// Closed: the sale ended for good (see close.go); it never reopens.
+	Closed bool `json:"closed"`
 }
 
 // QueuePatch changes some of a concert's queue settings; nil fields stay as they are.
@@ -14,6 +16,7 @@ type QueuePatch struct {
 	AdmitPerSecond *int
 	MaxActive      *int
 	Paused         *bool
+	Closed         *bool
 }
 
 // Concert is a show whose seats go on sale at SaleOpensAt.

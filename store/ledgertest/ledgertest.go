@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) engine.Ledger) {
 		{"MoneyConservation", testMoneyConservation},
 		{"PurgeIdempotencyKeys", testPurge},
 		{"PaymentFence", testPaymentFence},
+		{"CloseSale", testCloseSale},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

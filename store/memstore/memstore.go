@@ -165,6 +165,8 @@ func (s *Store) SaveQueueSettings(ctx context.Context, concertID int64, q engine
 	if concertID < 1 || concertID > int64(len(s.concerts)) {
 		return engine.ErrConcertNotFound
 	}
+	// A closed sale stays closed, as in PostgreSQL.
+	q.Closed = q.Closed || s.concerts[concertID-1].Queue.Closed
 	s.concerts[concertID-1].Queue = q
 	return nil
 }

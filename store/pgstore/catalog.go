@@ -73,7 +73,8 @@ func (s *Store) Catalog(ctx context.Context) ([]engine.Concert, []engine.Schedul
 	scheds := []engine.Schedule{}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
-			SELECT id, title, description, sale_opens_at, admit_per_second, max_active, paused
+			SELECT id, title, description, sale_opens_at, admit_per_second, max_active, paused,
+			       closed_at IS NOT NULL
 			FROM concerts ORDER BY id`)
 		if err != nil {
 			return err
@@ -81,7 +82,7 @@ func (s *Store) Catalog(ctx context.Context) ([]engine.Concert, []engine.Schedul
 		for rows.Next() {
 			var c engine.Concert
 			if err := rows.Scan(&c.ID, &c.Title, &c.Description, &c.SaleOpensAt,
-				&c.Queue.AdmitPerSecond, &c.Queue.MaxActive, &c.Queue.Paused); err != nil {
+				&c.Queue.AdmitPerSecond, &c.Queue.MaxActive, &c.Queue.Paused, &c.Queue.Closed); err != nil {
 				return err
 			}
 			c.SaleOpensAt = c.SaleOpensAt.UTC()
@@ -115,11 +116,14 @@ func (s *Store) Catalog(ctx context.Context) ([]engine.Concert, []engine.Schedul
 	return concerts, scheds, nil
 }
 
-// SaveQueueSettings persists a concert's queue settings; engine.ErrConcertNotFound if none.
+// SaveQueueSettings persists a concert's queue settings; engine.ErrConcertNotFound if
+// none. A closed sale stays closed (closed_at keeps its first instant).
 func (s *Store) SaveQueueSettings(ctx context.Context, concertID int64, q engine.QueueSettings) error {
 	tag, err := s.pool.Exec(ctx,
-		`UPDATE concerts SET admit_per_second = $2, max_active = $3, paused = $4 WHERE id = $1`,
-		concertID, q.AdmitPerSecond, q.MaxActive, q.Paused)
+		`UPDATE concerts SET admit_per_second = $2, max_active = $3, paused = $4,
+		        closed_at = CASE WHEN $5 THEN coalesce(closed_at, now()) ELSE closed_at END
+		 WHERE id = $1`,
+		concertID, q.AdmitPerSecond, q.MaxActive, q.Paused, q.Closed)
 	if err != nil {
 		return translate(err)
 	}

@@ -23,6 +23,7 @@ import "strconv"
 //	P:ids:reservation          string reservation id counter (blocks handed to instances)
 //	P:secret                   string token signing key when none is configured
 //	P:events                   stream payment.completed events from the outbox
+//	P:closed                   set    ids of closed concerts whose keys were deleted
 //	P:rl:{<key>}               string GCRA theoretical arrival time (us) of one rate limit key
 type keys struct{ prefix string }
 
@@ -59,6 +60,7 @@ func (k keys) reservation(c, id int64) string { return k.concert(c) + "res:" + i
 func (k keys) reservationIDs() string { return k.prefix + ":ids:reservation" }
 func (k keys) secret() string         { return k.prefix + ":secret" }
 func (k keys) events() string         { return k.prefix + ":events" }
+func (k keys) closed() string         { return k.prefix + ":closed" }
 
 // rateLimit tags each limit key on its own: limits of different tokens and
 // addresses spread over the Cluster instead of piling onto one slot.
