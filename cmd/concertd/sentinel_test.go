@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -19,12 +20,17 @@ import (
 // 503 (a prober asks all along), service is back within 10 s of the promotion,
 // and afterwards the ledger shows no seat sold twice and money conserved, and no
 // hold outlives its TTL.
+//
+// make soak runs it with SENTINEL_RUSH_USERS buyers (a third as many seats).
 func TestRushThroughSentinelFailover(t *testing.T) {
-	sentinelRush(t, 150, 60)
+	users, seats := 150, 60
+	if n, err := strconv.Atoi(os.Getenv("SENTINEL_RUSH_USERS")); err == nil && n > 0 {
+		users, seats = n, n/3
+	}
+	sentinelRush(t, users, seats)
 }
 
-// sentinelRush is TestRushThroughSentinelFailover with users buyers for seats
-// seats; test/soak runs it with more.
+// sentinelRush is TestRushThroughSentinelFailover with users buyers for seats seats.
 func sentinelRush(t *testing.T, users, seats int) {
 	set := storetest.Sentinel(t)
 	cfg := testConfig(t)
