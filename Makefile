@@ -40,6 +40,7 @@ lint: ## gofmt and go vet
 .PHONY: soak
 soak: ## long fault tests: real processes, SIGKILL mid-rush, database cut (SOAK_USERS, default 2000)
 	$(GO) test -tags soak -race -count=1 -timeout 20m -v ./test/soak/
+	SENTINEL_RUSH_USERS=$${SOAK_USERS:-2000} $(GO) test -race -count=1 -timeout 20m -v -run TestRushThroughSentinelFailover ./cmd/concertd/
 
 .PHONY: test-web
 test-web: build ## the buyer page and operator view in headless Chromium (apt-get install chromium); screenshots in web/e2e/artifacts/

@@ -310,6 +310,7 @@ type queueSettingsWire struct {
 	Paused         *bool        `json:"paused"`
 
 	ProofOfWorkBits *wholeNumber `json:"proofOfWorkBits"`
+	Closed          *bool        `json:"closed"` // PATCH only
 }
 
 // setting checks an optional queue setting; an explicit 0 is refused rather than
@@ -423,6 +424,7 @@ func decodeQueuePatch(body []byte) (engine.QueuePatch, error) {
 	if p.ProofOfWorkBits, err = powBitsSetting("proofOfWorkBits", w.ProofOfWorkBits); err != nil {
 		return engine.QueuePatch{}, err
 	}
+	p.Closed = w.Closed
 	return p, nil
 }
 

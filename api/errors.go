@@ -45,6 +45,7 @@ var statusOf = map[engine.Code]int{
 	engine.CodeIdempotencyKeyReused: fasthttp.StatusConflict,
 
 	engine.CodeReservationExpired: fasthttp.StatusGone,
+	engine.CodeSaleClosed:         fasthttp.StatusGone,
 
 	engine.CodeBodyTooLarge: fasthttp.StatusRequestEntityTooLarge,
 
@@ -64,6 +65,8 @@ var (
 func (s *Server) writeError(rc *fasthttp.RequestCtx, err error) {
 	e, isEngine := asEngineError(err)
 	switch {
+	case isEngine && e == engine.ErrPaymentInProgress:
+		// A 503 of its own: another attempt of the payment is in flight, nothing is down.
 	case errors.Is(err, engine.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		// A dependency is down or slow: tell the client to come back rather than
 		// blame it, and keep the cause (addresses, driver text) in our logs.

@@ -167,6 +167,7 @@ var (
 	descHoldsHere  = prometheus.NewDesc("concertd_holds_refused_from_memory_total", "Seat holds this instance refused as SEAT_TAKEN from its seat view, without asking Redis.", nil, nil)
 	descChecks     = prometheus.NewDesc("concertd_active_checks_ahead_total", "ACTIVE tokens this instance asked Redis about again in the background, before its word on them ran out (HOLD_CACHE_AGE).", nil, nil)
 	descOutboxLag  = prometheus.NewDesc("concertd_outbox_lag_seconds", "Age of the oldest payment event not yet relayed to the Redis stream (0 when none).", nil, nil)
+	descUp         = prometheus.NewDesc("concertd_dependency_up", "1 if the dependency answered a ping on this scrape (dependency: redis or database), as /readyz asks.", []string{"dependency"}, nil)
 )
 
 // engineCollector reads engine.Stats at scrape time, so the request path pays
@@ -179,7 +180,7 @@ type engineCollector struct {
 }
 
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descWaiting, descActive, descHeld, descSold, descSeats, descAdmissions, descScrapeOK, descExpiries, descSettled, descPollCache, descHoldsHere, descChecks, descOutboxLag} {
+	for _, d := range []*prometheus.Desc{descWaiting, descActive, descHeld, descSold, descSeats, descAdmissions, descScrapeOK, descExpiries, descSettled, descPollCache, descHoldsHere, descChecks, descOutboxLag, descUp} {
 		ch <- d
 	}
 }
@@ -198,6 +199,15 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descPollCache, prometheus.CounterValue, float64(n.PollsFromCache))
 	ch <- prometheus.MustNewConstMetric(descHoldsHere, prometheus.CounterValue, float64(n.HoldsRefusedHere))
 	ch <- prometheus.MustNewConstMetric(descChecks, prometheus.CounterValue, float64(n.ActiveChecksAhead))
+	up := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	redisUp, dbUp := c.e.Health(ctx)
+	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up(redisUp), "redis")
+	ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up(dbUp), "database")
 	if c.outboxLag != nil {
 		if lag, err := c.outboxLag(ctx); err == nil {
 			ch <- prometheus.MustNewConstMetric(descOutboxLag, prometheus.GaugeValue, lag.Seconds())
@@ -210,6 +220,14 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		ok = 0
 		return
 	}
+	// Closed concerts cost nothing more: their counts are no longer read.
+	open := concerts[:0]
+	for _, con := range concerts {
+		if c.e.SaleOpen(con) {
+			open = append(open, con)
+		}
+	}
+	concerts = open
 	// Concerts come by id, so the newest are last.
 	if len(concerts) > maxScrapedConcerts {
 		concerts = concerts[len(concerts)-maxScrapedConcerts:]

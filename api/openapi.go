@@ -110,7 +110,7 @@ var operations = []operation{
 			{200, "TokenGrant", "the live token the user already had"},
 		},
 		errs: codes([]engine.Code{engine.CodeBadRequest}, tokenErrs, []engine.Code{engine.CodeUserNotFound, engine.CodeConcertNotFound,
-			engine.CodeProofRequired, engine.CodeProofInvalid, engine.CodeNotInvited}),
+			engine.CodeProofRequired, engine.CodeProofInvalid, engine.CodeNotInvited, engine.CodeSaleClosed}),
 	},
 	{
 		method: "POST", path: "/api/users/key", tag: "waiting room", summary: "Rotate the user key",
@@ -167,7 +167,7 @@ var operations = []operation{
 			{200, "Reservation", "the user's existing hold on that seat"},
 		},
 		errs: codes([]engine.Code{engine.CodeBadRequest, engine.CodeInvalidSeat}, activeErrs,
-			[]engine.Code{engine.CodeScheduleNotFound, engine.CodeSeatTaken, engine.CodeHoldLimitReached}),
+			[]engine.Code{engine.CodeScheduleNotFound, engine.CodeSeatTaken, engine.CodeHoldLimitReached, engine.CodeSaleClosed}),
 	},
 	{
 		method: "GET", path: "/api/reservations/{reservationId}", tag: "holds", summary: "Read one of the user's reservations",
@@ -224,12 +224,15 @@ var operations = []operation{
 	},
 	{
 		method: "PATCH", path: "/api/admin/concerts/{concertId}/queue", tag: "operators", summary: "Change a concert's queue settings",
-		desc:   "Takes effect within one second on every instance.",
+		desc: "Takes effect within one second on every instance. closed: true ends the sale for good: new " +
+			"entries and holds are 410 SALE_CLOSED, pending holds are released, waiting tokens answer 401 " +
+			"TOKEN_EXPIRED; what was sold and paid stays. A concert also closes by itself the day after its " +
+			"last schedule's date.",
 		auth:   authAdmin,
 		params: []param{pathParam("concertId", "the concert")},
 		body:   "QueuePatch",
 		ok:     []answer{{200, "QueueSettings", "the settings now in force"}},
-		errs:   []engine.Code{engine.CodeBadRequest, engine.CodeAdminOnly, engine.CodeConcertNotFound},
+		errs:   []engine.Code{engine.CodeBadRequest, engine.CodeAdminOnly, engine.CodeConcertNotFound, engine.CodeSaleClosed},
 	},
 	{
 		method: "GET", path: "/api/admin/concerts/{concertId}/stats", tag: "operators", summary: "A concert's queue and seat counts",
@@ -391,9 +394,9 @@ func schemas() obj {
 			"schedules", arrayOf("ScheduleSpec")),
 		"CreateConcertResponse": object([]string{"concertId", "scheduleIds"},
 			"concertId", intID, "scheduleIds", obj{"type": "array", "items": intID}),
-		"QueuePatch": object(nil, append(slices.Clone(settings), "paused", boolT)...),
+		"QueuePatch": object(nil, append(slices.Clone(settings), "paused", boolT, "closed", boolT)...),
 		"QueueSettings": object([]string{"admitPerSecond", "maxActive", "paused"},
-			append(slices.Clone(settings), "paused", boolT)...),
+			append(slices.Clone(settings), "paused", boolT, "closed", boolT)...),
 		"Stats": object([]string{"waiting", "active", "admittedTotal", "held", "sold", "seatsTotal"},
 			"waiting", count, "active", count, "admittedTotal", count, "held", count, "sold", count, "seatsTotal", count),
 		"Health": object([]string{"status"}, "status", str),

@@ -90,6 +90,9 @@ func (e *Engine) PatchQueue(ctx context.Context, concertID int64, p QueuePatch) 
 	if err != nil {
 		return QueueSettings{}, err
 	}
+	if e.saleClosed(c) {
+		return e.patchClosed(ctx, c, p)
+	}
 	next := c.Queue
 	if p.AdmitPerSecond != nil {
 		next.AdmitPerSecond = *p.AdmitPerSecond
@@ -102,6 +105,12 @@ func (e *Engine) PatchQueue(ctx context.Context, concertID int64, p QueuePatch) 
 	}
 	if err := validSettings(next); err != nil {
 		return QueueSettings{}, err
+	}
+	if p.Closed != nil && *p.Closed {
+		if p.Paused != nil {
+			next.Paused = *p.Paused
+		}
+		return e.closeSale(ctx, c, next)
 	}
 	if err := e.ensureQueue(ctx, c); err != nil {
 		return QueueSettings{}, err
@@ -133,6 +142,9 @@ func (e *Engine) Stats(ctx context.Context, concertID int64) (Stats, error) {
 	c, err := e.catalog.concert(ctx, concertID)
 	if err != nil {
 		return Stats{}, err
+	}
+	if e.saleClosed(c) {
+		return e.closedStats(ctx, concertID)
 	}
 	if err := e.ensureQueue(ctx, c); err != nil {
 		return Stats{}, err
@@ -214,8 +226,9 @@ func (e *Engine) availability(ctx context.Context) ([]ScheduleAvailability, erro
 	_, schedules := e.catalog.all()
 	today := now.Format(time.DateOnly)
 	list := make([]ScheduleAvailability, 0, len(schedules))
+	open := e.openConcertIDs()
 	for _, s := range schedules {
-		if s.Date < today {
+		if s.Date < today || !open[s.ConcertID] {
 			continue
 		}
 		if err := e.ensureRebuilt(ctx, s); err != nil {

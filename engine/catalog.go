@@ -26,8 +26,9 @@ type catalog struct {
 	mu        sync.RWMutex
 	concerts  map[int64]Concert
 	schedules map[int64]Schedule
-	order     []int64   // schedule ids by id
-	loadedAt  time.Time // when the current snapshot's load started
+	order     []int64             // schedule ids by id
+	ends      map[int64]time.Time // concert id → the day after its last schedule's date (close.go)
+	loadedAt  time.Time           // when the current snapshot's load started
 	reload    sync.Mutex
 	missLoad  time.Time // engine clock: the last reload for a schedule miss; under reload
 }
@@ -78,6 +79,7 @@ func (c *catalog) loadLocked(ctx context.Context) error {
 	}
 	slices.Sort(order)
 	c.concerts, c.schedules, c.order, c.loadedAt = cm, sm, order, started
+	c.ends = saleEnds(sm)
 	c.mu.Unlock()
 	return nil
 }
@@ -188,6 +190,7 @@ func (c *catalog) put(x Concert, ss []Schedule) {
 		c.schedules[s.ID] = s
 	}
 	slices.Sort(c.order)
+	c.ends = saleEnds(c.schedules)
 }
 
 func (c *catalog) setSettings(concertID int64, s QueueSettings) {

@@ -14,8 +14,10 @@ import (
 //  3. the shared state marks the seat sold and ends the hold.
 //
 // A failure in 2 puts the hold back; an unknown outcome in 2 (timeout, lost
-// connection) leaves it PAYING so the sweeper settles it from the ledger once the
-// payment window ends; a failure in 3 is repaired the same way.
+// connection) is settled by the ledger's fence before answering (settleUnknown);
+// a failure in 3 leaves the hold PAYING and the sweeper settles it from the ledger
+// once the payment window ends. An attempt that finds another in flight waits for
+// its outcome (beginPayment).
 func (e *Engine) Pay(ctx context.Context, t Token, reservationID, amount int64, idemKey string) (Sale, error) {
 	if reservationID <= 0 {
 		return Sale{}, ErrReservationNotFound
@@ -24,8 +26,7 @@ func (e *Engine) Pay(ctx context.Context, t Token, reservationID, amount int64, 
 		return Sale{}, ErrAmountMismatch
 	}
 	idem := Idempotency{Key: idemKey, Fingerprint: "pay:" + strconv.FormatInt(reservationID, 10) + ":" + strconv.FormatInt(amount, 10)}
-	now := e.clock.Now()
-	r, err := e.seats.BeginPayment(ctx, t, reservationID, now, now.Add(e.cfg.PaymentWindow))
+	r, err := e.beginPayment(ctx, t, reservationID)
 	if err != nil {
 		return e.explainRefusedPayment(ctx, t, reservationID, idem, err)
 	}
@@ -33,8 +34,10 @@ func (e *Engine) Pay(ctx context.Context, t Token, reservationID, amount int64, 
 		e.abort(r)
 		return Sale{}, ErrAmountMismatch
 	}
+	attempt := e.newAttempt()
 	sale, err := e.ledger.Sell(ctx, Sale{
 		ReservationID: r.ID, ScheduleID: r.ScheduleID, Seat: r.Seat, UserID: t.UserID, Amount: r.Price,
+		Attempt: attempt,
 	}, idem)
 	switch {
 	case err == nil:
@@ -49,7 +52,7 @@ func (e *Engine) Pay(ctx context.Context, t Token, reservationID, amount int64, 
 		e.settle(r.ConcertID, r.ScheduleID, []int{r.Seat})
 		return Sale{}, ErrSeatTaken
 	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return Sale{}, err // outcome unknown: stay PAYING; the sweeper asks the ledger
+		return e.settleUnknown(t, r, attempt, err) // outcome unknown: the fence decides it
 	default:
 		e.abort(r)
 		return Sale{}, err
@@ -60,10 +63,10 @@ func (e *Engine) Pay(ctx context.Context, t Token, reservationID, amount int64, 
 
 // explainRefusedPayment turns a refused BeginPayment into the answer a retrying
 // client needs. The ledger is asked only here, off the success path: a retry of a
-// completed idempotent payment gets the first answer; a payment whose outcome is
-// still being settled is "try again" (503), not a premature ALREADY_PAID.
+// completed idempotent payment gets the first answer; a reservation the ledger
+// sold to this user is ALREADY_PAID whatever the shared state or the token says.
 func (e *Engine) explainRefusedPayment(ctx context.Context, t Token, id int64, idem Idempotency, err error) (Sale, error) {
-	if !isCode(err, CodeAlreadyPaid) && !isCode(err, CodeReservationNotFound) {
+	if !refusalNeedsLedger(err) {
 		return Sale{}, err
 	}
 	if idem.Key != "" {

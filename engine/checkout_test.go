@@ -26,8 +26,8 @@ func TestPayConcurrentOnce(t *testing.T) {
 				switch {
 				case err == nil:
 					won.Add(1)
-				case errors.Is(err, engine.ErrAlreadyPaid), errors.Is(err, engine.ErrPaymentInProgress):
-					// refused: paid already, or the winner's payment is still settling
+				case errors.Is(err, engine.ErrAlreadyPaid):
+					// refused once the winner's outcome was known
 					paid.Add(1)
 				default:
 					t.Errorf("pay: %v", err)

@@ -210,8 +210,8 @@ func TestMoneyConservation(t *testing.T) {
 // payRetrying pays as a client would: a dependency hiccup is tried again.
 func payRetrying(v *env, tok engine.Token, r engine.Reservation) error {
 	var err error
-	// A click that arrives while the other click's payment is being settled is told
-	// to retry (ErrPaymentInProgress, a 503); a client retries after a moment.
+	// A click whose wait for the other click's outcome runs out is told to retry
+	// (ErrPaymentInProgress, a 503); a client retries after a moment.
 	for range 200 {
 		if _, err = v.e.Pay(v.ctx, tok, r.ID, r.Price, ""); !errors.Is(err, engine.ErrUnavailable) {
 			return err

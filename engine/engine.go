@@ -87,6 +87,9 @@ type Engine struct {
 	seats    Seats
 	gates    Gates         // the queue store's, when it has them (gates.go)
 	presale  PresaleLedger // the ledger's, when it has them (presale.go)
+	fence    PaymentFence  // nil when the ledger has none
+	closer   SaleCloser    // nil when the shared state has none
+	closing  closing
 	signer   signer
 	keys     *userKeys // userkey.go
 	catalog  *catalog
@@ -122,6 +125,8 @@ func New(cfg Config, clk clock.Clock, ledger Ledger, queue Queue, seats Seats) *
 	}
 	e.gates, _ = queue.(Gates)
 	e.presale, _ = ledger.(PresaleLedger)
+	e.fence, _ = ledger.(PaymentFence)
+	e.closer, _ = seats.(SaleCloser)
 	e.catalog = newCatalog(ledger, clk)
 	e.polls = newPollCache(cfg.PollCacheAge, cfg.IdleTimeout)
 	e.activeTokens.maxAge = max(cfg.HoldCacheAge, 0)

@@ -34,6 +34,7 @@ const (
 	CodeEmailTaken           Code = "EMAIL_TAKEN"
 	CodeIdempotencyKeyReused Code = "IDEMPOTENCY_KEY_REUSED"
 	CodeReservationExpired   Code = "RESERVATION_EXPIRED"
+	CodeSaleClosed           Code = "SALE_CLOSED"
 	CodeBodyTooLarge         Code = "BODY_TOO_LARGE"
 	CodeRateLimited          Code = "RATE_LIMITED"
 	CodeUnavailable          Code = "UNAVAILABLE"
@@ -89,10 +90,13 @@ var (
 	ErrEmailTaken           = &Error{CodeEmailTaken, "email is already registered"}
 	ErrIdempotencyKeyReused = &Error{CodeIdempotencyKeyReused, "idempotency key was used with another request"}
 	ErrReservationExpired   = &Error{CodeReservationExpired, "reservation has expired"}
+	ErrSaleClosed           = &Error{CodeSaleClosed, "the sale of this concert has ended"}
 	ErrUnavailable          = &Error{CodeUnavailable, "a dependency is unavailable"}
-	// ErrPaymentInProgress answers a payment retried while an earlier attempt's
-	// outcome is still being settled: try again shortly (503 with Retry-After).
-	ErrPaymentInProgress = &Error{CodeUnavailable, "an earlier attempt of this payment is still being settled; retry shortly"}
+	// ErrPaymentInProgress answers a payment attempt that waited for an earlier
+	// attempt's outcome until its own request ran out of time: nothing was charged
+	// by this attempt and nothing will be (503 with Retry-After). No dependency is
+	// down, so it is not logged as an outage.
+	ErrPaymentInProgress = &Error{CodeUnavailable, "an earlier attempt of this payment is still in progress; nothing was charged by this one; ask again shortly"}
 )
 
 // Unavailable wraps a dependency failure so it maps to 503 UNAVAILABLE while the

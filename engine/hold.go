@@ -35,6 +35,9 @@ func (e *Engine) scheduleFor(ctx context.Context, t Token, scheduleID int64) (Sc
 	if s.ConcertID != t.ConcertID {
 		return Schedule{}, ErrWrongConcert
 	}
+	if _, err := e.concertOpen(ctx, s.ConcertID); err != nil {
+		return Schedule{}, err
+	}
 	return s, nil
 }
 
@@ -178,6 +181,9 @@ func clientView(r Reservation) Reservation {
 func (e *Engine) ensureRebuilt(ctx context.Context, s Schedule) error {
 	if _, ok := e.rebuilt.Load(s.ID); ok {
 		return nil
+	}
+	if _, err := e.concertOpen(ctx, s.ConcertID); err != nil {
+		return err // a closed concert's shared state is gone for good
 	}
 	done, err := e.seats.Rebuilt(ctx, s.ConcertID, s.ID)
 	if err != nil {

@@ -52,6 +52,9 @@ func (e *Engine) IssueTokenWith(ctx context.Context, userID, concertID int64, pa
 	if err != nil {
 		return TokenGrant{}, err
 	}
+	if e.saleClosed(c) {
+		return TokenGrant{}, ErrSaleClosed
+	}
 	if err := e.knownUser(ctx, userID); err != nil {
 		return TokenGrant{}, err
 	}
@@ -110,6 +113,9 @@ func (e *Engine) Status(ctx context.Context, t Token) (QueueStatus, error) {
 			return QueueStatus{}, ErrTokenInvalid
 		}
 		return QueueStatus{}, err
+	}
+	if e.saleClosed(c) {
+		return QueueStatus{}, ErrTokenExpired
 	}
 	now := e.clock.Now()
 	if s, ok := e.polls.get(t, c, now); ok {
@@ -186,6 +192,9 @@ func (e *Engine) ensureQueue(ctx context.Context, c Concert) error {
 	if _, ok := e.configured.Load(c.ID); ok {
 		return nil
 	}
+	if e.saleClosed(c) {
+		return ErrSaleClosed // a closed concert's shared state is gone for good
+	}
 	ok, err := e.queue.Configured(ctx, c.ID)
 	if err != nil {
 		return err
@@ -203,7 +212,7 @@ func (e *Engine) ensureQueue(ctx context.Context, c Concert) error {
 // waiting tokens become ACTIVE within each concert's rate and maxActive. Run calls
 // it every AdmitInterval; tests call it after moving a simulated clock.
 func (e *Engine) AdmitOnce(ctx context.Context) error {
-	concerts, _ := e.catalog.all()
+	concerts := e.openConcerts()
 	now := e.clock.Now()
 	var first error
 	for _, c := range concerts {

@@ -60,6 +60,7 @@ func (e *Engine) Run(ctx context.Context, onErr func(what string, err error)) {
 		case <-refresh.C:
 			step("catalog", e.catalog.load)
 			step("recover", e.checkRebuilt)
+			step("close", e.purgeClosed)
 		}
 	}
 }
@@ -68,8 +69,12 @@ func (e *Engine) Run(ctx context.Context, onErr func(what string, err error)) {
 // first, so a seat whose payment committed is marked sold, never freed.
 func (e *Engine) SweepOnce(ctx context.Context) error {
 	_, schedules := e.catalog.all()
+	open := e.openConcertIDs()
 	var first error
 	for _, s := range schedules {
+		if !open[s.ConcertID] {
+			continue
+		}
 		first = firstErr(first, e.sweepSchedule(ctx, s.ConcertID, s.ID, &e.counts.expiredBySweep))
 	}
 	return first
@@ -139,8 +144,9 @@ func (e *Engine) sweepSchedule(ctx context.Context, concertID, scheduleID int64,
 // sold seats and queue settings from the ledger before anything else.
 func (e *Engine) checkRebuilt(ctx context.Context) error {
 	_, schedules := e.catalog.all()
+	open := e.openConcertIDs()
 	for _, s := range schedules {
-		if _, ok := e.rebuilt.Load(s.ID); !ok {
+		if _, ok := e.rebuilt.Load(s.ID); !ok || !open[s.ConcertID] {
 			continue
 		}
 		done, err := e.seats.Rebuilt(ctx, s.ConcertID, s.ID)

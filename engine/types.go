@@ -11,6 +11,8 @@ type QueueSettings struct {
 	// ProofOfWorkBits is how many leading zero bits an entry's proof of work
 	// needs (0 to pow.MaxBits); 0: no proof asked. See gates.go.
 	ProofOfWorkBits int `json:"proofOfWorkBits"`
+	// Closed: the sale ended for good (see close.go); it never reopens.
+	Closed bool `json:"closed"`
 }
 
 // QueuePatch changes some of a concert's queue settings; nil fields stay as they are.
@@ -20,6 +22,7 @@ type QueuePatch struct {
 	Paused         *bool
 
 	ProofOfWorkBits *int
+	Closed          *bool
 }
 
 // Concert is a show whose seats go on sale at SaleOpensAt.
@@ -138,6 +141,9 @@ type Sale struct {
 	Amount        int64
 	Balance       int64 // the payer's balance right after the sale
 	At            time.Time
+	// Attempt names one payment attempt for a PaymentFence (0: none); the ledger
+	// refuses to commit an attempt that was voided.
+	Attempt int64
 }
 
 // Idempotency names a request that may be retried: Key is the client's

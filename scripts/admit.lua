@@ -113,8 +113,10 @@ if maxScan > 0 then
 end
 
 -- Leases that ran out: their records go too, except DONE ones, which keep telling
--- their owner DONE.
-local lapsed = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)
+-- their owner DONE. At most 1,000 a step, so one step's work stays bounded after
+-- any number of leases lapsed at once; the rest go in the next steps, and
+-- meanwhile count as no longer active (ZCOUNT below, not ZCARD).
+local lapsed = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, 1000)
 if #lapsed > 0 then
   local recs = each('HMGET', KEYS[3], lapsed)
   local over = {}
@@ -126,7 +128,7 @@ if #lapsed > 0 then
   if #over > 0 then
     each('HDEL', KEYS[3], over)
   end
-  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+  each('ZREM', KEYS[4], lapsed)
 end
 
 local opensAt = tonumber(cfg[1])
@@ -162,7 +164,7 @@ if bucket > rate then
   bucket = rate
 end
 
-local n = math.min(math.floor(bucket), tonumber(cfg[3]) - redis.call('ZCARD', KEYS[4]), maxBatch)
+local n = math.min(math.floor(bucket), tonumber(cfg[3]) - redis.call('ZCOUNT', KEYS[4], '(' .. now, '+inf'), maxBatch)
 local admitted = 0
 if n > 0 then
   local lease = now + tonumber(ARGV[3])

@@ -21,11 +21,23 @@
 --
 -- Returns the reservation record (see hold.lua), state PAYING; its deadline stays
 --         the hold's, so an aborted payment can put it back as it was.
--- Errors:  TOKEN_EXPIRED, NOT_ADMITTED, RESERVATION_NOT_FOUND (unknown or another
---          user's), ALREADY_PAID (PAID or PAYING), RESERVATION_EXPIRED.
+-- Errors:  ALREADY_PAID (the user's own reservation is PAID or PAYING; checked before
+--          the token, so it is the answer whatever the token's state), TOKEN_EXPIRED,
+--          NOT_ADMITTED, RESERVATION_NOT_FOUND (unknown or another user's),
+--          RESERVATION_EXPIRED.
 
 local uid, rid = ARGV[1], ARGV[3]
 local now = tonumber(ARGV[4])
+
+-- A record from before records were strings (a hash) reads as none.
+local res = redis.pcall('GET', KEYS[4])
+if type(res) ~= 'string' then res = nil end
+local _, seat, user, _, deadline, state = string.match(res or '', '^(%d+):(%d+):(%d+):(%d+):(%d+):(%u+)$')
+-- The owner paying a reservation paid (or being paid) by an earlier attempt hears
+-- so whatever its token's state: paying made the token DONE.
+if user == uid and (state == 'PAID' or state == 'PAYING') then
+  return redis.error_reply('ALREADY_PAID reservation ' .. rid .. ' is paid or being paid')
+end
 
 local rec = redis.call('HGET', KEYS[1], uid)
 if not rec or string.match(rec, '^%d+') ~= ARGV[2] or string.sub(rec, -2) == ':d' then
@@ -39,10 +51,6 @@ if not lease or tonumber(lease) <= now then
   return redis.error_reply('TOKEN_EXPIRED active time ran out')
 end
 
--- A record from before records were strings (a hash) reads as none.
-local res = redis.pcall('GET', KEYS[4])
-if type(res) ~= 'string' then res = nil end
-local _, seat, user, _, deadline, state = string.match(res or '', '^(%d+):(%d+):(%d+):(%d+):(%d+):(%u+)$')
 if user ~= uid then
   return redis.error_reply('RESERVATION_NOT_FOUND no such reservation')
 end
@@ -51,10 +59,6 @@ local function restate(to)
   res = string.gsub(res, '%u+$', to)
   redis.call('SET', KEYS[4], res, 'KEEPTTL')
 end
-if state == 'PAID' or state == 'PAYING' then
-  return redis.error_reply('ALREADY_PAID reservation ' .. rid .. ' is paid or being paid')
-end
-
 local ours = redis.call('HGET', KEYS[7], seat) == rid .. ':' .. uid
 if state ~= 'PENDING' or tonumber(deadline) <= now or not ours then
   if state == 'PENDING' then

@@ -211,7 +211,16 @@ func servePprof(addr string, log zerolog.Logger) {
 // answer MOVED for two thirds of the concerts.
 func connectRedis(ctx context.Context, url string) (redis.UniversalClient, error) {
 	var rdb redis.UniversalClient
-	if strings.Contains(url, ",") {
+	if sentinelURL(url) {
+		// Redis Sentinel: go-redis asks the sentinels for the master and follows it
+		// through a failover.
+		opt, err := redis.ParseFailoverURL(url)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: not a valid Sentinel URL: %v", err)
+		}
+		opt.PoolSize = 64
+		rdb = redis.NewFailoverClient(opt)
+	} else if strings.Contains(url, ",") {
 		var addrs []string
 		for _, a := range strings.Split(url, ",") {
 			a = strings.TrimPrefix(strings.TrimSpace(a), "redis://")
@@ -257,6 +266,17 @@ func connectRedis(ctx context.Context, url string) (redis.UniversalClient, error
 		return nil, fmt.Errorf("redis at %s is unreachable: %v", url, err)
 	}
 	return rdb, nil
+}
+
+// sentinelURL reports whether REDIS_URL names Sentinel: a master_name parameter.
+func sentinelURL(url string) bool {
+	_, query, _ := strings.Cut(url, "?")
+	for _, kv := range strings.Split(query, "&") {
+		if k, _, _ := strings.Cut(kv, "="); k == "master_name" {
+			return true
+		}
+	}
+	return false
 }
 
 // clusterEnabled asks one server whether it is part of a Redis Cluster.

@@ -47,11 +47,13 @@ func Run(t *testing.T, open func(t *testing.T) engine.Ledger) {
 		{"SaleQueries", testSaleQueries},
 		{"MoneyConservation", testMoneyConservation},
 		{"PurgeIdempotencyKeys", testPurge},
-		{"UserKeyGenerations", testUserKeyGens}, // userkeys.go
+		{"UserKeyGenerations", testUserKeyGens},            // userkeys.go
 		{"ExternalUsers", testExternalUsers},               // identity.go
 		{"ConcurrentFirstSight", testConcurrentFirstSight}, // identity.go
 		{"Presale", testPresale},
 		{"PresaleCodeRace", testPresaleCodeRace},
+		{"PaymentFence", testPaymentFence},
+		{"CloseSale", testCloseSale},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,7 +33,8 @@ type Store struct {
 	// external maps identity tokens' subjects to users (identity.go); made on
 	// first use.
 	external map[string]int64
-	presales  map[int64]*presale // by concert id; see presale.go
+	presales map[int64]*presale // by concert id; see presale.go
+	attempts map[int64]bool     // payment attempt → voided (fence.go)
 }
 
 var _ engine.Ledger = (*Store)(nil)
@@ -170,6 +171,8 @@ func (s *Store) SaveQueueSettings(ctx context.Context, concertID int64, q engine
 	if concertID < 1 || concertID > int64(len(s.concerts)) {
 		return engine.ErrConcertNotFound
 	}
+	// A closed sale stays closed, as in PostgreSQL.
+	q.Closed = q.Closed || s.concerts[concertID-1].Queue.Closed
 	s.concerts[concertID-1].Queue = q
 	return nil
 }
@@ -270,6 +273,10 @@ func (s *Store) Sell(ctx context.Context, sale engine.Sale, idem engine.Idempote
 	if u.balance < sale.Amount {
 		return engine.Sale{}, engine.ErrInsufficientBalance
 	}
+	if !s.takeAttempt(sale.Attempt, sale.ReservationID) {
+		return engine.Sale{}, errAttemptVoided
+	}
+	sale.Attempt = 0
 	u.balance -= sale.Amount
 	s.payments++
 	sale.PaymentID = s.payments

@@ -75,7 +75,7 @@ func (s *Store) Catalog(ctx context.Context) ([]engine.Concert, []engine.Schedul
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
 			SELECT id, title, description, sale_opens_at, admit_per_second, max_active, paused,
-				proof_of_work_bits
+				proof_of_work_bits, closed_at IS NOT NULL
 			FROM concerts ORDER BY id`)
 		if err != nil {
 			return err
@@ -84,7 +84,7 @@ func (s *Store) Catalog(ctx context.Context) ([]engine.Concert, []engine.Schedul
 			var c engine.Concert
 			if err := rows.Scan(&c.ID, &c.Title, &c.Description, &c.SaleOpensAt,
 				&c.Queue.AdmitPerSecond, &c.Queue.MaxActive, &c.Queue.Paused,
-				&c.Queue.ProofOfWorkBits); err != nil {
+				&c.Queue.ProofOfWorkBits, &c.Queue.Closed); err != nil {
 				return err
 			}
 			c.SaleOpensAt = c.SaleOpensAt.UTC()
@@ -118,12 +118,15 @@ func (s *Store) Catalog(ctx context.Context) ([]engine.Concert, []engine.Schedul
 	return concerts, scheds, nil
 }
 
-// SaveQueueSettings persists a concert's queue settings; engine.ErrConcertNotFound if none.
+// SaveQueueSettings persists a concert's queue settings; engine.ErrConcertNotFound if
+// none. A closed sale stays closed (closed_at keeps its first instant).
 func (s *Store) SaveQueueSettings(ctx context.Context, concertID int64, q engine.QueueSettings) error {
 	tag, err := s.pool.Exec(ctx,
 		`UPDATE concerts SET admit_per_second = $2, max_active = $3, paused = $4,
-			proof_of_work_bits = $5 WHERE id = $1`,
-		concertID, q.AdmitPerSecond, q.MaxActive, q.Paused, q.ProofOfWorkBits)
+			proof_of_work_bits = $5,
+			closed_at = CASE WHEN $6 THEN coalesce(closed_at, now()) ELSE closed_at END
+		 WHERE id = $1`,
+		concertID, q.AdmitPerSecond, q.MaxActive, q.Paused, q.ProofOfWorkBits, q.Closed)
 	if err != nil {
 		return translate(err)
 	}

@@ -21,6 +21,8 @@ import (
 //	       buyer even if Redis forgot the seat was sold
 //	hist   the negative balance_history row
 //	evt    the outbox event the relay publishes later
+//	att    the attempt's name (engine.PaymentFence): if VoidAttempt got there
+//	       first, its primary key undoes everything above
 //	idem   the idempotency key with the answer, last and without ON CONFLICT: a
 //	       repeated key raises a unique violation that undoes everything above
 //
@@ -30,7 +32,7 @@ import (
 // so they cannot deadlock.
 //
 // $1 schedule, $2 seat, $3 reservation, $4 user, $5 amount, $6 key (empty for none),
-// $7 fingerprint. Returns payment id, new balance and time, or no row.
+// $7 fingerprint, $8 attempt (0 for none). Returns payment id, new balance and time, or no row.
 const sellSQL = `
 WITH sched AS (
     SELECT id FROM schedules WHERE id = $1::bigint AND $2::int BETWEEN 1 AND seat_count
@@ -55,6 +57,9 @@ WITH sched AS (
                               'seat', $2, 'userId', $4, 'amount', $5),
            pay.created_at
     FROM pay
+), att AS (
+    INSERT INTO payment_attempts (attempt, reservation_id)
+    SELECT $8::bigint, $3 FROM pay WHERE $8::bigint <> 0
 ), idem AS (
     INSERT INTO idempotency_keys (user_id, key, fingerprint, result)
     SELECT $4, $6::text, $7::text,
@@ -71,10 +76,14 @@ func (s *Store) Sell(ctx context.Context, sale engine.Sale, idem engine.Idempote
 		return engine.Sale{}, engine.ErrInvalidAmount
 	}
 	err := s.pool.QueryRow(ctx, sellSQL, sale.ScheduleID, sale.Seat, sale.ReservationID, sale.UserID,
-		sale.Amount, idem.Key, idem.Fingerprint).Scan(&sale.PaymentID, &sale.Balance, &sale.At)
+		sale.Amount, idem.Key, idem.Fingerprint, sale.Attempt).Scan(&sale.PaymentID, &sale.Balance, &sale.At)
 	if err == nil {
 		sale.At = sale.At.UTC()
+		sale.Attempt = 0
 		return sale, nil
+	}
+	if isUniqueViolation(err, "payment_attempts_pkey") {
+		return engine.Sale{}, errAttemptVoided
 	}
 	if !errors.Is(err, pgx.ErrNoRows) &&
 		!isUniqueViolation(err, "payments_reservation_id_key") &&

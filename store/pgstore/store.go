@@ -29,6 +29,17 @@ type Store struct {
 
 var _ engine.Ledger = (*Store)(nil)
 
+// sessionTimeouts bound every statement of the pool (unless DATABASE_URL sets its
+// own): a payment's statement ends, committed or not, well inside the engine's
+// payment window (10 s), so when the sweeper asks the ledger about a hold whose
+// window ended, the answer cannot change afterwards. lock_timeout keeps a statement
+// stuck behind a lock from using all of it.
+var sessionTimeouts = map[string]string{
+	"statement_timeout":                   "4s",
+	"lock_timeout":                        "2s",
+	"idle_in_transaction_session_timeout": "5s",
+}
+
 // Open connects to the database at url, checks that it answers and applies any
 // pending migrations. Every error names PostgreSQL and fits on one line, because
 // the binary prints it as its only word on a failed start.
@@ -43,6 +54,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// pgxpool's default (max(4, NumCPU)) leaves the server idle while payments
 		// wait on their commit flush; more connections let commits share a flush.
 		cfg.MaxConns = 16
+	}
+	for name, v := range sessionTimeouts {
+		if _, set := cfg.ConnConfig.RuntimeParams[name]; !set {
+			cfg.ConnConfig.RuntimeParams[name] = v
+		}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

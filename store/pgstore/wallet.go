@@ -249,6 +249,12 @@ func (s *Store) PurgeIdempotencyKeys(ctx context.Context, olderThan time.Duratio
 	if err != nil {
 		return 0, translate(err)
 	}
+	// Payment attempts' names (fence.go) are needed no longer than the keys.
+	if _, err := s.pool.Exec(ctx,
+		`DELETE FROM payment_attempts WHERE created_at < now() - $1::bigint * interval '1 microsecond'`,
+		olderThan.Microseconds()); err != nil {
+		return 0, translate(err)
+	}
 	return tag.RowsAffected(), nil
 }
 

@@ -25,6 +25,7 @@ import "strconv"
 //	P:{u<bucket>}:keygen       hash   userID -> user key generation above 1 (user id mod 64 = bucket);
 //	                                  field 0 = bucket loaded from the ledger
 //	P:events                   stream payment.completed events from the outbox
+//	P:closed                   set    ids of closed concerts whose keys were deleted
 //	P:rl:{<key>}               string GCRA theoretical arrival time (us) of one rate limit key
 type keys struct{ prefix string }
 
@@ -63,6 +64,7 @@ func (k keys) usedChallenge(c int64, id string) string { return k.concert(c) + "
 
 func (k keys) reservationIDs() string { return k.prefix + ":ids:reservation" }
 func (k keys) events() string         { return k.prefix + ":events" }
+func (k keys) closed() string         { return k.prefix + ":closed" }
 
 // userKeyGens is one bucket of the user key mirror; each bucket its own hash
 // tag, so key checks spread over a Cluster's masters.

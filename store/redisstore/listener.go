@@ -24,7 +24,8 @@ const expiredChannel = "__keyevent@*__:expired"
 //
 // A Redis Cluster server publishes only the expiries of its own keys, so on Cluster
 // it listens to every master, and returns when their set changes (a failover, a
-// new master) for the caller to listen anew.
+// new master) for the caller to listen anew. On one server, or a Sentinel-managed
+// master, it returns when the server behind the client changes (watchServer).
 //
 // It returns nil when ctx ends, or an error if a subscription fails.
 func (s *Store) ListenExpiries(ctx context.Context, hint func(concertID, scheduleID int64)) error {
@@ -82,6 +83,11 @@ func (s *Store) ListenExpiries(ctx context.Context, hint func(concertID, schedul
 			defer stop()
 			watchMasters(ctx, cc, servers)
 		})
+	} else {
+		wg.Go(func() {
+			defer stop()
+			watchServer(ctx, s.rdb)
+		})
 	}
 	wg.Wait()
 	return nil
@@ -106,6 +112,48 @@ func watchMasters(ctx context.Context, cc *redis.ClusterClient, servers []redis.
 			}
 		}
 	}
+}
+
+// serverCheck is how often a listener on one server (or a Sentinel-managed
+// master) checks that the server it enabled events on is still the one it talks to.
+const serverCheck = 2 * time.Second
+
+// watchServer returns when ctx ends or the server behind rdb is another one (its
+// run_id changed): a Sentinel failover promoted a replica, or Redis restarted.
+// Neither keeps a CONFIG SET, so the caller listens anew and enables events on
+// the server now behind rdb.
+func watchServer(ctx context.Context, rdb redis.UniversalClient) {
+	first := ""
+	t := time.NewTicker(serverCheck)
+	defer t.Stop()
+	for {
+		id, err := runID(ctx, rdb)
+		if err == nil && first == "" {
+			first = id
+		}
+		if err == nil && id != first {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// runID is the server's run_id from INFO server.
+func runID(ctx context.Context, rdb redis.UniversalClient) (string, error) {
+	info, err := rdb.Info(ctx, "server").Result()
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "run_id:"); ok {
+			return v, nil
+		}
+	}
+	return "", nil
 }
 
 // eventServers are the servers whose expiries this store must hear: every

@@ -778,6 +778,21 @@ func TestReservationStateMachine(t *testing.T) {
 			_, err = f.s.BeginPayment(f.ctx, f.token(1), r.ID+1000, t0, t0.Add(window))
 			wantErr(f.t, err, engine.ErrReservationNotFound)
 		}},
+		{"begin a paid reservation with a DONE or dead token", func(f *fixture, r engine.Reservation) {
+			p, err := f.s.BeginPayment(f.ctx, f.token(1), r.ID, t0, t0.Add(window))
+			wantErr(f.t, err, nil)
+			_, err = f.s.BeginPayment(f.ctx, f.token(1), r.ID, t0, t0.Add(window))
+			wantErr(f.t, err, engine.ErrAlreadyPaid) // PAYING
+			if _, err := f.s.CompletePayment(f.ctx, p, t0); err != nil {
+				f.t.Fatal(err)
+			}
+			_, err = f.s.BeginPayment(f.ctx, f.token(1), r.ID, t0, t0.Add(window))
+			wantErr(f.t, err, engine.ErrAlreadyPaid) // PAID, the token DONE
+			tok := f.token(1)
+			tok.Gen = 9
+			_, err = f.s.BeginPayment(f.ctx, tok, r.ID, t0.Add(time.Hour), t0.Add(time.Hour+window))
+			wantErr(f.t, err, engine.ErrAlreadyPaid)
+		}},
 		{"begin with a dead token", func(f *fixture, r engine.Reservation) {
 			tok := f.token(1)
 			tok.Gen = 9

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/concertd/concertd/store/storetest"
+	"github.com/concertd/concertd/test/rushtest"
+)
+
+// TestRushThroughSentinelFailover runs two instances on a Sentinel-managed Redis
+// (REDIS_URL with master_name) and a rush through both, and kills the master with
+// SIGKILL in the middle of it. While the replica is promoted every answer is a
+// 503 (a prober asks all along), service is back within 10 s of the promotion,
+// and afterwards the ledger shows no seat sold twice and money conserved, and no
+// hold outlives its TTL.
+//
+// make soak runs it with SENTINEL_RUSH_USERS buyers (a third as many seats).
+func TestRushThroughSentinelFailover(t *testing.T) {
+	users, seats := 150, 60
+	if n, err := strconv.Atoi(os.Getenv("SENTINEL_RUSH_USERS")); err == nil && n > 0 {
+		users, seats = n, n/3
+	}
+	sentinelRush(t, users, seats)
+}
+
+// sentinelRush is TestRushThroughSentinelFailover with users buyers for seats seats.
+func sentinelRush(t *testing.T, users, seats int) {
+	set := storetest.Sentinel(t)
+	cfg := testConfig(t)
+	cfg.RedisURL = set.URL()
+	const holdTTL = 3 * time.Second
+	cfg.HoldTTL = holdTTL
+	var bases []string
+	for range 2 {
+		bases = append(bases, start(t, cfg).base)
+	}
+	c := rushtest.NewClient(testAdminKey, bases...)
+	ctx := ctxFor(t, 120*time.Second)
+
+	// The prober reads a concert's stats (Redis and the ledger) every 50 ms.
+	probeID, _, err := c.Concert(ctx, 10, 1000, 100, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu                   sync.Mutex
+		wrong                []string
+		killed, promoted, up time.Time
+	)
+	probeCtx, stopProbe := context.WithCancel(ctx)
+	probed := make(chan struct{})
+	go func() {
+		defer close(probed)
+		path := "/api/admin/concerts/" + strconv.FormatInt(probeID, 10) + "/stats"
+		for probeCtx.Err() == nil {
+			for _, b := range bases {
+				r, err := c.DoAt(probeCtx, b, "GET", path, nil, c.Admin()...)
+				now := time.Now()
+				mu.Lock()
+				switch {
+				case err != nil:
+				case r.Status != http.StatusOK && r.Status != http.StatusServiceUnavailable:
+					wrong = append(wrong, r.String())
+				case r.Status == http.StatusOK && !promoted.IsZero() && up.IsZero():
+					up = now
+				}
+				mu.Unlock()
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+
+	res, err := c.Rush(ctx, rushtest.RushConfig{
+		Users: users, Seats: seats, Price: 30000, Charge: 50000, AdmitPerSecond: 100, MaxActive: 1000,
+		During: func(ctx context.Context) {
+			time.Sleep(1500 * time.Millisecond)
+			first, err := set.MasterAddr(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			killed = time.Now()
+			mu.Unlock()
+			if err := set.KillMaster(); err != nil {
+				t.Error(err)
+				return
+			}
+			for ctx.Err() == nil {
+				if a, err := set.MasterAddr(ctx); err == nil && a != first {
+					mu.Lock()
+					promoted = time.Now()
+					mu.Unlock()
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hold the prober until service is back (or the bound has passed).
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		mu.Lock()
+		done := !up.IsZero()
+		mu.Unlock()
+		if done {
+			break
+		}
+	}
+	stopProbe()
+	<-probed
+	mu.Lock()
+	if killed.IsZero() || promoted.IsZero() {
+		t.Fatalf("the master was killed at %v and a replica promoted at %v: the failover did not happen during the rush", killed, promoted)
+	}
+	if len(wrong) > 0 {
+		t.Fatalf("answers other than 200 and 503 around the failover: %v", wrong)
+	}
+	if up.IsZero() || up.Sub(promoted) > 10*time.Second {
+		t.Fatalf("killed %v, promoted %v later, service back %v after the promotion; want within 10s",
+			killed.Format(time.StampMilli), promoted.Sub(killed), up.Sub(promoted))
+	}
+	t.Logf("killed; promoted %v later; service back %v after the promotion", promoted.Sub(killed), up.Sub(promoted))
+	mu.Unlock()
+
+	led, err := rushtest.ReadLedger(ctx, cfg.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := led.Check(res); err != nil {
+		t.Fatal(err)
+	}
+	// Holds the promoted replica never heard of, or that lost their owner, must
+	// free their seats once their TTL is over: nothing stays held.
+	time.Sleep(holdTTL + 2*time.Second)
+	r, err := c.Retry(ctx, "GET", fmt.Sprintf("/api/admin/concerts/%d/stats", res.ConcertID), nil, c.Admin()...)
+	if err != nil || r.Status != http.StatusOK {
+		t.Fatalf("stats: %v %v", r, err)
+	}
+	if r.Int("held") != 0 || r.Int("sold") != led.Sales {
+		t.Fatalf("after the hold TTL: %s; want nothing held and the ledger's %d sales sold", r, led.Sales)
+	}
+	t.Logf("ledger %+v", led)
+}
