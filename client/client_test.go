@@ -96,7 +96,9 @@ func TestEndpoints(t *testing.T) {
 		{"cancel", func(c *Client) (any, error) { return c.Cancel(ctx, "tok", 123) },
 			"DELETE", "/api/reservations/123", "Bearer tok", false, "", 200, `{"reservationId":123,"status":"CANCELLED"}`,
 			Reservation{ReservationID: 123, Status: Cancelled}},
-		{"charge", func(c *Client) (any, error) { return c.Charge(ctx, "uk", ChargeRequest{Amount: 50000, IdempotencyKey: "k1"}) },
+		{"charge", func(c *Client) (any, error) {
+			return c.Charge(ctx, "uk", ChargeRequest{Amount: 50000, IdempotencyKey: "k1"})
+		},
 			"POST", "/api/users/balance/charge", "Bearer uk", false, `{"amount":50000}`, 200, `{"status":"SUCCESS","currentBalance":100000}`,
 			Charged{Status: "SUCCESS", CurrentBalance: 100000}},
 		{"balance", func(c *Client) (any, error) { return c.Balance(ctx, "uk", 1) },

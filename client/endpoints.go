@@ -139,7 +139,7 @@ func (c *Client) Reservation(ctx context.Context, userToken string, reservationI
 func (c *Client) Cancel(ctx context.Context, userToken string, reservationID int64) (Reservation, error) {
 	var v Reservation
 	_, err := c.do(ctx, call{method: "DELETE", path: "/api/reservations/" + id(reservationID), route: "DELETE /api/reservations/{id}",
-		auth: userToken, retry: true}, &v)
+		auth: userToken}, &v)
 	return v, err
 }
 

@@ -57,3 +57,13 @@ func (cl *client) waitActive(ctx context.Context, token string, pollCap, within 
 	defer cancel()
 	return rushtest.WaitActive(ctx, cl.api, token, pollCap, 50*time.Millisecond)
 }
+
+// newcomer creates a user and enters it into a concert's line with its key (and
+// its id, for servers that predate keys).
+func (cl *client) newcomer(ctx context.Context, concertID int64, name, email string) (queueStatus, error) {
+	u, err := cl.api.CreateUser(ctx, concertd.CreateUserRequest{Name: name, Email: email})
+	if err != nil {
+		return queueStatus{}, err
+	}
+	return cl.api.EnterQueue(ctx, u.UserKey, concertd.EnterRequest{ConcertID: concertID, UserID: u.UserID})
+}

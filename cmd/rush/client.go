@@ -203,13 +203,5 @@ func callAnswer[T any](ctx context.Context, cl *client, c call) (T, answer, erro
 // forEach runs f(i) for i in [0, n) on `workers` goroutines and returns the first error.
 var forEach = rushtest.ForEach
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+// sleepCtx waits d or until ctx ends.
+var sleepCtx = rushtest.Sleep

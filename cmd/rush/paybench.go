@@ -53,11 +53,7 @@ func runPayBench(args []string) error {
 	jobs := make([]job, 0, seats)
 	var mu sync.Mutex
 	err = forEach(setupCtx, *users, 64, func(ctx context.Context, i int) error {
-		u, err := cl.api.CreateUser(ctx, concertd.CreateUserRequest{Name: fmt.Sprintf("pay %d", i), Email: fmt.Sprintf("pay-%d-%d@rush.invalid", t0.UnixNano(), i)})
-		if err != nil {
-			return err
-		}
-		q, err := cl.api.EnterQueue(ctx, u.UserKey, concertd.EnterRequest{ConcertID: concertID, UserID: u.UserID})
+		q, err := cl.newcomer(ctx, concertID, fmt.Sprintf("pay %d", i), fmt.Sprintf("pay-%d-%d@rush.invalid", t0.UnixNano(), i))
 		if err != nil {
 			return err
 		}

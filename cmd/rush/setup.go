@@ -71,11 +71,7 @@ func runSetup(args []string) error {
 	tokens := make([]string, *users)
 	tag := fmt.Sprintf("%s-%d", *mode, start.UnixNano())
 	err = forEach(ctx, *users, *concurrency, func(ctx context.Context, i int) error {
-		u, err := cl.api.CreateUser(ctx, concertd.CreateUserRequest{Name: fmt.Sprintf("bench %d", i), Email: fmt.Sprintf("%s-%d@bench.invalid", tag, i)})
-		if err != nil {
-			return err
-		}
-		st, err := cl.api.EnterQueue(ctx, u.UserKey, concertd.EnterRequest{ConcertID: concertID, UserID: u.UserID})
+		st, err := cl.newcomer(ctx, concertID, fmt.Sprintf("bench %d", i), fmt.Sprintf("%s-%d@bench.invalid", tag, i))
 		if err != nil {
 			return err
 		}

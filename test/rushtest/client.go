@@ -232,13 +232,14 @@ func WaitActive(ctx context.Context, api *client.Client, token string, pollCap, 
 		if pollCap > 0 {
 			d = min(d, pollCap)
 		}
-		if err := sleep(ctx, max(d, floor, time.Millisecond)); err != nil {
+		if err := Sleep(ctx, max(d, floor, time.Millisecond)); err != nil {
 			return fmt.Errorf("never admitted: %w", err)
 		}
 	}
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits d or until ctx ends, whichever is first.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

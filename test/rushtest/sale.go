@@ -165,7 +165,7 @@ func (s *Sale) Run(ctx context.Context) {
 		defer close(sampled)
 		for {
 			s.sample(sctx)
-			if sleep(sctx, s.Config.SampleEvery) != nil {
+			if Sleep(sctx, s.Config.SampleEvery) != nil {
 				s.sample(context.Background())
 				return
 			}
@@ -180,7 +180,7 @@ func (s *Sale) Run(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			defer s.Finished.Add(1)
-			if s.Config.Ramp > 0 && sleep(ctx, time.Duration(int64(s.Config.Ramp)*int64(i)/int64(len(s.Users)))) != nil {
+			if s.Config.Ramp > 0 && Sleep(ctx, time.Duration(int64(s.Config.Ramp)*int64(i)/int64(len(s.Users)))) != nil {
 				return
 			}
 			s.shop(ctx, u)
@@ -268,7 +268,7 @@ func (s *Sale) shop(ctx context.Context, u *User) {
 			d = min(d, c.PollCap)
 		}
 		d = max(d, 20*time.Millisecond)
-		if sleep(ctx, d/2+rand.N(d)) != nil {
+		if Sleep(ctx, d/2+rand.N(d)) != nil {
 			s.Waiting.Add(-1)
 			return
 		}
@@ -356,7 +356,7 @@ func (s *Sale) holdSeats(ctx context.Context, u *User) []client.Reservation {
 					// Nothing free: pay for what this buyer holds rather than wait
 					// for more (waiting while holding seats deadlocks the end of the
 					// sale: every hunter holds seats the others wait for).
-					if pending == 0 || len(held) > 0 || sleep(ctx, 100*time.Millisecond) != nil {
+					if pending == 0 || len(held) > 0 || Sleep(ctx, 100*time.Millisecond) != nil {
 						return held
 					}
 					continue
@@ -442,7 +442,7 @@ func (s *Sale) pay(ctx context.Context, u *User, r client.Reservation) {
 				s.lost(unknown)
 				return
 			}
-			_ = sleep(pctx, 100*time.Millisecond)
+			_ = Sleep(pctx, 100*time.Millisecond)
 		case client.IsCode(err, "INSUFFICIENT_BALANCE"):
 			if !s.charge(pctx, u) {
 				return
@@ -499,7 +499,7 @@ func (s *Sale) settled(ctx context.Context, token string, resID int64) (bool, er
 		case client.Expired, client.Cancelled:
 			return false, nil
 		}
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+		if err := Sleep(ctx, 200*time.Millisecond); err != nil {
 			return false, err
 		}
 	}
