@@ -110,6 +110,8 @@ type Request struct {
 	Retry bool
 	// Once sends it once whatever the answer (a readiness probe).
 	Once bool
+	// KeepEncoding leaves a compressed body as it came (tests of encoding).
+	KeepEncoding bool
 }
 
 // Answer is one raw answer, its body decompressed.
@@ -185,7 +187,7 @@ func (c *Client) sendOnce(ctx context.Context, r *Request) (*Answer, error) {
 	}
 	defer resp.Body.Close()
 	var rd io.Reader = resp.Body
-	if resp.Header.Get("Content-Encoding") == "gzip" {
+	if resp.Header.Get("Content-Encoding") == "gzip" && !r.KeepEncoding {
 		zr, err := gzip.NewReader(resp.Body)
 		if err != nil {
 			c.note(route, start, 0, "", err)
