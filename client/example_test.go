@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/concertd/concertd/client"
 )
@@ -118,4 +119,28 @@ func ExampleSolve() {
 	nonce := client.Solve("c1.1764000000.abc", 8)
 	fmt.Println(client.Verify([]byte("c1.1764000000.abc:"+nonce), 8))
 	// Output: true
+}
+
+// A client WithRetries waits out a 503 (as long as Retry-After says, within the
+// cap) and sends the charge again under the same Idempotency-Key, so the server
+// charges it once whatever happened to the first attempt.
+func ExampleWithRetries() {
+	attempts := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		attempts++
+		w.Header().Set("Content-Type", "application/json")
+		if attempts == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `{"code":"UNAVAILABLE","message":"database"}`)
+			return
+		}
+		fmt.Fprint(w, `{"status":"SUCCESS","currentBalance":50000}`)
+	}))
+	defer srv.Close()
+	c := client.New(srv.URL, client.WithRetries(3, 10*time.Millisecond))
+
+	ch, err := c.Charge(context.Background(), "uk-7", client.ChargeRequest{Amount: 50000})
+	fmt.Println(ch.Status, ch.CurrentBalance, err, "after", attempts, "attempts")
+	// Output: SUCCESS 50000 <nil> after 2 attempts
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/concertd/concertd/test/rushtest"
 )
 
 // recorder keeps every answer's latency and outcome by endpoint. A run records a
@@ -119,12 +121,7 @@ func summarize(name string, sorted []time.Duration, elapsed time.Duration, codes
 }
 
 // rate is events per second over a window; 0 for an empty window.
-func rate(n int64, d time.Duration) float64 {
-	if d <= 0 {
-		return 0
-	}
-	return float64(n) / d.Seconds()
-}
+var rate = rushtest.Rate
 
 // bestWindow returns the largest count of events within any `window`-long span of
 // the sorted instants: the sustained peak rate, free of the ramp-up and tail.
