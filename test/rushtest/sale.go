@@ -2,7 +2,6 @@ package rushtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -223,9 +222,13 @@ func (s *Sale) Charged() int64 {
 	return s.charged
 }
 
+// fail records what stopped a buyer, unless the sale had ended by then (sold
+// out, or its deadline): a request cut short or refused after the end is the end,
+// not a failure. Payments pass a context that outlives the sale, so their
+// failures always count.
 func (s *Sale) fail(ctx context.Context, u *User, err error) {
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return // the sale's end, not a failure
+	if ctx.Err() != nil {
+		return
 	}
 	s.mu.Lock()
 	s.errs = append(s.errs, fmt.Errorf("user %d: %w", u.ID, err))
@@ -461,7 +464,7 @@ func (s *Sale) pay(ctx context.Context, u *User, r client.Reservation) {
 		case client.IsCode(err, "RESERVATION_EXPIRED"):
 			return // the hold lapsed under a slow retry; nothing was charged
 		default: // AMOUNT_MISMATCH, TOKEN_EXPIRED...
-			s.fail(ctx, u, fmt.Errorf("pay reservation %d: %w", r.ReservationID, err))
+			s.fail(pctx, u, fmt.Errorf("pay reservation %d: %w", r.ReservationID, err))
 			return
 		}
 	}
