@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 
+	"github.com/concertd/concertd/client"
 	"github.com/concertd/concertd/engine"
 	"github.com/concertd/concertd/engine/clock"
 	"github.com/concertd/concertd/store/memstore"
@@ -33,14 +35,14 @@ var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 // fasthttp server on an in-memory listener, so tests cross the same code a client
 // does: server limits, error handler, router, middleware, handlers.
 type harness struct {
-	t      testing.TB
-	mr     *miniredis.Miniredis
-	clk    *clock.Simulated
-	e      *engine.Engine
-	srv    *Server
-	client *fasthttp.Client
-	dial   func() (net.Conn, error)
-	keys   *sync.Map // userID -> the user key POST /api/users answered (shared by copies)
+	t    testing.TB
+	mr   *miniredis.Miniredis
+	clk  *clock.Simulated
+	e    *engine.Engine
+	srv  *Server
+	api  *client.Client
+	dial func() (net.Conn, error)
+	keys *sync.Map // userID -> the user key POST /api/users answered (shared by copies)
 }
 
 func newHarness(t testing.TB) *harness {
@@ -83,11 +85,18 @@ func startHarnessWith(t testing.TB, lim Limiter, limits *RateLimits, opt func(*O
 
 	ln := fasthttputil.NewInmemoryListener()
 	serve(t, srv.HTTPServer(), ln)
-	client := &fasthttp.Client{
-		Dial:                func(string) (net.Conn, error) { return ln.Dial() },
-		MaxResponseBodySize: 64 << 20,
+	return &harness{t: t, mr: mr, clk: clk, e: e, srv: srv, api: apiOver(ln.Dial, 0), dial: ln.Dial, keys: &sync.Map{}}, ln
+}
+
+// apiOver is the client/ package over connections from dial, at most maxConns at
+// once (0: no limit). It asks for no compression unless a test does.
+func apiOver(dial func() (net.Conn, error), maxConns int) *client.Client {
+	tr := &http.Transport{
+		DialContext:        func(context.Context, string, string) (net.Conn, error) { return dial() },
+		DisableCompression: true,
+		MaxConnsPerHost:    maxConns,
 	}
-	return &harness{t: t, mr: mr, clk: clk, e: e, srv: srv, client: client, dial: ln.Dial, keys: &sync.Map{}}, ln
+	return client.New("http://concertd.test", client.WithHTTPClient(&http.Client{Transport: tr, Timeout: 10 * time.Second}))
 }
 
 // serve runs hs on ln until the test ends, then shuts it down and waits for Serve
@@ -145,25 +154,20 @@ func (h *harness) do(method, path, body string, headers ...string) response {
 // request is do for a subtest, which must fail itself and not its parent.
 func (h *harness) request(t testing.TB, method, path, body string, headers ...string) response {
 	t.Helper()
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI("http://concertd.test" + path)
-	req.Header.SetMethod(method)
+	req := &client.Request{Method: method, Path: path, Header: http.Header{}, KeepEncoding: true}
 	if body != "" {
-		req.Header.SetContentType("application/json")
-		req.SetBodyString(body)
+		req.Body = []byte(body)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	if err := h.client.DoTimeout(req, resp, 10*time.Second); err != nil {
+	a, err := h.api.Send(context.Background(), req)
+	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
-	r := response{status: resp.StatusCode(), body: append([]byte(nil), resp.Body()...), headers: map[string]string{}}
-	for k, v := range resp.Header.All() {
-		r.headers[strings.ToLower(string(k))] = string(v)
+	r := response{status: a.Status, body: a.Body, headers: map[string]string{}}
+	for k := range a.Header {
+		r.headers[strings.ToLower(k)] = a.Header.Get(k)
 	}
 	return r
 }

@@ -28,9 +28,9 @@ func buildHarnessListener(t *testing.T, lim Limiter, limits RateLimits) (*harnes
 // fromAddress returns a copy of h whose connections come from ip.
 func fromAddress(h *harness, ln *fasthttputil.InmemoryListener, ip string) *harness {
 	c := *h
-	c.client = &fasthttp.Client{Dial: func(string) (net.Conn, error) {
+	c.api = apiOver(func() (net.Conn, error) {
 		return ln.DialWithLocalAddr(&net.TCPAddr{IP: net.ParseIP(ip), Port: 40000})
-	}}
+	}, 0)
 	return &c
 }
 
@@ -230,10 +230,8 @@ func TestVerifiedTokenDoesNotOutliveItsRequest(t *testing.T) {
 	h := buildHarness(t, &fakeLimiter{ok: true}, DefaultRateLimits())
 	f := h.fixture()
 	one := *h
-	one.client = &fasthttp.Client{Dial: h.client.Dial, MaxConnsPerHost: 1}
 	var dials atomic.Int64
-	dial := one.client.Dial
-	one.client.Dial = func(addr string) (net.Conn, error) { dials.Add(1); return dial(addr) }
+	one.api = apiOver(func() (net.Conn, error) { dials.Add(1); return h.dial() }, 1)
 	forged := f.token[:len(f.token)-2] + "AA"
 	if forged == f.token {
 		forged = f.token[:len(f.token)-2] + "BB"

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -155,26 +152,4 @@ func flip(s string) string {
 		b[0] = 'A'
 	}
 	return string(b)
-}
-
-// rawRequest sends bytes as they are, for requests net/http refuses to write
-// (control characters, unescaped paths), and reads one answer.
-func rawRequest(base string, raw []byte) (int, string, error) {
-	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), 5*time.Second)
-	if err != nil {
-		return 0, "", err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := conn.Write(raw); err != nil {
-		return 0, "", err
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	buf := make([]byte, 300)
-	n, _ := resp.Body.Read(buf)
-	return resp.StatusCode, string(buf[:n]), nil
 }

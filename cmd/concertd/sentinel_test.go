@@ -77,7 +77,7 @@ func sentinelRush(t *testing.T, users, seats int) {
 		}
 	}()
 
-	res, err := c.Rush(ctx, rushtest.RushConfig{
+	sale, err := c.Rush(ctx, rushtest.Config{
 		Users: users, Seats: seats, Price: 30000, Charge: 50000, AdmitPerSecond: 100, MaxActive: 1000,
 		During: func(ctx context.Context) {
 			time.Sleep(1500 * time.Millisecond)
@@ -132,17 +132,15 @@ func sentinelRush(t *testing.T, users, seats int) {
 	t.Logf("killed; promoted %v later; service back %v after the promotion", promoted.Sub(killed), up.Sub(promoted))
 	mu.Unlock()
 
-	led, err := rushtest.ReadLedger(ctx, cfg.DatabaseURL)
-	if err != nil {
+	inv := sale.Check(ctx, cfg.DatabaseURL)
+	if err := inv.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := led.Check(res); err != nil {
-		t.Fatal(err)
-	}
+	led := inv.Ledger
 	// Holds the promoted replica never heard of, or that lost their owner, must
 	// free their seats once their TTL is over: nothing stays held.
 	time.Sleep(holdTTL + 2*time.Second)
-	r, err := c.Retry(ctx, "GET", fmt.Sprintf("/api/admin/concerts/%d/stats", res.ConcertID), nil, c.Admin()...)
+	r, err := c.Retry(ctx, "GET", fmt.Sprintf("/api/admin/concerts/%d/stats", sale.ConcertID), nil, c.Admin()...)
 	if err != nil || r.Status != http.StatusOK {
 		t.Fatalf("stats: %v %v", r, err)
 	}

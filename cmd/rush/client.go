@@ -1,32 +1,34 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"sync"
+	"io"
+	"net/http"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	concertd "github.com/concertd/concertd/client"
+	"github.com/concertd/concertd/test/rushtest"
 )
 
-// client talks to one concertd over keep-alive connections and records every
-// answer's latency and status under an endpoint name. It uses fasthttp's client
-// because the load generator shares the machine with the server: net/http's
-// client costs noticeably more CPU per request.
+// client is one concertd as the load driver sees it: the client/ package (api)
+// over fasthttp connections, every answer's latency and status recorded under
+// its route in stats, and at most `concurrency` requests in flight.
 type client struct {
-	hc       *fasthttp.HostClient
+	api      *concertd.Client
+	addr     string
 	adminKey string
 	stats    *recorder
-	timeout  time.Duration
-	// slots bounds the requests in flight across every user goroutine.
-	slots chan struct{}
 }
 
 func newClient(addr, adminKey string, concurrency int, rec *recorder) *client {
-	return &client{
+	cl := &client{addr: addr, adminKey: adminKey, stats: rec}
+	tr := &fastTransport{
 		hc: &fasthttp.HostClient{
 			Addr:                addr,
 			MaxConns:            concurrency + 8,
@@ -35,15 +37,70 @@ func newClient(addr, adminKey string, concurrency int, rec *recorder) *client {
 			MaxIdleConnDuration: time.Minute,
 			MaxConnWaitTimeout:  30 * time.Second,
 		},
-		adminKey: adminKey,
-		stats:    rec,
-		timeout:  15 * time.Second,
-		slots:    make(chan struct{}, concurrency),
+		timeout: 15 * time.Second,
+		slots:   make(chan struct{}, concurrency),
 	}
+	cl.api = concertd.New("http://"+addr, concertd.WithHTTPClient(&http.Client{Transport: tr}), concertd.WithAdminKey(adminKey),
+		concertd.WithObserver(func(o concertd.Observation) {
+			code := o.Code
+			if o.Status == 0 {
+				code = "TRANSPORT"
+			}
+			cl.stats.record(o.Route, o.Took, o.Status, code)
+		}))
+	return cl
 }
 
-// answer is one HTTP answer: the status, the body (gunzipped) and the contract's
-// error code when the status is not 2xx.
+// fastTransport sends net/http requests over fasthttp's client, because the load
+// generator shares the machine with the server: net/http's transport costs
+// noticeably more CPU per request. A request waits for one of the slots (bounding
+// the requests in flight across every user goroutine) only while its context
+// lives; once sent, it is always awaited, so the report never loses an outcome.
+type fastTransport struct {
+	hc      *fasthttp.HostClient
+	timeout time.Duration
+	slots   chan struct{}
+}
+
+func (t *fastTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	select {
+	case t.slots <- struct{}{}:
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
+	defer func() { <-t.slots }()
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod(r.Method)
+	req.SetRequestURI(r.URL.String())
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if r.Body != nil {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		req.SetBodyRaw(b)
+	}
+	if err := t.hc.DoTimeout(req, resp, t.timeout); err != nil {
+		return nil, err
+	}
+	h := http.Header{}
+	for k, v := range resp.Header.All() {
+		h.Add(string(k), string(v))
+	}
+	body := append([]byte(nil), resp.Body()...)
+	return &http.Response{StatusCode: resp.StatusCode(), Header: h, Body: io.NopCloser(bytes.NewReader(body)),
+		ContentLength: int64(len(body)), Request: r}, nil
+}
+
+// answer is one HTTP answer: the status, the body and the contract's error code
+// when the status is not 2xx.
 type answer struct {
 	Status int
 	Body   []byte
@@ -55,6 +112,8 @@ func (a answer) ok() bool { return a.Status >= 200 && a.Status < 300 }
 // errTransport is a request that got no HTTP answer at all.
 var errTransport = errors.New("no answer")
 
+// call is one raw request, for what the typed client does not cover (GET
+// /metrics) or where the caller reads the answer itself.
 type call struct {
 	endpoint string // name in the report, e.g. "POST /api/reservations"
 	method   string
@@ -62,93 +121,37 @@ type call struct {
 	token    string
 	admin    bool
 	body     any // marshalled with encoding/json; nil for none
-	gzip     bool
 	idemKey  string
-	// scan, if set, reads a 2xx body in place, before the response is released;
-	// the answer then carries no Body. For seat maps: a 20,000-seat map is a
-	// megabyte of JSON, and copying it for each of thousands of shoppers makes the
-	// load driver's garbage collector, not the server, the limit.
-	scan func(body []byte)
 }
 
-// gunzipBufs holds buffers for scanned bodies, so a megabyte seat map does not
-// allocate a megabyte each time.
-var gunzipBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
-
-// do sends c and waits for the answer, honouring ctx only while waiting for a slot:
-// once sent, a request is always awaited so the report never loses an outcome.
+// do sends c once and returns its answer.
 func (cl *client) do(ctx context.Context, c call) (answer, error) {
-	select {
-	case cl.slots <- struct{}{}:
-	case <-ctx.Done():
-		return answer{}, ctx.Err()
-	}
-	defer func() { <-cl.slots }()
-
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.Header.SetMethod(c.method)
-	req.SetRequestURI("http://" + cl.hc.Addr + c.path)
+	r := &concertd.Request{Method: c.method, Path: c.path, Route: c.endpoint, Header: http.Header{}}
 	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+		r.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	if c.admin {
-		req.Header.Set("X-Admin-Key", cl.adminKey)
+		r.Header.Set("X-Admin-Key", cl.adminKey)
 	}
 	if c.idemKey != "" {
-		req.Header.Set("Idempotency-Key", c.idemKey)
-	}
-	if c.gzip {
-		req.Header.Set("Accept-Encoding", "gzip")
+		r.Header.Set("Idempotency-Key", c.idemKey)
 	}
 	if c.body != nil {
 		b, err := json.Marshal(c.body)
 		if err != nil {
 			return answer{}, err
 		}
-		req.Header.SetContentType("application/json")
-		req.SetBodyRaw(b)
+		r.Body = b
 	}
-	start := time.Now()
-	err := cl.hc.DoTimeout(req, resp, cl.timeout)
-	took := time.Since(start)
+	a, err := cl.api.Send(ctx, r)
 	if err != nil {
-		cl.stats.record(c.endpoint, took, 0, "TRANSPORT")
 		return answer{}, fmt.Errorf("%s %s: %w: %v", c.method, c.path, errTransport, err)
 	}
-	a := answer{Status: resp.StatusCode()}
-	if c.scan != nil && a.ok() {
-		body := resp.Body()
-		if string(resp.Header.ContentEncoding()) == "gzip" {
-			bp := gunzipBufs.Get().(*[]byte)
-			defer gunzipBufs.Put(bp)
-			if *bp, err = fasthttp.AppendGunzipBytes((*bp)[:0], body); err == nil {
-				body = *bp
-			}
-		}
-		c.scan(body)
-		cl.stats.record(c.endpoint, took, a.Status, "")
-		return a, nil
+	out := answer{Status: a.Status, Body: a.Body}
+	if !out.ok() {
+		out.Code = concertd.CodeOf(a.Err())
 	}
-	body, err := resp.BodyUncompressed()
-	if err != nil {
-		body = resp.Body()
-	}
-	a.Body = append([]byte(nil), body...)
-	if !a.ok() {
-		var e struct {
-			Code string `json:"code"`
-		}
-		_ = json.Unmarshal(a.Body, &e)
-		a.Code = e.Code
-		if a.Code == "" {
-			a.Code = strconv.Itoa(a.Status)
-		}
-	}
-	cl.stats.record(c.endpoint, took, a.Status, a.Code)
-	return a, nil
+	return out, nil
 }
 
 // decode reads a 2xx answer into v, or returns an error naming the status and code.
@@ -169,39 +172,36 @@ func truncate(b []byte, n int) string {
 	return string(b)
 }
 
-// forEach runs f(i) for i in [0, n) on `workers` goroutines and returns the first error.
-func forEach(ctx context.Context, n, workers int, f func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
-		next  = make(chan int)
-	)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := f(ctx, i); err != nil {
-					once.Do(func() { first = err; cancel() })
-				}
-			}
-		}()
+// callJSON runs one call and decodes its JSON answer into a T; what names the call
+// in a decode error.
+func callJSON[T any](ctx context.Context, cl *client, c call, what string) (T, error) {
+	var v T
+	a, err := cl.do(ctx, c)
+	if err != nil {
+		return v, err
 	}
-feed:
-	for i := 0; i < n; i++ {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
+	if err := a.decode(&v); err != nil {
+		return v, fmt.Errorf("%s: %w", what, err)
 	}
-	close(next)
-	wg.Wait()
-	if first == nil && ctx.Err() != nil {
-		first = ctx.Err()
-	}
-	return first
+	return v, nil
 }
+
+// callAnswer runs one call whose refusals the caller handles itself: it returns the
+// answer, and a T decoded from it only when the answer is a success.
+func callAnswer[T any](ctx context.Context, cl *client, c call) (T, answer, error) {
+	var v T
+	a, err := cl.do(ctx, c)
+	if err != nil {
+		return v, a, err
+	}
+	if a.ok() {
+		err = a.decode(&v)
+	}
+	return v, a, err
+}
+
+// forEach runs f(i) for i in [0, n) on `workers` goroutines and returns the first error.
+var forEach = rushtest.ForEach
+
+// sleepCtx waits d or until ctx ends.
+var sleepCtx = rushtest.Sleep

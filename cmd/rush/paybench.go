@@ -10,6 +10,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	concertd "github.com/concertd/concertd/client"
+	"github.com/concertd/concertd/test/rushtest"
 )
 
 // runPayBench measures POST /api/payments alone: the untimed setup makes -users
@@ -50,28 +53,21 @@ func runPayBench(args []string) error {
 	jobs := make([]job, 0, seats)
 	var mu sync.Mutex
 	err = forEach(setupCtx, *users, 64, func(ctx context.Context, i int) error {
-		id, err := cl.createUser(ctx, fmt.Sprintf("pay %d", i), fmt.Sprintf("pay-%d-%d@rush.invalid", t0.UnixNano(), i))
-		if err != nil {
-			return err
-		}
-		q, err := cl.enter(ctx, id, concertID)
+		q, err := cl.newcomer(ctx, concertID, fmt.Sprintf("pay %d", i), fmt.Sprintf("pay-%d-%d@rush.invalid", t0.UnixNano(), i))
 		if err != nil {
 			return err
 		}
 		tokens[i] = q.UserToken
-		if _, err := cl.charge(ctx, q.UserToken, int64(price**perUser)); err != nil {
+		if _, err := cl.api.Charge(ctx, q.UserToken, concertd.ChargeRequest{Amount: int64(price * *perUser)}); err != nil {
 			return err
 		}
 		if err := cl.waitActive(ctx, q.UserToken, 200*time.Millisecond, 60*time.Second); err != nil {
 			return err
 		}
 		for k := 0; k < *perUser; k++ {
-			r, a, err := cl.hold(ctx, q.UserToken, scheduleID, i**perUser+k+1)
+			r, err := cl.api.Hold(ctx, q.UserToken, concertd.HoldRequest{ScheduleID: scheduleID, SeatNumber: i**perUser + k + 1})
 			if err != nil {
-				return err
-			}
-			if a.Status != 201 {
-				return fmt.Errorf("hold: HTTP %d %s", a.Status, a.Code)
+				return fmt.Errorf("hold: %w", err)
 			}
 			mu.Lock()
 			jobs = append(jobs, job{i, q.UserToken, r.ReservationID})
@@ -90,8 +86,7 @@ func runPayBench(args []string) error {
 
 	// Timed part: only payments.
 	rec2 := newRecorder()
-	cl.stats = rec2
-	cl.slots = make(chan struct{}, *concurrency)
+	cl = newClient(*addr, *adminKey, *concurrency, rec2)
 	ctx, cancelRun := context.WithTimeout(context.Background(), *duration)
 	defer cancelRun()
 	var paidN atomic.Int64
@@ -103,8 +98,8 @@ func runPayBench(args []string) error {
 		if *idem {
 			key = fmt.Sprintf("pb-%d", j.res)
 		}
-		_, a, err := cl.pay(ctx, j.token, j.res, price, key)
-		if err == nil && a.Status == 201 {
+		_, err := cl.api.Pay(ctx, j.token, concertd.PayRequest{ReservationID: j.res, PaymentAmount: price, IdempotencyKey: key})
+		if err == nil {
 			paidN.Add(1)
 			mu.Lock()
 			at = append(at, time.Now())
@@ -127,18 +122,18 @@ func runPayBench(args []string) error {
 	}
 	var balances atomic.Int64
 	err = forEach(cctx, *users, 64, func(ctx context.Context, i int) error {
-		b, err := cl.balance(ctx, tokens[i])
-		balances.Add(b)
+		b, err := cl.api.Balance(ctx, tokens[i], 1)
+		balances.Add(b.CurrentBalance)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	charged := int64(*users) * price * int64(*perUser)
-	m := moneyCheck{Charged: charged, FinalBalances: balances.Load(), Paid: paidN.Load() * price}
+	m := rushtest.MoneyCheck{Charged: charged, FinalBalances: balances.Load(), Paid: paidN.Load() * price}
 	fmt.Printf("check: stats sold %d == payments %d: %v; money charged %d - balances %d == paid %d: %v\n",
-		st.Sold, paidN.Load(), st.Sold == paidN.Load(), m.Charged, m.FinalBalances, m.Paid, m.ok())
-	if st.Sold != paidN.Load() || !m.ok() {
+		st.Sold, paidN.Load(), st.Sold == paidN.Load(), m.Charged, m.FinalBalances, m.Paid, m.OK())
+	if st.Sold != paidN.Load() || !m.OK() {
 		return fmt.Errorf("paybench check failed")
 	}
 	return nil

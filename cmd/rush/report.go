@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/concertd/concertd/test/rushtest"
 )
 
 // recorder keeps every answer's latency and outcome by endpoint. A run records a
@@ -119,12 +121,7 @@ func summarize(name string, sorted []time.Duration, elapsed time.Duration, codes
 }
 
 // rate is events per second over a window; 0 for an empty window.
-func rate(n int64, d time.Duration) float64 {
-	if d <= 0 {
-		return 0
-	}
-	return float64(n) / d.Seconds()
-}
+var rate = rushtest.Rate
 
 // bestWindow returns the largest count of events within any `window`-long span of
 // the sorted instants: the sustained peak rate, free of the ramp-up and tail.
@@ -163,87 +160,4 @@ func formatCodes(m map[string]int) string {
 		parts[i] = fmt.Sprintf("%s×%d", k, m[k])
 	}
 	return strings.Join(parts, " ")
-}
-
-// admissionSample is one read of the concert's stats during the sale. The server
-// read its counts at some instant between Sent and Recv.
-type admissionSample struct {
-	Sent, Recv                time.Time
-	Admitted, Active, Waiting int64
-}
-
-// admissionCheck is what the samples say about admission against the concert's
-// settings: at most admitPerSecond a second (the token bucket holds at most one
-// second's worth, so over any span T at most rate×(T+1)), never more than
-// maxActive ACTIVE at once.
-type admissionCheck struct {
-	Rate, MaxActive int
-	Samples         int
-	Admitted        int64         // from the first sample to the last
-	Span            time.Duration // first admission to the last sample with anyone waiting
-	SpanAdmitted    int64
-	Average         float64 // SpanAdmitted / Span
-	Best1s, Best5s  float64 // highest rate between samples at least 1 s (5 s) apart
-	Excess          int64   // largest count above the bound over any two samples; > 0 breaks the rate
-	PeakActive      int64
-	AtCap           int // samples with active == maxActive
-}
-
-func (a admissionCheck) ok() bool {
-	return a.Samples >= 2 && a.Excess <= 0 && a.PeakActive <= int64(a.MaxActive)
-}
-
-func checkAdmission(ss []admissionSample, admitPerSecond, maxActive int) admissionCheck {
-	a := admissionCheck{Rate: admitPerSecond, MaxActive: maxActive, Samples: len(ss), Excess: math.MinInt64}
-	if len(ss) == 0 {
-		return a
-	}
-	a.Admitted = ss[len(ss)-1].Admitted - ss[0].Admitted
-	for _, s := range ss {
-		a.PeakActive = max(a.PeakActive, s.Active)
-		if s.Active >= int64(maxActive) {
-			a.AtCap++
-		}
-	}
-	// The bound for every pair: the widest the server-side interval can have been
-	// is from the earlier request's sending to the later one's answer.
-	for i := range ss {
-		for j := i + 1; j < len(ss); j++ {
-			t := ss[j].Recv.Sub(ss[i].Sent).Seconds()
-			bound := int64(math.Floor(float64(admitPerSecond) * (t + 1)))
-			a.Excess = max(a.Excess, ss[j].Admitted-ss[i].Admitted-bound)
-		}
-	}
-	best := func(w time.Duration) float64 {
-		r, j := 0.0, 0
-		for i := range ss {
-			for j < len(ss) && ss[j].Recv.Sub(ss[i].Recv) < w {
-				j++
-			}
-			if j == len(ss) {
-				break
-			}
-			r = max(r, rate(ss[j].Admitted-ss[i].Admitted, ss[j].Recv.Sub(ss[i].Recv)))
-		}
-		return r
-	}
-	a.Best1s, a.Best5s = best(time.Second), best(5*time.Second)
-	// The average while admission was limited by the settings, not by demand:
-	// from the first sample after admission began to the last one that still saw
-	// someone waiting.
-	first, last := -1, -1
-	for i, s := range ss {
-		if first < 0 && i > 0 && s.Admitted > ss[0].Admitted {
-			first = i - 1
-		}
-		if s.Waiting > 0 {
-			last = i
-		}
-	}
-	if first >= 0 && last > first {
-		a.Span = ss[last].Recv.Sub(ss[first].Recv)
-		a.SpanAdmitted = ss[last].Admitted - ss[first].Admitted
-		a.Average = rate(a.SpanAdmitted, a.Span)
-	}
-	return a
 }

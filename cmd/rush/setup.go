@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	concertd "github.com/concertd/concertd/client"
 	"github.com/concertd/concertd/engine"
 )
 
@@ -71,11 +72,7 @@ func runSetup(args []string) error {
 	tokens := make([]string, *users)
 	tag := fmt.Sprintf("%s-%d", *mode, start.UnixNano())
 	err = forEach(ctx, *users, *concurrency, func(ctx context.Context, i int) error {
-		uid, err := cl.createUser(ctx, fmt.Sprintf("bench %d", i), fmt.Sprintf("%s-%d@bench.invalid", tag, i))
-		if err != nil {
-			return err
-		}
-		st, err := cl.enter(ctx, uid, concertID)
+		st, err := cl.newcomer(ctx, concertID, fmt.Sprintf("bench %d", i), fmt.Sprintf("%s-%d@bench.invalid", tag, i))
 		if err != nil {
 			return err
 		}
@@ -99,14 +96,11 @@ func runSetup(args []string) error {
 		got := 0
 		perm := rand.Perm(*seats)[:min(*held, *seats)]
 		err = forEach(ctx, len(perm), *concurrency, func(ctx context.Context, i int) error {
-			_, a, err := cl.hold(ctx, tokens[i%len(tokens)], scheduleID, perm[i]+1)
-			if err != nil {
-				return err
+			_, err := cl.api.Hold(ctx, tokens[i%len(tokens)], concertd.HoldRequest{ScheduleID: scheduleID, SeatNumber: perm[i] + 1})
+			if concertd.StatusOf(err) == 0 && err != nil || concertd.StatusOf(err) >= 500 {
+				return fmt.Errorf("hold: %w", err)
 			}
-			if a.Status >= 500 {
-				return fmt.Errorf("hold: HTTP %d %s", a.Status, a.Code)
-			}
-			if a.ok() {
+			if err == nil {
 				mu.Lock()
 				got++
 				mu.Unlock()
@@ -122,16 +116,13 @@ func runSetup(args []string) error {
 		const perUser, price = 4, 50000
 		lines := make([]string, *users*perUser)
 		err = forEach(ctx, *users, *concurrency, func(ctx context.Context, i int) error {
-			if _, err := cl.charge(ctx, tokens[i], perUser*price); err != nil {
+			if _, err := cl.api.Charge(ctx, tokens[i], concertd.ChargeRequest{Amount: perUser * price}); err != nil {
 				return err
 			}
 			for k := 0; k < perUser; k++ {
-				r, a, err := cl.hold(ctx, tokens[i], scheduleID, i*perUser+k+1)
+				r, err := cl.api.Hold(ctx, tokens[i], concertd.HoldRequest{ScheduleID: scheduleID, SeatNumber: i*perUser + k + 1})
 				if err != nil {
-					return err
-				}
-				if a.Status != 201 {
-					return fmt.Errorf("hold: HTTP %d %s", a.Status, a.Code)
+					return fmt.Errorf("hold: %w", err)
 				}
 				lines[i*perUser+k] = fmt.Sprintf("%s %d %d", tokens[i], r.ReservationID, r.Price)
 			}
@@ -177,8 +168,9 @@ func setupIssue(ctx context.Context, cl *client, concertID int64, users, concurr
 		ids = make([]int64, users)
 		tag := fmt.Sprintf("issue-%d", start.UnixNano())
 		err := forEach(ctx, users, concurrency, func(ctx context.Context, i int) error {
-			id, err := cl.createUser(ctx, fmt.Sprintf("bench %d", i), fmt.Sprintf("%s-%d@bench.invalid", tag, i))
-			ids[i] = id
+			u, err := cl.api.CreateUser(ctx, concertd.CreateUserRequest{Name: fmt.Sprintf("bench %d", i), Email: fmt.Sprintf("%s-%d@bench.invalid", tag, i)})
+			ids[i] = u.UserID
+			userKeys.Store(u.UserID, u.UserKey)
 			return err
 		})
 		if err != nil {

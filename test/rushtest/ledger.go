@@ -40,9 +40,10 @@ func ReadLedger(ctx context.Context, url string) (Ledger, error) {
 }
 
 // Check returns the first broken invariant: a seat sold twice, money created or
-// lost, a payment without its sale, or a payment the buyer was told about that
-// the database does not have.
-func (l Ledger) Check(r RushResult) error {
+// lost, a payment without its sale, or a payment a buyer was told about that the
+// database does not have. told are the payments buyers were told of and charged
+// what they were told was charged (0: not known).
+func (l Ledger) Check(told []Purchase, charged int64) error {
 	switch {
 	case l.Sales != l.DistinctSeats:
 		return fmt.Errorf("a seat was sold twice: %d sales of %d distinct seats", l.Sales, l.DistinctSeats)
@@ -54,13 +55,13 @@ func (l Ledger) Check(r RushResult) error {
 		return fmt.Errorf("money is not conserved: balances %d + payments %d != charges %d", l.Balances, l.PaymentsTotal, l.Charges)
 	case -l.PaymentHistory != l.PaymentsTotal:
 		return fmt.Errorf("balance history records %d paid, payments %d", -l.PaymentHistory, l.PaymentsTotal)
-	case r.Charged != 0 && l.Charges != r.Charged:
-		return fmt.Errorf("buyers were told %d was charged, the ledger has %d", r.Charged, l.Charges)
-	case int64(len(r.Purchases)) > l.Payments:
-		return fmt.Errorf("buyers were told of %d payments, the ledger has %d: a payment was lost", len(r.Purchases), l.Payments)
+	case charged != 0 && l.Charges != charged:
+		return fmt.Errorf("buyers were told %d was charged, the ledger has %d", charged, l.Charges)
+	case int64(len(told)) > l.Payments:
+		return fmt.Errorf("buyers were told of %d payments, the ledger has %d: a payment was lost", len(told), l.Payments)
 	}
 	seen := map[int]int64{}
-	for _, p := range r.Purchases {
+	for _, p := range told {
 		if u, dup := seen[p.Seat]; dup {
 			return fmt.Errorf("seat %d was sold to users %d and %d", p.Seat, u, p.UserID)
 		}
