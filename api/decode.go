@@ -320,9 +320,10 @@ func decodeCreateConcert(body []byte) (engine.NewConcert, error) {
 		SaleOpensAt *string            `json:"saleOpensAt"`
 		Queue       *queueSettingsWire `json:"queue"`
 		Schedules   []*struct {
-			Date      *string      `json:"concertDate"`
-			SeatCount *wholeNumber `json:"seatCount"`
-			Price     *wholeNumber `json:"price"`
+			Date      *string        `json:"concertDate"`
+			SeatCount *wholeNumber   `json:"seatCount"`
+			Price     *wholeNumber   `json:"price"`
+			Sections  []*sectionWire `json:"sections"`
 		} `json:"schedules"`
 	}
 	if err := decodeObject(body, &w); err != nil {
@@ -375,6 +376,17 @@ func decodeCreateConcert(body []byte) (engine.NewConcert, error) {
 		}
 		if _, err := time.Parse(time.DateOnly, *s.Date); err != nil {
 			return engine.NewConcert{}, engine.Errorf(engine.CodeBadRequest, "schedules[%d].concertDate must be YYYY-MM-DD", i)
+		}
+		if s.Sections != nil {
+			if s.SeatCount != nil || s.Price != nil {
+				return engine.NewConcert{}, engine.Errorf(engine.CodeBadRequest, "schedules[%d] gives sections or seatCount and price, not both", i)
+			}
+			secs, err := decodeSections(i, s.Sections)
+			if err != nil {
+				return engine.NewConcert{}, err
+			}
+			c.Schedules[i] = engine.NewSchedule{Date: *s.Date, Sections: secs}
+			continue
 		}
 		if s.SeatCount == nil || s.SeatCount.big || s.SeatCount.n < 1 || s.SeatCount.n > engine.MaxSeatCount {
 			return engine.NewConcert{}, engine.Errorf(engine.CodeBadRequest, "schedules[%d].seatCount must be 1 to %d", i, engine.MaxSeatCount)

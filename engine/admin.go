@@ -49,6 +49,14 @@ func (e *Engine) CreateConcert(ctx context.Context, c NewConcert) (Concert, []Sc
 		if _, err := time.Parse(time.DateOnly, s.Date); err != nil {
 			return Concert{}, nil, Errorf(CodeBadRequest, "schedules[%d].concertDate must be YYYY-MM-DD", i)
 		}
+		if len(s.Sections) > 0 {
+			n, err := checkSections(i, s.Sections)
+			if err != nil {
+				return Concert{}, nil, err
+			}
+			c.Schedules[i].SeatCount, c.Schedules[i].Price = n, s.Sections[0].Price
+			continue
+		}
 		if s.SeatCount < 1 || s.SeatCount > MaxSeatCount {
 			return Concert{}, nil, Errorf(CodeBadRequest, "schedules[%d].seatCount must be 1 to %d", i, MaxSeatCount)
 		}
@@ -59,6 +67,9 @@ func (e *Engine) CreateConcert(ctx context.Context, c NewConcert) (Concert, []Sc
 	concert, schedules, err := e.ledger.CreateConcert(ctx, c)
 	if err != nil {
 		return Concert{}, nil, err
+	}
+	for i := range schedules {
+		schedules[i].normalize()
 	}
 	e.catalog.put(concert, schedules)
 	if err := e.queue.Configure(ctx, QueueConfig{ConcertID: concert.ID, SaleOpensAt: concert.SaleOpensAt, Settings: concert.Queue}); err != nil {

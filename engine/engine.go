@@ -85,6 +85,7 @@ type Engine struct {
 	ledger   Ledger
 	queue    Queue
 	seats    Seats
+	best     BestSeats // nil when seats does not implement it
 	signer   signer
 	catalog  *catalog
 	seatMaps seatMapCache
@@ -112,6 +113,7 @@ func New(cfg Config, clk clock.Clock, ledger Ledger, queue Queue, seats Seats) *
 		signer:    newSigner(cfg.Secret),
 		sweepHint: make(chan sweepTarget, 1024),
 	}
+	e.best, _ = seats.(BestSeats)
 	e.catalog = newCatalog(ledger, clk)
 	e.polls = newPollCache(cfg.PollCacheAge, cfg.IdleTimeout)
 	e.activeTokens.maxAge = max(cfg.HoldCacheAge, 0)

@@ -25,7 +25,8 @@ type Concert struct {
 	Queue       QueueSettings
 }
 
-// Schedule is one performance of a concert with seats numbered 1..SeatCount, all at Price.
+// Schedule is one performance of a concert with seats numbered 1..SeatCount,
+// laid out in Sections (see layout.go). Price is the first section's price.
 type Schedule struct {
 	ID           int64
 	ConcertID    int64
@@ -33,13 +34,16 @@ type Schedule struct {
 	Date         string // YYYY-MM-DD
 	SeatCount    int
 	Price        int64
+	Sections     []Section // never empty once in the catalog
 }
 
-// NewSchedule is a schedule to create.
+// NewSchedule is a schedule to create: SeatCount and Price (one section "A" of
+// one row), or Sections.
 type NewSchedule struct {
 	Date      string // YYYY-MM-DD
 	SeatCount int
 	Price     int64
+	Sections  []Section
 }
 
 // NewConcert is what an operator submits to create a concert.

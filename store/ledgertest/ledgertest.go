@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -281,6 +282,15 @@ func testCatalog(t *testing.T, l engine.Ledger) {
 			Queue:     engine.QueueSettings{AdmitPerSecond: 5, MaxActive: 7, Paused: true},
 			Schedules: []engine.NewSchedule{{Date: "2027-01-01", SeatCount: 1, Price: 99}},
 		},
+		{
+			// A layout: seat count and price come from the sections.
+			Title: "Arena", SaleOpensAt: opens,
+			Queue: engine.QueueSettings{AdmitPerSecond: 1, MaxActive: 1},
+			Schedules: []engine.NewSchedule{{Date: "2027-02-01", Sections: []engine.Section{
+				{Name: "VIP", Price: 150000, Rows: 5, SeatsPerRow: 20},
+				{Name: "R", Price: 90000, Rows: 20, SeatsPerRow: 30},
+			}}},
+		},
 		{Title: "No dates", SaleOpensAt: opens, Queue: engine.QueueSettings{AdmitPerSecond: 1, MaxActive: 1}},
 	}
 	var wantC []engine.Concert
@@ -297,7 +307,10 @@ func testCatalog(t *testing.T, l engine.Ledger) {
 			t.Fatalf("CreateConcert(%s) returned %d schedules, want %d", nc.Title, len(ss), len(nc.Schedules))
 		}
 		for i, s := range ss {
-			ns := nc.Schedules[i]
+			ns := nc.Schedules[i].Resolved()
+			if !reflect.DeepEqual(s.Sections, ns.Sections) {
+				t.Errorf("schedule %d sections = %+v, want %+v", i, s.Sections, ns.Sections)
+			}
 			if s.ID <= 0 || s.ConcertID != c.ID || s.ConcertTitle != nc.Title || s.Date != ns.Date ||
 				s.SeatCount != ns.SeatCount || s.Price != ns.Price {
 				t.Errorf("schedule %d = %+v, want %+v of concert %d", i, s, ns, c.ID)
@@ -332,7 +345,7 @@ func testCatalog(t *testing.T, l engine.Ledger) {
 		if i > 0 && ss[i].ID <= ss[i-1].ID {
 			t.Errorf("schedules not ordered by id: %d after %d", ss[i].ID, ss[i-1].ID)
 		}
-		if ss[i] != wantS[i] {
+		if !reflect.DeepEqual(ss[i], wantS[i]) {
 			t.Errorf("Catalog schedule %d = %+v, want %+v", i, ss[i], wantS[i])
 		}
 	}

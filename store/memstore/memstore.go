@@ -120,7 +120,10 @@ func (s *Store) UserIDsAbove(ctx context.Context, after int64, limit int) ([]int
 
 // CreateConcert stores a concert and its schedules; all or nothing.
 func (s *Store) CreateConcert(ctx context.Context, c engine.NewConcert) (engine.Concert, []engine.Schedule, error) {
+	c.Schedules = slices.Clone(c.Schedules)
 	for i, ns := range c.Schedules {
+		ns = ns.Resolved()
+		c.Schedules[i] = ns
 		if _, err := time.Parse("2006-01-02", ns.Date); err != nil {
 			return engine.Concert{}, nil, engine.Errorf(engine.CodeBadRequest, "concertDate %q is not YYYY-MM-DD", ns.Date)
 		}
@@ -143,7 +146,7 @@ func (s *Store) CreateConcert(ctx context.Context, c engine.NewConcert) (engine.
 	for i, ns := range c.Schedules {
 		scheds[i] = engine.Schedule{
 			ID: int64(len(s.schedules)) + 1, ConcertID: out.ID, ConcertTitle: c.Title,
-			Date: ns.Date, SeatCount: ns.SeatCount, Price: ns.Price,
+			Date: ns.Date, SeatCount: ns.SeatCount, Price: ns.Price, Sections: slices.Clone(ns.Sections),
 		}
 		s.schedules = append(s.schedules, scheds[i])
 	}

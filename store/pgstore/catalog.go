@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,7 +15,10 @@ const dateLayout = "2006-01-02"
 // CreateConcert stores a concert and its schedules in one transaction.
 func (s *Store) CreateConcert(ctx context.Context, c engine.NewConcert) (engine.Concert, []engine.Schedule, error) {
 	dates := make([]time.Time, len(c.Schedules))
+	c.Schedules = slices.Clone(c.Schedules)
 	for i, ns := range c.Schedules {
+		ns = ns.Resolved()
+		c.Schedules[i] = ns
 		d, err := time.Parse(dateLayout, ns.Date)
 		if err != nil {
 			return engine.Concert{}, nil, engine.Errorf(engine.CodeBadRequest, "concertDate %q is not YYYY-MM-DD", ns.Date)
@@ -52,13 +56,16 @@ func (s *Store) CreateConcert(ctx context.Context, c engine.NewConcert) (engine.
 		for i, ns := range c.Schedules {
 			scheds[i] = engine.Schedule{
 				ConcertID: out.ID, ConcertTitle: c.Title, Date: ns.Date,
-				SeatCount: ns.SeatCount, Price: ns.Price,
+				SeatCount: ns.SeatCount, Price: ns.Price, Sections: slices.Clone(ns.Sections),
 			}
 			if err := br.QueryRow().Scan(&scheds[i].ID); err != nil {
 				return err
 			}
 		}
-		return br.Close()
+		if err := br.Close(); err != nil {
+			return err
+		}
+		return insertSections(ctx, tx, scheds)
 	})
 	if err != nil {
 		return engine.Concert{}, nil, translate(err)
@@ -107,7 +114,10 @@ func (s *Store) Catalog(ctx context.Context) ([]engine.Concert, []engine.Schedul
 			sc.Date = d.Format(dateLayout)
 			scheds = append(scheds, sc)
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return readSections(ctx, tx, scheds)
 	})
 	if err != nil {
 		return nil, nil, translate(err)
@@ -127,4 +137,49 @@ func (s *Store) SaveQueueSettings(ctx context.Context, concertID int64, q engine
 		return engine.ErrConcertNotFound
 	}
 	return nil
+}
+
+// insertSections stores the layouts of schedules given with sections, in one
+// round trip; a schedule given as seatCount stores none (see 004_sections).
+func insertSections(ctx context.Context, tx pgx.Tx, scheds []engine.Schedule) error {
+	var rows [][]any
+	for _, sc := range scheds {
+		for i, sec := range sc.Sections {
+			rows = append(rows, []any{sc.ID, i + 1, sec.Name, sec.Price, sec.Rows, sec.SeatsPerRow})
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"schedule_sections"},
+		[]string{"schedule_id", "position", "name", "price", "rows", "seats_per_row"}, pgx.CopyFromRows(rows))
+	return err
+}
+
+// readSections fills the Sections of schedules that have a layout, in order.
+func readSections(ctx context.Context, tx pgx.Tx, scheds []engine.Schedule) error {
+	rows, err := tx.Query(ctx, `
+		SELECT schedule_id, name, price, rows, seats_per_row
+		FROM schedule_sections ORDER BY schedule_id, position`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	at := make(map[int64]int, len(scheds))
+	for i, sc := range scheds {
+		at[sc.ID] = i
+	}
+	for rows.Next() {
+		var (
+			id  int64
+			sec engine.Section
+		)
+		if err := rows.Scan(&id, &sec.Name, &sec.Price, &sec.Rows, &sec.SeatsPerRow); err != nil {
+			return err
+		}
+		if i, ok := at[id]; ok {
+			scheds[i].Sections = append(scheds[i].Sections, sec)
+		}
+	}
+	return rows.Err()
 }

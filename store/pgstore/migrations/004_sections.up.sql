@@ -1,0 +1,16 @@
+-- 004_sections: a venue's layout per schedule. A schedule without rows here is
+-- one section "A" of one row of seat_count seats at price (the engine fills it
+-- in), so schedules made before layouts existed read as they always did. With
+-- rows, schedules.seat_count is their total and schedules.price the first
+-- section's price; Sell's seat range check keeps reading seat_count.
+CREATE TABLE schedule_sections (
+    schedule_id   bigint NOT NULL REFERENCES schedules (id),
+    position      int    NOT NULL CHECK (position >= 1),
+    name          text   NOT NULL CHECK (char_length(name) BETWEEN 1 AND 20),
+    price         bigint NOT NULL CHECK (price >= 1),
+    rows          int    NOT NULL CHECK (rows >= 1),
+    seats_per_row int    NOT NULL CHECK (seats_per_row >= 1),
+    -- Catalog reads a schedule's sections in order off this key.
+    PRIMARY KEY (schedule_id, position),
+    CONSTRAINT schedule_sections_name_key UNIQUE (schedule_id, name)
+);
