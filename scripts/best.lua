@@ -200,12 +200,15 @@ for k = 1, #secs do
   local s = secs[k]
   if (only == 0 or only == k) and s.per >= q and
       (tonumber(call('HGET', KEYS[10], 's' .. k)) or 0) + (extraSec[k] or 0) >= q then
-    -- Free counts of the section's rows, 256 rows per HMGET.
-    for r0 = s.first, s.first + s.rows - 1, 256 do
+    -- Free counts of the section's rows by HMGET, 8 rows first, then twice as
+    -- many each time up to 256: the run is usually in the first few rows.
+    local r0, chunk, last = s.first, 8, s.first + s.rows - 1
+    while r0 <= last do
       local fields = {}
-      for r = r0, math.min(r0 + 255, s.first + s.rows - 1) do
+      for r = r0, math.min(r0 + chunk - 1, last) do
         fields[#fields + 1] = r
       end
+      r0, chunk = r0 + chunk, math.min(chunk * 2, 256)
       local counts = call('HMGET', KEYS[10], unpack(fields))
       for i, r in ipairs(fields) do
         if (tonumber(counts[i]) or 0) + (extraRow[r] or 0) >= q then
