@@ -298,6 +298,20 @@ type queueSettingsWire struct {
 	AdmitPerSecond *wholeNumber `json:"admitPerSecond"`
 	MaxActive      *wholeNumber `json:"maxActive"`
 	Paused         *bool        `json:"paused"`
+	// MaxTicketsPerUser may be 0: no ticket limit.
+	MaxTicketsPerUser *wholeNumber `json:"maxTicketsPerUser"`
+}
+
+// ticketLimit checks an optional maxTicketsPerUser, where 0 means no limit.
+func ticketLimit(w *wholeNumber) (*int, error) {
+	if w == nil {
+		return nil, nil
+	}
+	if w.big || w.n < 0 || w.n > engine.MaxSeatCount {
+		return nil, engine.Errorf(engine.CodeBadRequest, "maxTicketsPerUser must be 0 (no limit) to %d", engine.MaxSeatCount)
+	}
+	n := int(w.n)
+	return &n, nil
 }
 
 // setting checks an optional queue setting; an explicit 0 is refused rather than
@@ -362,6 +376,13 @@ func decodeCreateConcert(body []byte) (engine.NewConcert, error) {
 		if q.Paused != nil {
 			c.Queue.Paused = *q.Paused
 		}
+		tickets, err := ticketLimit(q.MaxTicketsPerUser)
+		if err != nil {
+			return engine.NewConcert{}, err
+		}
+		if tickets != nil {
+			c.Queue.MaxTicketsPerUser = *tickets
+		}
 	}
 	if len(w.Schedules) == 0 {
 		return engine.NewConcert{}, engine.Errorf(engine.CodeBadRequest, "schedules must list at least one schedule")
@@ -413,6 +434,9 @@ func decodeQueuePatch(body []byte) (engine.QueuePatch, error) {
 		return engine.QueuePatch{}, err
 	}
 	p.Paused = w.Paused
+	if p.MaxTicketsPerUser, err = ticketLimit(w.MaxTicketsPerUser); err != nil {
+		return engine.QueuePatch{}, err
+	}
 	return p, nil
 }
 

@@ -307,6 +307,7 @@ func schemas() obj {
 		"price", won,
 		"expirationTime", instantT)
 	settings := []any{
+		"maxTicketsPerUser", with(count, "description", "seats held plus bought per person on the concert; 0 (default): no limit beyond maxHoldsPerUser"),
 		"admitPerSecond", obj{"type": "integer", "minimum": 1, "example": 100},
 		"maxActive", obj{"type": "integer", "minimum": 1, "example": 1000},
 	}

@@ -86,6 +86,9 @@ func validSettings(s QueueSettings) error {
 	if s.MaxActive < 1 || s.MaxActive > maxMaxActive {
 		return Errorf(CodeBadRequest, "maxActive must be 1 to %d", maxMaxActive)
 	}
+	if s.MaxTicketsPerUser < 0 || s.MaxTicketsPerUser > MaxSeatCount {
+		return Errorf(CodeBadRequest, "maxTicketsPerUser must be 0 (no limit) to %d", MaxSeatCount)
+	}
 	return nil
 }
 
@@ -102,6 +105,9 @@ func (e *Engine) PatchQueue(ctx context.Context, concertID int64, p QueuePatch) 
 	}
 	if p.MaxActive != nil {
 		next.MaxActive = *p.MaxActive
+	}
+	if p.MaxTicketsPerUser != nil {
+		next.MaxTicketsPerUser = *p.MaxTicketsPerUser
 	}
 	if err := validSettings(next); err != nil {
 		return QueueSettings{}, err

@@ -7,6 +7,9 @@ type QueueSettings struct {
 	AdmitPerSecond int  `json:"admitPerSecond"`
 	MaxActive      int  `json:"maxActive"`
 	Paused         bool `json:"paused"`
+	// MaxTicketsPerUser bounds one user's seats held plus bought on the concert,
+	// across their tokens; 0: no limit beyond the hold limit.
+	MaxTicketsPerUser int `json:"maxTicketsPerUser"`
 }
 
 // QueuePatch changes some of a concert's queue settings; nil fields stay as they are.
@@ -14,6 +17,8 @@ type QueuePatch struct {
 	AdmitPerSecond *int
 	MaxActive      *int
 	Paused         *bool
+	// MaxTicketsPerUser: 0 lifts the limit.
+	MaxTicketsPerUser *int
 }
 
 // Concert is a show whose seats go on sale at SaleOpensAt.

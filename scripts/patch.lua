@@ -6,17 +6,19 @@
 -- ARGV[1] admitPerSecond, or '' to keep it
 -- ARGV[2] maxActive, or '' to keep it
 -- ARGV[3] paused '0' or '1', or '' to keep it
+-- ARGV[4] maxTickets (per user, held plus bought; 0 = no limit), or '' to keep it
 --
--- Returns {admitPerSecond, maxActive, paused} after the change, as strings.
+-- Returns {admitPerSecond, maxActive, paused, maxTickets} after the change, as
+-- strings (maxTickets nil when never set).
 -- Errors: CONCERT_NOT_FOUND.
 
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.error_reply('CONCERT_NOT_FOUND no such concert')
 end
-local fields = {'admitPerSecond', 'maxActive', 'paused'}
+local fields = {'admitPerSecond', 'maxActive', 'paused', 'maxTickets'}
 for i, f in ipairs(fields) do
   if ARGV[i] ~= '' then
     redis.call('HSET', KEYS[1], f, ARGV[i])
   end
 end
-return redis.call('HMGET', KEYS[1], 'admitPerSecond', 'maxActive', 'paused')
+return redis.call('HMGET', KEYS[1], 'admitPerSecond', 'maxActive', 'paused', 'maxTickets')

@@ -37,9 +37,10 @@ func (s *Store) CreateConcert(ctx context.Context, c engine.NewConcert) (engine.
 	var scheds []engine.Schedule
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
-			INSERT INTO concerts (title, description, sale_opens_at, admit_per_second, max_active, paused)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+			INSERT INTO concerts (title, description, sale_opens_at, admit_per_second, max_active, paused, max_tickets_per_user)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
 			c.Title, c.Description, out.SaleOpensAt, c.Queue.AdmitPerSecond, c.Queue.MaxActive, c.Queue.Paused,
+			c.Queue.MaxTicketsPerUser,
 		).Scan(&out.ID)
 		if err != nil {
 			return err
@@ -80,7 +81,7 @@ func (s *Store) Catalog(ctx context.Context) ([]engine.Concert, []engine.Schedul
 	scheds := []engine.Schedule{}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
-			SELECT id, title, description, sale_opens_at, admit_per_second, max_active, paused
+			SELECT id, title, description, sale_opens_at, admit_per_second, max_active, paused, max_tickets_per_user
 			FROM concerts ORDER BY id`)
 		if err != nil {
 			return err
@@ -88,7 +89,7 @@ func (s *Store) Catalog(ctx context.Context) ([]engine.Concert, []engine.Schedul
 		for rows.Next() {
 			var c engine.Concert
 			if err := rows.Scan(&c.ID, &c.Title, &c.Description, &c.SaleOpensAt,
-				&c.Queue.AdmitPerSecond, &c.Queue.MaxActive, &c.Queue.Paused); err != nil {
+				&c.Queue.AdmitPerSecond, &c.Queue.MaxActive, &c.Queue.Paused, &c.Queue.MaxTicketsPerUser); err != nil {
 				return err
 			}
 			c.SaleOpensAt = c.SaleOpensAt.UTC()
@@ -128,8 +129,8 @@ func (s *Store) Catalog(ctx context.Context) ([]engine.Concert, []engine.Schedul
 // SaveQueueSettings persists a concert's queue settings; engine.ErrConcertNotFound if none.
 func (s *Store) SaveQueueSettings(ctx context.Context, concertID int64, q engine.QueueSettings) error {
 	tag, err := s.pool.Exec(ctx,
-		`UPDATE concerts SET admit_per_second = $2, max_active = $3, paused = $4 WHERE id = $1`,
-		concertID, q.AdmitPerSecond, q.MaxActive, q.Paused)
+		`UPDATE concerts SET admit_per_second = $2, max_active = $3, paused = $4, max_tickets_per_user = $5 WHERE id = $1`,
+		concertID, q.AdmitPerSecond, q.MaxActive, q.Paused, q.MaxTicketsPerUser)
 	if err != nil {
 		return translate(err)
 	}

@@ -36,6 +36,7 @@ func (s *Store) Configure(ctx context.Context, c engine.QueueConfig) error {
 		"admitPerSecond", c.Settings.AdmitPerSecond,
 		"maxActive", c.Settings.MaxActive,
 		"paused", boolDigit(c.Settings.Paused),
+		"maxTickets", c.Settings.MaxTicketsPerUser,
 	).Err()
 	return domainError("configure", err)
 }
@@ -63,22 +64,28 @@ func (s *Store) Patch(ctx context.Context, concertID int64, p engine.QueuePatch)
 		paused = boolDigit(*p.Paused)
 	}
 	v, err := patchScript.Run(ctx, s.rdb, []string{s.keys.cfg(concertID)},
-		opt(p.AdmitPerSecond), opt(p.MaxActive), paused).Slice()
+		opt(p.AdmitPerSecond), opt(p.MaxActive), paused, opt(p.MaxTicketsPerUser)).Slice()
 	if err != nil {
 		return engine.QueueSettings{}, domainError("patch", err)
 	}
-	if len(v) != 3 {
+	if len(v) != 4 {
 		return engine.QueueSettings{}, fmt.Errorf("redis patch: unexpected reply %v", v)
 	}
 	rate, err1 := queueInt(v[0])
 	maxActive, err2 := queueInt(v[1])
-	if err1 != nil || err2 != nil {
+	// A concert configured before ticket limits has none (nil).
+	tickets, err3 := queueInt(v[3])
+	if v[3] == nil {
+		tickets, err3 = 0, nil
+	}
+	if err1 != nil || err2 != nil || err3 != nil {
 		return engine.QueueSettings{}, fmt.Errorf("redis patch: unexpected reply %v", v)
 	}
 	return engine.QueueSettings{
-		AdmitPerSecond: int(rate),
-		MaxActive:      int(maxActive),
-		Paused:         v[2] == "1",
+		AdmitPerSecond:    int(rate),
+		MaxActive:         int(maxActive),
+		Paused:            v[2] == "1",
+		MaxTicketsPerUser: int(tickets),
 	}, nil
 }
 

@@ -14,3 +14,7 @@ CREATE TABLE schedule_sections (
     PRIMARY KEY (schedule_id, position),
     CONSTRAINT schedule_sections_name_key UNIQUE (schedule_id, name)
 );
+
+-- A concert's per-person ticket limit, seats held plus bought; 0: none.
+ALTER TABLE concerts ADD COLUMN max_tickets_per_user int NOT NULL DEFAULT 0
+    CHECK (max_tickets_per_user >= 0);
