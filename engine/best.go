@@ -65,3 +65,20 @@ func (e *Engine) holdBest(ctx context.Context, t Token, s Schedule, sec, quantit
 		Now: now, Deadline: now.Add(e.cfg.HoldTTL), MaxHolds: e.cfg.MaxHoldsPerUser,
 	})
 }
+
+// loadBought copies the ledger's bought counts of a concert into the shared state
+// if they are not there, alongside the sold seats, so the ticket limit counts
+// what was bought before the shared state lost its data. Stores that keep no
+// counts (a test's) skip it.
+func (e *Engine) loadBought(ctx context.Context, concertID int64) error {
+	tl, ok1 := e.ledger.(TicketLedger)
+	tc, ok2 := e.seats.(TicketCounts)
+	if !ok1 || !ok2 {
+		return nil
+	}
+	counts, err := tl.BoughtCounts(ctx, concertID)
+	if err != nil {
+		return err
+	}
+	return tc.LoadBought(ctx, concertID, counts)
+}

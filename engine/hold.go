@@ -206,6 +206,9 @@ func (e *Engine) ensureRebuilt(ctx context.Context, s Schedule) error {
 				return err
 			}
 		}
+		if err := e.loadBought(ctx, s.ConcertID); err != nil {
+			return err
+		}
 		if err := e.seats.SetRebuilt(ctx, s.ConcertID, s.ID); err != nil {
 			return err
 		}

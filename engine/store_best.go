@@ -31,3 +31,18 @@ type BestSeats interface {
 	// when the sold seats or the row counts are not loaded.
 	HoldBest(ctx context.Context, r BestRequest) ([]Reservation, error)
 }
+
+// TicketLedger is the ledger's side of maxTicketsPerUser.
+type TicketLedger interface {
+	// BoughtCounts returns, per user, how many seats of the concert's schedules
+	// the user bought (users with none are absent).
+	BoughtCounts(ctx context.Context, concertID int64) (map[int64]int, error)
+}
+
+// TicketCounts is the shared state's copy of the bought counts, which hold.lua
+// and best.lua add to a user's live holds; each payment's completion adds one.
+type TicketCounts interface {
+	// LoadBought writes the ledger's counts once per empty state (a new concert,
+	// or a Redis that lost its data); a no-op when they are loaded.
+	LoadBought(ctx context.Context, concertID int64, counts map[int64]int) error
+}

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) engine.Ledger) {
 		{"SaleQueries", testSaleQueries},
 		{"MoneyConservation", testMoneyConservation},
 		{"PurgeIdempotencyKeys", testPurge},
+		{"BoughtCounts", testBoughtCounts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -952,5 +953,33 @@ func testPurge(t *testing.T, l engine.Ledger) {
 	// The key is forgotten, so the same request is new again.
 	if got, err := l.Charge(f.ctx, id, 10, engine.MaxBalance, k); err != nil || got != 30 {
 		t.Errorf("charge after purge = %d, %v; want 30", got, err)
+	}
+}
+
+// testBoughtCounts: a user's seats bought on one concert, for the ticket limit
+// after the shared state lost its data; another concert's sales do not count.
+func testBoughtCounts(t *testing.T, l engine.Ledger) {
+	tl, ok := l.(engine.TicketLedger)
+	if !ok {
+		t.Fatalf("%T does not count bought tickets (engine.TicketLedger)", l)
+	}
+	f := newFixture(t, l)
+	a, b := f.schedule(10, 100), f.schedule(10, 100)
+	u1, u2 := f.user(10_000), f.user(10_000)
+	for i, s := range []struct {
+		sch  engine.Schedule
+		seat int
+		user int64
+	}{{a, 1, u1}, {a, 2, u1}, {a, 3, u2}, {b, 1, u1}} {
+		if _, err := f.sell(s.sch, s.seat, int64(9000+i), s.user, engine.Idempotency{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := tl.BoughtCounts(f.ctx, a.ConcertID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[u1] != 2 || got[u2] != 1 {
+		t.Fatalf("BoughtCounts = %v, want %d:2 %d:1", got, u1, u2)
 	}
 }

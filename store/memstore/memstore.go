@@ -352,3 +352,18 @@ func (s *Store) PurgeIdempotencyKeys(ctx context.Context, olderThan time.Duratio
 	}
 	return n, nil
 }
+
+var _ engine.TicketLedger = (*Store)(nil)
+
+// BoughtCounts counts each user's sales on a concert's schedules.
+func (s *Store) BoughtCounts(ctx context.Context, concertID int64) (map[int64]int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[int64]int{}
+	for k, sl := range s.sales {
+		if k.schedule >= 1 && k.schedule <= int64(len(s.schedules)) && s.schedules[k.schedule-1].ConcertID == concertID {
+			out[sl.UserID]++
+		}
+	}
+	return out, nil
+}

@@ -324,3 +324,28 @@ func (s *Store) OutboxLag(ctx context.Context) (time.Duration, error) {
 	}
 	return time.Duration(secs * float64(time.Second)), nil
 }
+
+var _ engine.TicketLedger = (*Store)(nil)
+
+// BoughtCounts counts each user's sales on a concert's schedules. Run once per
+// concert after the shared state lost its data; a sequential scan of the
+// concert's sales is fine at that rate.
+func (s *Store) BoughtCounts(ctx context.Context, concertID int64) (map[int64]int, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT s.user_id, count(*) FROM sales s JOIN schedules sc ON sc.id = s.schedule_id
+		WHERE sc.concert_id = $1 GROUP BY s.user_id`, concertID)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	out := map[int64]int{}
+	for rows.Next() {
+		var uid int64
+		var n int
+		if err := rows.Scan(&uid, &n); err != nil {
+			return nil, translate(err)
+		}
+		out[uid] = n
+	}
+	return out, translate(rows.Err())
+}

@@ -89,3 +89,17 @@ func (s *Store) HoldBest(ctx context.Context, r engine.BestRequest) ([]engine.Re
 	}
 	return out, nil
 }
+
+var boughtScript = script("bought")
+
+var _ engine.TicketCounts = (*Store)(nil)
+
+// LoadBought runs bought.lua.
+func (s *Store) LoadBought(ctx context.Context, concertID int64, counts map[int64]int) error {
+	args := make([]any, 0, 2*len(counts))
+	for uid, n := range counts {
+		args = append(args, uid, n)
+	}
+	err := boughtScript.Run(ctx, s.rdb, []string{s.keys.bought(concertID)}, args...).Err()
+	return domainError("load bought", err)
+}

@@ -509,3 +509,24 @@ func BenchmarkBest50k(b *testing.B) {
 		}
 	})
 }
+
+// TestLoadBought: the ledger's counts are loaded once; a later load (another
+// schedule's rebuild) leaves the counts that payments have moved since alone.
+func TestLoadBought(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		f := newFixture(t, b)
+		if err := f.s.LoadBought(f.ctx, f.c, map[int64]int{1: 2, 2: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.rdb.HIncrBy(f.ctx, f.s.keys.bought(f.c), "1", 1).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.s.LoadBought(f.ctx, f.c, map[int64]int{1: 2, 2: 1}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.rdb.HGetAll(f.ctx, f.s.keys.bought(f.c)).Result()
+		if err != nil || got["1"] != "3" || got["2"] != "1" {
+			t.Fatalf("bought = %v, %v; want 1:3 2:1", got, err)
+		}
+	})
+}
