@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) engine.Ledger) {
 		{"MoneyConservation", testMoneyConservation},
 		{"PurgeIdempotencyKeys", testPurge},
 		{"BoughtCounts", testBoughtCounts},
+		{"TicketLimitRace", testTicketLimitRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -981,5 +982,40 @@ func testBoughtCounts(t *testing.T, l engine.Ledger) {
 	}
 	if len(got) != 2 || got[u1] != 2 || got[u2] != 1 {
 		t.Fatalf("BoughtCounts = %v, want %d:2 %d:1", got, u1, u2)
+	}
+}
+
+// testTicketLimitRace: one user pays for many seats of a concert with a ticket
+// limit of 3 at once; exactly 3 sales go through and only they are charged.
+func testTicketLimitRace(t *testing.T, l engine.Ledger) {
+	f := newFixture(t, l)
+	_, ss, err := l.CreateConcert(f.ctx, engine.NewConcert{
+		Title: "Limited", SaleOpensAt: time.Now(),
+		Queue:     engine.QueueSettings{AdmitPerSecond: 100, MaxActive: 1000, MaxTicketsPerUser: 3},
+		Schedules: []engine.NewSchedule{{Date: "2030-12-24", SeatCount: 20, Price: 100}, {Date: "2030-12-25", SeatCount: 20, Price: 100}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := f.user(10_000)
+	errs := parallel(12, func(i int) error {
+		_, err := f.sell(ss[i%2], 1+i, int64(7000+i), u, engine.Idempotency{})
+		return err
+	})
+	sold := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			sold++
+		case errors.Is(err, engine.ErrTicketLimitReached):
+		default:
+			t.Fatalf("sell: %v", err)
+		}
+	}
+	if sold != 3 {
+		t.Fatalf("%d sales went through, want 3", sold)
+	}
+	if b, _ := f.balance(u); b != 10_000-3*100 {
+		t.Fatalf("balance %d, want %d: a refused sale was charged", b, 10_000-3*100)
 	}
 }

@@ -267,6 +267,18 @@ func (s *Store) Sell(ctx context.Context, sale engine.Sale, idem engine.Idempote
 	if u.balance < sale.Amount {
 		return engine.Sale{}, engine.ErrInsufficientBalance
 	}
+	// The concert's ticket limit, counted in sales as the PostgreSQL ledger does.
+	if c := s.concerts[s.schedules[sale.ScheduleID-1].ConcertID-1]; c.Queue.MaxTicketsPerUser > 0 {
+		n := 0
+		for k, sl := range s.sales {
+			if sl.UserID == sale.UserID && s.schedules[k.schedule-1].ConcertID == c.ID {
+				n++
+			}
+		}
+		if n >= c.Queue.MaxTicketsPerUser {
+			return engine.Sale{}, engine.ErrTicketLimitReached
+		}
+	}
 	u.balance -= sale.Amount
 	s.payments++
 	sale.PaymentID = s.payments

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/concertd/concertd/engine"
 )
@@ -19,6 +20,8 @@ import (
 //	pay    payments row; its reservation_id UNIQUE refuses a second payment
 //	sale   sales row; its primary key (schedule_id, seat_number) refuses a second
 //	       buyer even if Redis forgot the seat was sold
+//	tix    the user's bought count on the concert, +1; past the concert's
+//	       maxTicketsPerUser its CHECK aborts everything (TICKET_LIMIT_REACHED)
 //	hist   the negative balance_history row
 //	evt    the outbox event the relay publishes later
 //	idem   the idempotency key with the answer, last and without ON CONFLICT: a
@@ -45,6 +48,11 @@ WITH sched AS (
 ), sale AS (
     INSERT INTO sales (schedule_id, seat_number, reservation_id, user_id, payment_id, amount, balance_after, created_at)
     SELECT $1, $2, $3, $4, pay.id, $5, debit.balance, pay.created_at FROM pay, debit
+), tix AS (
+    INSERT INTO tickets (user_id, concert_id, bought, cap)
+    SELECT $4, c.id, 1, c.max_tickets_per_user
+    FROM pay, schedules sc JOIN concerts c ON c.id = sc.concert_id WHERE sc.id = $1::bigint
+    ON CONFLICT (user_id, concert_id) DO UPDATE SET bought = tickets.bought + 1, cap = EXCLUDED.cap
 ), hist AS (
     INSERT INTO balance_history (user_id, type, amount, created_at)
     SELECT $4, 'payment', -$5, pay.created_at FROM pay
@@ -75,6 +83,9 @@ func (s *Store) Sell(ctx context.Context, sale engine.Sale, idem engine.Idempote
 	if err == nil {
 		sale.At = sale.At.UTC()
 		return sale, nil
+	}
+	if isCheckViolation(err, "tickets_cap_check") {
+		return engine.Sale{}, engine.ErrTicketLimitReached
 	}
 	if !errors.Is(err, pgx.ErrNoRows) &&
 		!isUniqueViolation(err, "payments_reservation_id_key") &&
@@ -348,4 +359,9 @@ func (s *Store) BoughtCounts(ctx context.Context, concertID int64) (map[int64]in
 		out[uid] = n
 	}
 	return out, translate(rows.Err())
+}
+
+func isCheckViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23514" && pgErr.ConstraintName == constraint
 }

@@ -18,3 +18,20 @@ CREATE TABLE schedule_sections (
 -- A concert's per-person ticket limit, seats held plus bought; 0: none.
 ALTER TABLE concerts ADD COLUMN max_tickets_per_user int NOT NULL DEFAULT 0
     CHECK (max_tickets_per_user >= 0);
+
+-- Seats each user bought per concert. Sell adds one in its own statement with
+-- ON CONFLICT DO UPDATE, which works on the row's latest version under its lock,
+-- so concurrent payments of one user count one after another; cap is the
+-- concert's limit at that sale, and the CHECK aborts a sale past it: nothing is
+-- charged. Seeded from the sales made before this migration.
+CREATE TABLE tickets (
+    user_id    bigint NOT NULL,
+    concert_id bigint NOT NULL,
+    bought     int    NOT NULL,
+    cap        int    NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, concert_id),
+    CONSTRAINT tickets_cap_check CHECK (cap = 0 OR bought <= cap)
+);
+INSERT INTO tickets (user_id, concert_id, bought)
+SELECT s.user_id, sc.concert_id, count(*) FROM sales s JOIN schedules sc ON sc.id = s.schedule_id
+GROUP BY s.user_id, sc.concert_id;
