@@ -24,18 +24,21 @@ end
 local floor, byte = math.floor, string.byte
 local sold = redis.call('GET', KEYS[2]) or ''
 local tags = redis.call('GET', KEYS[3]) or ''
+local reach = math.max(#sold * 8, #tags) -- seats at or past it are free
 local k = 0
 for start, per, first, rows in string.gmatch(ARGV[1], '(%d+),(%d+),(%d+),(%d+)') do
   k = k + 1
   start, per, first, rows = tonumber(start), tonumber(per), tonumber(first), tonumber(rows)
   local secFree = 0
   for r = 0, rows - 1 do
-    local free = 0
-    for j = 0, per - 1 do
-      local seat = start + r * per + j
+    -- Seats past both strings' ends are neither sold nor held: only the seats
+    -- they cover are looked at, so a fresh schedule costs one HSET a row.
+    local from = start + r * per
+    local free = per
+    for seat = from, math.min(from + per, reach) - 1 do
       local bits = byte(sold, floor(seat / 8) + 1) or 0
-      if floor(bits / 2 ^ (7 - seat % 8)) % 2 == 0 and (byte(tags, seat + 1) or 0) == 0 then
-        free = free + 1
+      if floor(bits / 2 ^ (7 - seat % 8)) % 2 == 1 or (byte(tags, seat + 1) or 0) ~= 0 then
+        free = free - 1
       end
     end
     redis.call('HSET', KEYS[1], first + r, free)
