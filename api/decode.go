@@ -311,6 +311,20 @@ type queueSettingsWire struct {
 
 	ProofOfWorkBits *wholeNumber `json:"proofOfWorkBits"`
 	Closed          *bool        `json:"closed"` // PATCH only
+	// MaxTicketsPerUser may be 0: no ticket limit.
+	MaxTicketsPerUser *wholeNumber `json:"maxTicketsPerUser"`
+}
+
+// ticketLimit checks an optional maxTicketsPerUser, where 0 means no limit.
+func ticketLimit(w *wholeNumber) (*int, error) {
+	if w == nil {
+		return nil, nil
+	}
+	if w.big || w.n < 0 || w.n > engine.MaxSeatCount {
+		return nil, engine.Errorf(engine.CodeBadRequest, "maxTicketsPerUser must be 0 (no limit) to %d", engine.MaxSeatCount)
+	}
+	n := int(w.n)
+	return &n, nil
 }
 
 // setting checks an optional queue setting; an explicit 0 is refused rather than
@@ -333,9 +347,10 @@ func decodeCreateConcert(body []byte) (engine.NewConcert, error) {
 		SaleOpensAt *string            `json:"saleOpensAt"`
 		Queue       *queueSettingsWire `json:"queue"`
 		Schedules   []*struct {
-			Date      *string      `json:"concertDate"`
-			SeatCount *wholeNumber `json:"seatCount"`
-			Price     *wholeNumber `json:"price"`
+			Date      *string        `json:"concertDate"`
+			SeatCount *wholeNumber   `json:"seatCount"`
+			Price     *wholeNumber   `json:"price"`
+			Sections  []*sectionWire `json:"sections"`
 		} `json:"schedules"`
 	}
 	if err := decodeObject(body, &w); err != nil {
@@ -381,6 +396,13 @@ func decodeCreateConcert(body []byte) (engine.NewConcert, error) {
 		if bits != nil {
 			c.Queue.ProofOfWorkBits = *bits
 		}
+		tickets, err := ticketLimit(q.MaxTicketsPerUser)
+		if err != nil {
+			return engine.NewConcert{}, err
+		}
+		if tickets != nil {
+			c.Queue.MaxTicketsPerUser = *tickets
+		}
 	}
 	if len(w.Schedules) == 0 {
 		return engine.NewConcert{}, engine.Errorf(engine.CodeBadRequest, "schedules must list at least one schedule")
@@ -395,6 +417,17 @@ func decodeCreateConcert(body []byte) (engine.NewConcert, error) {
 		}
 		if _, err := time.Parse(time.DateOnly, *s.Date); err != nil {
 			return engine.NewConcert{}, engine.Errorf(engine.CodeBadRequest, "schedules[%d].concertDate must be YYYY-MM-DD", i)
+		}
+		if s.Sections != nil {
+			if s.SeatCount != nil || s.Price != nil {
+				return engine.NewConcert{}, engine.Errorf(engine.CodeBadRequest, "schedules[%d] gives sections or seatCount and price, not both", i)
+			}
+			secs, err := decodeSections(i, s.Sections)
+			if err != nil {
+				return engine.NewConcert{}, err
+			}
+			c.Schedules[i] = engine.NewSchedule{Date: *s.Date, Sections: secs}
+			continue
 		}
 		if s.SeatCount == nil || s.SeatCount.big || s.SeatCount.n < 1 || s.SeatCount.n > engine.MaxSeatCount {
 			return engine.NewConcert{}, engine.Errorf(engine.CodeBadRequest, "schedules[%d].seatCount must be 1 to %d", i, engine.MaxSeatCount)
@@ -425,6 +458,9 @@ func decodeQueuePatch(body []byte) (engine.QueuePatch, error) {
 		return engine.QueuePatch{}, err
 	}
 	p.Closed = w.Closed
+	if p.MaxTicketsPerUser, err = ticketLimit(w.MaxTicketsPerUser); err != nil {
+		return engine.QueuePatch{}, err
+	}
 	return p, nil
 }
 

@@ -194,9 +194,26 @@ func TestAppendStatusFields(t *testing.T) {
 
 func TestEncodeSeatMap(t *testing.T) {
 	v := &engine.SeatMapView{ScheduleID: 4, Price: 50000, Seats: []engine.SeatStatus{engine.SeatAvailable, engine.SeatPending, engine.SeatReserved}}
-	want := `{"concertScheduleId":4,"availableSeats":[{"seatNumber":1,"status":"available","price":50000},{"seatNumber":2,"status":"pending","price":50000},{"seatNumber":3,"status":"reserved","price":50000}]}`
+	want := `{"concertScheduleId":4,"availableSeats":[` +
+		`{"seatNumber":1,"status":"available","price":50000,"section":"A","row":1,"seat":1,"label":"A-1-1"},` +
+		`{"seatNumber":2,"status":"pending","price":50000,"section":"A","row":1,"seat":2,"label":"A-1-2"},` +
+		`{"seatNumber":3,"status":"reserved","price":50000,"section":"A","row":1,"seat":3,"label":"A-1-3"}]}`
 	if got := string(encodeSeatMap(v)); got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	// A layout: seats run through the sections row by row, each at its section's price.
+	laid := &engine.SeatMapView{ScheduleID: 5, Price: 9, Seats: make([]engine.SeatStatus, 5), Sections: []engine.Section{
+		{Name: "VIP", Price: 9, Rows: 1, SeatsPerRow: 1}, {Name: "R \"2\"", Price: 7, Rows: 2, SeatsPerRow: 2}}}
+	want = `{"concertScheduleId":5,"availableSeats":[` +
+		`{"seatNumber":1,"status":"available","price":9,"section":"VIP","row":1,"seat":1,"label":"VIP-1-1"},` +
+		`{"seatNumber":2,"status":"available","price":7,"section":"R \"2\"","row":1,"seat":1,"label":"R \"2\"-1-1"},` +
+		`{"seatNumber":3,"status":"available","price":7,"section":"R \"2\"","row":1,"seat":2,"label":"R \"2\"-1-2"},` +
+		`{"seatNumber":4,"status":"available","price":7,"section":"R \"2\"","row":2,"seat":1,"label":"R \"2\"-2-1"},` +
+		`{"seatNumber":5,"status":"available","price":7,"section":"R \"2\"","row":2,"seat":2,"label":"R \"2\"-2-2"}]}`
+	for range 2 { // built, then from the cache
+		if got := string(encodeSeatMap(laid)); got != want {
+			t.Fatalf("got  %s\nwant %s", got, want)
+		}
 	}
 	var c seatMapBodies
 	b := c.body(v)

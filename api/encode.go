@@ -206,23 +206,22 @@ func (e *seatMapBody) Gzipped() []byte {
 }
 
 func encodeSeatMap(v *engine.SeatMapView) []byte {
-	price := strconv.AppendInt(nil, v.Price, 10)
-	// ~60 bytes a seat; sizing once avoids copying a multi-megabyte body as it grows.
-	b := make([]byte, 0, 64+len(v.Seats)*(56+len(price)))
+	st := staticsFor(v)
+	// Sized once: copying a multi-megabyte body as it grows would cost more than
+	// the encoding.
+	b := make([]byte, 0, 64+len(v.Seats)*36+len(st.body))
 	b = append(b, `{"concertScheduleId":`...)
 	b = strconv.AppendInt(b, v.ScheduleID, 10)
 	b = append(b, `,"availableSeats":[`...)
-	for i, st := range v.Seats {
+	for i, s := range v.Seats {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"seatNumber":`...)
 		b = strconv.AppendInt(b, int64(i+1), 10)
 		b = append(b, `,"status":`...)
-		b = appendString(b, st.String())
-		b = append(b, `,"price":`...)
-		b = append(b, price...)
-		b = append(b, '}')
+		b = appendString(b, s.String())
+		b = append(b, st.tail(i+1)...)
 	}
 	return append(b, ']', '}')
 }

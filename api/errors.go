@@ -40,6 +40,8 @@ var statusOf = map[engine.Code]int{
 
 	engine.CodeSeatTaken:            fasthttp.StatusConflict,
 	engine.CodeHoldLimitReached:     fasthttp.StatusConflict,
+	engine.CodeSeatsUnavailable:     fasthttp.StatusConflict,
+	engine.CodeTicketLimitReached:   fasthttp.StatusConflict,
 	engine.CodeAlreadyPaid:          fasthttp.StatusConflict,
 	engine.CodeEmailTaken:           fasthttp.StatusConflict,
 	engine.CodeIdempotencyKeyReused: fasthttp.StatusConflict,

@@ -66,7 +66,8 @@ func (s *Server) rateLimited(method, path string, h handlerFunc) handlerFunc {
 	switch route {
 	case "GET /api/queue/status":
 		return s.perToken("poll:", s.limits.Poll, h)
-	case "POST /api/reservations":
+	case "POST /api/reservations", "POST /api/reservations/best":
+		// One allowance for both: a best-available hold is a hold.
 		return s.perToken("hold:", s.limits.Hold, h)
 	case "POST /api/users":
 		return s.perAddress("user:", s.limits.IP, h)

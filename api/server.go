@@ -247,6 +247,7 @@ func (s *Server) routes() {
 	s.handle("GET", "/api/concerts/schedules/{scheduleId}/seats", s.seatMap)
 
 	s.handle("POST", "/api/reservations", s.hold)
+	s.handle("POST", "/api/reservations/best", s.holdBest) // handlers_best.go
 	s.handle("GET", "/api/reservations/{reservationId}", s.reservation)
 	s.handle("DELETE", "/api/reservations/{reservationId}", s.cancel)
 

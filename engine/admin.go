@@ -51,6 +51,14 @@ func (e *Engine) CreateConcert(ctx context.Context, c NewConcert) (Concert, []Sc
 		if _, err := time.Parse(time.DateOnly, s.Date); err != nil {
 			return Concert{}, nil, Errorf(CodeBadRequest, "schedules[%d].concertDate must be YYYY-MM-DD", i)
 		}
+		if len(s.Sections) > 0 {
+			n, err := checkSections(i, s.Sections)
+			if err != nil {
+				return Concert{}, nil, err
+			}
+			c.Schedules[i].SeatCount, c.Schedules[i].Price = n, s.Sections[0].Price
+			continue
+		}
 		if s.SeatCount < 1 || s.SeatCount > MaxSeatCount {
 			return Concert{}, nil, Errorf(CodeBadRequest, "schedules[%d].seatCount must be 1 to %d", i, MaxSeatCount)
 		}
@@ -61,6 +69,9 @@ func (e *Engine) CreateConcert(ctx context.Context, c NewConcert) (Concert, []Sc
 	concert, schedules, err := e.ledger.CreateConcert(ctx, c)
 	if err != nil {
 		return Concert{}, nil, err
+	}
+	for i := range schedules {
+		schedules[i].normalize()
 	}
 	e.catalog.put(concert, schedules)
 	if err := e.queue.Configure(ctx, QueueConfig{ConcertID: concert.ID, SaleOpensAt: concert.SaleOpensAt, Settings: concert.Queue}); err != nil {
@@ -79,6 +90,9 @@ func validSettings(s QueueSettings) error {
 	}
 	if s.ProofOfWorkBits < 0 || s.ProofOfWorkBits > pow.MaxBits {
 		return Errorf(CodeBadRequest, "proofOfWorkBits must be 0 to %d", pow.MaxBits)
+	}
+	if s.MaxTicketsPerUser < 0 || s.MaxTicketsPerUser > MaxSeatCount {
+		return Errorf(CodeBadRequest, "maxTicketsPerUser must be 0 (no limit) to %d", MaxSeatCount)
 	}
 	return nil
 }
@@ -102,6 +116,9 @@ func (e *Engine) PatchQueue(ctx context.Context, concertID int64, p QueuePatch) 
 	}
 	if p.ProofOfWorkBits != nil {
 		next.ProofOfWorkBits = *p.ProofOfWorkBits
+	}
+	if p.MaxTicketsPerUser != nil {
+		next.MaxTicketsPerUser = *p.MaxTicketsPerUser
 	}
 	if err := validSettings(next); err != nil {
 		return QueueSettings{}, err

@@ -60,6 +60,7 @@ func (c *catalog) loadLocked(ctx context.Context) error {
 	order := make([]int64, 0, len(schedules))
 	for _, s := range schedules {
 		s.ConcertTitle = cm[s.ConcertID].Title
+		s.normalize()
 		sm[s.ID] = s
 		order = append(order, s.ID)
 	}
@@ -184,6 +185,7 @@ func (c *catalog) put(x Concert, ss []Schedule) {
 	c.concerts[x.ID] = x
 	for _, s := range ss {
 		s.ConcertTitle = x.Title
+		s.normalize()
 		if _, ok := c.schedules[s.ID]; !ok {
 			c.order = append(c.order, s.ID)
 		}

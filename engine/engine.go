@@ -90,6 +90,7 @@ type Engine struct {
 	fence    PaymentFence  // nil when the ledger has none
 	closer   SaleCloser    // nil when the shared state has none
 	closing  closing
+	best     BestSeats // nil when seats does not implement it
 	signer   signer
 	keys     *userKeys // userkey.go
 	catalog  *catalog
@@ -127,6 +128,7 @@ func New(cfg Config, clk clock.Clock, ledger Ledger, queue Queue, seats Seats) *
 	e.presale, _ = ledger.(PresaleLedger)
 	e.fence, _ = ledger.(PaymentFence)
 	e.closer, _ = seats.(SaleCloser)
+	e.best, _ = seats.(BestSeats)
 	e.catalog = newCatalog(ledger, clk)
 	e.polls = newPollCache(cfg.PollCacheAge, cfg.IdleTimeout)
 	e.activeTokens.maxAge = max(cfg.HoldCacheAge, 0)

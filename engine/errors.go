@@ -30,6 +30,8 @@ const (
 	CodeMethodNotAllowed     Code = "METHOD_NOT_ALLOWED"
 	CodeSeatTaken            Code = "SEAT_TAKEN"
 	CodeHoldLimitReached     Code = "HOLD_LIMIT_REACHED"
+	CodeSeatsUnavailable     Code = "SEATS_UNAVAILABLE"
+	CodeTicketLimitReached   Code = "TICKET_LIMIT_REACHED"
 	CodeAlreadyPaid          Code = "ALREADY_PAID"
 	CodeEmailTaken           Code = "EMAIL_TAKEN"
 	CodeIdempotencyKeyReused Code = "IDEMPOTENCY_KEY_REUSED"
@@ -86,6 +88,8 @@ var (
 	ErrReservationNotFound  = &Error{CodeReservationNotFound, "no such reservation"}
 	ErrSeatTaken            = &Error{CodeSeatTaken, "seat is held or sold"}
 	ErrHoldLimitReached     = &Error{CodeHoldLimitReached, "hold limit reached for this concert"}
+	ErrSeatsUnavailable     = &Error{CodeSeatsUnavailable, "no run of that many seats side by side is left"}
+	ErrTicketLimitReached   = &Error{CodeTicketLimitReached, "seats held plus seats bought would pass the concert's ticket limit"}
 	ErrAlreadyPaid          = &Error{CodeAlreadyPaid, "reservation is already paid"}
 	ErrEmailTaken           = &Error{CodeEmailTaken, "email is already registered"}
 	ErrIdempotencyKeyReused = &Error{CodeIdempotencyKeyReused, "idempotency key was used with another request"}

@@ -206,6 +206,15 @@ func (e *Engine) ensureRebuilt(ctx context.Context, s Schedule) error {
 				return err
 			}
 		}
+		// Row counts are read from the sold seats just loaded, before any hold.
+		if e.best != nil {
+			if err := e.best.LoadRows(ctx, s); err != nil {
+				return err
+			}
+		}
+		if err := e.loadBought(ctx, s.ConcertID); err != nil {
+			return err
+		}
 		if err := e.seats.SetRebuilt(ctx, s.ConcertID, s.ID); err != nil {
 			return err
 		}

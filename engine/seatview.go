@@ -14,6 +14,7 @@ import (
 type SeatMapView struct {
 	ScheduleID int64
 	Price      int64
+	Sections   []Section    // the schedule's layout (shared, read-only)
 	Seats      []SeatStatus // index = seat number - 1
 	At         time.Time
 	tags       []byte // HolderTag of each pending seat's holder, index = seat number
@@ -107,7 +108,7 @@ func (e *Engine) readSeatMap(ctx context.Context, s Schedule, now time.Time) (*S
 	if err != nil {
 		return nil, err
 	}
-	v := &SeatMapView{ScheduleID: s.ID, Price: s.Price, Seats: make([]SeatStatus, s.SeatCount), At: now, tags: m.Tags}
+	v := &SeatMapView{ScheduleID: s.ID, Price: s.Price, Sections: s.Sections, Seats: make([]SeatStatus, s.SeatCount), At: now, tags: m.Tags}
 	for n := 1; n <= s.SeatCount; n++ {
 		switch {
 		case n < len(m.Sold) && m.Sold[n]:

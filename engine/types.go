@@ -13,6 +13,9 @@ type QueueSettings struct {
 	ProofOfWorkBits int `json:"proofOfWorkBits"`
 	// Closed: the sale ended for good (see close.go); it never reopens.
 	Closed bool `json:"closed"`
+	// MaxTicketsPerUser bounds one user's seats held plus bought on the concert,
+	// across their tokens; 0: no limit beyond the hold limit.
+	MaxTicketsPerUser int `json:"maxTicketsPerUser"`
 }
 
 // QueuePatch changes some of a concert's queue settings; nil fields stay as they are.
@@ -23,6 +26,8 @@ type QueuePatch struct {
 
 	ProofOfWorkBits *int
 	Closed          *bool
+	// MaxTicketsPerUser: 0 lifts the limit.
+	MaxTicketsPerUser *int
 }
 
 // Concert is a show whose seats go on sale at SaleOpensAt.
@@ -34,7 +39,8 @@ type Concert struct {
 	Queue       QueueSettings
 }
 
-// Schedule is one performance of a concert with seats numbered 1..SeatCount, all at Price.
+// Schedule is one performance of a concert with seats numbered 1..SeatCount,
+// laid out in Sections (see layout.go). Price is the first section's price.
 type Schedule struct {
 	ID           int64
 	ConcertID    int64
@@ -42,13 +48,16 @@ type Schedule struct {
 	Date         string // YYYY-MM-DD
 	SeatCount    int
 	Price        int64
+	Sections     []Section // never empty once in the catalog
 }
 
-// NewSchedule is a schedule to create.
+// NewSchedule is a schedule to create: SeatCount and Price (one section "A" of
+// one row), or Sections.
 type NewSchedule struct {
 	Date      string // YYYY-MM-DD
 	SeatCount int
 	Price     int64
+	Sections  []Section
 }
 
 // NewConcert is what an operator submits to create a concert.

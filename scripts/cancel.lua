@@ -6,6 +6,7 @@
 -- KEYS[4] -> P:{cN}:hold:<scheduleID>:<seat>
 -- KEYS[5] -> P:{cN}:uh:<userID>
 -- KEYS[6] -> P:{cN}:tags:<scheduleID>
+-- KEYS[7] -> P:{cN}:rows:<scheduleID>   (free seats per row and section, see rows.lua)
 --
 -- ARGV[1] userID (the caller; must own the reservation)
 -- ARGV[2] reservationID
@@ -37,6 +38,24 @@ local function restate(to)
   redis.call('SET', KEYS[1], res, 'KEEPTTL')
 end
 
+-- recount moves the free counts of a seat's row and section by delta (see
+-- rows.lua); nothing before the layout is loaded.
+local function recount(rowsKey, seat, delta)
+  local layout = redis.call('HGET', rowsKey, 'L')
+  if not layout then return end
+  seat = tonumber(seat)
+  local k, r = 0, nil
+  for start, per, first in string.gmatch(layout, '(%d+),(%d+),(%d+),%d+') do
+    start = tonumber(start)
+    if seat < start then break end
+    k, r = k + 1, tonumber(first) + math.floor((seat - start) / tonumber(per))
+  end
+  if r then
+    redis.call('HINCRBY', rowsKey, r, delta)
+    redis.call('HINCRBY', rowsKey, 's' .. k, delta)
+  end
+end
+
 -- freeSeat ends this reservation's hold on its seat: the holds set, the holder,
 -- its tag and the expiry trigger go together, as every script keeps them.
 local function freeSeat()
@@ -44,6 +63,7 @@ local function freeSeat()
   redis.call('HDEL', KEYS[3], seat)
   redis.call('SETRANGE', KEYS[6], seat, '\0')
   redis.call('DEL', KEYS[4])
+  recount(KEYS[7], seat, 1)
 end
 
 local ours = redis.call('HGET', KEYS[3], seat) == rid .. ':' .. uid

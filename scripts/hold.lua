@@ -13,7 +13,11 @@
 -- KEYS[7]  -> P:{cN}:holders:<scheduleID>
 -- KEYS[8]  -> P:{cN}:rebuilt:<scheduleID>
 -- KEYS[9]  -> P:{cN}:tags:<scheduleID>     (byte per seat: its holder's tag, 0 = none)
--- then three keys per hold i = 1..n, at 9+3(i-1)+1 ..:
+-- KEYS[10] -> P:{cN}:rows:<scheduleID>     (free seats per row and section, see rows.lua)
+-- KEYS[11] -> P:{cN}:bought                (userID -> seats bought on the concert)
+-- KEYS[12] -> P:{cN}:cfg                   (maxTickets: held plus bought per user, 0 or
+--                                           missing = no limit beyond ARGV[1])
+-- then three keys per hold i = 1..n, at 12+3(i-1)+1 ..:
 --   P:{cN}:uh:<userID_i>
 --   P:{cN}:hold:<scheduleID>:<seat_i>
 --   P:{cN}:res:<reservationID_i>   (the fresh id; written only if a hold is made:
@@ -22,17 +26,18 @@
 --
 -- ARGV[1]  max live holds per user on the concert
 -- ARGV[2]  scheduleID
--- ARGV[3]  price
--- ARGV[4]  reservation record TTL (ms)
--- then seven per hold i, at 4+7(i-1)+1 ..:
+-- ARGV[3]  reservation record TTL (ms)
+-- then eight per hold i, at 3+8(i-1)+1 ..:
 --   userID, token gen, seat, fresh reservationID, now (ms, the engine's clock),
---   hold deadline (ms), the user's holder tag (one byte: engine.HolderTag)
+--   hold deadline (ms), the user's holder tag (one byte: engine.HolderTag),
+--   the seat's price (its section's)
 --
 -- Returns a flat list, two entries per hold in ARGV order:
 --   1, reservationID       a new PENDING hold (the fresh id)
 --   0, reservationID       the user already holds (or is paying for) this seat
---   'CODE', 'CODE message' refused: TOKEN_EXPIRED, NOT_ADMITTED, SEAT_TAKEN or
---                          HOLD_LIMIT_REACHED (the engine's error codes)
+--   'CODE', 'CODE message' refused: TOKEN_EXPIRED, NOT_ADMITTED, SEAT_TAKEN,
+--                          HOLD_LIMIT_REACHED or TICKET_LIMIT_REACHED (the
+--                          engine's error codes)
 -- Error:   NOT_REBUILT for the whole call (the schedule's sold seats are not
 --          loaded from the ledger; not a contract code: the engine rebuilds and
 --          retries).
@@ -49,11 +54,32 @@ end
 local call, tonumber = redis.call, tonumber
 local match, sub = string.match, string.sub
 
+-- recount moves the free counts of a seat's row and section by delta (see
+-- rows.lua); nothing before the layout is loaded.
+local function recount(rowsKey, seat, delta)
+  local layout = redis.call('HGET', rowsKey, 'L')
+  if not layout then return end
+  seat = tonumber(seat)
+  local k, r = 0, nil
+  for start, per, first in string.gmatch(layout, '(%d+),(%d+),(%d+),%d+') do
+    start = tonumber(start)
+    if seat < start then break end
+    k, r = k + 1, tonumber(first) + math.floor((seat - start) / tonumber(per))
+  end
+  if r then
+    redis.call('HINCRBY', rowsKey, r, delta)
+    redis.call('HINCRBY', rowsKey, 's' .. k, delta)
+  end
+end
+
+-- The ticket limit is the concert's live setting (PATCH .../queue), read once.
+local maxTickets = tonumber(call('HGET', KEYS[12], 'maxTickets')) or 0
+
 local function refuse(code, message)
   return code, code .. ' ' .. message
 end
 
-local function hold(uid, gen, seat, rid, nowArg, deadline, tag, userHolds, trigger, resKey)
+local function hold(uid, gen, seat, rid, nowArg, deadline, tag, price, userHolds, trigger, resKey)
   local now = tonumber(nowArg)
   local rec = call('HGET', KEYS[1], uid)
   if not rec or match(rec, '^%d+') ~= gen or sub(rec, -2) == ':d' then
@@ -109,6 +135,15 @@ local function hold(uid, gen, seat, rid, nowArg, deadline, tag, userHolds, trigg
       call('ZCOUNT', userHolds, '(' .. nowArg, '+inf') >= limit then
     return refuse('HOLD_LIMIT_REACHED', 'at most ' .. ARGV[1] .. ' seats may be held at once')
   end
+  if maxTickets > 0 and call('ZCOUNT', userHolds, '(' .. nowArg, '+inf') + 1 +
+      (tonumber(call('HGET', KEYS[11], uid)) or 0) > maxTickets then
+    return refuse('TICKET_LIMIT_REACHED', 'at most ' .. maxTickets .. ' tickets per person')
+  end
+
+  -- A seat without a holder was counted free; one whose hold lapsed was not.
+  if not holder then
+    recount(KEYS[10], seat, -1)
+  end
 
   call('ZADD', KEYS[5], deadline, seat)
   call('HSET', KEYS[7], seat, rid .. ':' .. uid)
@@ -123,8 +158,8 @@ local function hold(uid, gen, seat, rid, nowArg, deadline, tag, userHolds, trigg
   end
   -- One string, not a hash: one command instead of HSET and PEXPIRE, on the path
   -- that decides how fast the seats go (8% of Redis's instructions per hold).
-  call('SET', resKey, ARGV[2] .. ':' .. seat .. ':' .. uid .. ':' .. ARGV[3] .. ':' ..
-    deadline .. ':PENDING', 'PX', ARGV[4])
+  call('SET', resKey, ARGV[2] .. ':' .. seat .. ':' .. uid .. ':' .. price .. ':' ..
+    deadline .. ':PENDING', 'PX', ARGV[3])
   -- The token must outlive its holds, or its owner could not pay for them. The
   -- lease read above usually outlasts the hold already (a fresh admission's
   -- activeTtl is longer than holdTtl), and then ZADD GT would change nothing.
@@ -135,10 +170,10 @@ local function hold(uid, gen, seat, rid, nowArg, deadline, tag, userHolds, trigg
 end
 
 local out = {}
-for i = 0, (#ARGV - 4) / 7 - 1 do
-  local a, k = 4 + 7 * i, 9 + 3 * i
+for i = 0, (#ARGV - 3) / 8 - 1 do
+  local a, k = 3 + 8 * i, 12 + 3 * i
   local r1, r2 = hold(ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7],
-    KEYS[k + 1], KEYS[k + 2], KEYS[k + 3])
+    ARGV[a + 8], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3])
   out[#out + 1] = r1
   out[#out + 1] = r2
 end

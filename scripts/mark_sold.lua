@@ -7,20 +7,42 @@
 -- KEYS[3]   -> P:{cN}:paying:<scheduleID>
 -- KEYS[4]   -> P:{cN}:holders:<scheduleID>
 -- KEYS[5]   -> P:{cN}:tags:<scheduleID>
--- KEYS[5+i] -> P:{cN}:hold:<scheduleID>:<ARGV[i]>
+-- KEYS[6]   -> P:{cN}:rows:<scheduleID>   (free seats per row and section, see rows.lua)
+-- KEYS[6+i] -> P:{cN}:hold:<scheduleID>:<ARGV[i]>
 --
 -- ARGV[i] seat number
 --
 -- Returns the number of seats given.
 
+-- recount moves the free counts of a seat's row and section by delta (see
+-- rows.lua); nothing before the layout is loaded.
+local function recount(rowsKey, seat, delta)
+  local layout = redis.call('HGET', rowsKey, 'L')
+  if not layout then return end
+  seat = tonumber(seat)
+  local k, r = 0, nil
+  for start, per, first in string.gmatch(layout, '(%d+),(%d+),(%d+),%d+') do
+    start = tonumber(start)
+    if seat < start then break end
+    k, r = k + 1, tonumber(first) + math.floor((seat - start) / tonumber(per))
+  end
+  if r then
+    redis.call('HINCRBY', rowsKey, r, delta)
+    redis.call('HINCRBY', rowsKey, 's' .. k, delta)
+  end
+end
+
 for i, seat in ipairs(ARGV) do
-  redis.call('SETBIT', KEYS[1], seat, 1)
+  local wasSold = redis.call('SETBIT', KEYS[1], seat, 1) == 1
+  local wasHeld = redis.call('HDEL', KEYS[4], seat) == 1
+  if not wasSold and not wasHeld then
+    recount(KEYS[6], seat, -1)
+  end
   redis.call('SETRANGE', KEYS[5], seat, '\0')
-  redis.call('DEL', KEYS[5 + i])
+  redis.call('DEL', KEYS[6 + i])
 end
 if #ARGV > 0 then
   redis.call('ZREM', KEYS[2], unpack(ARGV))
   redis.call('ZREM', KEYS[3], unpack(ARGV))
-  redis.call('HDEL', KEYS[4], unpack(ARGV))
 end
 return #ARGV

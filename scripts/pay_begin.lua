@@ -12,6 +12,7 @@
 -- KEYS[8] -> P:{cN}:hold:<scheduleID>:<seat>
 -- KEYS[9] -> P:{cN}:uh:<userID>
 -- KEYS[10] -> P:{cN}:tags:<scheduleID>
+-- KEYS[11] -> P:{cN}:rows:<scheduleID>   (free seats per row and section, see rows.lua)
 --
 -- ARGV[1] userID
 -- ARGV[2] token gen
@@ -25,6 +26,24 @@
 --          the token, so it is the answer whatever the token's state), TOKEN_EXPIRED,
 --          NOT_ADMITTED, RESERVATION_NOT_FOUND (unknown or another user's),
 --          RESERVATION_EXPIRED.
+
+-- recount moves the free counts of a seat's row and section by delta (see
+-- rows.lua); nothing before the layout is loaded.
+local function recount(rowsKey, seat, delta)
+  local layout = redis.call('HGET', rowsKey, 'L')
+  if not layout then return end
+  seat = tonumber(seat)
+  local k, r = 0, nil
+  for start, per, first in string.gmatch(layout, '(%d+),(%d+),(%d+),%d+') do
+    start = tonumber(start)
+    if seat < start then break end
+    k, r = k + 1, tonumber(first) + math.floor((seat - start) / tonumber(per))
+  end
+  if r then
+    redis.call('HINCRBY', rowsKey, r, delta)
+    redis.call('HINCRBY', rowsKey, 's' .. k, delta)
+  end
+end
 
 local uid, rid = ARGV[1], ARGV[3]
 local now = tonumber(ARGV[4])
@@ -69,6 +88,7 @@ if state ~= 'PENDING' or tonumber(deadline) <= now or not ours then
     redis.call('HDEL', KEYS[7], seat)
     redis.call('SETRANGE', KEYS[10], seat, '\0')
     redis.call('DEL', KEYS[8])
+    recount(KEYS[11], seat, 1)
   end
   redis.call('ZREM', KEYS[9], rid)
   return redis.error_reply('RESERVATION_EXPIRED reservation ' .. rid .. ' has expired')

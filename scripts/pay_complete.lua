@@ -12,6 +12,8 @@
 -- KEYS[8] -> P:{cN}:tokens   (token records, see enter.lua)
 -- KEYS[9] -> P:{cN}:active
 -- KEYS[10] -> P:{cN}:tags:<scheduleID>
+-- KEYS[11] -> P:{cN}:rows:<scheduleID>   (free seats per row and section, see rows.lua)
+-- KEYS[12] -> P:{cN}:bought             (userID -> seats bought on the concert)
 --
 -- ARGV[1] seat
 -- ARGV[2] reservationID
@@ -25,23 +27,50 @@
 -- Returns 1 if the user holds nothing else live on the concert (the token is now
 --         DONE), else 0.
 
+-- recount moves the free counts of a seat's row and section by delta (see
+-- rows.lua); nothing before the layout is loaded.
+local function recount(rowsKey, seat, delta)
+  local layout = redis.call('HGET', rowsKey, 'L')
+  if not layout then return end
+  seat = tonumber(seat)
+  local k, r = 0, nil
+  for start, per, first in string.gmatch(layout, '(%d+),(%d+),(%d+),%d+') do
+    start = tonumber(start)
+    if seat < start then break end
+    k, r = k + 1, tonumber(first) + math.floor((seat - start) / tonumber(per))
+  end
+  if r then
+    redis.call('HINCRBY', rowsKey, r, delta)
+    redis.call('HINCRBY', rowsKey, 's' .. k, delta)
+  end
+end
+
 local seat, rid, uid = ARGV[1], ARGV[2], ARGV[3]
 
-redis.call('SETBIT', KEYS[1], seat, 1)
+local wasSold = redis.call('SETBIT', KEYS[1], seat, 1) == 1
 redis.call('ZREM', KEYS[2], seat)
 redis.call('ZREM', KEYS[3], seat)
 -- Whoever holds the seat loses it: the ledger is the judge of who owns it.
-redis.call('HDEL', KEYS[4], seat)
+local wasHeld = redis.call('HDEL', KEYS[4], seat) == 1
+if not wasSold and not wasHeld then
+  recount(KEYS[11], seat, -1)
+end
 redis.call('SETRANGE', KEYS[10], seat, '\0')
 redis.call('DEL', KEYS[5])
 
--- The record (see hold.lua) keeps its TTL; a lost one is written whole.
+-- The record (see hold.lua) keeps its TTL; a lost one is written whole. A record
+-- that was not PAID yet is this sale's first settling: it counts once as bought.
+-- (After a loss of Redis the counts come back from the ledger, see bought.lua.)
 -- A record from before records were strings (a hash) reads as none.
 local res = redis.pcall('GET', KEYS[6])
 if type(res) ~= 'string' then res = nil end
 if res then
+  if string.sub(res, -5) ~= ':PAID' then
+    redis.call('HINCRBY', KEYS[12], uid, 1)
+  end
   redis.call('SET', KEYS[6], (string.gsub(res, '%u+$', 'PAID')), 'KEEPTTL')
 else
+  redis.call('HINCRBY', KEYS[12], uid, 1)
   redis.call('SET', KEYS[6], ARGV[5] .. ':' .. seat .. ':' .. uid .. ':' .. ARGV[6] .. ':' .. ARGV[7] .. ':PAID',
     'PX', ARGV[8])
 end

@@ -9,6 +9,7 @@
 -- KEYS[5] -> P:{cN}:res:<reservationID>
 -- KEYS[6] -> P:{cN}:uh:<userID>
 -- KEYS[7] -> P:{cN}:tags:<scheduleID>
+-- KEYS[8] -> P:{cN}:rows:<scheduleID>   (free seats per row and section, see rows.lua)
 --
 -- ARGV[1] seat
 -- ARGV[2] reservationID (0: the seat had no holder; drop its orphaned entries)
@@ -16,6 +17,24 @@
 -- ARGV[4] now (ms)
 --
 -- Returns 1 if the seat was freed, 0 if there was nothing to do.
+
+-- recount moves the free counts of a seat's row and section by delta (see
+-- rows.lua); nothing before the layout is loaded.
+local function recount(rowsKey, seat, delta)
+  local layout = redis.call('HGET', rowsKey, 'L')
+  if not layout then return end
+  seat = tonumber(seat)
+  local k, r = 0, nil
+  for start, per, first in string.gmatch(layout, '(%d+),(%d+),(%d+),%d+') do
+    start = tonumber(start)
+    if seat < start then break end
+    k, r = k + 1, tonumber(first) + math.floor((seat - start) / tonumber(per))
+  end
+  if r then
+    redis.call('HINCRBY', rowsKey, r, delta)
+    redis.call('HINCRBY', rowsKey, 's' .. k, delta)
+  end
+end
 
 local seat, rid, uid = ARGV[1], ARGV[2], ARGV[3]
 local now = tonumber(ARGV[4])
@@ -44,6 +63,8 @@ redis.call('ZREM', KEYS[2], seat)
 redis.call('HDEL', KEYS[3], seat)
 redis.call('SETRANGE', KEYS[7], seat, '\0')
 redis.call('DEL', KEYS[4])
+-- A seat with a holder is never sold (selling drops the holder): it is free now.
+recount(KEYS[8], seat, 1)
 -- The record (see hold.lua) ends in its state.
 -- A record from before records were strings (a hash) reads as none.
 local res = redis.pcall('GET', KEYS[5])

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,8 @@ func Run(t *testing.T, open func(t *testing.T) engine.Ledger) {
 		{"PresaleCodeRace", testPresaleCodeRace},
 		{"PaymentFence", testPaymentFence},
 		{"CloseSale", testCloseSale},
+		{"BoughtCounts", testBoughtCounts},
+		{"TicketLimitRace", testTicketLimitRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -288,6 +291,15 @@ func testCatalog(t *testing.T, l engine.Ledger) {
 			Queue:     engine.QueueSettings{AdmitPerSecond: 5, MaxActive: 7, Paused: true},
 			Schedules: []engine.NewSchedule{{Date: "2027-01-01", SeatCount: 1, Price: 99}},
 		},
+		{
+			// A layout: seat count and price come from the sections.
+			Title: "Arena", SaleOpensAt: opens,
+			Queue: engine.QueueSettings{AdmitPerSecond: 1, MaxActive: 1},
+			Schedules: []engine.NewSchedule{{Date: "2027-02-01", Sections: []engine.Section{
+				{Name: "VIP", Price: 150000, Rows: 5, SeatsPerRow: 20},
+				{Name: "R", Price: 90000, Rows: 20, SeatsPerRow: 30},
+			}}},
+		},
 		{Title: "No dates", SaleOpensAt: opens, Queue: engine.QueueSettings{AdmitPerSecond: 1, MaxActive: 1}},
 	}
 	var wantC []engine.Concert
@@ -304,7 +316,10 @@ func testCatalog(t *testing.T, l engine.Ledger) {
 			t.Fatalf("CreateConcert(%s) returned %d schedules, want %d", nc.Title, len(ss), len(nc.Schedules))
 		}
 		for i, s := range ss {
-			ns := nc.Schedules[i]
+			ns := nc.Schedules[i].Resolved()
+			if !reflect.DeepEqual(s.Sections, ns.Sections) {
+				t.Errorf("schedule %d sections = %+v, want %+v", i, s.Sections, ns.Sections)
+			}
 			if s.ID <= 0 || s.ConcertID != c.ID || s.ConcertTitle != nc.Title || s.Date != ns.Date ||
 				s.SeatCount != ns.SeatCount || s.Price != ns.Price {
 				t.Errorf("schedule %d = %+v, want %+v of concert %d", i, s, ns, c.ID)
@@ -339,7 +354,7 @@ func testCatalog(t *testing.T, l engine.Ledger) {
 		if i > 0 && ss[i].ID <= ss[i-1].ID {
 			t.Errorf("schedules not ordered by id: %d after %d", ss[i].ID, ss[i-1].ID)
 		}
-		if ss[i] != wantS[i] {
+		if !reflect.DeepEqual(ss[i], wantS[i]) {
 			t.Errorf("Catalog schedule %d = %+v, want %+v", i, ss[i], wantS[i])
 		}
 	}
@@ -946,5 +961,68 @@ func testPurge(t *testing.T, l engine.Ledger) {
 	// The key is forgotten, so the same request is new again.
 	if got, err := l.Charge(f.ctx, id, 10, engine.MaxBalance, k); err != nil || got != 30 {
 		t.Errorf("charge after purge = %d, %v; want 30", got, err)
+	}
+}
+
+// testBoughtCounts: a user's seats bought on one concert, for the ticket limit
+// after the shared state lost its data; another concert's sales do not count.
+func testBoughtCounts(t *testing.T, l engine.Ledger) {
+	tl, ok := l.(engine.TicketLedger)
+	if !ok {
+		t.Fatalf("%T does not count bought tickets (engine.TicketLedger)", l)
+	}
+	f := newFixture(t, l)
+	a, b := f.schedule(10, 100), f.schedule(10, 100)
+	u1, u2 := f.user(10_000), f.user(10_000)
+	for i, s := range []struct {
+		sch  engine.Schedule
+		seat int
+		user int64
+	}{{a, 1, u1}, {a, 2, u1}, {a, 3, u2}, {b, 1, u1}} {
+		if _, err := f.sell(s.sch, s.seat, int64(9000+i), s.user, engine.Idempotency{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := tl.BoughtCounts(f.ctx, a.ConcertID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[u1] != 2 || got[u2] != 1 {
+		t.Fatalf("BoughtCounts = %v, want %d:2 %d:1", got, u1, u2)
+	}
+}
+
+// testTicketLimitRace: one user pays for many seats of a concert with a ticket
+// limit of 3 at once; exactly 3 sales go through and only they are charged.
+func testTicketLimitRace(t *testing.T, l engine.Ledger) {
+	f := newFixture(t, l)
+	_, ss, err := l.CreateConcert(f.ctx, engine.NewConcert{
+		Title: "Limited", SaleOpensAt: time.Now(),
+		Queue:     engine.QueueSettings{AdmitPerSecond: 100, MaxActive: 1000, MaxTicketsPerUser: 3},
+		Schedules: []engine.NewSchedule{{Date: "2030-12-24", SeatCount: 20, Price: 100}, {Date: "2030-12-25", SeatCount: 20, Price: 100}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := f.user(10_000)
+	errs := parallel(12, func(i int) error {
+		_, err := f.sell(ss[i%2], 1+i, int64(7000+i), u, engine.Idempotency{})
+		return err
+	})
+	sold := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			sold++
+		case errors.Is(err, engine.ErrTicketLimitReached):
+		default:
+			t.Fatalf("sell: %v", err)
+		}
+	}
+	if sold != 3 {
+		t.Fatalf("%d sales went through, want 3", sold)
+	}
+	if b, _ := f.balance(u); b != 10_000-3*100 {
+		t.Fatalf("balance %d, want %d: a refused sale was charged", b, 10_000-3*100)
 	}
 }

@@ -127,7 +127,10 @@ func (s *Store) UserIDsAbove(ctx context.Context, after int64, limit int) ([]int
 
 // CreateConcert stores a concert and its schedules; all or nothing.
 func (s *Store) CreateConcert(ctx context.Context, c engine.NewConcert) (engine.Concert, []engine.Schedule, error) {
+	c.Schedules = slices.Clone(c.Schedules)
 	for i, ns := range c.Schedules {
+		ns = ns.Resolved()
+		c.Schedules[i] = ns
 		if _, err := time.Parse("2006-01-02", ns.Date); err != nil {
 			return engine.Concert{}, nil, engine.Errorf(engine.CodeBadRequest, "concertDate %q is not YYYY-MM-DD", ns.Date)
 		}
@@ -150,7 +153,7 @@ func (s *Store) CreateConcert(ctx context.Context, c engine.NewConcert) (engine.
 	for i, ns := range c.Schedules {
 		scheds[i] = engine.Schedule{
 			ID: int64(len(s.schedules)) + 1, ConcertID: out.ID, ConcertTitle: c.Title,
-			Date: ns.Date, SeatCount: ns.SeatCount, Price: ns.Price,
+			Date: ns.Date, SeatCount: ns.SeatCount, Price: ns.Price, Sections: slices.Clone(ns.Sections),
 		}
 		s.schedules = append(s.schedules, scheds[i])
 	}
@@ -277,6 +280,18 @@ func (s *Store) Sell(ctx context.Context, sale engine.Sale, idem engine.Idempote
 		return engine.Sale{}, errAttemptVoided
 	}
 	sale.Attempt = 0
+	// The concert's ticket limit, counted in sales as the PostgreSQL ledger does.
+	if c := s.concerts[s.schedules[sale.ScheduleID-1].ConcertID-1]; c.Queue.MaxTicketsPerUser > 0 {
+		n := 0
+		for k, sl := range s.sales {
+			if sl.UserID == sale.UserID && s.schedules[k.schedule-1].ConcertID == c.ID {
+				n++
+			}
+		}
+		if n >= c.Queue.MaxTicketsPerUser {
+			return engine.Sale{}, engine.ErrTicketLimitReached
+		}
+	}
 	u.balance -= sale.Amount
 	s.payments++
 	sale.PaymentID = s.payments
@@ -361,4 +376,19 @@ func (s *Store) PurgeIdempotencyKeys(ctx context.Context, olderThan time.Duratio
 		}
 	}
 	return n, nil
+}
+
+var _ engine.TicketLedger = (*Store)(nil)
+
+// BoughtCounts counts each user's sales on a concert's schedules.
+func (s *Store) BoughtCounts(ctx context.Context, concertID int64) (map[int64]int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[int64]int{}
+	for k, sl := range s.sales {
+		if k.schedule >= 1 && k.schedule <= int64(len(s.schedules)) && s.schedules[k.schedule-1].ConcertID == concertID {
+			out[sl.UserID]++
+		}
+	}
+	return out, nil
 }

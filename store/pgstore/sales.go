@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/concertd/concertd/engine"
 )
@@ -19,6 +20,8 @@ import (
 //	pay    payments row; its reservation_id UNIQUE refuses a second payment
 //	sale   sales row; its primary key (schedule_id, seat_number) refuses a second
 //	       buyer even if Redis forgot the seat was sold
+//	tix    the user's bought count on the concert, +1; past the concert's
+//	       maxTicketsPerUser its CHECK aborts everything (TICKET_LIMIT_REACHED)
 //	hist   the negative balance_history row
 //	evt    the outbox event the relay publishes later
 //	att    the attempt's name (engine.PaymentFence): if VoidAttempt got there
@@ -47,6 +50,11 @@ WITH sched AS (
 ), sale AS (
     INSERT INTO sales (schedule_id, seat_number, reservation_id, user_id, payment_id, amount, balance_after, created_at)
     SELECT $1, $2, $3, $4, pay.id, $5, debit.balance, pay.created_at FROM pay, debit
+), tix AS (
+    INSERT INTO tickets (user_id, concert_id, bought, cap)
+    SELECT $4, c.id, 1, c.max_tickets_per_user
+    FROM pay, schedules sc JOIN concerts c ON c.id = sc.concert_id WHERE sc.id = $1::bigint
+    ON CONFLICT (user_id, concert_id) DO UPDATE SET bought = tickets.bought + 1, cap = EXCLUDED.cap
 ), hist AS (
     INSERT INTO balance_history (user_id, type, amount, created_at)
     SELECT $4, 'payment', -$5, pay.created_at FROM pay
@@ -84,6 +92,9 @@ func (s *Store) Sell(ctx context.Context, sale engine.Sale, idem engine.Idempote
 	}
 	if isUniqueViolation(err, "payment_attempts_pkey") {
 		return engine.Sale{}, errAttemptVoided
+	}
+	if isCheckViolation(err, "tickets_cap_check") {
+		return engine.Sale{}, engine.ErrTicketLimitReached
 	}
 	if !errors.Is(err, pgx.ErrNoRows) &&
 		!isUniqueViolation(err, "payments_reservation_id_key") &&
@@ -332,4 +343,34 @@ func (s *Store) OutboxLag(ctx context.Context) (time.Duration, error) {
 		return 0, translate(err)
 	}
 	return time.Duration(secs * float64(time.Second)), nil
+}
+
+var _ engine.TicketLedger = (*Store)(nil)
+
+// BoughtCounts counts each user's sales on a concert's schedules. Run once per
+// concert after the shared state lost its data; a sequential scan of the
+// concert's sales is fine at that rate.
+func (s *Store) BoughtCounts(ctx context.Context, concertID int64) (map[int64]int, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT s.user_id, count(*) FROM sales s JOIN schedules sc ON sc.id = s.schedule_id
+		WHERE sc.concert_id = $1 GROUP BY s.user_id`, concertID)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	out := map[int64]int{}
+	for rows.Next() {
+		var uid int64
+		var n int
+		if err := rows.Scan(&uid, &n); err != nil {
+			return nil, translate(err)
+		}
+		out[uid] = n
+	}
+	return out, translate(rows.Err())
+}
+
+func isCheckViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23514" && pgErr.ConstraintName == constraint
 }

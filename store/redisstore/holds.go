@@ -31,13 +31,13 @@ func (s *Store) runHolds(scheduleID int64, batch []*holdCall) {
 	first := batch[0].req
 	c := first.Schedule.ConcertID
 	k := s.keys
-	keys := make([]string, 0, 9+3*len(batch))
+	keys := make([]string, 0, 12+3*len(batch))
 	keys = append(keys,
 		k.tokens(c), k.active(c), k.wait(c),
 		k.sold(c, scheduleID), k.holds(c, scheduleID), k.paying(c, scheduleID), k.holders(c, scheduleID),
-		k.rebuilt(c, scheduleID), k.tags(c, scheduleID))
-	args := make([]any, 0, 4+7*len(batch))
-	args = append(args, first.MaxHolds, scheduleID, first.Schedule.Price, reservationTTL.Milliseconds())
+		k.rebuilt(c, scheduleID), k.tags(c, scheduleID), k.rows(c, scheduleID), k.bought(c), k.cfg(c))
+	args := make([]any, 0, 3+8*len(batch))
+	args = append(args, first.MaxHolds, scheduleID, reservationTTL.Milliseconds())
 	for _, call := range batch {
 		r := call.req
 		uid := r.Token.UserID
@@ -45,7 +45,7 @@ func (s *Store) runHolds(scheduleID int64, batch []*holdCall) {
 		args = append(args, uid, r.Token.Gen, r.Seat, r.ReservationID, r.Now.UnixMilli(), r.Deadline.UnixMilli(),
 			// The tag is one byte (a one-byte string costs Go no allocation); only
 			// the engine computes it, so hold.lua writes what the seat view expects.
-			string([]byte{engine.HolderTag(uid)}))
+			string([]byte{engine.HolderTag(uid)}), r.Schedule.SeatPrice(r.Seat))
 	}
 	answerBatch(s, holdScript, "hold", keys, args, 2, batch, parseHoldReply)
 }

@@ -21,6 +21,8 @@ import "strconv"
 //	P:{cN}:res:<reservationID> string "schedule:seat:user:price:deadline:STATE"
 //	P:{cN}:rebuilt:<scheduleID> string sold seats loaded from the ledger
 //	P:{cN}:pow:<challengeMAC>  string with PX: this proof-of-work challenge entered someone
+//	P:{cN}:rows:<scheduleID>   hash   L -> layout; <row> -> free seats of the row; s<k> -> free seats of section k
+//	P:{cN}:bought              hash   userID -> seats bought on the concert (maxTicketsPerUser)
 //	P:ids:reservation          string reservation id counter (blocks handed to instances)
 //	P:{u<bucket>}:keygen       hash   userID -> user key generation above 1 (user id mod 64 = bucket);
 //	                                  field 0 = bucket loaded from the ledger
@@ -54,6 +56,8 @@ func (k keys) paying(c, schedule int64) string  { return k.concert(c) + "paying:
 func (k keys) holders(c, schedule int64) string { return k.concert(c) + "holders:" + itoa(schedule) }
 func (k keys) tags(c, schedule int64) string    { return k.concert(c) + "tags:" + itoa(schedule) }
 func (k keys) rebuilt(c, schedule int64) string { return k.concert(c) + "rebuilt:" + itoa(schedule) }
+func (k keys) rows(c, schedule int64) string    { return k.concert(c) + "rows:" + itoa(schedule) }
+func (k keys) bought(c int64) string            { return k.concert(c) + "bought" }
 func (k keys) holdTrigger(c, schedule int64, seat int) string {
 	return k.concert(c) + "hold:" + itoa(schedule) + ":" + strconv.Itoa(seat)
 }

@@ -37,6 +37,7 @@ func (s *Store) Configure(ctx context.Context, c engine.QueueConfig) error {
 		"maxActive", c.Settings.MaxActive,
 		"paused", boolDigit(c.Settings.Paused),
 		"powBits", c.Settings.ProofOfWorkBits,
+		"maxTickets", c.Settings.MaxTicketsPerUser,
 	).Err()
 	return domainError("configure", err)
 }
@@ -64,16 +65,21 @@ func (s *Store) Patch(ctx context.Context, concertID int64, p engine.QueuePatch)
 		paused = boolDigit(*p.Paused)
 	}
 	v, err := patchScript.Run(ctx, s.rdb, []string{s.keys.cfg(concertID)},
-		opt(p.AdmitPerSecond), opt(p.MaxActive), paused, opt(p.ProofOfWorkBits)).Slice()
+		opt(p.AdmitPerSecond), opt(p.MaxActive), paused, opt(p.ProofOfWorkBits), opt(p.MaxTicketsPerUser)).Slice()
 	if err != nil {
 		return engine.QueueSettings{}, domainError("patch", err)
 	}
-	if len(v) != 4 {
+	if len(v) != 5 {
 		return engine.QueueSettings{}, fmt.Errorf("redis patch: unexpected reply %v", v)
 	}
 	rate, err1 := queueInt(v[0])
 	maxActive, err2 := queueInt(v[1])
-	if err1 != nil || err2 != nil {
+	// A concert configured before ticket limits has none (nil).
+	tickets, err3 := queueInt(v[4])
+	if v[4] == nil {
+		tickets, err3 = 0, nil
+	}
+	if err1 != nil || err2 != nil || err3 != nil {
 		return engine.QueueSettings{}, fmt.Errorf("redis patch: unexpected reply %v", v)
 	}
 	var powBits int64
@@ -83,10 +89,11 @@ func (s *Store) Patch(ctx context.Context, concertID int64, p engine.QueuePatch)
 		}
 	}
 	return engine.QueueSettings{
-		AdmitPerSecond:  int(rate),
-		MaxActive:       int(maxActive),
-		Paused:          v[2] == "1",
-		ProofOfWorkBits: int(powBits),
+		AdmitPerSecond:    int(rate),
+		MaxActive:         int(maxActive),
+		Paused:            v[2] == "1",
+		ProofOfWorkBits:   int(powBits),
+		MaxTicketsPerUser: int(tickets),
 	}, nil
 }
 

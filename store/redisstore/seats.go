@@ -135,7 +135,7 @@ func (s *Store) Hold(ctx context.Context, r engine.HoldRequest) (engine.HoldResu
 			ScheduleID: r.Schedule.ID,
 			Seat:       r.Seat,
 			UserID:     r.Token.UserID,
-			Price:      r.Schedule.Price,
+			Price:      r.Schedule.SeatPrice(r.Seat),
 			State:      engine.ReservationPending,
 			ExpiresAt:  fromMS(r.Deadline.UnixMilli()),
 		}}, nil
@@ -206,7 +206,7 @@ func (s *Store) runCancel(ctx context.Context, c, sid int64, seat int, rid, uid 
 	k := s.keys
 	keys := []string{
 		k.reservation(c, rid), k.holds(c, sid), k.holders(c, sid), k.holdTrigger(c, sid, seat), k.userHolds(c, uid),
-		k.tags(c, sid),
+		k.tags(c, sid), k.rows(c, sid),
 	}
 	rec, err := cancelScript.Run(ctx, s.rdb, keys, uid, rid, ms(now)).Text()
 	if err != nil {
@@ -234,7 +234,7 @@ func (s *Store) runPayBegin(ctx context.Context, t engine.Token, sid int64, seat
 	keys := []string{
 		k.tokens(c), k.active(c), k.wait(c), k.reservation(c, rid),
 		k.holds(c, sid), k.paying(c, sid), k.holders(c, sid), k.holdTrigger(c, sid, seat), k.userHolds(c, uid),
-		k.tags(c, sid),
+		k.tags(c, sid), k.rows(c, sid),
 	}
 	rec, err := payBeginScript.Run(ctx, s.rdb, keys, uid, t.Gen, rid, ms(now), ms(windowEnd)).Text()
 	if err != nil {
@@ -262,6 +262,7 @@ func (s *Store) CompletePayment(ctx context.Context, r engine.Reservation, now t
 	keys := []string{
 		k.sold(c, sid), k.holds(c, sid), k.paying(c, sid), k.holders(c, sid), k.holdTrigger(c, sid, r.Seat),
 		k.reservation(c, r.ID), k.userHolds(c, uid), k.tokens(c), k.active(c), k.tags(c, sid),
+		k.rows(c, sid), k.bought(c),
 	}
 	args := []any{r.Seat, r.ID, uid, ms(now), sid, r.Price, ms(r.ExpiresAt), reservationTTL.Milliseconds()}
 	n, err := payCompleteScript.Run(ctx, s.rdb, keys, args...).Int64()
@@ -320,7 +321,7 @@ func (s *Store) Release(ctx context.Context, h engine.ExpiredHold, now time.Time
 	k := s.keys
 	keys := []string{
 		k.holds(c, sid), k.paying(c, sid), k.holders(c, sid), k.holdTrigger(c, sid, h.Seat),
-		k.reservation(c, h.ReservationID), k.userHolds(c, h.UserID), k.tags(c, sid),
+		k.reservation(c, h.ReservationID), k.userHolds(c, h.UserID), k.tags(c, sid), k.rows(c, sid),
 	}
 	err := releaseScript.Run(ctx, s.rdb, keys, h.Seat, h.ReservationID, h.UserID, ms(now)).Err()
 	return domainError("release", err)
@@ -332,9 +333,10 @@ func (s *Store) MarkSold(ctx context.Context, concertID, scheduleID int64, seats
 	for len(seats) > 0 {
 		chunk := seats[:min(len(seats), markSoldChunk)]
 		seats = seats[len(chunk):]
-		keys := make([]string, 0, 5+len(chunk))
+		keys := make([]string, 0, 6+len(chunk))
 		keys = append(keys, k.sold(concertID, scheduleID), k.holds(concertID, scheduleID),
-			k.paying(concertID, scheduleID), k.holders(concertID, scheduleID), k.tags(concertID, scheduleID))
+			k.paying(concertID, scheduleID), k.holders(concertID, scheduleID), k.tags(concertID, scheduleID),
+			k.rows(concertID, scheduleID))
 		args := make([]any, len(chunk))
 		for i, seat := range chunk {
 			keys = append(keys, k.holdTrigger(concertID, scheduleID, seat))

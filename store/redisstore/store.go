@@ -107,6 +107,8 @@ var scriptCodes = map[engine.Code]*engine.Error{
 	engine.CodeTokenExpired:        engine.ErrTokenExpired,
 	engine.CodeSeatTaken:           engine.ErrSeatTaken,
 	engine.CodeHoldLimitReached:    engine.ErrHoldLimitReached,
+	engine.CodeSeatsUnavailable:    engine.ErrSeatsUnavailable,
+	engine.CodeTicketLimitReached:  engine.ErrTicketLimitReached,
 	engine.CodeReservationNotFound: engine.ErrReservationNotFound,
 	engine.CodeAlreadyPaid:         engine.ErrAlreadyPaid,
 	engine.CodeReservationExpired:  engine.ErrReservationExpired,

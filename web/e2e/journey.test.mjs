@@ -115,6 +115,28 @@ test("a buyer waits, is admitted, holds a seat, charges and pays", async (t) => 
   await shot(page, "3-paid.png");
 });
 
+test("a buyer takes the best seat the server picks", async (t) => {
+  const page = await newPage(t);
+  await page.goto(base + "/");
+  await page.waitForSelector("#concert option", { state: "attached" });
+  await page.fill("#name", "Best Seat");
+  await page.click("#enterBtn");
+  await page.waitForSelector("#seats:not([hidden])", { timeout: 15000 });
+  await page.waitForSelector("#seatMap .seat.available");
+  // The demo date is one section "A" of one row of 50, seat 12 sold above: the seat
+  // nearest the row's middle that leaves no lone seat is 25 (25 and 26 tie: left).
+  await page.waitForFunction(() => [...document.getElementById("section").options].some((o) => o.value === "A"));
+  await page.selectOption("#section", "A");
+  await page.click("#bestBtn");
+  await page.waitForSelector("#holdBox:not([hidden])");
+  assert.equal(await page.textContent("#holdSeat"), "25");
+  await page.waitForSelector("#seatMap .seat.mine");
+  assert.match(await page.getAttribute("#seatMap .seat.mine", "title"), /^A-1-25 · /);
+  await shot(page, "2b-best-seat.png");
+  await page.click("#releaseBtn");
+  await page.waitForFunction(() => document.querySelector("#seatMap .seat.mine") === null);
+});
+
 test("an operator sees the sale and pauses the queue", async (t) => {
   const page = await newPage(t);
   await page.goto(base + "/ops");

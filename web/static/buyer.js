@@ -213,10 +213,17 @@ async function refreshSeats() {
       const free = map.availableSeats.filter((s) => s.status === "available").length;
       opt.textContent = `${opt.dataset.date} · ${free} of ${map.availableSeats.length} free`;
     }
+    // Sections in the map's order, for "best seat for me".
+    const sec = $("section"), names = [...new Set(map.availableSeats.map((s) => s.section).filter(Boolean))];
+    if (sec.options.length !== names.length + 1) {
+      const keep = sec.value;
+      sec.replaceChildren(new Option("any", ""), ...names.map((n) => new Option(n, n)));
+      sec.value = names.includes(keep) ? keep : "";
+    }
     $("seatMap").replaceChildren(...map.availableSeats.map((s) => {
       const b = document.createElement("button");
       b.textContent = s.seatNumber;
-      b.title = `seat ${s.seatNumber} · ${won(s.price)} · ${s.status}`;
+      b.title = `${s.label || "seat " + s.seatNumber} · ${won(s.price)} · ${s.status}`;
       b.className = "seat " + (s.seatNumber === mine ? "mine" : s.status);
       b.disabled = s.status !== "available" && s.seatNumber !== mine;
       b.onclick = () => hold(Number(id), s.seatNumber);
@@ -236,6 +243,28 @@ async function hold(scheduleId, seatNumber) {
     save();
     if (old && old.reservationId !== r.reservationId) await call("DELETE", `/api/reservations/${old.reservationId}`, { token: state.token }).catch(() => {});
     msg(`Seat ${seatNumber} is yours for ${duration((new Date(r.expirationTime) - Date.now()) / 1000)}.`, "ok");
+  } catch (e) { fail(e); }
+  renderHold();
+  refreshSeats();
+}
+
+// holdBest asks the server for the best free seat (in the chosen section, or
+// the first with one) and swaps it for the buyer's current hold, as hold does.
+async function holdBest() {
+  const scheduleId = Number($("schedule").value);
+  if (!scheduleId) return;
+  const body = { concertScheduleId: scheduleId, quantity: 1 };
+  if ($("section").value) body.section = $("section").value;
+  try {
+    const old = state.hold;
+    // The page keeps one hold; give the old one back first so the hold limit has room.
+    if (old) await call("DELETE", `/api/reservations/${old.reservationId}`, { token: state.token }).catch(() => {});
+    state.hold = null;
+    const { reservations } = await call("POST", "/api/reservations/best", { token: state.token, body });
+    const r = reservations[0];
+    state.hold = { ...r, date: $("schedule").selectedOptions[0]?.dataset.date, payKey: newKey() };
+    save();
+    msg(`Seat ${r.seatNumber} is yours for ${duration((new Date(r.expirationTime) - Date.now()) / 1000)}.`, "ok");
   } catch (e) { fail(e); }
   renderHold();
   refreshSeats();
@@ -336,6 +365,7 @@ $("releaseBtn").onclick = release;
 $("toPayBtn").onclick = checkout;
 $("chargeBtn").onclick = charge;
 $("payBtn").onclick = pay;
+$("bestBtn").onclick = holdBest;
 $("backBtn").onclick = () => pickSeat();
 $("againBtn").onclick = () => restart();
 

@@ -1,0 +1,225 @@
+-- best.lua: find and hold the best `quantity` free seats side by side in one row,
+-- for an ACTIVE token, in one atomic step (API.md "POST /api/reservations/best").
+--
+-- The rule: sections in the schedule's order (or only the one named), the first
+-- with such a run, and in it the front-most row that has one. Within that row a
+-- run that leaves no lone free seat (exactly one free seat between the run and
+-- the next taken seat or the row's end) is preferred whenever the row has one;
+-- among those, the run whose middle is nearest the row's middle; a tie goes to
+-- the run further left. engine/best.go's ChooseRun is the same rule in Go.
+--
+-- Cost is bounded by the rows scanned: KEYS[10] keeps a free count per row and
+-- per section (see rows.lua), so a full section is skipped with one HGET and a
+-- row that cannot fit the run with one HMGET entry; only a row that can is read
+-- (one GETRANGE of its holder tags, one of its sold bits).
+--
+-- A seat is free when it is not sold and has no holder, or its PENDING hold is
+-- past its deadline (the deadline set is the truth, before the sweeper frees it;
+-- only the first 1,000 such holds are read, the sweeper frees them within a
+-- second). A seat being paid is never free: only the sweeper frees it.
+--
+-- A hold made here writes what hold.lua writes (holds, holders, tags, the user's
+-- holds, the reservation record, the token's lease), so GET, DELETE and payment
+-- work on it alike, except the expiry trigger P:{cN}:hold:<s>:<seat>: its name
+-- depends on the seat chosen here, and every key must be in KEYS. Its expiry is
+-- left to the sweeper, which reads the deadline set every 250 ms.
+--
+-- KEYS[1]  -> P:{cN}:tokens   (token records, see enter.lua)
+-- KEYS[2]  -> P:{cN}:active
+-- KEYS[3]  -> P:{cN}:wait
+-- KEYS[4]  -> P:{cN}:sold:<scheduleID>
+-- KEYS[5]  -> P:{cN}:holds:<scheduleID>
+-- KEYS[6]  -> P:{cN}:holders:<scheduleID>
+-- KEYS[7]  -> P:{cN}:rebuilt:<scheduleID>
+-- KEYS[8]  -> P:{cN}:tags:<scheduleID>
+-- KEYS[9]  -> P:{cN}:uh:<userID>
+-- KEYS[10] -> P:{cN}:rows:<scheduleID>   (layout and free counts, see rows.lua)
+-- KEYS[11] -> P:{cN}:bought             (userID -> seats bought on the concert)
+-- KEYS[12] -> P:{cN}:cfg                (maxTickets: held plus bought per user, 0 or
+--                                        missing = no limit beyond ARGV[6])
+-- KEYS[12+i], i = 1..quantity -> P:{cN}:res:<reservationID_i> (fresh ids)
+--
+-- ARGV[1]  userID
+-- ARGV[2]  token gen
+-- ARGV[3]  now (ms, the engine's clock)
+-- ARGV[4]  hold deadline (ms)
+-- ARGV[5]  the user's holder tag (one byte: engine.HolderTag)
+-- ARGV[6]  max live holds per user on the concert
+-- ARGV[7]  scheduleID
+-- ARGV[8]  reservation record TTL (ms)
+-- ARGV[9]  quantity
+-- ARGV[10] section (1-based index in the layout; 0: every section in order)
+-- ARGV[11] section prices, comma-separated, in layout order
+-- ARGV[11+i], i = 1..quantity: fresh reservationID_i
+--
+-- Returns a flat list, two entries per seat in seat order: reservationID, seat.
+-- Errors:  TOKEN_EXPIRED, NOT_ADMITTED, HOLD_LIMIT_REACHED, TICKET_LIMIT_REACHED,
+--          SEATS_UNAVAILABLE (the engine's codes); NOT_REBUILT when the sold seats
+--          or the row counts are not loaded (the engine loads them and retries).
+
+local call, tonumber, floor, byte = redis.call, tonumber, math.floor, string.byte
+
+if call('EXISTS', KEYS[7]) == 0 then
+  return redis.error_reply('NOT_REBUILT schedule ' .. ARGV[7] .. ' has no sold seats loaded')
+end
+local layout = call('HGET', KEYS[10], 'L')
+if not layout then
+  return redis.error_reply('NOT_REBUILT schedule ' .. ARGV[7] .. ' has no row counts loaded')
+end
+
+local uid, gen = ARGV[1], ARGV[2]
+local nowArg, deadline = ARGV[3], ARGV[4]
+local now = tonumber(nowArg)
+local q = tonumber(ARGV[9])
+
+local rec = call('HGET', KEYS[1], uid)
+if not rec or string.match(rec, '^%d+') ~= gen or string.sub(rec, -2) == ':d' then
+  return redis.error_reply('TOKEN_EXPIRED token is no longer current')
+end
+local lease = tonumber(call('ZSCORE', KEYS[2], uid))
+if not lease or lease <= now then
+  if call('ZSCORE', KEYS[3], uid) then
+    return redis.error_reply('NOT_ADMITTED token is still waiting in the queue')
+  end
+  return redis.error_reply('TOKEN_EXPIRED active time ran out')
+end
+
+local live = call('ZCOUNT', KEYS[9], '(' .. nowArg, '+inf')
+if live + q > tonumber(ARGV[6]) then
+  return redis.error_reply('HOLD_LIMIT_REACHED at most ' .. ARGV[6] .. ' seats may be held at once')
+end
+local maxTickets = tonumber(call('HGET', KEYS[12], 'maxTickets')) or 0
+if maxTickets > 0 and live + q + (tonumber(call('HGET', KEYS[11], uid)) or 0) > maxTickets then
+  return redis.error_reply('TICKET_LIMIT_REACHED at most ' .. maxTickets .. ' tickets per person')
+end
+
+-- The layout: per section "start,seatsPerRow,firstRow,rows;" (see rows.lua).
+local secs = {}
+for start, per, first, rows in string.gmatch(layout, '(%d+),(%d+),(%d+),(%d+)') do
+  secs[#secs + 1] = { start = tonumber(start), per = tonumber(per), first = tonumber(first), rows = tonumber(rows) }
+end
+local prices = {}
+for p in string.gmatch(ARGV[11], '%d+') do
+  prices[#prices + 1] = p
+end
+
+-- placeOf finds a seat's section index and global row.
+local function placeOf(seat)
+  local k = 0
+  for i = 1, #secs do
+    if seat < secs[i].start then break end
+    k = i
+  end
+  local s = secs[k]
+  return k, s.first + floor((seat - s.start) / s.per)
+end
+
+-- Expired PENDING holds count as free seats of their rows and sections.
+local lapsed, extraRow, extraSec = {}, {}, {}
+for _, m in ipairs(call('ZRANGEBYSCORE', KEYS[5], '-inf', nowArg, 'LIMIT', 0, 1000)) do
+  local seat = tonumber(m)
+  if seat then
+    lapsed[seat] = true
+    local k, r = placeOf(seat)
+    if k > 0 then
+      extraRow[r] = (extraRow[r] or 0) + 1
+      extraSec[k] = (extraSec[k] or 0) + 1
+    end
+  end
+end
+
+-- choose returns the first seat of the best run in a row of n seats whose free
+-- seats are free[1..n], or nil.
+local function choose(free, n)
+  local best, bestLone, bestDist
+  local i = 1
+  while i <= n do
+    if free[i] then
+      local a = i
+      while i + 1 <= n and free[i + 1] do i = i + 1 end
+      local b = i
+      for x = a, b - q + 1 do
+        local lone = (x - a == 1) or (b - (x + q - 1) == 1)
+        local dist = math.abs(2 * x + q - n - 2)
+        if not best or (bestLone and not lone) or (lone == bestLone and dist < bestDist) then
+          best, bestLone, bestDist = x, lone, dist
+        end
+      end
+    end
+    i = i + 1
+  end
+  return best
+end
+
+-- rowFree reads row r of section s (first seat `from`) and returns its free seats.
+local function rowFree(s, from)
+  local n = s.per
+  local tags = call('GETRANGE', KEYS[8], from, from + n - 1)
+  local lo, hi = floor(from / 8), floor((from + n - 1) / 8)
+  local sold = call('GETRANGE', KEYS[4], lo, hi)
+  local free = {}
+  for j = 1, n do
+    local seat = from + j - 1
+    local t = byte(tags, j) or 0
+    local bits = byte(sold, floor(seat / 8) - lo + 1) or 0
+    local isSold = floor(bits / 2 ^ (7 - seat % 8)) % 2 == 1
+    free[j] = not isSold and (t == 0 or lapsed[seat] == true)
+  end
+  return free
+end
+
+local function take(k, r, from, x)
+  local out = {}
+  local price = prices[k] or prices[1]
+  local due = tonumber(deadline)
+  for j = 0, q - 1 do
+    local seat = from + x - 1 + j
+    local rid = ARGV[11 + j + 1]
+    -- A lapsed hold keeps its holder until swept: the seat was never counted free.
+    if not lapsed[seat] then
+      call('HINCRBY', KEYS[10], r, -1)
+      call('HINCRBY', KEYS[10], 's' .. k, -1)
+    end
+    call('ZADD', KEYS[5], deadline, seat)
+    call('HSET', KEYS[6], seat, rid .. ':' .. uid)
+    call('SETRANGE', KEYS[8], seat, ARGV[5])
+    call('ZADD', KEYS[9], deadline, rid)
+    call('SET', KEYS[12 + j + 1], ARGV[7] .. ':' .. seat .. ':' .. uid .. ':' .. price .. ':' ..
+      deadline .. ':PENDING', 'PX', ARGV[8])
+    out[#out + 1] = rid
+    out[#out + 1] = seat
+  end
+  if lease < due then
+    call('ZADD', KEYS[2], 'GT', deadline, uid)
+  end
+  return out
+end
+
+local only = tonumber(ARGV[10])
+for k = 1, #secs do
+  local s = secs[k]
+  if (only == 0 or only == k) and s.per >= q and
+      (tonumber(call('HGET', KEYS[10], 's' .. k)) or 0) + (extraSec[k] or 0) >= q then
+    -- Free counts of the section's rows by HMGET, 8 rows first, then twice as
+    -- many each time up to 256: the run is usually in the first few rows.
+    local r0, chunk, last = s.first, 8, s.first + s.rows - 1
+    while r0 <= last do
+      local fields = {}
+      for r = r0, math.min(r0 + chunk - 1, last) do
+        fields[#fields + 1] = r
+      end
+      r0, chunk = r0 + chunk, math.min(chunk * 2, 256)
+      local counts = call('HMGET', KEYS[10], unpack(fields))
+      for i, r in ipairs(fields) do
+        if (tonumber(counts[i]) or 0) + (extraRow[r] or 0) >= q then
+          local from = s.start + (r - s.first) * s.per
+          local x = choose(rowFree(s, from), s.per)
+          if x then
+            return take(k, r, from, x)
+          end
+        end
+      end
+    end
+  end
+end
+return redis.error_reply('SEATS_UNAVAILABLE no ' .. q .. ' seats side by side are left')

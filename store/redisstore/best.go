@@ -1,0 +1,105 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/concertd/concertd/engine"
+)
+
+var _ engine.BestSeats = (*Store)(nil)
+
+var (
+	bestScript = script("best")
+	rowsScript = script("rows")
+)
+
+// layoutArg is a schedule's layout as rows.lua stores it: per section
+// "start,seatsPerRow,firstRow,rows;", rows numbered 1.. across sections.
+func layoutArg(s engine.Schedule) string {
+	var b strings.Builder
+	start, row := 1, 1
+	for _, sec := range s.Layout() {
+		fmt.Fprintf(&b, "%d,%d,%d,%d;", start, sec.SeatsPerRow, row, sec.Rows)
+		start += sec.Rows * sec.SeatsPerRow
+		row += sec.Rows
+	}
+	return b.String()
+}
+
+// LoadRows runs rows.lua: the layout and each row's free seats, once.
+func (s *Store) LoadRows(ctx context.Context, sch engine.Schedule) error {
+	c, sid := sch.ConcertID, sch.ID
+	k := s.keys
+	err := rowsScript.Run(ctx, s.rdb, []string{k.rows(c, sid), k.sold(c, sid), k.tags(c, sid)}, layoutArg(sch)).Err()
+	return domainError("load rows", err)
+}
+
+// HoldBest runs best.lua: the token, the limits, the choice of seats and every
+// hold in one round trip.
+func (s *Store) HoldBest(ctx context.Context, r engine.BestRequest) ([]engine.Reservation, error) {
+	c, sid, uid := r.Token.ConcertID, r.Schedule.ID, r.Token.UserID
+	if r.Schedule.ConcertID != c {
+		return nil, engine.ErrWrongConcert
+	}
+	if r.Quantity < 1 || len(r.ReservationIDs) != r.Quantity {
+		return nil, engine.ErrBadRequest
+	}
+	k := s.keys
+	keys := make([]string, 0, 12+r.Quantity)
+	keys = append(keys,
+		k.tokens(c), k.active(c), k.wait(c), k.sold(c, sid), k.holds(c, sid), k.holders(c, sid),
+		k.rebuilt(c, sid), k.tags(c, sid), k.userHolds(c, uid), k.rows(c, sid), k.bought(c), k.cfg(c))
+	secs := r.Schedule.Layout()
+	prices := make([]string, len(secs))
+	for i, sec := range secs {
+		prices[i] = strconv.FormatInt(sec.Price, 10)
+	}
+	args := make([]any, 0, 11+r.Quantity)
+	args = append(args, uid, r.Token.Gen, ms(r.Now), ms(r.Deadline), string([]byte{engine.HolderTag(uid)}),
+		r.MaxHolds, sid, reservationTTL.Milliseconds(), r.Quantity, r.Section, strings.Join(prices, ","))
+	for _, id := range r.ReservationIDs {
+		keys = append(keys, k.reservation(c, id))
+		args = append(args, id)
+	}
+	v, err := bestScript.Run(ctx, s.rdb, keys, args...).Slice()
+	if err != nil {
+		return nil, domainError("best", err)
+	}
+	if len(v) != 2*r.Quantity {
+		return nil, fmt.Errorf("redis best: %d entries for %d seats", len(v), r.Quantity)
+	}
+	out := make([]engine.Reservation, r.Quantity)
+	for i := range out {
+		rid, err := replyInt(v[2*i])
+		if err != nil {
+			return nil, fmt.Errorf("redis best: %w", err)
+		}
+		seat, err := replyInt(v[2*i+1])
+		if err != nil {
+			return nil, fmt.Errorf("redis best: %w", err)
+		}
+		out[i] = engine.Reservation{
+			ID: rid, ConcertID: c, ScheduleID: sid, Seat: int(seat), UserID: uid,
+			Price: r.Schedule.SeatPrice(int(seat)), State: engine.ReservationPending,
+			ExpiresAt: fromMS(r.Deadline.UnixMilli()),
+		}
+	}
+	return out, nil
+}
+
+var boughtScript = script("bought")
+
+var _ engine.TicketCounts = (*Store)(nil)
+
+// LoadBought runs bought.lua.
+func (s *Store) LoadBought(ctx context.Context, concertID int64, counts map[int64]int) error {
+	args := make([]any, 0, 2*len(counts))
+	for uid, n := range counts {
+		args = append(args, uid, n)
+	}
+	err := boughtScript.Run(ctx, s.rdb, []string{s.keys.bought(concertID)}, args...).Err()
+	return domainError("load bought", err)
+}
