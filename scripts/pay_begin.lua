@@ -39,9 +39,7 @@ if not lease or tonumber(lease) <= now then
   return redis.error_reply('TOKEN_EXPIRED active time ran out')
 end
 
--- A record from before records were strings (a hash) reads as none.
-local res = redis.pcall('GET', KEYS[4])
-if type(res) ~= 'string' then res = nil end
+local res = redis.call('GET', KEYS[4])
 local _, seat, user, _, deadline, state = string.match(res or '', '^(%d+):(%d+):(%d+):(%d+):(%d+):(%u+)$')
 if user ~= uid then
   return redis.error_reply('RESERVATION_NOT_FOUND no such reservation')

@@ -36,9 +36,7 @@ redis.call('SETRANGE', KEYS[10], seat, '\0')
 redis.call('DEL', KEYS[5])
 
 -- The record (see hold.lua) keeps its TTL; a lost one is written whole.
--- A record from before records were strings (a hash) reads as none.
-local res = redis.pcall('GET', KEYS[6])
-if type(res) ~= 'string' then res = nil end
+local res = redis.call('GET', KEYS[6])
 if res then
   redis.call('SET', KEYS[6], (string.gsub(res, '%u+$', 'PAID')), 'KEEPTTL')
 else

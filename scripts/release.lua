@@ -45,9 +45,7 @@ redis.call('HDEL', KEYS[3], seat)
 redis.call('SETRANGE', KEYS[7], seat, '\0')
 redis.call('DEL', KEYS[4])
 -- The record (see hold.lua) ends in its state.
--- A record from before records were strings (a hash) reads as none.
-local res = redis.pcall('GET', KEYS[5])
-if type(res) ~= 'string' then res = nil end
+local res = redis.call('GET', KEYS[5])
 if res and (string.sub(res, -8) == ':PENDING' or string.sub(res, -7) == ':PAYING') then
   redis.call('SET', KEYS[5], (string.gsub(res, '%u+$', 'EXPIRED')), 'KEEPTTL')
 end

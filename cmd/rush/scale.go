@@ -14,8 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// runScale measures how the waiting room scales with the number of WAITING tokens
-// (issue #5): concertd's memory, Redis memory per waiting token, and the cost of a
+// runScale measures how the waiting room scales with the number of WAITING
+// tokens: concertd's memory, Redis memory per waiting token, and the cost of a
 // token issue and of a poll as the queue grows.
 //
 // It makes one concert whose queue admits nobody (admitPerSecond 1, maxActive 1,

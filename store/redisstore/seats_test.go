@@ -573,63 +573,6 @@ func TestExpiredLazily(t *testing.T) {
 	})
 }
 
-// TestRecordsFromBeforeStrings: a reservation record written before records were
-// strings (706c495) is a hash. Every reader takes it for a missing record, so an
-// upgrade leaves no WRONGTYPE behind: the engine asks the ledger about the
-// reservation, an old hold is still swept, and a payment writes a new record.
-func TestRecordsFromBeforeStrings(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b backend) {
-		f := newFixture(t, b)
-		f.activate(1, t0.Add(time.Hour))
-		asHash := func(r engine.Reservation) {
-			k := f.s.keys.reservation(f.c, r.ID)
-			f.rdb.Del(f.ctx, k)
-			if err := f.rdb.HSet(f.ctx, k, "concert", f.c, "schedule", r.ScheduleID, "seat", r.Seat, "user", r.UserID,
-				"price", r.Price, "deadline", r.ExpiresAt.UnixMilli(), "state", "PENDING").Err(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		old := f.mustHold(1, 4, t0)
-		asHash(old)
-		if _, err := f.s.Reservation(f.ctx, f.c, old.ID, t0); !errors.Is(err, engine.ErrReservationNotFound) {
-			t.Fatalf("Reservation of a hash record: %v, want RESERVATION_NOT_FOUND", err)
-		}
-		if _, err := f.s.runCancel(f.ctx, f.c, f.sched.ID, 4, old.ID, 1, t0); !errors.Is(err, engine.ErrReservationNotFound) {
-			t.Fatalf("cancel.lua on a hash record: %v, want RESERVATION_NOT_FOUND", err)
-		}
-		if _, err := f.s.BeginPayment(f.ctx, f.token(1), old.ID, t0, t0.Add(30*time.Second)); !errors.Is(err, engine.ErrReservationNotFound) {
-			t.Fatalf("pay_begin.lua on a hash record: %v, want RESERVATION_NOT_FOUND", err)
-		}
-		if err := f.s.AbortPayment(f.ctx, old, t0); err != nil {
-			t.Fatalf("pay_abort.lua on a hash record: %v", err)
-		}
-
-		// The sweeper frees the old hold past its deadline.
-		later := old.ExpiresAt.Add(time.Second)
-		due, err := f.s.Expired(f.ctx, f.c, f.sched.ID, later, 10)
-		if err != nil || len(due) != 1 {
-			t.Fatalf("expired: %+v, %v; want seat 4", due, err)
-		}
-		if err := f.s.Release(f.ctx, due[0], later); err != nil {
-			t.Fatalf("release.lua on a hash record: %v", err)
-		}
-		if f.seatMap(later).Held(4) {
-			t.Fatal("seat 4 still held after its release")
-		}
-
-		// A payment the ledger made writes the record anew, as a string.
-		paid := f.mustHold(1, 5, t0)
-		asHash(paid)
-		if _, err := f.s.CompletePayment(f.ctx, paid, t0); err != nil {
-			t.Fatalf("pay_complete.lua on a hash record: %v", err)
-		}
-		if got := f.state(paid.ID, t0); got != engine.ReservationPaid {
-			t.Fatalf("after the payment the reservation reads %s, want PAID", got)
-		}
-		f.requireHolderInvariant()
-	})
-}
-
 func TestExpiredSweepAndRelease(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		f := newFixture(t, b)
