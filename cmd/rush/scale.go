@@ -45,8 +45,7 @@ import (
 func runScale(args []string) error {
 	var c scaleConfig
 	fs := flag.NewFlagSet("rush scale", flag.ExitOnError)
-	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "concertd address (host:port)")
-	fs.StringVar(&c.adminKey, "admin-key", os.Getenv("ADMIN_KEY"), "X-Admin-Key (default $ADMIN_KEY)")
+	serverFlags(fs, &c.addr, &c.adminKey)
 	fs.StringVar(&c.redisAddr, "redis", "127.0.0.1:6379", "the Redis concertd uses (host:port), for INFO memory and MEMORY USAGE")
 	fs.StringVar(&c.redisPrefix, "redis-prefix", "concertd", "concertd's REDIS_PREFIX, to name the concert's keys")
 	steps := fs.String("steps", "1000,10000,100000,1000000", "checkpoints: waiting tokens at which to measure, ascending")

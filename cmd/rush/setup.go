@@ -31,8 +31,8 @@ import (
 //	         known-user cache cold) and only the concert is created.
 func runSetup(args []string) error {
 	fs := flag.NewFlagSet("rush setup", flag.ExitOnError)
-	addr := fs.String("addr", "127.0.0.1:8080", "concertd address (host:port)")
-	adminKey := fs.String("admin-key", os.Getenv("ADMIN_KEY"), "X-Admin-Key (default $ADMIN_KEY)")
+	addr, adminKey := new(string), new(string)
+	serverFlags(fs, addr, adminKey)
 	mode := fs.String("mode", "poll", "poll | hold | seatmap | pay | issue")
 	users := fs.Int("users", 10000, "tokens to make")
 	seats := fs.Int("seats", 100000, "seats of the schedule")
