@@ -2,7 +2,7 @@ package engine
 
 import "fmt"
 
-// Code is one of the contract's error codes (../shared/API.md "Error codes").
+// Code is one of the contract's error codes (docs/API.md "Error codes").
 // The HTTP layer maps each Code to a status in exactly one table.
 type Code string
 
