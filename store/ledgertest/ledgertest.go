@@ -8,7 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -169,383 +169,393 @@ outer:
 	return out
 }
 
-func testSellErrors(t *testing.T, l engine.Ledger) {
+func testUsers(t *testing.T, l engine.Ledger) {
 	f := newFixture(t, l)
-	sch := f.schedule(10, 1000)
-	owner := f.user(5000)
-	if _, err := f.sell(sch, 5, 500, owner, engine.Idempotency{}); err != nil {
-		t.Fatal(err)
+	a, err := l.CreateUser(f.ctx, "Kim", "kim@example.com", engine.Idempotency{})
+	if err != nil || a <= 0 {
+		t.Fatalf("CreateUser = %d, %v", a, err)
+	}
+	b, err := l.CreateUser(f.ctx, "Lee", "lee@example.com", engine.Idempotency{})
+	if err != nil || b <= 0 || b == a {
+		t.Fatalf("second CreateUser = %d, %v (first %d)", b, err, a)
+	}
+	if _, err := l.CreateUser(f.ctx, "Kim again", "kim@example.com", engine.Idempotency{}); !errors.Is(err, engine.ErrEmailTaken) {
+		t.Errorf("duplicate email: err = %v, want EMAIL_TAKEN", err)
 	}
 	for _, tc := range []struct {
-		name     string
-		balance  int64
-		schedule int64
-		seat     int
-		resID    int64
-		unknown  bool
-		want     error
+		id   int64
+		want bool
+	}{{a, true}, {b, true}, {0, false}, {-1, false}, {b + 1000, false}} {
+		if got, err := l.UserExists(f.ctx, tc.id); err != nil || got != tc.want {
+			t.Errorf("UserExists(%d) = %v, %v; want %v", tc.id, got, err, tc.want)
+		}
+	}
+	// Other tests may add users to the same ledger meanwhile: check what must hold.
+	if got, err := l.UserIDsAbove(f.ctx, a-1, 1); err != nil || !slices.Equal(got, []int64{a}) {
+		t.Errorf("UserIDsAbove(%d, 1) = %v, %v; want [%d]", a-1, got, err, a)
+	}
+	if got, err := l.UserIDsAbove(f.ctx, a-1, 1_000_000); err != nil || !slices.Contains(got, b) || !slices.IsSorted(got) || slices.ContainsFunc(got, func(id int64) bool { return id < a }) {
+		t.Errorf("UserIDsAbove(%d) = %v, %v; want ascending ids from %d on, with %d", a-1, got, err, a, b)
+	}
+	if got, err := l.UserIDsAbove(f.ctx, b, 1_000_000); err != nil || slices.ContainsFunc(got, func(id int64) bool { return id <= b }) {
+		t.Errorf("UserIDsAbove(%d) = %v, %v; want only ids above it", b, got, err)
+	}
+	// A failed duplicate must not have taken an id or left a user behind.
+	if ok, _ := l.UserExists(f.ctx, b+1); ok {
+		c, _ := l.CreateUser(f.ctx, "Park", "park@example.com", engine.Idempotency{})
+		t.Errorf("user %d exists after a refused duplicate (next id %d)", b+1, c)
+	}
+	if got, h, err := l.Balance(f.ctx, a, 10); err != nil || got != 0 || len(h) != 0 {
+		t.Errorf("new user's Balance = %d, %v, %v; want 0, [], nil", got, h, err)
+	}
+}
+
+// testIdempotentUserCreation: a creation retried with its key gets the first id
+// back, also after the email is taken (by that very creation) and when 20 retries
+// race the first attempt; the key with another request, or in another namespace
+// (a charge's), is refused or unrelated; and no retry leaves a second user.
+func testIdempotentUserCreation(t *testing.T, l engine.Ledger) {
+	f := newFixture(t, l)
+	kim := engine.Idempotency{Key: "create-1", Fingerprint: "user:kim"}
+	var (
+		wg   sync.WaitGroup
+		ids  [20]int64
+		errs [20]error
+	)
+	for i := range ids {
+		wg.Go(func() { ids[i], errs[i] = l.CreateUser(f.ctx, "Kim", "kim@example.com", kim) })
+	}
+	wg.Wait()
+	for i := range ids {
+		if errs[i] != nil || ids[i] <= 0 || ids[i] != ids[0] {
+			t.Fatalf("racing creations with one key: %v %v", ids, errs)
+		}
+	}
+	id := ids[0]
+	if again, err := l.CreateUser(f.ctx, "Kim", "kim@example.com", kim); err != nil || again != id {
+		t.Errorf("retry = %d, %v; want %d", again, err, id)
+	}
+	// The same key for another request, even one that would succeed on its own.
+	lee := engine.Idempotency{Key: "create-1", Fingerprint: "user:lee"}
+	if _, err := l.CreateUser(f.ctx, "Lee", "lee@example.com", lee); !errors.Is(err, engine.ErrIdempotencyKeyReused) {
+		t.Errorf("key reused for another user: %v, want IDEMPOTENCY_KEY_REUSED", err)
+	}
+	// Without the key, or with another one, the email is taken.
+	for _, idem := range []engine.Idempotency{{}, {Key: "create-2", Fingerprint: "user:kim"}} {
+		if _, err := l.CreateUser(f.ctx, "Kim", "kim@example.com", idem); !errors.Is(err, engine.ErrEmailTaken) {
+			t.Errorf("key %q: %v, want EMAIL_TAKEN", idem.Key, err)
+		}
+	}
+	// A creation's key is not a charge's: the user may use "create-1" for a charge.
+	if b, err := l.Charge(f.ctx, id, 300, engine.MaxBalance, engine.Idempotency{Key: "create-1", Fingerprint: "charge:300"}); err != nil || b != 300 {
+		t.Errorf("charge with a creation's key = %d, %v; want 300", b, err)
+	}
+	if got, err := l.UserIDsAbove(f.ctx, id, 100); err != nil || len(got) != 0 {
+		t.Errorf("users after %d: %v, %v; want none (one user for all retries)", id, got, err)
+	}
+	lid, err := l.CreateUser(f.ctx, "Lee", "lee@example.com", engine.Idempotency{Key: "create-3", Fingerprint: "user:lee"})
+	if err != nil || lid == id {
+		t.Errorf("a fresh key and email = %d, %v", lid, err)
+	}
+}
+
+func testCatalog(t *testing.T, l engine.Ledger) {
+	f := newFixture(t, l)
+	if cs, ss, err := l.Catalog(f.ctx); err != nil || len(cs) != 0 || len(ss) != 0 {
+		t.Fatalf("empty Catalog = %v, %v, %v", cs, ss, err)
+	}
+	seoul := time.FixedZone("KST", 9*3600)
+	opens := time.Date(2026, 11, 24, 19, 15, 0, 123456789, seoul)
+	in := []engine.NewConcert{
+		{
+			Title: "First", Description: "two dates", SaleOpensAt: opens,
+			Queue: engine.QueueSettings{AdmitPerSecond: 100, MaxActive: 1000},
+			Schedules: []engine.NewSchedule{
+				{Date: "2026-12-24", SeatCount: 50, Price: 50000},
+				{Date: "2026-12-25", SeatCount: 100000, Price: 1},
+			},
+		},
+		{
+			Title: "Second", SaleOpensAt: opens.Add(time.Hour),
+			Queue:     engine.QueueSettings{AdmitPerSecond: 5, MaxActive: 7, Paused: true},
+			Schedules: []engine.NewSchedule{{Date: "2027-01-01", SeatCount: 1, Price: 99}},
+		},
+		{Title: "No dates", SaleOpensAt: opens, Queue: engine.QueueSettings{AdmitPerSecond: 1, MaxActive: 1}},
+	}
+	var wantC []engine.Concert
+	var wantS []engine.Schedule
+	for _, nc := range in {
+		c, ss, err := l.CreateConcert(f.ctx, nc)
+		if err != nil {
+			t.Fatalf("CreateConcert(%s): %v", nc.Title, err)
+		}
+		if c.ID <= 0 || c.Title != nc.Title || c.Description != nc.Description || c.Queue != nc.Queue {
+			t.Errorf("CreateConcert returned %+v for %+v", c, nc)
+		}
+		if len(ss) != len(nc.Schedules) {
+			t.Fatalf("CreateConcert(%s) returned %d schedules, want %d", nc.Title, len(ss), len(nc.Schedules))
+		}
+		for i, s := range ss {
+			ns := nc.Schedules[i]
+			if s.ID <= 0 || s.ConcertID != c.ID || s.ConcertTitle != nc.Title || s.Date != ns.Date ||
+				s.SeatCount != ns.SeatCount || s.Price != ns.Price {
+				t.Errorf("schedule %d = %+v, want %+v of concert %d", i, s, ns, c.ID)
+			}
+		}
+		wantC = append(wantC, c)
+		wantS = append(wantS, ss...)
+	}
+	cs, ss, err := l.Catalog(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != len(wantC) || len(ss) != len(wantS) {
+		t.Fatalf("Catalog has %d concerts, %d schedules; want %d, %d", len(cs), len(ss), len(wantC), len(wantS))
+	}
+	for i := range cs {
+		if i > 0 && cs[i].ID <= cs[i-1].ID {
+			t.Errorf("concerts not ordered by id: %d after %d", cs[i].ID, cs[i-1].ID)
+		}
+		if cs[i].SaleOpensAt.Location() != time.UTC {
+			t.Errorf("SaleOpensAt %v is not UTC", cs[i].SaleOpensAt)
+		}
+		if cs[i] != wantC[i] {
+			t.Errorf("Catalog concert %d = %+v, want %+v", i, cs[i], wantC[i])
+		}
+	}
+	wantOpens := opens.UTC().Truncate(time.Microsecond)
+	if !cs[0].SaleOpensAt.Equal(wantOpens) || cs[0].SaleOpensAt.Location() != time.UTC {
+		t.Errorf("SaleOpensAt = %v, want %v in UTC", cs[0].SaleOpensAt, wantOpens)
+	}
+	for i := range ss {
+		if i > 0 && ss[i].ID <= ss[i-1].ID {
+			t.Errorf("schedules not ordered by id: %d after %d", ss[i].ID, ss[i-1].ID)
+		}
+		if ss[i] != wantS[i] {
+			t.Errorf("Catalog schedule %d = %+v, want %+v", i, ss[i], wantS[i])
+		}
+	}
+	if ss[0].Date != "2026-12-24" {
+		t.Errorf("Date = %q, want 2026-12-24", ss[0].Date)
+	}
+
+	for _, bad := range []struct {
+		name string
+		s    engine.NewSchedule
 	}{
-		{name: "insufficient", balance: 999, seat: 1, resID: 1, want: engine.ErrInsufficientBalance},
-		{name: "no money at all", seat: 1, resID: 2, want: engine.ErrInsufficientBalance},
-		{name: "unknown schedule", balance: 5000, schedule: sch.ID + 100, seat: 1, resID: 3, want: engine.ErrScheduleNotFound},
-		{name: "seat zero", balance: 5000, seat: 0, resID: 4, want: engine.ErrInvalidSeat},
-		{name: "seat past the count", balance: 5000, seat: 11, resID: 5, want: engine.ErrInvalidSeat},
-		{name: "unknown user", seat: 1, resID: 6, unknown: true, want: engine.ErrUserNotFound},
-		{name: "seat sold to another reservation", balance: 5000, seat: 5, resID: 7, want: engine.ErrSeatTaken},
-		{name: "seat sold, no money either", seat: 5, resID: 8, want: engine.ErrSeatTaken},
-		{name: "reservation paid for another seat", balance: 5000, seat: 6, resID: 500, want: engine.ErrAlreadyPaid},
+		{"date not YYYY-MM-DD", engine.NewSchedule{Date: "24/12/2026", SeatCount: 1, Price: 1}},
+		{"no such date", engine.NewSchedule{Date: "2026-02-30", SeatCount: 1, Price: 1}},
+		{"no seats", engine.NewSchedule{Date: "2026-12-24", SeatCount: 0, Price: 1}},
+		{"too many seats", engine.NewSchedule{Date: "2026-12-24", SeatCount: engine.MaxSeatCount + 1, Price: 1}},
+		{"free seats", engine.NewSchedule{Date: "2026-12-24", SeatCount: 1, Price: 0}},
+	} {
+		nc := engine.NewConcert{Title: "Bad", SaleOpensAt: opens,
+			Schedules: []engine.NewSchedule{{Date: "2026-12-24", SeatCount: 1, Price: 1}, bad.s}}
+		if _, _, err := l.CreateConcert(f.ctx, nc); !errors.Is(err, engine.ErrBadRequest) {
+			t.Errorf("%s: err = %v, want BAD_REQUEST", bad.name, err)
+		}
+	}
+	if cs, ss, _ := l.Catalog(f.ctx); len(cs) != len(wantC) || len(ss) != len(wantS) {
+		t.Errorf("a refused concert left rows: %d concerts, %d schedules", len(cs), len(ss))
+	}
+}
+
+func testSaveQueueSettings(t *testing.T, l engine.Ledger) {
+	f := newFixture(t, l)
+	sch := f.schedule(10, 100)
+	other := f.schedule(10, 100)
+	want := engine.QueueSettings{AdmitPerSecond: 500, MaxActive: 5000, Paused: true}
+	if err := l.SaveQueueSettings(f.ctx, sch.ConcertID, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SaveQueueSettings(f.ctx, other.ConcertID+100, want); !errors.Is(err, engine.ErrConcertNotFound) {
+		t.Errorf("unknown concert: err = %v, want CONCERT_NOT_FOUND", err)
+	}
+	cs, _, err := l.Catalog(f.ctx)
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("Catalog = %v, %v", cs, err)
+	}
+	if cs[0].Queue != want {
+		t.Errorf("saved settings read back as %+v, want %+v", cs[0].Queue, want)
+	}
+	if cs[1].Queue != (engine.QueueSettings{AdmitPerSecond: 100, MaxActive: 1000}) {
+		t.Errorf("another concert's settings changed: %+v", cs[1].Queue)
+	}
+}
+
+func testChargeBounds(t *testing.T, l engine.Ledger) {
+	f := newFixture(t, l)
+	const capB = engine.MaxBalance
+	for _, tc := range []struct {
+		name    string
+		start   int64
+		amount  int64
+		max     int64
+		unknown bool
+		want    error
+	}{
+		{name: "one", amount: 1, max: capB},
+		{name: "engine max", amount: engine.MaxChargeAmount, max: capB},
+		{name: "up to the cap exactly", start: capB - 10_000_000, amount: 10_000_000, max: capB},
+		{name: "one past the cap", start: capB - 10_000_000, amount: 10_000_001, max: capB, want: engine.ErrInvalidAmount},
+		{name: "at the cap", start: capB, amount: 1, max: capB, want: engine.ErrInvalidAmount},
+		{name: "lower cap of the caller", start: 90, amount: 11, max: 100, want: engine.ErrInvalidAmount},
+		{name: "caller cap above the ledger's", start: capB, amount: 1, max: capB * 2, want: engine.ErrInvalidAmount},
+		{name: "zero", amount: 0, max: capB, want: engine.ErrInvalidAmount},
+		{name: "negative", start: 100, amount: -50, max: capB, want: engine.ErrInvalidAmount},
+		{name: "overflowing", start: 100, amount: 1<<63 - 1, max: 1<<63 - 1, want: engine.ErrInvalidAmount},
+		{name: "unknown user", amount: 1, max: capB, unknown: true, want: engine.ErrUserNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fixture{t: t, l: l, ctx: f.ctx}
-			id := f.user(tc.balance)
+			id := f.user(tc.start)
 			if tc.unknown {
 				id += 1_000_000
 			}
-			s := sch
-			if tc.schedule != 0 {
-				s.ID = tc.schedule
+			got, err := l.Charge(f.ctx, id, tc.amount, tc.max, engine.Idempotency{})
+			if tc.want != nil {
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("Charge = %d, %v; want %v", got, err, tc.want)
+				}
+				if !tc.unknown {
+					f.wantBalance(id, tc.start, min(1, int(tc.start)), 0)
+				}
+				return
 			}
-			if _, err := f.sell(s, tc.seat, tc.resID, id, engine.Idempotency{}); !errors.Is(err, tc.want) {
-				t.Fatalf("Sell: err = %v, want %v", err, tc.want)
+			if err != nil || got != tc.start+tc.amount {
+				t.Fatalf("Charge = %d, %v; want %d", got, err, tc.start+tc.amount)
 			}
-			if !tc.unknown {
-				f.wantBalance(id, tc.balance, min(1, int(tc.balance)), 0)
-			}
-			if _, found, err := l.SaleByReservation(f.ctx, tc.resID); err != nil || (found && tc.resID != 500) {
-				t.Errorf("refused reservation %d has a sale (found=%v, err=%v)", tc.resID, found, err)
-			}
+			f.wantBalance(id, tc.start+tc.amount, 1+min(1, int(tc.start)), 0)
 		})
 	}
-	// The one paid reservation retried by its owner, whose balance is now too low:
-	// it is ALREADY_PAID, not INSUFFICIENT_BALANCE, so the engine finishes the hold.
-	poor := f.user(0)
-	if _, err := f.sell(sch, 5, 500, poor, engine.Idempotency{}); !errors.Is(err, engine.ErrAlreadyPaid) {
-		t.Errorf("paid reservation, empty wallet: err = %v, want ALREADY_PAID", err)
-	}
-	f.wantBalance(owner, 4000, 1, 1)
-	if seats, err := l.AllSoldSeats(f.ctx, sch.ID); err != nil || fmt.Sprint(seats) != "[5]" {
-		t.Errorf("AllSoldSeats = %v, %v; want [5]", seats, err)
-	}
 }
 
-func testConcurrentSellsOneReservation(t *testing.T, l engine.Ledger) {
-	f := newFixture(t, l)
-	sch := f.schedule(10, 7000)
-	id := f.user(100_000)
-	errs := parallel(50, func(int) error {
-		_, err := f.sell(sch, 3, 42, id, engine.Idempotency{})
-		return err
-	})
-	c := count(t, errs, engine.ErrAlreadyPaid)
-	if c[nil] != 1 || c[engine.ErrAlreadyPaid] != 49 {
-		t.Errorf("%d succeeded, %d ALREADY_PAID; want 1 and 49", c[nil], c[engine.ErrAlreadyPaid])
-	}
-	f.wantBalance(id, 93_000, 1, 1)
-}
-
-func testConcurrentSellsOneBalance(t *testing.T, l engine.Ledger) {
-	f := newFixture(t, l)
-	sch := f.schedule(100, 5000)
-	for round := range 10 {
-		id := f.user(5000)
-		errs := parallel(2, func(i int) error {
-			_, err := f.sell(sch, 2*round+i+1, int64(2*round+i+1), id, engine.Idempotency{})
-			return err
-		})
-		c := count(t, errs, engine.ErrInsufficientBalance)
-		if c[nil] != 1 || c[engine.ErrInsufficientBalance] != 1 {
-			t.Errorf("round %d: %d succeeded, %d INSUFFICIENT_BALANCE; want 1 and 1", round, c[nil], c[engine.ErrInsufficientBalance])
-		}
-		f.wantBalance(id, 0, 1, 1)
-	}
-	if seats, _ := l.AllSoldSeats(f.ctx, sch.ID); len(seats) != 10 {
-		t.Errorf("%d seats sold, want 10", len(seats))
-	}
-}
-
-func testConcurrentSellsOneSeat(t *testing.T, l engine.Ledger) {
-	f := newFixture(t, l)
-	sch := f.schedule(100, 3000)
-	for round := range 10 {
-		seat := round + 1
-		users := []int64{f.user(10_000), f.user(10_000)}
-		var sales [2]engine.Sale
-		errs := parallel(2, func(i int) error {
-			var err error
-			sales[i], err = f.sell(sch, seat, int64(1000*round+i+1), users[i], engine.Idempotency{})
-			return err
-		})
-		c := count(t, errs, engine.ErrSeatTaken)
-		if c[nil] != 1 || c[engine.ErrSeatTaken] != 1 {
-			t.Fatalf("seat %d: %d succeeded, %d SEAT_TAKEN; want 1 and 1", seat, c[nil], c[engine.ErrSeatTaken])
-		}
-		for i, err := range errs {
-			if err == nil {
-				f.wantBalance(users[i], 7000, 1, 1)
-				if got, err := l.SoldSeats(f.ctx, sch.ID, []int{seat}); err != nil || len(got) != 1 || got[0] != sales[i] {
-					t.Errorf("SoldSeats = %+v, %v; want the winner's %+v", got, err, sales[i])
-				}
-			} else {
-				f.wantBalance(users[i], 10_000, 1, 0) // the loser is not charged
-			}
-		}
-	}
-}
-
-func testIdempotentSell(t *testing.T, l engine.Ledger) {
-	f := newFixture(t, l)
-	sch := f.schedule(10, 4000)
-	id := f.user(10_000)
-	k := engine.Idempotency{Key: "pay-1", Fingerprint: "pay:1:4000"}
-	if _, ok, err := l.IdempotentSale(f.ctx, id, k); ok || err != nil {
-		t.Fatalf("IdempotentSale before any sale = %v, %v", ok, err)
-	}
-	first, err := f.sell(sch, 1, 1, id, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	errs := parallel(10, func(int) error {
-		again, err := f.sell(sch, 1, 1, id, k)
-		if err == nil && again != first {
-			return fmt.Errorf("retry returned %+v, want %+v", again, first)
-		}
-		return err
-	})
-	if c := count(t, errs); c[nil] != 10 {
-		t.Errorf("%d of 10 retries answered", c[nil])
-	}
-	got, ok, err := l.IdempotentSale(f.ctx, id, k)
-	if err != nil || !ok || got != first {
-		t.Errorf("IdempotentSale = %+v, %v, %v; want %+v", got, ok, err, first)
-	}
-	if _, ok, err := l.IdempotentSale(f.ctx, id, engine.Idempotency{}); ok || err != nil {
-		t.Errorf("IdempotentSale without key = %v, %v; want false, nil", ok, err)
-	}
-	if _, ok, err := l.IdempotentSale(f.ctx, id+1, k); ok || err != nil {
-		t.Errorf("IdempotentSale of another user = %v, %v; want false, nil", ok, err)
-	}
-	other := engine.Idempotency{Key: "pay-1", Fingerprint: "pay:2:4000"}
-	if _, _, err := l.IdempotentSale(f.ctx, id, other); !errors.Is(err, engine.ErrIdempotencyKeyReused) {
-		t.Errorf("IdempotentSale other fingerprint: err = %v, want IDEMPOTENCY_KEY_REUSED", err)
-	}
-	if _, err := f.sell(sch, 2, 2, id, other); !errors.Is(err, engine.ErrIdempotencyKeyReused) {
-		t.Errorf("Sell reusing the key: err = %v, want IDEMPOTENCY_KEY_REUSED", err)
-	}
-	if _, err := l.Charge(f.ctx, id, 1, engine.MaxBalance, engine.Idempotency{Key: "pay-1", Fingerprint: "pay:1:4000"}); !errors.Is(err, engine.ErrIdempotencyKeyReused) {
-		t.Errorf("Charge with a payment's key: err = %v, want IDEMPOTENCY_KEY_REUSED", err)
-	}
-	f.wantBalance(id, 6000, 1, 1)
-	if seats, _ := l.AllSoldSeats(f.ctx, sch.ID); fmt.Sprint(seats) != "[1]" {
-		t.Errorf("sold seats %v, want [1]", seats)
-	}
-	// A refused payment stores no key: once the money is there, the retry pays.
-	k2 := engine.Idempotency{Key: "pay-3", Fingerprint: "pay:3:4000"}
-	poor := f.user(0)
-	if _, err := f.sell(sch, 3, 3, poor, k2); !errors.Is(err, engine.ErrInsufficientBalance) {
-		t.Fatalf("Sell without money: %v", err)
-	}
-	if _, err := l.Charge(f.ctx, poor, 4000, engine.MaxBalance, engine.Idempotency{}); err != nil {
-		t.Fatal(err)
-	}
-	if s, err := f.sell(sch, 3, 3, poor, k2); err != nil || s.Balance != 0 {
-		t.Errorf("retry after top-up = %+v, %v", s, err)
-	}
-}
-
-func testSaleQueries(t *testing.T, l engine.Ledger) {
-	f := newFixture(t, l)
-	if m, err := l.MaxReservationID(f.ctx); err != nil || m != 0 {
-		t.Errorf("MaxReservationID of an empty ledger = %d, %v", m, err)
-	}
-	a, b := f.schedule(20, 1500), f.schedule(20, 2500)
-	id := f.user(100_000)
-	before := time.Now().Add(-time.Minute)
-	bySeat := map[int]engine.Sale{}
-	for i, seat := range []int{7, 3, 12} {
-		resID := int64(900 - 100*i) // ids not in seat order, the largest first
-		s, err := f.sell(a, seat, resID, id, engine.Idempotency{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s.PaymentID <= 0 || s.ReservationID != resID || s.ScheduleID != a.ID || s.Seat != seat ||
-			s.UserID != id || s.Amount != 1500 || s.Balance != 100_000-1500*int64(i+1) ||
-			s.At.Location() != time.UTC || s.At.Before(before) || s.At.After(time.Now().Add(time.Minute)) {
-			t.Errorf("Sell returned %+v", s)
-		}
-		bySeat[seat] = s
-	}
-	if _, err := f.sell(b, 7, 1000, id, engine.Idempotency{}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := l.SoldSeats(f.ctx, a.ID, []int{12, 1, 7, 3, 20, 0, -4, 99})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 3 || got[0] != bySeat[3] || got[1] != bySeat[7] || got[2] != bySeat[12] {
-		t.Errorf("SoldSeats = %+v, want seats 3, 7, 12 as sold", got)
-	}
-	if got, err := l.SoldSeats(f.ctx, a.ID, []int{1, 2}); err != nil || len(got) != 0 {
-		t.Errorf("SoldSeats of unsold seats = %v, %v", got, err)
-	}
-	if got, err := l.SoldSeats(f.ctx, a.ID, nil); err != nil || len(got) != 0 {
-		t.Errorf("SoldSeats(nil) = %v, %v", got, err)
-	}
-	for _, tc := range []struct {
-		schedule int64
-		want     string
-	}{{a.ID, "[3 7 12]"}, {b.ID, "[7]"}, {b.ID + 100, "[]"}} {
-		if seats, err := l.AllSoldSeats(f.ctx, tc.schedule); err != nil || fmt.Sprint(seats) != tc.want {
-			t.Errorf("AllSoldSeats(%d) = %v, %v; want %s", tc.schedule, seats, err, tc.want)
-		}
-	}
-	if s, ok, err := l.SaleByReservation(f.ctx, 800); err != nil || !ok || s != bySeat[3] {
-		t.Errorf("SaleByReservation(800) = %+v, %v, %v; want %+v", s, ok, err, bySeat[3])
-	}
-	if _, ok, err := l.SaleByReservation(f.ctx, 801); err != nil || ok {
-		t.Errorf("SaleByReservation(unpaid) = %v, %v", ok, err)
-	}
-	if m, err := l.MaxReservationID(f.ctx); err != nil || m != 1000 {
-		t.Errorf("MaxReservationID = %d, %v; want 1000", m, err)
-	}
-	if err := l.Ping(f.ctx); err != nil {
-		t.Errorf("Ping: %v", err)
-	}
-}
-
-// testMoneyConservation runs charges and payments of many users from many
-// goroutines, with seat collisions and retried reservations, then checks from the
-// ledger alone that no won was created or lost.
-func testMoneyConservation(t *testing.T, l engine.Ledger) {
-	f := newFixture(t, l)
-	const (
-		users   = 200
-		workers = 24
-		ops     = 60
-		seats   = 150
-	)
-	schedules := []engine.Schedule{f.schedule(seats, 30_000), f.schedule(seats, 45_000)}
-	ids := make([]int64, users)
-	for i := range ids {
-		ids[i] = f.user(0)
-	}
-	var (
-		charged, sold atomic.Int64
-		resSeq        atomic.Int64
-		paid          sync.Map // reservation id -> struct{}
-	)
-	errs := parallel(workers, func(w int) error {
-		rng := rand.New(rand.NewPCG(uint64(w), 7))
-		for range ops {
-			u := ids[rng.IntN(users)]
-			if rng.IntN(3) == 0 {
-				amount := 1 + rng.Int64N(60_000)
-				if _, err := l.Charge(f.ctx, u, amount, engine.MaxBalance, engine.Idempotency{}); err != nil {
-					return fmt.Errorf("charge: %w", err)
-				}
-				charged.Add(amount)
-				continue
-			}
-			sch := schedules[rng.IntN(len(schedules))]
-			resID := resSeq.Add(1)
-			seat := 1 + rng.IntN(seats)
-			_, err := f.sell(sch, seat, resID, u, engine.Idempotency{})
-			switch {
-			case err == nil:
-				sold.Add(1)
-				paid.Store(resID, sch.Price)
-				// The same reservation once more: the ledger must refuse it.
-				if _, err := f.sell(sch, seat, resID, u, engine.Idempotency{}); !errors.Is(err, engine.ErrAlreadyPaid) {
-					return fmt.Errorf("second payment of %d: %v", resID, err)
-				}
-			case errors.Is(err, engine.ErrSeatTaken), errors.Is(err, engine.ErrInsufficientBalance):
-			default:
-				return fmt.Errorf("sell: %w", err)
-			}
-		}
-		return nil
-	})
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if sold.Load() == 0 || charged.Load() == 0 {
-		t.Fatalf("the run sold %d seats and charged %d: it tested nothing", sold.Load(), charged.Load())
-	}
-
-	var balances, historyCharges, historyPayments int64
-	for _, u := range ids {
-		b, h := f.balance(u)
-		var sum int64
-		for _, e := range h {
-			sum += e.Amount
-			if e.Type == "charge" {
-				historyCharges += e.Amount
-			} else {
-				historyPayments -= e.Amount
-			}
-		}
-		if sum != b {
-			t.Errorf("user %d: balance %d but history sums to %d", u, b, sum)
-		}
-		balances += b
-	}
-	var salesTotal, salesCount int64
-	for _, sch := range schedules {
-		nums, err := l.AllSoldSeats(f.ctx, sch.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sales, err := l.SoldSeats(f.ctx, sch.ID, nums)
-		if err != nil || len(sales) != len(nums) {
-			t.Fatalf("SoldSeats: %d sales for %d seats, %v", len(sales), len(nums), err)
-		}
-		for _, s := range sales {
-			salesTotal += s.Amount
-			salesCount++
-			if price, ok := paid.Load(s.ReservationID); !ok || price != s.Amount {
-				t.Errorf("sale %+v is not one the run saw succeed", s)
-			}
-		}
-	}
-	if historyCharges != charged.Load() {
-		t.Errorf("ledger holds %d in charges, the run charged %d", historyCharges, charged.Load())
-	}
-	if salesCount != sold.Load() || salesTotal != historyPayments {
-		t.Errorf("%d sales worth %d; the run sold %d, history has %d in payments",
-			salesCount, salesTotal, sold.Load(), historyPayments)
-	}
-	if balances+salesTotal != historyCharges {
-		t.Errorf("balances %d + payments %d = %d, but %d was charged",
-			balances, salesTotal, balances+salesTotal, historyCharges)
-	}
-}
-
-func testPurge(t *testing.T, l engine.Ledger) {
-	p, ok := l.(Purger)
-	if !ok {
-		t.Skip("this ledger keeps idempotency keys for ever")
-	}
+func testConcurrentCharges(t *testing.T, l engine.Ledger) {
 	f := newFixture(t, l)
 	id := f.user(0)
-	k := engine.Idempotency{Key: "old", Fingerprint: "charge:10"}
-	for _, key := range []string{"old", "older"} {
-		if _, err := l.Charge(f.ctx, id, 10, engine.MaxBalance, engine.Idempotency{Key: key, Fingerprint: "charge:10"}); err != nil {
+	errs := parallel(100, func(int) error {
+		_, err := l.Charge(f.ctx, id, 1000, engine.MaxBalance, engine.Idempotency{})
+		return err
+	})
+	if c := count(t, errs); c[nil] != 100 {
+		t.Errorf("%d of 100 charges succeeded", c[nil])
+	}
+	b, h, err := l.Balance(f.ctx, id, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b != 100_000 || len(h) != 100 {
+		t.Errorf("balance %d with %d history rows; want 100000 with 100", b, len(h))
+	}
+	for _, e := range h {
+		if e.Type != "charge" || e.Amount != 1000 {
+			t.Errorf("history row %+v, want a charge of 1000", e)
+		}
+	}
+}
+
+func testIdempotentCharge(t *testing.T, l engine.Ledger) {
+	f := newFixture(t, l)
+	id := f.user(0)
+	other := f.user(0)
+	k := engine.Idempotency{Key: "k1", Fingerprint: "charge:500"}
+	if got, err := l.Charge(f.ctx, id, 500, engine.MaxBalance, k); err != nil || got != 500 {
+		t.Fatalf("first charge = %d, %v", got, err)
+	}
+	if got, err := l.Charge(f.ctx, id, 300, engine.MaxBalance, engine.Idempotency{}); err != nil || got != 800 {
+		t.Fatalf("plain charge = %d, %v", got, err)
+	}
+	// Retried at once by many clients: every one gets the first answer.
+	errs := parallel(20, func(int) error {
+		got, err := l.Charge(f.ctx, id, 500, engine.MaxBalance, k)
+		if err == nil && got != 500 {
+			return fmt.Errorf("retry returned %d, want the first answer 500", got)
+		}
+		return err
+	})
+	if c := count(t, errs); c[nil] != 20 {
+		t.Errorf("%d of 20 retries answered", c[nil])
+	}
+	f.wantBalance(id, 800, 2, 0)
+
+	if _, err := l.Charge(f.ctx, id, 700, engine.MaxBalance, engine.Idempotency{Key: "k1", Fingerprint: "charge:700"}); !errors.Is(err, engine.ErrIdempotencyKeyReused) {
+		t.Errorf("reused key: err = %v, want IDEMPOTENCY_KEY_REUSED", err)
+	}
+	f.wantBalance(id, 800, 2, 0)
+	// A charge's key is not a payment's answer.
+	if _, _, err := l.IdempotentSale(f.ctx, id, engine.Idempotency{Key: "k1", Fingerprint: "pay:1:500"}); !errors.Is(err, engine.ErrIdempotencyKeyReused) {
+		t.Errorf("IdempotentSale with a charge's key: err = %v, want IDEMPOTENCY_KEY_REUSED", err)
+	}
+	// Keys belong to a user: another user's k1 is a new request.
+	if got, err := l.Charge(f.ctx, other, 700, engine.MaxBalance, engine.Idempotency{Key: "k1", Fingerprint: "charge:700"}); err != nil || got != 700 {
+		t.Errorf("other user's k1 = %d, %v; want 700", got, err)
+	}
+	// A retry of a charge that succeeded answers the same even when the same amount
+	// would now pass the cap.
+	capped := f.user(0)
+	big := engine.Idempotency{Key: "big", Fingerprint: "charge:big"}
+	if got, err := l.Charge(f.ctx, capped, engine.MaxBalance, engine.MaxBalance, big); err != nil || got != engine.MaxBalance {
+		t.Fatalf("charge to the cap = %d, %v", got, err)
+	}
+	if got, err := l.Charge(f.ctx, capped, engine.MaxBalance, engine.MaxBalance, big); err != nil || got != engine.MaxBalance {
+		t.Errorf("retry at the cap = %d, %v; want the first answer", got, err)
+	}
+	f.wantBalance(capped, engine.MaxBalance, 1, 0)
+	// A refused charge stores no key: the retry is judged afresh.
+	low := f.user(0)
+	fail := engine.Idempotency{Key: "f", Fingerprint: "charge:x"}
+	if _, err := l.Charge(f.ctx, low, 100, 50, fail); !errors.Is(err, engine.ErrInvalidAmount) {
+		t.Fatalf("charge over the caller's cap: %v", err)
+	}
+	if got, err := l.Charge(f.ctx, low, 100, 500, fail); err != nil || got != 100 {
+		t.Errorf("retry after a refusal = %d, %v; want 100", got, err)
+	}
+}
+
+func testBalanceHistory(t *testing.T, l engine.Ledger) {
+	f := newFixture(t, l)
+	id := f.user(0)
+	sch := f.schedule(10, 25)
+	for _, a := range []int64{10, 20, 30, 40, 50} {
+		if _, err := l.Charge(f.ctx, id, a, engine.MaxBalance, engine.Idempotency{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n, err := p.PurgeIdempotencyKeys(f.ctx, 24*time.Hour); err != nil || n != 0 {
-		t.Errorf("purge of keys older than a day = %d, %v; want 0", n, err)
+	if _, err := f.sell(sch, 1, 1, id, engine.Idempotency{}); err != nil {
+		t.Fatal(err)
 	}
-	if got, _ := l.Charge(f.ctx, id, 10, engine.MaxBalance, k); got != 10 {
-		t.Errorf("a kept key answered %d, want the stored 10", got)
+	for _, tc := range []struct {
+		limit int
+		want  []int64
+	}{
+		{3, []int64{-25, 50, 40}},
+		{6, []int64{-25, 50, 40, 30, 20, 10}},
+		{200, []int64{-25, 50, 40, 30, 20, 10}},
+		{1, []int64{-25}},
+		{0, nil},
+	} {
+		b, h, err := l.Balance(f.ctx, id, tc.limit)
+		if err != nil || b != 125 {
+			t.Fatalf("Balance(limit %d) = %d, %v; want 125", tc.limit, b, err)
+		}
+		var got []int64
+		for i, e := range h {
+			got = append(got, e.Amount)
+			if e.At.Location() != time.UTC || e.At.IsZero() {
+				t.Errorf("history time %v is not a UTC instant", e.At)
+			}
+			if i > 0 && e.At.After(h[i-1].At) {
+				t.Errorf("history not newest first: %v after %v", e.At, h[i-1].At)
+			}
+			if want := map[bool]string{true: "payment", false: "charge"}[e.Amount < 0]; e.Type != want {
+				t.Errorf("row of %d has type %q, want %q", e.Amount, e.Type, want)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("limit %d: amounts %v, want %v", tc.limit, got, tc.want)
+		}
 	}
-	time.Sleep(5 * time.Millisecond)
-	if n, err := p.PurgeIdempotencyKeys(f.ctx, time.Millisecond); err != nil || n != 2 {
-		t.Errorf("purge of every key = %d, %v; want 2", n, err)
-	}
-	// The key is forgotten, so the same request is new again.
-	if got, err := l.Charge(f.ctx, id, 10, engine.MaxBalance, k); err != nil || got != 30 {
-		t.Errorf("charge after purge = %d, %v; want 30", got, err)
+	if _, _, err := l.Balance(f.ctx, id+1000, 10); !errors.Is(err, engine.ErrUserNotFound) {
+		t.Errorf("unknown user: err = %v, want USER_NOT_FOUND", err)
 	}
 }

@@ -424,6 +424,34 @@ func TestHoldExtendsLease(t *testing.T) {
 	})
 }
 
+// seatHold is one hold for holdAtOnce: a user and a seat.
+type seatHold struct {
+	uid  int64
+	seat int
+}
+
+// holdAtOnce runs the holds concurrently at t0 and counts the ones created and
+// the ones refused with refusal; any other answer fails the test.
+func (f *fixture) holdAtOnce(refusal error, holds []seatHold) (created, refused int64) {
+	var c, r atomic.Int64
+	var wg sync.WaitGroup
+	for _, h := range holds {
+		wg.Go(func() {
+			res, err := f.hold(h.uid, h.seat, t0)
+			switch {
+			case err == nil && res.Created:
+				c.Add(1)
+			case errors.Is(err, refusal):
+				r.Add(1)
+			default:
+				f.t.Errorf("user %d, seat %d: created=%v err=%v", h.uid, h.seat, res.Created, err)
+			}
+		})
+	}
+	wg.Wait()
+	return c.Load(), r.Load()
+}
+
 func TestHoldRaceSameSeat(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		f := newFixture(t, b)
@@ -431,24 +459,12 @@ func TestHoldRaceSameSeat(t *testing.T) {
 		for uid := int64(1); uid <= n; uid++ {
 			f.activate(uid, t0.Add(time.Hour))
 		}
-		var created, taken atomic.Int64
-		var wg sync.WaitGroup
+		var holds []seatHold
 		for uid := int64(1); uid <= n; uid++ {
-			wg.Go(func() {
-				r, err := f.hold(uid, 42, t0)
-				switch {
-				case err == nil && r.Created:
-					created.Add(1)
-				case errors.Is(err, engine.ErrSeatTaken):
-					taken.Add(1)
-				default:
-					t.Errorf("user %d: created=%v err=%v", uid, r.Created, err)
-				}
-			})
+			holds = append(holds, seatHold{uid, 42})
 		}
-		wg.Wait()
-		if created.Load() != 1 || taken.Load() != n-1 {
-			t.Fatalf("created %d, taken %d; want 1 and %d", created.Load(), taken.Load(), n-1)
+		if created, taken := f.holdAtOnce(engine.ErrSeatTaken, holds); created != 1 || taken != n-1 {
+			t.Fatalf("created %d, taken %d; want 1 and %d", created, taken, n-1)
 		}
 	})
 }
@@ -520,24 +536,12 @@ func TestHoldLimitParallel(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		f := newFixture(t, b)
 		f.activate(1, t0.Add(time.Hour))
-		var created, limited atomic.Int64
-		var wg sync.WaitGroup
+		var holds []seatHold
 		for seat := 1; seat <= 20; seat++ {
-			wg.Go(func() {
-				r, err := f.hold(1, seat, t0)
-				switch {
-				case err == nil && r.Created:
-					created.Add(1)
-				case errors.Is(err, engine.ErrHoldLimitReached):
-					limited.Add(1)
-				default:
-					t.Errorf("seat %d: created=%v err=%v", seat, r.Created, err)
-				}
-			})
+			holds = append(holds, seatHold{1, seat})
 		}
-		wg.Wait()
-		if created.Load() != 4 || limited.Load() != 16 {
-			t.Fatalf("created %d, limited %d; want 4 and 16", created.Load(), limited.Load())
+		if created, limited := f.holdAtOnce(engine.ErrHoldLimitReached, holds); created != 4 || limited != 16 {
+			t.Fatalf("created %d, limited %d; want 4 and 16", created, limited)
 		}
 		if f.liveHolds(1) != 4 {
 			t.Fatalf("user holds %d, want 4", f.liveHolds(1))
