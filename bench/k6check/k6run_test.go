@@ -1,4 +1,4 @@
-package main
+package k6check
 
 // k6run: a small k6-compatible runtime for the scripts in bench/k6, so the tests
 // can run them against a real server. k6 itself is AGPL and is not used here, so
