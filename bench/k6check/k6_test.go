@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,22 +18,34 @@ import (
 
 const adminKey = "k6check-admin-key"
 
-// bin is the concertd binary, built once for the package by TestMain.
-var bin string
+// The concertd binary is built once, by the first test that needs it, into a
+// directory TestMain removes: a run that selects no test (the benchmark pass of
+// make test) builds nothing.
+var (
+	binDir   string
+	binOnce  sync.Once
+	bin      string
+	binError error
+)
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "k6check")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if bin, err = proctest.BuildTo(dir); err != nil {
+	var err error
+	if binDir, err = os.MkdirTemp("", "k6check"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
-	_ = os.RemoveAll(dir)
+	_ = os.RemoveAll(binDir)
 	os.Exit(code)
+}
+
+func concertd(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() { bin, binError = proctest.BuildTo(binDir) })
+	if binError != nil {
+		t.Fatal(binError)
+	}
+	return bin
 }
 
 // server starts a concertd of the test's own (a fresh database, a Redis prefix,
@@ -41,7 +54,7 @@ func TestMain(m *testing.M) {
 func server(t *testing.T) string {
 	t.Helper()
 	_, prefix := storetest.Redis(t)
-	return proctest.Launch(t, bin, []string{
+	return proctest.Launch(t, concertd(t), []string{
 		"REDIS_URL=" + proctest.RedisURL(), "REDIS_PREFIX=" + prefix, "DATABASE_URL=" + storetest.Database(t),
 		"ADMIN_KEY=" + adminKey, "RATE_LIMIT=off", "LOG_LEVEL=error",
 	}).Base

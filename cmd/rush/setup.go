@@ -192,9 +192,9 @@ func writeLines(path string, n int, line func(i int) string) error {
 		return err
 	}
 	w := bufio.NewWriter(f)
-	for i := 0; i < n; i++ {
-		w.WriteString(line(i))
-		w.WriteByte('\n')
+	for i := 0; i < n; i++ { // a bufio.Writer keeps its first error; Flush reports it
+		_, _ = w.WriteString(line(i))
+		_ = w.WriteByte('\n')
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()

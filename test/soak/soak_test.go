@@ -46,7 +46,9 @@ func TestSoakKillAndCut(t *testing.T) {
 	}
 	users, seats := 2000, 600
 	if v := os.Getenv("SOAK_USERS"); v != "" {
-		fmt.Sscan(v, &users)
+		if _, err := fmt.Sscan(v, &users); err != nil {
+			t.Fatalf("SOAK_USERS=%q: %v", v, err)
+		}
 		seats = users * 3 / 10
 	}
 	c := rushtest.NewClient(adminKey, bases...)
