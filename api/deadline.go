@@ -9,11 +9,9 @@ import (
 // deadlines hands every request a context that ends between timeout and
 // timeout+deadlineSlack after it started. Requests starting within the same
 // deadlineSlack share one context, so the hot path pays an atomic load instead of a
-// timer set up and torn down per request (6% of a poll's CPU when measured). The
-// slot is short because every waiter on a context parks on its one Done channel:
-// with 10 ms slots that channel's lock showed up in profiles, and 1 ms slots cut
-// concertd's CPU per poll by ~15% (A/B against 10 ms, CPU read from /proc). The
-// shared context is never cancelled early: a request that returns leaves nothing
+// timer set up and torn down per request. The slot is short because every waiter
+// on a context parks on its one Done channel, whose lock shows in profiles when
+// many requests share one (10 ms slots under a poll rush). The shared context is never cancelled early: a request that returns leaves nothing
 // running under it, and the timer ends it on schedule.
 type deadlines struct {
 	timeout time.Duration

@@ -1,5 +1,5 @@
 // Package api is concertd's HTTP front: it decodes requests, authenticates them,
-// calls the engine and maps its answers and errors onto ../shared/API.md. It lives
+// calls the engine and maps its answers and errors onto the contract (docs/API.md). It lives
 // apart from engine so the domain never sees an HTTP type, and so the whole wire
 // contract (routes, status codes, field names) is in one folder.
 package api

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/scale.sh: how the waiting room scales with its length (issue #5). It builds
+# bench/scale.sh: how the waiting room scales with its length. It builds
 # concertd and rush, starts a PRIVATE redis-server (no persistence, nothing else in
 # it, so INFO memory is ours alone) and a fresh PostgreSQL database, runs concertd
 # on them, then `rush scale`: one paused concert whose queue grows through STEPS

@@ -2,7 +2,7 @@ package engine
 
 import "fmt"
 
-// Code is one of the contract's error codes (../shared/API.md "Error codes").
+// Code is one of the contract's error codes (docs/API.md "Error codes").
 // The HTTP layer maps each Code to a status in exactly one table.
 type Code string
 
@@ -54,8 +54,8 @@ type Error struct {
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 
 // Is makes errors.Is compare codes, not pointers or messages. The target is the
-// sentinel itself, never a wrapped error, so a type assertion does: errors.As here
-// was 2.5% of concertd's CPU under a hold rush, where most answers are refusals.
+// sentinel itself, never a wrapped error, so a type assertion does, and costs less
+// than errors.As on the refusals that make most answers under a hold rush.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
 	return ok && t.Code == e.Code

@@ -42,8 +42,6 @@ type env struct {
 	dbURL  string               // real backend only
 }
 
-func (v *env) real() bool { return v.dbURL != "" }
-
 // eachBackend runs fn as parallel subtests: "real" (Redis and PostgreSQL servers,
 // each test with its own key prefix and database) and "fast" (miniredis and the
 // in-memory ledger).

@@ -17,8 +17,8 @@
 --
 -- Idle waiters are found by a scan that walks the queue a window per step and
 -- starts over at the end (cfg field scanAt holds where it is), not by an index of
--- last polls: that index was a second sorted set entry per waiter, over half of a
--- waiter's memory. A waiter idle past the timeout is therefore dropped when it
+-- last polls: such an index would be a second sorted set entry per waiter, over
+-- half of a waiter's memory. A waiter idle past the timeout is therefore dropped when it
 -- polls, when it reaches the head, or when the scan passes it, whichever is first;
 -- until then it still counts in the positions behind it.
 --

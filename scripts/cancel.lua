@@ -18,9 +18,7 @@
 --          PAYING), RESERVATION_EXPIRED.
 
 local uid, rid = ARGV[1], ARGV[2]
--- A record from before records were strings (a hash) reads as none.
-local res = redis.pcall('GET', KEYS[1])
-if type(res) ~= 'string' then res = nil end
+local res = redis.call('GET', KEYS[1])
 local _, seat, user, _, deadline, state = string.match(res or '', '^(%d+):(%d+):(%d+):(%d+):(%d+):(%u+)$')
 if user ~= uid then
   return redis.error_reply('RESERVATION_NOT_FOUND no such reservation')

@@ -15,9 +15,7 @@
 --         held by this reservation).
 
 local rid = ARGV[1]
--- A record from before records were strings (a hash) reads as none.
-local res = redis.pcall('GET', KEYS[1])
-if type(res) ~= 'string' then res = nil end
+local res = redis.call('GET', KEYS[1])
 local _, seat, user, _, deadline, state = string.match(res or '', '^(%d+):(%d+):(%d+):(%d+):(%d+):(%u+)$')
 if state ~= 'PAYING' then
   return 0

@@ -48,9 +48,7 @@ end
 local uid, rid = ARGV[1], ARGV[3]
 local now = tonumber(ARGV[4])
 
--- A record from before records were strings (a hash) reads as none.
-local res = redis.pcall('GET', KEYS[4])
-if type(res) ~= 'string' then res = nil end
+local res = redis.call('GET', KEYS[4])
 local _, seat, user, _, deadline, state = string.match(res or '', '^(%d+):(%d+):(%d+):(%d+):(%d+):(%u+)$')
 -- The owner paying a reservation paid (or being paid) by an earlier attempt hears
 -- so whatever its token's state: paying made the token DONE.

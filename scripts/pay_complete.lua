@@ -61,9 +61,7 @@ redis.call('DEL', KEYS[5])
 -- The record (see hold.lua) keeps its TTL; a lost one is written whole. A record
 -- that was not PAID yet is this sale's first settling: it counts once as bought.
 -- (After a loss of Redis the counts come back from the ledger, see bought.lua.)
--- A record from before records were strings (a hash) reads as none.
-local res = redis.pcall('GET', KEYS[6])
-if type(res) ~= 'string' then res = nil end
+local res = redis.call('GET', KEYS[6])
 if res then
   if string.sub(res, -5) ~= ':PAID' then
     redis.call('HINCRBY', KEYS[12], uid, 1)

@@ -66,9 +66,7 @@ redis.call('DEL', KEYS[4])
 -- A seat with a holder is never sold (selling drops the holder): it is free now.
 recount(KEYS[8], seat, 1)
 -- The record (see hold.lua) ends in its state.
--- A record from before records were strings (a hash) reads as none.
-local res = redis.pcall('GET', KEYS[5])
-if type(res) ~= 'string' then res = nil end
+local res = redis.call('GET', KEYS[5])
 if res and (string.sub(res, -8) == ':PENDING' or string.sub(res, -7) == ':PAYING') then
   redis.call('SET', KEYS[5], (string.gsub(res, '%u+$', 'EXPIRED')), 'KEEPTTL')
 end

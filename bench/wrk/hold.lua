@@ -6,29 +6,22 @@
 -- Most answers are 201 (a new hold) until the seats fill up, then 409 SEAT_TAKEN
 -- or HOLD_LIMIT_REACHED: all are the hold path doing its job. wrk counts every
 -- non-2xx answer as an error; bench/run.sh counts 5xx from the server's /metrics.
+package.path = debug.getinfo(1, "S").source:match("^@(.-)[^/]*$") .. "?.lua;" .. package.path
+local lib = require("tokens")
 local tokens = {}
 local i = 0
 local schedule, seats, head
 
--- Each wrk thread has its own Lua state, and math.random starts every state from
--- the same seed: without a per-thread id the threads would send the same sequence.
-local threads = 0
-function setup(thread)
-  thread:set("tid", threads)
-  threads = threads + 1
-end
+function setup(thread) lib.setup(thread) end
 
 function init(args)
   local path = args[1] or "tokens.txt"
   schedule = tonumber(args[2] or "1")
   seats = tonumber(args[3] or "100000")
-  for line in io.lines(path) do
-    if #line > 0 then tokens[#tokens + 1] = "Bearer " .. line end
-  end
+  tokens = lib.read(path)
   if #tokens == 0 then error("no tokens in " .. path) end
   head = "POST /api/reservations HTTP/1.1\r\nHost: " .. wrk.headers["Host"] .. "\r\nAuthorization: "
-  math.randomseed(os.time() * 1000 + tid * 7919)
-  i = math.random(#tokens)
+  i = lib.start(#tokens)
 end
 
 -- The request is put together from a prefix made once rather than by wrk.format,

@@ -12,6 +12,7 @@ import (
 // case is an environment (ADMIN_KEY and TOKEN_SECRET set unless the case says
 // otherwise) and the field it should set, or the variable a bad value must be refused for.
 func TestConfigFromEnv(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name    string
 		env     map[string]string

@@ -13,6 +13,7 @@ import (
 // the printed admin key opens the operator endpoints. The banner is the first
 // thing a new user reads; a page it names must be there.
 func TestEmbeddedBanner(t *testing.T) {
+	t.Parallel()
 	var out syncBuffer
 	m := &Main{Config: Config{Embedded: true, Addr: "127.0.0.1:0", LogLevel: "error",
 		HoldTTL: 5 * time.Minute, ActiveTTL: 10 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHoldsPerUser: 4}, Out: &out}

@@ -1,4 +1,4 @@
-// Command concertd serves the concertd HTTP API (../shared/API.md). Configuration
+// Command concertd serves the concertd HTTP API (docs/API.md). Configuration
 // comes from the environment; CONCERTD_EMBEDDED=1 runs everything in-process with
 // a demo concert and no outside service.
 package main

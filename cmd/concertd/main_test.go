@@ -55,10 +55,9 @@ func testConfig(t *testing.T) Config {
 
 // instance is one Main running in-process.
 type instance struct {
-	base   string
-	stop   context.CancelFunc
-	done   chan error
-	exited time.Time
+	base string
+	stop context.CancelFunc
+	done chan error
 }
 
 // start runs Main with cfg and returns once it listens; the test's cleanup stops it.
@@ -87,7 +86,8 @@ func startMain(t *testing.T, m *Main) *instance {
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-in.done:
+		case err := <-in.done:
+			in.done <- err // Run's result stays readable; a test asks for it through wait
 		case <-time.After(15 * time.Second):
 			t.Error("Main.Run did not return 15s after cancel")
 		}
@@ -181,6 +181,7 @@ func itoa(n int64) string { return fmt.Sprint(n) }
 // TestStartWithoutDependencies: a missing Redis or PostgreSQL at start is an error
 // that names it, returned promptly, not a panic or a hang.
 func TestStartWithoutDependencies(t *testing.T) {
+	t.Parallel()
 	dead := deadAddress(t)
 	cases := []struct {
 		name  string
@@ -209,11 +210,11 @@ func TestStartWithoutDependencies(t *testing.T) {
 }
 
 // TestExitsQuietly: a port already taken is a one-line error naming it, and a
-// stop, whether after that failure or after serving, logs no failure. Once, a
-// store closed under a still-running loop logged "context canceled" warnings at
-// every exit, and the loops (admission included) started before the port was
-// known to be free.
+// stop, whether after that failure or after serving, logs no failure: the
+// stores close only after every loop has returned, and no loop (admission
+// included) starts before the port is known to be free.
 func TestExitsQuietly(t *testing.T) {
+	t.Parallel()
 	taken, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

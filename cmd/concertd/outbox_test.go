@@ -15,6 +15,7 @@ import (
 // TestPaymentEventReachesStream: a committed payment's outbox row is relayed by the
 // running server to the P:events stream, carrying the reservation it paid.
 func TestPaymentEventReachesStream(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig(t)
 	in := start(t, cfg)
 	c := rushtest.NewClient(testAdminKey, in.base)

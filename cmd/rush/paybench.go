@@ -21,8 +21,8 @@ import (
 // flight. It reports completed payments per second and checks money and seats.
 func runPayBench(args []string) error {
 	fs := flag.NewFlagSet("rush paybench", flag.ExitOnError)
-	addr := fs.String("addr", "127.0.0.1:8080", "concertd address (host:port)")
-	adminKey := fs.String("admin-key", os.Getenv("ADMIN_KEY"), "X-Admin-Key (default $ADMIN_KEY)")
+	addr, adminKey := new(string), new(string)
+	serverFlags(fs, addr, adminKey)
 	users := fs.Int("users", 2000, "users")
 	perUser := fs.Int("per-user", 4, "holds per user, all paid (keep <= MAX_HOLDS_PER_USER)")
 	concurrency := fs.Int("concurrency", 64, "payments in flight")

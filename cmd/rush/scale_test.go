@@ -42,12 +42,18 @@ process_resident_memory_bytes 2.4576e+07
 go_memstats_heap_inuse_bytes 1.2e+07
 concertd_http_requests_total{method="GET",route="/metrics",status="200"} 3
 `)
-	m := parsePromText(body)
+	m, err := parsePromText(body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if m["process_resident_memory_bytes"] != 24576000 || m["go_memstats_heap_inuse_bytes"] != 12e6 {
 		t.Errorf("parseMetrics: %v", m)
 	}
 	if len(m) != 2 {
 		t.Errorf("labelled samples must be skipped: %v", m)
+	}
+	if _, err := parsePromText([]byte("process_cpu_seconds_total not-a-number\n")); err == nil {
+		t.Error("a malformed exposition must be an error, not a missing figure")
 	}
 }
 

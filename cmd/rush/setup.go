@@ -34,8 +34,8 @@ import (
 //	         known-user cache cold) and only the concert is created.
 func runSetup(args []string) error {
 	fs := flag.NewFlagSet("rush setup", flag.ExitOnError)
-	addr := fs.String("addr", "127.0.0.1:8080", "concertd address (host:port)")
-	adminKey := fs.String("admin-key", os.Getenv("ADMIN_KEY"), "X-Admin-Key (default $ADMIN_KEY)")
+	addr, adminKey := new(string), new(string)
+	serverFlags(fs, addr, adminKey)
 	mode := fs.String("mode", "poll", "poll | hold | seatmap | pay | issue")
 	users := fs.Int("users", 10000, "tokens to make")
 	seats := fs.Int("seats", 100000, "seats of the schedule")
@@ -195,9 +195,9 @@ func writeLines(path string, n int, line func(i int) string) error {
 		return err
 	}
 	w := bufio.NewWriter(f)
-	for i := 0; i < n; i++ {
-		w.WriteString(line(i))
-		w.WriteByte('\n')
+	for i := 0; i < n; i++ { // a bufio.Writer keeps its first error; Flush reports it
+		_, _ = w.WriteString(line(i))
+		_ = w.WriteByte('\n')
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()

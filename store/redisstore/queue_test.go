@@ -125,20 +125,24 @@ func (q *qfix) admit(now time.Time) engine.AdmitResult {
 
 func (q *qfix) stats(now time.Time) engine.QueueStats {
 	q.t.Helper()
-	st, err := q.s.Stats(q.ctx, q.c, now)
-	if err != nil {
-		q.t.Fatal(err)
-	}
-	return st
+	return must[engine.QueueStats](q.t, "stats")(q.s.Stats(q.ctx, q.c, now))
 }
 
 func (q *qfix) patch(p engine.QueuePatch) engine.QueueSettings {
 	q.t.Helper()
-	st, err := q.s.Patch(q.ctx, q.c, p)
-	if err != nil {
-		q.t.Fatal(err)
+	return must[engine.QueueSettings](q.t, "patch")(q.s.Patch(q.ctx, q.c, p))
+}
+
+// must fails the test when a call named what returns an error, and otherwise
+// passes its value on: must(t, "stats")(s.Stats(...)).
+func must[T any](t testing.TB, what string) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return v
 	}
-	return st
 }
 
 // enterMany queues users from..to one after another, 1 ms apart from at.

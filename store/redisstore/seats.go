@@ -160,13 +160,11 @@ func (s *Store) Reservation(ctx context.Context, concertID, reservationID int64,
 	return parseReservation(concertID, reservationID, rec, now)
 }
 
-// reservationRecord reads a reservation record. One written before records were
-// strings (706c495) is a hash: it reads as none, as the scripts read it, so the
-// engine answers from the ledger for a paid one and an old hold is still freed.
+// reservationRecord reads a reservation record (see scripts/hold.lua for its form).
 func (s *Store) reservationRecord(ctx context.Context, concertID, reservationID int64) (rec string, found bool, err error) {
 	rec, err = s.rdb.Get(ctx, s.keys.reservation(concertID, reservationID)).Result()
 	switch {
-	case errors.Is(err, redis.Nil), redis.HasErrorPrefix(err, "WRONGTYPE"):
+	case errors.Is(err, redis.Nil):
 		return "", false, nil
 	case err != nil:
 		return "", false, domainError("reservation", err)

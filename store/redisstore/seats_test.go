@@ -424,6 +424,34 @@ func TestHoldExtendsLease(t *testing.T) {
 	})
 }
 
+// seatHold is one hold for holdAtOnce: a user and a seat.
+type seatHold struct {
+	uid  int64
+	seat int
+}
+
+// holdAtOnce runs the holds concurrently at t0 and counts the ones created and
+// the ones refused with refusal; any other answer fails the test.
+func (f *fixture) holdAtOnce(refusal error, holds []seatHold) (created, refused int64) {
+	var c, r atomic.Int64
+	var wg sync.WaitGroup
+	for _, h := range holds {
+		wg.Go(func() {
+			res, err := f.hold(h.uid, h.seat, t0)
+			switch {
+			case err == nil && res.Created:
+				c.Add(1)
+			case errors.Is(err, refusal):
+				r.Add(1)
+			default:
+				f.t.Errorf("user %d, seat %d: created=%v err=%v", h.uid, h.seat, res.Created, err)
+			}
+		})
+	}
+	wg.Wait()
+	return c.Load(), r.Load()
+}
+
 func TestHoldRaceSameSeat(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		f := newFixture(t, b)
@@ -431,24 +459,12 @@ func TestHoldRaceSameSeat(t *testing.T) {
 		for uid := int64(1); uid <= n; uid++ {
 			f.activate(uid, t0.Add(time.Hour))
 		}
-		var created, taken atomic.Int64
-		var wg sync.WaitGroup
+		var holds []seatHold
 		for uid := int64(1); uid <= n; uid++ {
-			wg.Go(func() {
-				r, err := f.hold(uid, 42, t0)
-				switch {
-				case err == nil && r.Created:
-					created.Add(1)
-				case errors.Is(err, engine.ErrSeatTaken):
-					taken.Add(1)
-				default:
-					t.Errorf("user %d: created=%v err=%v", uid, r.Created, err)
-				}
-			})
+			holds = append(holds, seatHold{uid, 42})
 		}
-		wg.Wait()
-		if created.Load() != 1 || taken.Load() != n-1 {
-			t.Fatalf("created %d, taken %d; want 1 and %d", created.Load(), taken.Load(), n-1)
+		if created, taken := f.holdAtOnce(engine.ErrSeatTaken, holds); created != 1 || taken != n-1 {
+			t.Fatalf("created %d, taken %d; want 1 and %d", created, taken, n-1)
 		}
 	})
 }
@@ -520,24 +536,12 @@ func TestHoldLimitParallel(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		f := newFixture(t, b)
 		f.activate(1, t0.Add(time.Hour))
-		var created, limited atomic.Int64
-		var wg sync.WaitGroup
+		var holds []seatHold
 		for seat := 1; seat <= 20; seat++ {
-			wg.Go(func() {
-				r, err := f.hold(1, seat, t0)
-				switch {
-				case err == nil && r.Created:
-					created.Add(1)
-				case errors.Is(err, engine.ErrHoldLimitReached):
-					limited.Add(1)
-				default:
-					t.Errorf("seat %d: created=%v err=%v", seat, r.Created, err)
-				}
-			})
+			holds = append(holds, seatHold{1, seat})
 		}
-		wg.Wait()
-		if created.Load() != 4 || limited.Load() != 16 {
-			t.Fatalf("created %d, limited %d; want 4 and 16", created.Load(), limited.Load())
+		if created, limited := f.holdAtOnce(engine.ErrHoldLimitReached, holds); created != 4 || limited != 16 {
+			t.Fatalf("created %d, limited %d; want 4 and 16", created, limited)
 		}
 		if f.liveHolds(1) != 4 {
 			t.Fatalf("user holds %d, want 4", f.liveHolds(1))
@@ -568,63 +572,6 @@ func TestExpiredLazily(t *testing.T) {
 		f.mustHold(2, 3, at)
 		if m := f.seatMap(at); !m.Held(3) || m.Tags[3] != engine.HolderTag(2) {
 			t.Fatalf("seat 3 held again: held %v, tag %d, want tag %d", m.Held(3), m.Tags[3], engine.HolderTag(2))
-		}
-		f.requireHolderInvariant()
-	})
-}
-
-// TestRecordsFromBeforeStrings: a reservation record written before records were
-// strings (706c495) is a hash. Every reader takes it for a missing record, so an
-// upgrade leaves no WRONGTYPE behind: the engine asks the ledger about the
-// reservation, an old hold is still swept, and a payment writes a new record.
-func TestRecordsFromBeforeStrings(t *testing.T) {
-	eachBackend(t, func(t *testing.T, b backend) {
-		f := newFixture(t, b)
-		f.activate(1, t0.Add(time.Hour))
-		asHash := func(r engine.Reservation) {
-			k := f.s.keys.reservation(f.c, r.ID)
-			f.rdb.Del(f.ctx, k)
-			if err := f.rdb.HSet(f.ctx, k, "concert", f.c, "schedule", r.ScheduleID, "seat", r.Seat, "user", r.UserID,
-				"price", r.Price, "deadline", r.ExpiresAt.UnixMilli(), "state", "PENDING").Err(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		old := f.mustHold(1, 4, t0)
-		asHash(old)
-		if _, err := f.s.Reservation(f.ctx, f.c, old.ID, t0); !errors.Is(err, engine.ErrReservationNotFound) {
-			t.Fatalf("Reservation of a hash record: %v, want RESERVATION_NOT_FOUND", err)
-		}
-		if _, err := f.s.runCancel(f.ctx, f.c, f.sched.ID, 4, old.ID, 1, t0); !errors.Is(err, engine.ErrReservationNotFound) {
-			t.Fatalf("cancel.lua on a hash record: %v, want RESERVATION_NOT_FOUND", err)
-		}
-		if _, err := f.s.BeginPayment(f.ctx, f.token(1), old.ID, t0, t0.Add(30*time.Second)); !errors.Is(err, engine.ErrReservationNotFound) {
-			t.Fatalf("pay_begin.lua on a hash record: %v, want RESERVATION_NOT_FOUND", err)
-		}
-		if err := f.s.AbortPayment(f.ctx, old, t0); err != nil {
-			t.Fatalf("pay_abort.lua on a hash record: %v", err)
-		}
-
-		// The sweeper frees the old hold past its deadline.
-		later := old.ExpiresAt.Add(time.Second)
-		due, err := f.s.Expired(f.ctx, f.c, f.sched.ID, later, 10)
-		if err != nil || len(due) != 1 {
-			t.Fatalf("expired: %+v, %v; want seat 4", due, err)
-		}
-		if err := f.s.Release(f.ctx, due[0], later); err != nil {
-			t.Fatalf("release.lua on a hash record: %v", err)
-		}
-		if f.seatMap(later).Held(4) {
-			t.Fatal("seat 4 still held after its release")
-		}
-
-		// A payment the ledger made writes the record anew, as a string.
-		paid := f.mustHold(1, 5, t0)
-		asHash(paid)
-		if _, err := f.s.CompletePayment(f.ctx, paid, t0); err != nil {
-			t.Fatalf("pay_complete.lua on a hash record: %v", err)
-		}
-		if got := f.state(paid.ID, t0); got != engine.ReservationPaid {
-			t.Fatalf("after the payment the reservation reads %s, want PAID", got)
 		}
 		f.requireHolderInvariant()
 	})

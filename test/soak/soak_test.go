@@ -3,86 +3,19 @@
 package soak
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/concertd/concertd/store/storetest"
+	"github.com/concertd/concertd/test/proctest"
 	"github.com/concertd/concertd/test/rushtest"
 )
 
 const adminKey = "soak-admin-key"
-
-// proc is one concertd process.
-type proc struct {
-	cmd  *exec.Cmd
-	base string
-}
-
-// build compiles the binary once per test into its temp dir.
-func build(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "concertd")
-	out, err := exec.Command("go", "build", "-race", "-o", bin, "github.com/concertd/concertd/cmd/concertd").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// launch starts the binary on a free port and waits until /healthz answers.
-func launch(t *testing.T, bin string, env []string) *proc {
-	t.Helper()
-	port := freePort(t)
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), append(env, "CONCERTD_ADDR=127.0.0.1:"+port)...)
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { // keep the pipe drained; show only warnings and worse
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if l := sc.Text(); strings.Contains(l, `"level":"error"`) || strings.Contains(l, "panic") {
-				t.Log(l)
-			}
-		}
-	}()
-	p := &proc{cmd: cmd, base: "http://127.0.0.1:" + port}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
-	c := rushtest.NewClient(adminKey, p.base)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		r, err := c.Do(context.Background(), "GET", "/healthz", nil)
-		if err == nil && r.Status == 200 {
-			return p
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("instance on %s never answered /healthz: %v", port, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func freePort(t *testing.T) string {
-	p, err := rushtest.NewProxy("127.0.0.1:1") // any listener gives a free port
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := p.Addr()
-	p.Close()
-	return addr[strings.LastIndexByte(addr, ':')+1:]
-}
 
 // TestSoakKillAndCut runs three processes through a long rush. Mid-rush one is
 // killed with SIGKILL and, separately, the database is cut for two seconds. With
@@ -97,26 +30,25 @@ func TestSoakKillAndCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pgProxy.Close)
-	redisURL := os.Getenv("TEST_REDIS_URL")
-	if redisURL == "" {
-		redisURL = storetest.DefaultRedisURL
-	}
+	redisURL := proctest.RedisURL()
 	env := []string{
 		"REDIS_URL=" + redisURL, "REDIS_PREFIX=" + prefix, "ADMIN_KEY=" + adminKey,
 		"DATABASE_URL=" + strings.Replace(dbURL, "127.0.0.1:5432", pgProxy.Addr(), 1),
 		"HOLD_TTL=3s", "RATE_LIMIT=off", "LOG_LEVEL=warn",
 	}
-	bin := build(t)
-	var procs []*proc
+	bin := proctest.Build(t)
+	var procs []*proctest.Proc
 	var bases []string
 	for range 3 {
-		p := launch(t, bin, env)
+		p := proctest.Launch(t, bin, env)
 		procs = append(procs, p)
-		bases = append(bases, p.base)
+		bases = append(bases, p.Base)
 	}
 	users, seats := 2000, 600
 	if v := os.Getenv("SOAK_USERS"); v != "" {
-		fmt.Sscan(v, &users)
+		if _, err := fmt.Sscan(v, &users); err != nil {
+			t.Fatalf("SOAK_USERS=%q: %v", v, err)
+		}
 		seats = users * 3 / 10
 	}
 	c := rushtest.NewClient(adminKey, bases...)
@@ -137,8 +69,8 @@ func TestSoakKillAndCut(t *testing.T) {
 			if !wait(3 * time.Second) {
 				return
 			}
-			t.Logf("SIGKILL instance %s", procs[1].base)
-			_ = procs[1].cmd.Process.Kill()
+			t.Logf("SIGKILL instance %s", procs[1].Base)
+			_ = procs[1].Cmd.Process.Kill()
 			if !wait(2 * time.Second) {
 				return
 			}
@@ -152,7 +84,7 @@ func TestSoakKillAndCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Holds left by the killed instance's buyers must lapse on their own.
-	survivors := rushtest.NewClient(adminKey, procs[0].base, procs[2].base)
+	survivors := rushtest.NewClient(adminKey, procs[0].Base, procs[2].Base)
 	deadline := time.Now().Add(3*time.Second + time.Second + 2*time.Second)
 	for {
 		r, err := survivors.Retry(ctx, "GET", fmt.Sprintf("/api/admin/concerts/%d/stats", sale.ConcertID), nil, survivors.Admin()...)

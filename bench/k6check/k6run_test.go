@@ -1,4 +1,4 @@
-package main
+package k6check
 
 // k6run: a small k6-compatible runtime for the scripts in bench/k6, so the tests
 // can run them against a real server. k6 itself is AGPL and is not used here, so
@@ -489,10 +489,10 @@ func (o k6Options) plan(p k6Plan) (vus, iterations int, err error) {
 	}
 	vus, iterations = p.VUs, p.Iterations
 	for _, s := range o.Scenarios {
-		switch {
-		case s.Executor == "shared-iterations":
+		switch s.Executor {
+		case "shared-iterations":
 			vus, iterations = orScript(vus, s.VUs), orScript(iterations, s.Iterations)
-		case s.Executor == "per-vu-iterations":
+		case "per-vu-iterations":
 			vus = orScript(vus, s.VUs)
 			iterations = orScript(iterations, s.Iterations*vus)
 		}

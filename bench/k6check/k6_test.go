@@ -1,19 +1,67 @@
-package main
+package k6check
 
 import (
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/concertd/concertd/store/storetest"
+	"github.com/concertd/concertd/test/proctest"
 	"github.com/concertd/concertd/test/rushtest"
 )
 
+const adminKey = "k6check-admin-key"
+
+// The concertd binary is built once, by the first test that needs it, into a
+// directory TestMain removes: a run that selects no test (the benchmark pass of
+// make test) builds nothing.
+var (
+	binDir   string
+	binOnce  sync.Once
+	bin      string
+	binError error
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	if binDir, err = os.MkdirTemp("", "k6check"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(binDir)
+	os.Exit(code)
+}
+
+func concertd(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() { bin, binError = proctest.BuildTo(binDir) })
+	if binError != nil {
+		t.Fatal(binError)
+	}
+	return bin
+}
+
+// server starts a concertd of the test's own (a fresh database, a Redis prefix,
+// rate limits off: the scripts poll and hold faster than a person) and returns
+// its base URL.
+func server(t *testing.T) string {
+	t.Helper()
+	_, prefix := storetest.Redis(t)
+	return proctest.Launch(t, concertd(t), []string{
+		"REDIS_URL=" + proctest.RedisURL(), "REDIS_PREFIX=" + prefix, "DATABASE_URL=" + storetest.Database(t),
+		"ADMIN_KEY=" + adminKey, "RATE_LIMIT=off", "LOG_LEVEL=error",
+	}).Base
+}
+
 // k6Script is the path of a script in bench/k6.
-func k6Script(name string) string { return filepath.Join("..", "..", "bench", "k6", name) }
+func k6Script(name string) string { return filepath.Join("..", "k6", name) }
 
 // writeLines writes one line per entry to a file of the test's temp dir.
 func writeLines(t *testing.T, name string, lines []string) string {
@@ -55,21 +103,63 @@ func requireK6Pass(t *testing.T, res *k6Result, iterations int) {
 	}
 }
 
+// api sends one request and fails the test unless it answers want.
+func api(t *testing.T, ctx context.Context, c *rushtest.Client, want int, method, path string, body any, headers ...string) rushtest.Response {
+	t.Helper()
+	r, err := c.Do(ctx, method, path, body, headers...)
+	if err == nil && r.Status != want {
+		err = fmt.Errorf("%s, want %d", r, want)
+	}
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
 // stats reads a concert's operator stats.
 func stats(t *testing.T, ctx context.Context, c *rushtest.Client, concertID int64) rushtest.Response {
 	t.Helper()
-	return mustDo(t, ctx, c, 200, "", "GET", "/api/admin/concerts/"+itoa(concertID)+"/stats", nil, c.Admin()...)
+	return api(t, ctx, c, 200, "GET", "/api/admin/concerts/"+itoa(concertID)+"/stats", nil, c.Admin()...)
+}
+
+// token makes a user, enters it into the concert, charges it `charge` when
+// positive, waits until it is admitted when `admit`, and returns its token.
+func token(t *testing.T, ctx context.Context, c *rushtest.Client, concertID, charge int64, admit bool) string {
+	t.Helper()
+	id, err := c.User(ctx, "k6")
+	var tok string
+	if err == nil {
+		tok, err = c.Enter(ctx, id, concertID)
+	}
+	if err == nil && charge > 0 {
+		err = c.Charge(ctx, tok, charge, "c-"+itoa(id))
+	}
+	if err == nil && admit {
+		err = c.WaitActive(ctx, tok, 20*time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func ctxFor(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // TestK6Scripts runs every script of bench/k6 against a real server under
 // k6run, and checks what each one did through the API: k6 is not used here, and
 // a script nobody ran is a script nobody knows to work.
 func TestK6Scripts(t *testing.T) {
-	in := start(t, testConfig(t))
-	c := rushtest.NewClient(testAdminKey, in.base)
+	base := server(t)
+	c := rushtest.NewClient(adminKey, base)
 	ctx := ctxFor(t, 3*time.Minute)
 	env := func(kv ...string) map[string]string {
-		m := map[string]string{"BASE": in.base}
+		m := map[string]string{"BASE": base}
 		for i := 0; i+1 < len(kv); i += 2 {
 			m[kv[i]] = kv[i+1]
 		}
@@ -79,7 +169,7 @@ func TestK6Scripts(t *testing.T) {
 	t.Run("journey", func(t *testing.T) {
 		const users, seats = 24, 16
 		res, err := runK6(ctx, k6Script("journey.js"), k6Plan{
-			Env: env("ADMIN_KEY", testAdminKey, "USERS", itoa(users), "VUS", "6", "SEATS", itoa(seats),
+			Env: env("ADMIN_KEY", adminKey, "USERS", itoa(users), "VUS", "6", "SEATS", itoa(seats),
 				"PRICE", "1000", "ADMIT", "20", "MAX_ACTIVE", "5"),
 			SleepScale: 0.05,
 			Timeout:    2 * time.Minute,
@@ -101,7 +191,7 @@ func TestK6Scripts(t *testing.T) {
 			t.Errorf("journey_ok rate %v, want 1", got)
 		}
 		// The concert the script made is the newest one; the ledger must agree.
-		r := mustDo(t, ctx, c, 200, "", "GET", "/api/concerts", nil)
+		r := api(t, ctx, c, 200, "GET", "/api/concerts", nil)
 		list, _ := r.JSON["concerts"].([]any)
 		var cid int64
 		for _, x := range list {
@@ -124,10 +214,8 @@ func TestK6Scripts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Paused: every answer, first entry or again, is WAITING however long
-		// the run takes (at 1 per second the first user would be ACTIVE by the
-		// second pass of a slow run).
-		mustDo(t, ctx, c, 200, "", "PATCH", "/api/admin/concerts/"+itoa(cid)+"/queue", map[string]any{"paused": true}, c.Admin()...)
+		// Nobody is admitted, so every answer, the second pass's too, is WAITING.
+		api(t, ctx, c, 200, "PATCH", "/api/admin/concerts/"+itoa(cid)+"/queue", map[string]bool{"paused": true}, c.Admin()...)
 		var keys []string
 		for range users {
 			id, err := c.User(ctx, "k6issue")
@@ -160,7 +248,7 @@ func TestK6Scripts(t *testing.T) {
 		}
 		var tokens []string
 		for range 20 {
-			tokens = append(tokens, newBuyer(t, ctx, c, cid, 0).token)
+			tokens = append(tokens, token(t, ctx, c, cid, 0, false))
 		}
 		res, err := runK6(ctx, k6Script("poll.js"), k6Plan{
 			VUs: 4, Iterations: 200, Env: env("TOKENS", writeLines(t, "poll.tokens", tokens)),
@@ -182,7 +270,7 @@ func TestK6Scripts(t *testing.T) {
 		}
 		var tokens []string
 		for range users {
-			tokens = append(tokens, newBuyer(t, ctx, c, cid, 0).admitted(t, ctx, c).token)
+			tokens = append(tokens, token(t, ctx, c, cid, 0, true))
 		}
 		res, err := runK6(ctx, k6Script("hold.js"), k6Plan{
 			VUs: 4, Iterations: 100,
@@ -210,12 +298,12 @@ func TestK6Scripts(t *testing.T) {
 		var lines []string
 		seat := 0
 		for range users {
-			b := newBuyer(t, ctx, c, cid, 1000*perUser).admitted(t, ctx, c)
+			tok := token(t, ctx, c, cid, 1000*perUser, true)
 			for range perUser {
 				seat++
-				h := mustDo(t, ctx, c, 201, "", "POST", "/api/reservations",
-					map[string]any{"concertScheduleId": sid, "seatNumber": seat}, rushtest.Bearer(b.token)...)
-				lines = append(lines, fmt.Sprintf("%s %d %d", b.token, h.Int("reservationId"), h.Int("price")))
+				h := api(t, ctx, c, 201, "POST", "/api/reservations",
+					map[string]any{"concertScheduleId": sid, "seatNumber": seat}, rushtest.Bearer(tok)...)
+				lines = append(lines, fmt.Sprintf("%s %d %d", tok, h.Int("reservationId"), h.Int("price")))
 			}
 		}
 		// More iterations than lines: the script must skip the ones past the end.
@@ -239,10 +327,10 @@ func TestK6Scripts(t *testing.T) {
 // wrongly into failed checks, and reject what it cannot run, or TestK6Scripts
 // would pass whatever the scripts did.
 func TestK6RunCatchesBrokenScripts(t *testing.T) {
-	in := start(t, testConfig(t))
+	base := server(t)
 	ctx := ctxFor(t, time.Minute)
 	write := func(name, src string) string { return writeLines(t, name, []string{src}) }
-	plan := k6Plan{VUs: 2, Iterations: 4, Env: map[string]string{"BASE": in.base}}
+	plan := k6Plan{VUs: 2, Iterations: 4, Env: map[string]string{"BASE": base}}
 
 	// A wrong field name: 400 BAD_REQUEST, so the check and http_req_failed fail.
 	res, err := runK6(ctx, write("bad.js", `
