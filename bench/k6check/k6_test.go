@@ -16,7 +16,10 @@ import (
 	"github.com/concertd/concertd/test/rushtest"
 )
 
-const adminKey = "k6check-admin-key"
+const (
+	adminKey    = "k6check-admin-key-0123456789abcdefghij"
+	tokenSecret = "k6check-token-secret-0123456789abcdefghij"
+)
 
 // The concertd binary is built once, by the first test that needs it, into a
 // directory TestMain removes: a run that selects no test (the benchmark pass of
@@ -56,7 +59,7 @@ func server(t *testing.T) string {
 	_, prefix := storetest.Redis(t)
 	return proctest.Launch(t, concertd(t), []string{
 		"REDIS_URL=" + proctest.RedisURL(), "REDIS_PREFIX=" + prefix, "DATABASE_URL=" + storetest.Database(t),
-		"ADMIN_KEY=" + adminKey, "RATE_LIMIT=off", "LOG_LEVEL=error",
+		"ADMIN_KEY=" + adminKey, "TOKEN_SECRET=" + tokenSecret, "RATE_LIMIT=off", "LOG_LEVEL=error",
 	}).Base
 }
 
