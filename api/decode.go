@@ -203,7 +203,7 @@ func decodeEnterJSON(body []byte) (enterRequest, error) {
 	if err := decodeObject(body, &w); err != nil {
 		return enterRequest{}, err
 	}
-	pass, err := w.gatesWire.pass()
+	pass, err := w.pass()
 	if err != nil {
 		return enterRequest{}, err
 	}

@@ -32,7 +32,7 @@ func fake(t *testing.T, status int, body string, header ...string) (*httptest.Se
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		io.WriteString(w, body)
+		_, _ = io.WriteString(w, body)
 	}))
 	t.Cleanup(srv.Close)
 	return srv, &seen
@@ -230,12 +230,12 @@ func TestRetries(t *testing.T) {
 		case 1:
 			w.Header().Set("Retry-After", "0")
 			w.WriteHeader(503)
-			io.WriteString(w, `{"code":"UNAVAILABLE","message":"redis"}`)
+			_, _ = io.WriteString(w, `{"code":"UNAVAILABLE","message":"redis"}`)
 		case 2:
 			w.WriteHeader(429)
-			io.WriteString(w, `{"code":"RATE_LIMITED","message":"slow"}`)
+			_, _ = io.WriteString(w, `{"code":"RATE_LIMITED","message":"slow"}`)
 		default:
-			io.WriteString(w, `{"status":"SUCCESS","currentBalance":5}`)
+			_, _ = io.WriteString(w, `{"status":"SUCCESS","currentBalance":5}`)
 		}
 	}))
 	defer srv.Close()
@@ -294,17 +294,17 @@ func TestEnterSolvesProof(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
 		case "/api/queue/challenge":
-			io.WriteString(w, `{"challenge":"c1.xyz","bits":12,"expiresAt":"2026-11-24T10:15:00Z"}`)
+			_, _ = io.WriteString(w, `{"challenge":"c1.xyz","bits":12,"expiresAt":"2026-11-24T10:15:00Z"}`)
 		case "/api/users/token":
 			got = EnterRequest{}
 			_ = json.NewDecoder(r.Body).Decode(&got)
 			if got.Proof == nil {
 				w.WriteHeader(403)
-				io.WriteString(w, `{"code":"PROOF_REQUIRED","message":"solve"}`)
+				_, _ = io.WriteString(w, `{"code":"PROOF_REQUIRED","message":"solve"}`)
 				return
 			}
 			w.WriteHeader(201)
-			io.WriteString(w, `{"userToken":"tok","status":"WAITING","position":1}`)
+			_, _ = io.WriteString(w, `{"userToken":"tok","status":"WAITING","position":1}`)
 		}
 	}))
 	defer srv.Close()

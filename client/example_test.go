@@ -35,7 +35,7 @@ func fakeConcertd() *httptest.Server {
 		status, body, _ := strings.Cut(a, " ")
 		w.Header().Set("Content-Type", "application/json")
 		var code int
-		fmt.Sscan(status, &code)
+		_, _ = fmt.Sscan(status, &code)
 		w.WriteHeader(code)
 		fmt.Fprint(w, body)
 	}))

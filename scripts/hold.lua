@@ -54,23 +54,7 @@ end
 local call, tonumber = redis.call, tonumber
 local match, sub = string.match, string.sub
 
--- recount moves the free counts of a seat's row and section by delta (see
--- rows.lua); nothing before the layout is loaded.
-local function recount(rowsKey, seat, delta)
-  local layout = redis.call('HGET', rowsKey, 'L')
-  if not layout then return end
-  seat = tonumber(seat)
-  local k, r = 0, nil
-  for start, per, first in string.gmatch(layout, '(%d+),(%d+),(%d+),%d+') do
-    start = tonumber(start)
-    if seat < start then break end
-    k, r = k + 1, tonumber(first) + math.floor((seat - start) / tonumber(per))
-  end
-  if r then
-    redis.call('HINCRBY', rowsKey, r, delta)
-    redis.call('HINCRBY', rowsKey, 's' .. k, delta)
-  end
-end
+--#include recount
 
 -- The ticket limit is the concert's live setting (PATCH .../queue), read once.
 local maxTickets = tonumber(call('HGET', KEYS[12], 'maxTickets')) or 0

@@ -27,23 +27,7 @@
 -- Returns 1 if the user holds nothing else live on the concert (the token is now
 --         DONE), else 0.
 
--- recount moves the free counts of a seat's row and section by delta (see
--- rows.lua); nothing before the layout is loaded.
-local function recount(rowsKey, seat, delta)
-  local layout = redis.call('HGET', rowsKey, 'L')
-  if not layout then return end
-  seat = tonumber(seat)
-  local k, r = 0, nil
-  for start, per, first in string.gmatch(layout, '(%d+),(%d+),(%d+),%d+') do
-    start = tonumber(start)
-    if seat < start then break end
-    k, r = k + 1, tonumber(first) + math.floor((seat - start) / tonumber(per))
-  end
-  if r then
-    redis.call('HINCRBY', rowsKey, r, delta)
-    redis.call('HINCRBY', rowsKey, 's' .. k, delta)
-  end
-end
+--#include recount
 
 local seat, rid, uid = ARGV[1], ARGV[2], ARGV[3]
 

@@ -98,7 +98,7 @@ func TestVerifyHostileTokens(t *testing.T) {
 		{name: "EdDSA wrong key", tok: sign(t, jwt.SigningMethodEdDSA, "ed-1", good, k.otherEd), want: engine.CodeTokenInvalid},
 		{name: "RS256 kid with HS256 over the PEM", tok: sign(t, jwt.SigningMethodHS256, "rsa-1", good, k.rsaPEM), want: engine.CodeTokenInvalid},
 		{name: "RS256 kid with HS256 over the PEM, JWKS-only", v: jwksOnly, tok: sign(t, jwt.SigningMethodHS256, "rsa-1", good, k.rsaPEM), want: engine.CodeTokenInvalid},
-		{name: "RS256 kid with HS256 over the modulus", v: jwksOnly, tok: sign(t, jwt.SigningMethodHS256, "rsa-1", good, k.rsa.PublicKey.N.Bytes()), want: engine.CodeTokenInvalid},
+		{name: "RS256 kid with HS256 over the modulus", v: jwksOnly, tok: sign(t, jwt.SigningMethodHS256, "rsa-1", good, k.rsa.N.Bytes()), want: engine.CodeTokenInvalid},
 		{name: "EC kid with RS256", tok: sign(t, jwt.SigningMethodRS256, "ec-1", good, k.rsa), want: engine.CodeTokenInvalid},
 		{name: "RSA kid with ES256", tok: sign(t, jwt.SigningMethodES256, "rsa-1", good, k.ec), want: engine.CodeTokenInvalid},
 		{name: "unknown kid", tok: sign(t, jwt.SigningMethodRS256, "rsa-2", good, k.rsa), want: engine.CodeTokenInvalid},
