@@ -395,3 +395,62 @@ func testPurge(t *testing.T, l engine.Ledger) {
 		t.Errorf("charge after purge = %d, %v; want 30", got, err)
 	}
 }
+
+func testBoughtCounts(t *testing.T, l engine.Ledger) {
+	tl, ok := l.(engine.TicketLedger)
+	if !ok {
+		t.Fatalf("%T does not count bought tickets (engine.TicketLedger)", l)
+	}
+	f := newFixture(t, l)
+	a, b := f.schedule(10, 100), f.schedule(10, 100)
+	u1, u2 := f.user(10_000), f.user(10_000)
+	for i, s := range []struct {
+		sch  engine.Schedule
+		seat int
+		user int64
+	}{{a, 1, u1}, {a, 2, u1}, {a, 3, u2}, {b, 1, u1}} {
+		if _, err := f.sell(s.sch, s.seat, int64(9000+i), s.user, engine.Idempotency{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := tl.BoughtCounts(f.ctx, a.ConcertID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[u1] != 2 || got[u2] != 1 {
+		t.Fatalf("BoughtCounts = %v, want %d:2 %d:1", got, u1, u2)
+	}
+}
+
+func testTicketLimitRace(t *testing.T, l engine.Ledger) {
+	f := newFixture(t, l)
+	_, ss, err := l.CreateConcert(f.ctx, engine.NewConcert{
+		Title: "Limited", SaleOpensAt: time.Now(),
+		Queue:     engine.QueueSettings{AdmitPerSecond: 100, MaxActive: 1000, MaxTicketsPerUser: 3},
+		Schedules: []engine.NewSchedule{{Date: "2030-12-24", SeatCount: 20, Price: 100}, {Date: "2030-12-25", SeatCount: 20, Price: 100}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := f.user(10_000)
+	errs := parallel(12, func(i int) error {
+		_, err := f.sell(ss[i%2], 1+i, int64(7000+i), u, engine.Idempotency{})
+		return err
+	})
+	sold := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			sold++
+		case errors.Is(err, engine.ErrTicketLimitReached):
+		default:
+			t.Fatalf("sell: %v", err)
+		}
+	}
+	if sold != 3 {
+		t.Fatalf("%d sales went through, want 3", sold)
+	}
+	if b, _ := f.balance(u); b != 10_000-3*100 {
+		t.Fatalf("balance %d, want %d: a refused sale was charged", b, 10_000-3*100)
+	}
+}
