@@ -118,28 +118,25 @@ func (s *Server) perCaller(prefix string, kind credential, h handlerFunc) handle
 // perTokenUser limits an endpoint that takes a user token by the token's user,
 // whichever concert the token is for.
 func (s *Server) perTokenUser(prefix string, h handlerFunc) handlerFunc {
-	l := s.limits.User
-	if l.Rate < 1 {
-		return h
-	}
-	return func(ctx context.Context, rc *fasthttp.RequestCtx) error {
-		t, err := s.token(rc)
-		if err != nil {
-			return h(ctx, rc)
-		}
-		rc.SetUserValue(verifiedToken{}, &t)
-		if !s.allow(ctx, rc, prefix+strconv.FormatInt(t.UserID, 10), l) {
-			return nil
-		}
-		return h(ctx, rc)
-	}
+	return s.perVerifiedToken(s.limits.User, func(t engine.Token) string {
+		return prefix + strconv.FormatInt(t.UserID, 10)
+	}, h)
 }
 
-// perToken limits by the verified token's user and concert. Only a verified token
-// counts: keying on an unverified one would let anyone spend a victim's allowance
-// by forging a token with the victim's ids. A token that fails verification goes
-// on to the handler, which answers the 401 (that costs an HMAC, not Redis).
+// perToken limits by the verified token's user and concert.
 func (s *Server) perToken(prefix string, l Limit, h handlerFunc) handlerFunc {
+	return s.perVerifiedToken(l, func(t engine.Token) string {
+		return prefix + strconv.FormatInt(t.ConcertID, 10) + ":" + strconv.FormatInt(t.UserID, 10)
+	}, h)
+}
+
+// perVerifiedToken limits by a key of the request's verified token. Only a
+// verified token counts: keying on an unverified one would let anyone spend a
+// victim's allowance by forging a token with the victim's ids. A token that fails
+// verification goes on to the handler, which answers the 401 (that costs an
+// HMAC, not Redis). The token is kept for the handler, which does not verify it
+// again.
+func (s *Server) perVerifiedToken(l Limit, key func(engine.Token) string, h handlerFunc) handlerFunc {
 	if l.Rate < 1 {
 		return h
 	}
@@ -149,8 +146,7 @@ func (s *Server) perToken(prefix string, l Limit, h handlerFunc) handlerFunc {
 			return h(ctx, rc)
 		}
 		rc.SetUserValue(verifiedToken{}, &t)
-		key := prefix + strconv.FormatInt(t.ConcertID, 10) + ":" + strconv.FormatInt(t.UserID, 10)
-		if !s.allow(ctx, rc, key, l) {
+		if !s.allow(ctx, rc, key(t), l) {
 			return nil
 		}
 		return h(ctx, rc)
