@@ -79,8 +79,12 @@ func sentinelRush(t *testing.T, users, seats int) {
 
 	sale, err := c.Rush(ctx, rushtest.Config{
 		Users: users, Seats: seats, Price: 30000, Charge: 50000, AdmitPerSecond: 100, MaxActive: 1000,
-		During: func(ctx context.Context) {
-			time.Sleep(1500 * time.Millisecond)
+		// Arrivals spread over 3 s keep the sale going through the failover.
+		Ramp: 3 * time.Second,
+		// The kill and the wait for a promotion run on the test's context: the
+		// sale's ends as soon as the seats are gone, the failover's work does not.
+		During: func(context.Context) {
+			time.Sleep(500 * time.Millisecond)
 			first, err := set.MasterAddr(ctx)
 			if err != nil {
 				t.Error(err)

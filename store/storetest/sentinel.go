@@ -113,36 +113,29 @@ func startSentinelSet(t testing.TB) (*SentinelSet, error) {
 
 // startProcess starts one redis-server on a free port, ended with the test.
 func startProcess(t testing.TB, bin, dir string, args ...string) (string, *exec.Cmd, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", nil, err
-	}
-	var last error
-	for range 20 {
-		port := 20000 + rand.IntN(30000)
-		if !portFree(port) {
-			continue
-		}
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		cmd := exec.Command(bin, append([]string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--dir", dir,
-			"--save", "", "--appendonly", "no", "--logfile", filepath.Join(dir, "redis.log")}, args...)...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			return "", nil, err
-		}
-		if last = awaitServer(addr, cmd.Process.Pid); last == nil {
-			go func() { _ = cmd.Wait() }()
-			t.Cleanup(func() { _ = cmd.Process.Kill() })
-			return addr, cmd, nil
-		}
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}
-	return "", nil, fmt.Errorf("no redis-server started: %w", last)
+	return startOnFreePort(t, "redis-server", dir, func(port int) (*exec.Cmd, error) {
+		return exec.Command(bin, append([]string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--dir", dir,
+			"--save", "", "--appendonly", "no", "--logfile", filepath.Join(dir, "redis.log")}, args...)...), nil
+	})
 }
 
 // startSentinel starts `redis-server <conf> --sentinel` on a free port; a sentinel
 // rewrites its configuration file, so each has its own.
 func startSentinel(t testing.TB, bin, dir, conf string) (string, *exec.Cmd, error) {
+	return startOnFreePort(t, "redis sentinel", dir, func(port int) (*exec.Cmd, error) {
+		path := filepath.Join(dir, "sentinel.conf")
+		body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nlogfile %s\n%s", port, dir, filepath.Join(dir, "sentinel.log"), conf)
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			return nil, err
+		}
+		return exec.Command(bin, path, "--sentinel"), nil
+	})
+}
+
+// startOnFreePort runs the command made for a free port until one answers PING
+// (ports are drawn at random and can be taken in between), and ends it with the
+// test.
+func startOnFreePort(t testing.TB, what, dir string, command func(port int) (*exec.Cmd, error)) (string, *exec.Cmd, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", nil, err
 	}
@@ -152,17 +145,15 @@ func startSentinel(t testing.TB, bin, dir, conf string) (string, *exec.Cmd, erro
 		if !portFree(port) {
 			continue
 		}
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		path := filepath.Join(dir, "sentinel.conf")
-		body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nlogfile %s\n%s", port, dir, filepath.Join(dir, "sentinel.log"), conf)
-		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		cmd, err := command(port)
+		if err != nil {
 			return "", nil, err
 		}
-		cmd := exec.Command(bin, path, "--sentinel")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			return "", nil, err
 		}
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		if last = awaitServer(addr, cmd.Process.Pid); last == nil {
 			go func() { _ = cmd.Wait() }()
 			t.Cleanup(func() { _ = cmd.Process.Kill() })
@@ -171,5 +162,5 @@ func startSentinel(t testing.TB, bin, dir, conf string) (string, *exec.Cmd, erro
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	}
-	return "", nil, fmt.Errorf("no redis sentinel started: %w", last)
+	return "", nil, fmt.Errorf("no %s started: %w", what, last)
 }
