@@ -37,7 +37,7 @@ func statusServer(b *testing.B, fixed bool, opts Options) (*Server, string) {
 		q = fixedQueue{Queue: shared, status: engine.TokenStatus{State: engine.TokenWaiting, Rank: 1203}}
 	}
 	ledger := memstore.New()
-	e := engine.New(engine.Config{Secret: []byte("k")}, clock.NewSimulated(t0), ledger, q, shared)
+	e := engine.New(engine.Config{Secret: []byte("k")}, clock.NewSimulated(t0), testStores(ledger, shared, q))
 	ctx := context.Background()
 	c, _, err := e.CreateConcert(ctx, engine.NewConcert{Title: "b", Schedules: []engine.NewSchedule{{Date: "2026-12-24", SeatCount: 10, Price: 1}}})
 	if err != nil {

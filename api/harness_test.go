@@ -65,7 +65,7 @@ func startHarness(t testing.TB, lim Limiter, limits *RateLimits) (*harness, *fas
 		Secret:        []byte("k"),
 		AdmitInterval: 5 * time.Millisecond,
 		SweepInterval: 20 * time.Millisecond,
-	}, clk, memstore.New(), shared, shared)
+	}, clk, testStores(memstore.New(), shared, shared))
 	srv := New(e, opts)
 
 	ln := fasthttputil.NewInmemoryListener()
@@ -75,6 +75,16 @@ func startHarness(t testing.TB, lim Limiter, limits *RateLimits) (*harness, *fas
 		MaxResponseBodySize: 64 << 20,
 	}
 	return &harness{t: t, mr: mr, clk: clk, e: e, srv: srv, client: client, dial: ln.Dial}, ln
+}
+
+// testStores puts an in-memory ledger and a Redis store in the engine's roles,
+// the queue role taken by q.
+func testStores(l *memstore.Store, s *redisstore.Store, q engine.Queue) engine.Stores {
+	return engine.Stores{
+		Users: l, Concerts: l, Wallet: l, Sales: l, SoldRecord: l,
+		Queue: q, Holds: s, Payments: s, Expiries: s, Recovery: s,
+		Health: []engine.Pinger{s, l},
+	}
 }
 
 // serve runs hs on ln until the test ends, then shuts it down and waits for Serve

@@ -56,7 +56,7 @@ func (e *Engine) CreateConcert(ctx context.Context, c NewConcert) (Concert, []Sc
 			return Concert{}, nil, Errorf(CodeBadRequest, "schedules[%d].price must be 1 to %d", i, maxPrice)
 		}
 	}
-	concert, schedules, err := e.ledger.CreateConcert(ctx, c)
+	concert, schedules, err := e.concerts.CreateConcert(ctx, c)
 	if err != nil {
 		return Concert{}, nil, err
 	}
@@ -102,7 +102,7 @@ func (e *Engine) PatchQueue(ctx context.Context, concertID int64, p QueuePatch) 
 	if err != nil {
 		return QueueSettings{}, err
 	}
-	if err := e.ledger.SaveQueueSettings(ctx, concertID, s); err != nil {
+	if err := e.concerts.SaveQueueSettings(ctx, concertID, s); err != nil {
 		return QueueSettings{}, err
 	}
 	e.catalog.setSettings(concertID, s)
@@ -139,7 +139,7 @@ func (e *Engine) Stats(ctx context.Context, concertID int64) (Stats, error) {
 		if s.ConcertID != concertID {
 			continue
 		}
-		sold, held, err := e.seats.Counts(ctx, concertID, s.ID, now)
+		sold, held, err := e.holds.Counts(ctx, concertID, s.ID, now)
 		if err != nil {
 			return Stats{}, err
 		}
@@ -212,7 +212,7 @@ func (e *Engine) availability(ctx context.Context) ([]ScheduleAvailability, erro
 		if err := e.ensureRebuilt(ctx, s); err != nil {
 			return nil, err
 		}
-		sold, held, err := e.seats.Counts(ctx, s.ConcertID, s.ID, now)
+		sold, held, err := e.holds.Counts(ctx, s.ConcertID, s.ID, now)
 		if err != nil {
 			return nil, err
 		}

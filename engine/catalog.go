@@ -16,7 +16,7 @@ import (
 // reload: a miss waits for a load that started after it, never an older one, so a
 // concert created anywhere is visible here as soon as the ledger has it.
 type catalog struct {
-	ledger Ledger
+	ledger Concerts
 	clock  clock.Clock
 
 	mu        sync.RWMutex
@@ -27,7 +27,7 @@ type catalog struct {
 	reload    sync.Mutex
 }
 
-func newCatalog(l Ledger, c clock.Clock) *catalog {
+func newCatalog(l Concerts, c clock.Clock) *catalog {
 	return &catalog{ledger: l, clock: c, concerts: map[int64]Concert{}, schedules: map[int64]Schedule{}}
 }
 

@@ -25,7 +25,7 @@ func (e *Engine) Pay(ctx context.Context, t Token, reservationID, amount int64, 
 	}
 	idem := Idempotency{Key: idemKey, Fingerprint: "pay:" + strconv.FormatInt(reservationID, 10) + ":" + strconv.FormatInt(amount, 10)}
 	now := e.clock.Now()
-	r, err := e.seats.BeginPayment(ctx, t, reservationID, now, now.Add(e.cfg.PaymentWindow))
+	r, err := e.payments.BeginPayment(ctx, t, reservationID, now, now.Add(e.cfg.PaymentWindow))
 	if err != nil {
 		return e.explainRefusedPayment(ctx, t, reservationID, idem, err)
 	}
@@ -33,7 +33,7 @@ func (e *Engine) Pay(ctx context.Context, t Token, reservationID, amount int64, 
 		e.abort(r)
 		return Sale{}, ErrAmountMismatch
 	}
-	sale, err := e.ledger.Sell(ctx, Sale{
+	sale, err := e.sales.Sell(ctx, Sale{
 		ReservationID: r.ID, ScheduleID: r.ScheduleID, Seat: r.Seat, UserID: t.UserID, Amount: r.Price,
 	}, idem)
 	switch {
@@ -67,7 +67,7 @@ func (e *Engine) explainRefusedPayment(ctx context.Context, t Token, id int64, i
 		return Sale{}, err
 	}
 	if idem.Key != "" {
-		sale, ok, lerr := e.ledger.IdempotentSale(ctx, t.UserID, idem)
+		sale, ok, lerr := e.sales.IdempotentSale(ctx, t.UserID, idem)
 		if lerr != nil || ok {
 			return sale, lerr
 		}
@@ -90,13 +90,13 @@ func background() (context.Context, context.CancelFunc) {
 func (e *Engine) abort(r Reservation) {
 	ctx, cancel := background()
 	defer cancel()
-	_ = e.seats.AbortPayment(ctx, r, e.clock.Now())
+	_ = e.payments.AbortPayment(ctx, r, e.clock.Now())
 }
 
 func (e *Engine) complete(t Token, r Reservation) {
 	ctx, cancel := background()
 	defer cancel()
-	_, _ = e.seats.CompletePayment(ctx, r, e.clock.Now())
+	_, _ = e.payments.CompletePayment(ctx, r, e.clock.Now())
 	e.forgetSeatMap(r.ScheduleID)
 	e.activeTokens.forget(keyOf(t)) // the token may be DONE now
 }
@@ -104,6 +104,6 @@ func (e *Engine) complete(t Token, r Reservation) {
 func (e *Engine) settle(concertID, scheduleID int64, seats []int) {
 	ctx, cancel := background()
 	defer cancel()
-	_ = e.seats.MarkSold(ctx, concertID, scheduleID, seats)
+	_ = e.payments.MarkSold(ctx, concertID, scheduleID, seats)
 	e.forgetSeatMap(scheduleID)
 }

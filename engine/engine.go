@@ -78,41 +78,57 @@ const (
 )
 
 // Engine runs one concertd instance's share of the sale. Many instances may share
-// one Queue/Seats state and one Ledger.
+// one shared state and one ledger.
 type Engine struct {
-	cfg      Config
-	clock    clock.Clock
-	ledger   Ledger
-	queue    Queue
-	seats    Seats
-	signer   signer
-	catalog  *catalog
-	seatMaps seatMapCache
-	polls    *pollCache
+	cfg        Config
+	clock      clock.Clock
+	users      Users
+	concerts   Concerts
+	wallet     Wallet
+	sales      Sales
+	soldRecord SoldRecord
+	queue      Queue
+	holds      Holds
+	payments   Payments
+	expiries   Expiries
+	recovery   Recovery
+	health     []Pinger
+	signer     signer
+	catalog    *catalog
+	seatMaps   seatMapCache
+	polls      *pollCache
 	// activeTokens are tokens the shared state said were ACTIVE within HoldCacheAge.
 	activeTokens recentMap[*activeFact]
 	avail        availabilityCache
 	sweepHint    chan sweepTarget
 
 	counts     counters
-	users      knownUsers
+	knownUsers knownUsers
 	configured sync.Map // concert ids whose queue configuration is in the shared state
 	rebuilt    sync.Map // schedule ids whose sold seats are in the shared state
 }
 
-// New returns an Engine over the given state.
-func New(cfg Config, clk clock.Clock, ledger Ledger, queue Queue, seats Seats) *Engine {
+// New returns an Engine over the given stores.
+func New(cfg Config, clk clock.Clock, s Stores) *Engine {
 	cfg.defaults()
 	e := &Engine{
-		cfg:       cfg,
-		clock:     clk,
-		ledger:    ledger,
-		queue:     queue,
-		seats:     seats,
-		signer:    newSigner(cfg.Secret),
-		sweepHint: make(chan sweepTarget, 1024),
+		cfg:        cfg,
+		clock:      clk,
+		users:      s.Users,
+		concerts:   s.Concerts,
+		wallet:     s.Wallet,
+		sales:      s.Sales,
+		soldRecord: s.SoldRecord,
+		queue:      s.Queue,
+		holds:      s.Holds,
+		payments:   s.Payments,
+		expiries:   s.Expiries,
+		recovery:   s.Recovery,
+		health:     s.Health,
+		signer:     newSigner(cfg.Secret),
+		sweepHint:  make(chan sweepTarget, 1024),
 	}
-	e.catalog = newCatalog(ledger, clk)
+	e.catalog = newCatalog(s.Concerts, clk)
 	e.polls = newPollCache(cfg.PollCacheAge, cfg.IdleTimeout)
 	e.activeTokens.maxAge = max(cfg.HoldCacheAge, 0)
 	return e
@@ -123,10 +139,12 @@ func (e *Engine) Now() time.Time { return e.clock.Now() }
 
 // Ready reports whether the engine's dependencies answer; the error names what is down.
 func (e *Engine) Ready(ctx context.Context) error {
-	if err := e.seats.Ping(ctx); err != nil {
-		return err
+	for _, p := range e.health {
+		if err := p.Ping(ctx); err != nil {
+			return err
+		}
 	}
-	return e.ledger.Ping(ctx)
+	return nil
 }
 
 func isCode(err error, c Code) bool {

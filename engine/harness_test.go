@@ -15,6 +15,7 @@ import (
 
 	"github.com/concertd/concertd/engine"
 	"github.com/concertd/concertd/engine/clock"
+	"github.com/concertd/concertd/store/ledgertest"
 	"github.com/concertd/concertd/store/memstore"
 	"github.com/concertd/concertd/store/pgstore"
 	"github.com/concertd/concertd/store/redisstore"
@@ -34,7 +35,7 @@ type env struct {
 	cfg    engine.Config
 	clk    *clock.Simulated
 	e      *engine.Engine
-	ledger engine.Ledger
+	ledger ledgertest.Ledger
 	store  *redisstore.Store
 	rdb    *redis.Client
 	prefix string
@@ -78,13 +79,13 @@ func fastEnv(t *testing.T, cfg engine.Config) *env {
 	return newEnv(t, cfg, rdb, "concertd", memstore.New(), mr, "")
 }
 
-func newEnv(t *testing.T, cfg engine.Config, rdb *redis.Client, prefix string, l engine.Ledger, mr *miniredis.Miniredis, url string) *env {
+func newEnv(t *testing.T, cfg engine.Config, rdb *redis.Client, prefix string, l ledgertest.Ledger, mr *miniredis.Miniredis, url string) *env {
 	cfg.Secret = secret
 	s := redisstore.New(rdb, prefix)
 	clk := clock.NewSimulated(t0)
 	return &env{
 		t: t, ctx: context.Background(), cfg: cfg, clk: clk,
-		e:      engine.New(cfg, clk, l, s, s),
+		e:      engine.New(cfg, clk, stores(l, s)),
 		ledger: l, store: s, rdb: rdb, prefix: prefix, mr: mr, dbURL: url,
 	}
 }
@@ -92,8 +93,16 @@ func newEnv(t *testing.T, cfg engine.Config, rdb *redis.Client, prefix string, l
 // another is a second instance sharing this one's Redis, ledger and clock, with its
 // own caches and its own block of reservation ids.
 func (v *env) another() *engine.Engine {
-	s := redisstore.New(v.rdb, v.prefix)
-	return engine.New(v.cfg, v.clk, v.ledger, s, s)
+	return engine.New(v.cfg, v.clk, stores(v.ledger, redisstore.New(v.rdb, v.prefix)))
+}
+
+// stores puts a ledger and a shared state in their roles, as concertd does.
+func stores(l ledgertest.Ledger, s *redisstore.Store) engine.Stores {
+	return engine.Stores{
+		Users: l, Concerts: l, Wallet: l, Sales: l, SoldRecord: l,
+		Queue: s, Holds: s, Payments: s, Expiries: s, Recovery: s,
+		Health: []engine.Pinger{s, l},
+	}
 }
 
 // key names a concert's Redis key the way store/redisstore/keys.go does, for the

@@ -73,11 +73,11 @@ func (e *Engine) Hold(ctx context.Context, t Token, scheduleID int64, seat int) 
 // hold takes a reservation id and runs one hold attempt. The id is taken per
 // attempt because a rebuild may have discarded ids the ledger already used.
 func (e *Engine) hold(ctx context.Context, t Token, s Schedule, seat int, now time.Time) (HoldResult, error) {
-	id, err := e.seats.NextReservationID(ctx)
+	id, err := e.holds.NextReservationID(ctx)
 	if err != nil {
 		return HoldResult{}, err
 	}
-	return e.seats.Hold(ctx, HoldRequest{
+	return e.holds.Hold(ctx, HoldRequest{
 		Token:         t,
 		ReservationID: id,
 		Schedule:      s,
@@ -112,7 +112,7 @@ func (e *Engine) Reservation(ctx context.Context, t Token, id int64) (Reservatio
 	if id <= 0 {
 		return Reservation{}, ErrReservationNotFound
 	}
-	r, err := e.seats.Reservation(ctx, t.ConcertID, id, e.clock.Now())
+	r, err := e.holds.Reservation(ctx, t.ConcertID, id, e.clock.Now())
 	if isCode(err, CodeReservationNotFound) {
 		return e.paidReservation(ctx, t, id)
 	}
@@ -128,7 +128,7 @@ func (e *Engine) Reservation(ctx context.Context, t Token, id int64) (Reservatio
 // paidReservation answers from the ledger for a reservation the shared state no
 // longer knows (its record aged out, or Redis lost it).
 func (e *Engine) paidReservation(ctx context.Context, t Token, id int64) (Reservation, error) {
-	sale, ok, err := e.ledger.SaleByReservation(ctx, id)
+	sale, ok, err := e.sales.SaleByReservation(ctx, id)
 	if err != nil {
 		return Reservation{}, err
 	}
@@ -150,7 +150,7 @@ func (e *Engine) Cancel(ctx context.Context, t Token, id int64) (Reservation, er
 	if id <= 0 {
 		return Reservation{}, ErrReservationNotFound
 	}
-	r, err := e.seats.Cancel(ctx, t.ConcertID, id, t.UserID, e.clock.Now())
+	r, err := e.holds.Cancel(ctx, t.ConcertID, id, t.UserID, e.clock.Now())
 	if isCode(err, CodeReservationNotFound) {
 		if _, perr := e.paidReservation(ctx, t, id); perr == nil {
 			return Reservation{}, ErrAlreadyPaid
@@ -179,28 +179,28 @@ func (e *Engine) ensureRebuilt(ctx context.Context, s Schedule) error {
 	if _, ok := e.rebuilt.Load(s.ID); ok {
 		return nil
 	}
-	done, err := e.seats.Rebuilt(ctx, s.ConcertID, s.ID)
+	done, err := e.recovery.Rebuilt(ctx, s.ConcertID, s.ID)
 	if err != nil {
 		return err
 	}
 	if !done {
-		maxID, err := e.ledger.MaxReservationID(ctx)
+		maxID, err := e.soldRecord.MaxReservationID(ctx)
 		if err != nil {
 			return err
 		}
-		if err := e.seats.EnsureReservationIDsAbove(ctx, maxID); err != nil {
+		if err := e.recovery.EnsureReservationIDsAbove(ctx, maxID); err != nil {
 			return err
 		}
-		sold, err := e.ledger.AllSoldSeats(ctx, s.ID)
+		sold, err := e.soldRecord.AllSoldSeats(ctx, s.ID)
 		if err != nil {
 			return err
 		}
 		if len(sold) > 0 {
-			if err := e.seats.MarkSold(ctx, s.ConcertID, s.ID, sold); err != nil {
+			if err := e.payments.MarkSold(ctx, s.ConcertID, s.ID, sold); err != nil {
 				return err
 			}
 		}
-		if err := e.seats.SetRebuilt(ctx, s.ConcertID, s.ID); err != nil {
+		if err := e.recovery.SetRebuilt(ctx, s.ConcertID, s.ID); err != nil {
 			return err
 		}
 	}

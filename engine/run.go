@@ -87,7 +87,7 @@ func (e *Engine) sweepSchedule(ctx context.Context, concertID, scheduleID int64,
 	// A bounded number of rounds: a hold that Release leaves alone (it changed
 	// meanwhile) must not keep this loop busy; the next tick sees it again.
 	for range sweepRounds {
-		found, err := e.seats.Expired(ctx, concertID, scheduleID, now, sweepBatch)
+		found, err := e.expiries.Expired(ctx, concertID, scheduleID, now, sweepBatch)
 		if err != nil || len(found) == 0 {
 			return err
 		}
@@ -95,7 +95,7 @@ func (e *Engine) sweepSchedule(ctx context.Context, concertID, scheduleID int64,
 		for i, h := range found {
 			seats[i] = h.Seat
 		}
-		sales, err := e.ledger.SoldSeats(ctx, scheduleID, seats)
+		sales, err := e.sales.SoldSeats(ctx, scheduleID, seats)
 		if err != nil {
 			return err
 		}
@@ -106,7 +106,7 @@ func (e *Engine) sweepSchedule(ctx context.Context, concertID, scheduleID int64,
 		for _, h := range found {
 			if s, ok := sold[h.Seat]; ok {
 				r := Reservation{ID: s.ReservationID, ConcertID: concertID, ScheduleID: scheduleID, Seat: s.Seat, UserID: s.UserID, Price: s.Amount}
-				if _, err := e.seats.CompletePayment(ctx, r, now); err != nil {
+				if _, err := e.payments.CompletePayment(ctx, r, now); err != nil {
 					return err
 				}
 				e.counts.settledFromLedger.Add(1)
@@ -117,11 +117,11 @@ func (e *Engine) sweepSchedule(ctx context.Context, concertID, scheduleID int64,
 				// owner for the rest of its own deadline, so the retry can pay.
 				// Release below then frees it only if that deadline passed too.
 				r := Reservation{ID: h.ReservationID, ConcertID: concertID, ScheduleID: scheduleID, Seat: h.Seat, UserID: h.UserID}
-				if err := e.seats.AbortPayment(ctx, r, now); err != nil {
+				if err := e.payments.AbortPayment(ctx, r, now); err != nil {
 					return err
 				}
 			}
-			if err := e.seats.Release(ctx, h, now); err != nil {
+			if err := e.expiries.Release(ctx, h, now); err != nil {
 				return err
 			}
 			expired.Add(1)
@@ -143,7 +143,7 @@ func (e *Engine) checkRebuilt(ctx context.Context) error {
 		if _, ok := e.rebuilt.Load(s.ID); !ok {
 			continue
 		}
-		done, err := e.seats.Rebuilt(ctx, s.ConcertID, s.ID)
+		done, err := e.recovery.Rebuilt(ctx, s.ConcertID, s.ID)
 		if err != nil {
 			return err
 		}

@@ -98,7 +98,7 @@ func (e *Engine) refreshSeatView(ctx context.Context, entry *seatMapEntry, s Sch
 
 // readSeatMap reads a schedule's seat map from the shared state at now.
 func (e *Engine) readSeatMap(ctx context.Context, s Schedule, now time.Time) (*SeatMapView, error) {
-	m, err := e.seats.SeatMap(ctx, s.ConcertID, s.ID, s.SeatCount, now)
+	m, err := e.holds.SeatMap(ctx, s.ConcertID, s.ID, s.SeatCount, now)
 	if err != nil {
 		return nil, err
 	}

@@ -300,7 +300,9 @@ func TestSeatViewReadBeforeCancelIsNotKept(t *testing.T) {
 		sid := sched.ID
 		a, b := toks[0], toks[1]
 		gate := gatedSeats{Store: v.store, read: make(chan struct{}), release: make(chan struct{})}
-		e := engine.New(v.cfg, v.clk, v.ledger, v.store, gate)
+		st := stores(v.ledger, v.store)
+		st.Holds = gate
+		e := engine.New(v.cfg, v.clk, st)
 		ra := v.hold(a, sid, 1)
 		v.try(e, b, sid, 2).want(t, "B on a free seat", nil, false) // B is seen ACTIVE; no view read
 

@@ -67,7 +67,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	var (
 		rdb    redis.UniversalClient
-		ledger engine.Ledger
+		ledger ledger
 		pg     *pgstore.Store
 	)
 	bg, stopBackground := context.WithCancel(context.Background())
@@ -114,7 +114,7 @@ func (m *Main) Run(ctx context.Context) error {
 		PollCacheAge:    cmp.Or(c.PollCacheAge, -1), // engine: 0 is its default, <0 off
 		HoldCacheAge:    cmp.Or(c.HoldCacheAge, -1),
 		Secret:          secret,
-	}, clock.Real{}, ledger, store, store)
+	}, clock.Real{}, stores(ledger, store))
 
 	// The port is taken before any loop starts: an instance that cannot serve
 	// must not admit anyone or sweep anything, even for a moment.
@@ -175,6 +175,26 @@ func (m *Main) Run(ctx context.Context) error {
 		log.Warn().Err(err).Msg("shutdown")
 	}
 	return nil
+}
+
+// ledger is a whole ledger store: PostgreSQL, or memory in embedded mode.
+type ledger interface {
+	engine.Users
+	engine.Concerts
+	engine.Wallet
+	engine.Sales
+	engine.SoldRecord
+	engine.Pinger
+}
+
+// stores puts the ledger and the shared state in the engine's roles. Ready asks
+// Redis first, then the ledger.
+func stores(l ledger, s *redisstore.Store) engine.Stores {
+	return engine.Stores{
+		Users: l, Concerts: l, Wallet: l, Sales: l, SoldRecord: l,
+		Queue: s, Holds: s, Payments: s, Expiries: s, Recovery: s,
+		Health: []engine.Pinger{s, l},
+	}
 }
 
 // servePprof exposes net/http/pprof on addr (CONCERTD_PPROF=127.0.0.1:6060) for

@@ -65,7 +65,7 @@ WITH sched AS (
 )
 SELECT pay.id, debit.balance, pay.created_at FROM pay, debit`
 
-// Sell is the payment transaction; see engine.Ledger.
+// Sell is the payment transaction; see engine.Sales.
 func (s *Store) Sell(ctx context.Context, sale engine.Sale, idem engine.Idempotency) (engine.Sale, error) {
 	if sale.Amount <= 0 {
 		return engine.Sale{}, engine.ErrInvalidAmount

@@ -22,12 +22,20 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-// Store implements engine.Ledger on a PostgreSQL connection pool.
+// Store implements the engine's ledger roles (Users, Concerts, Wallet, Sales,
+// SoldRecord) on a PostgreSQL connection pool.
 type Store struct {
 	pool *pgxpool.Pool
 }
 
-var _ engine.Ledger = (*Store)(nil)
+var (
+	_ engine.Users      = (*Store)(nil)
+	_ engine.Concerts   = (*Store)(nil)
+	_ engine.Wallet     = (*Store)(nil)
+	_ engine.Sales      = (*Store)(nil)
+	_ engine.SoldRecord = (*Store)(nil)
+	_ engine.Pinger     = (*Store)(nil)
+)
 
 // Open connects to the database at url, checks that it answers and applies any
 // pending migrations. Every error names PostgreSQL and fits on one line, because

@@ -15,7 +15,13 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-var _ engine.Seats = (*Store)(nil)
+var (
+	_ engine.Holds    = (*Store)(nil)
+	_ engine.Payments = (*Store)(nil)
+	_ engine.Expiries = (*Store)(nil)
+	_ engine.Recovery = (*Store)(nil)
+	_ engine.Pinger   = (*Store)(nil)
+)
 
 var (
 	cancelScript      = script("cancel")

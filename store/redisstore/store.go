@@ -16,7 +16,8 @@ import (
 	"github.com/concertd/concertd/scripts"
 )
 
-// Store implements engine.Queue and engine.Seats on Redis.
+// Store implements the engine's shared-state roles (Queue, Holds, Payments,
+// Expiries, Recovery) on Redis.
 type Store struct {
 	rdb     redis.UniversalClient
 	keys    keys
