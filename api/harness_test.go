@@ -52,7 +52,8 @@ func startHarness(t testing.TB, lim Limiter, limits *RateLimits) (*harness, *fas
 	t.Helper()
 	mr, rdb := storetest.Miniredis(t)
 	prefix := storetest.RandomName("t")
-	shared := redisstore.New(rdb, prefix)
+	ledger := memstore.New()
+	shared := redisstore.New(rdb, prefix, ledger)
 	clk := clock.NewSimulated(t0)
 	opts := Options{AdminKey: testAdminKey, Log: zerolog.Nop(), RequestTimeout: 2 * time.Second}
 	if limits != nil {
@@ -65,7 +66,7 @@ func startHarness(t testing.TB, lim Limiter, limits *RateLimits) (*harness, *fas
 		Secret:        []byte("k"),
 		AdmitInterval: 5 * time.Millisecond,
 		SweepInterval: 20 * time.Millisecond,
-	}, clk, testStores(memstore.New(), shared, shared))
+	}, clk, testStores(ledger, shared, shared))
 	srv := New(e, opts)
 
 	ln := fasthttputil.NewInmemoryListener()
@@ -81,8 +82,8 @@ func startHarness(t testing.TB, lim Limiter, limits *RateLimits) (*harness, *fas
 // the queue role taken by q.
 func testStores(l *memstore.Store, s *redisstore.Store, q engine.Queue) engine.Stores {
 	return engine.Stores{
-		Users: l, Concerts: l, Wallet: l, Sales: l, SoldRecord: l,
-		Queue: q, Holds: s, Payments: s, Expiries: s, Recovery: s,
+		Users: l, Concerts: l, Wallet: l, Sales: l,
+		Queue: q, Holds: s, Payments: s, Expiries: s,
 		Health: []engine.Pinger{s, l},
 	}
 }

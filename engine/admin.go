@@ -209,9 +209,6 @@ func (e *Engine) availability(ctx context.Context) ([]ScheduleAvailability, erro
 		if s.Date < today {
 			continue
 		}
-		if err := e.ensureRebuilt(ctx, s); err != nil {
-			return nil, err
-		}
 		sold, held, err := e.holds.Counts(ctx, s.ConcertID, s.ID, now)
 		if err != nil {
 			return nil, err

@@ -80,23 +80,21 @@ const (
 // Engine runs one concertd instance's share of the sale. Many instances may share
 // one shared state and one ledger.
 type Engine struct {
-	cfg        Config
-	clock      clock.Clock
-	users      Users
-	concerts   Concerts
-	wallet     Wallet
-	sales      Sales
-	soldRecord SoldRecord
-	queue      Queue
-	holds      Holds
-	payments   Payments
-	expiries   Expiries
-	recovery   Recovery
-	health     []Pinger
-	signer     signer
-	catalog    *catalog
-	seatMaps   seatMapCache
-	polls      *pollCache
+	cfg      Config
+	clock    clock.Clock
+	users    Users
+	concerts Concerts
+	wallet   Wallet
+	sales    Sales
+	queue    Queue
+	holds    Holds
+	payments Payments
+	expiries Expiries
+	health   []Pinger
+	signer   signer
+	catalog  *catalog
+	seatMaps seatMapCache
+	polls    *pollCache
 	// activeTokens are tokens the shared state said were ACTIVE within HoldCacheAge.
 	activeTokens recentMap[*activeFact]
 	avail        availabilityCache
@@ -105,28 +103,25 @@ type Engine struct {
 	counts     counters
 	knownUsers knownUsers
 	configured sync.Map // concert ids whose queue configuration is in the shared state
-	rebuilt    sync.Map // schedule ids whose sold seats are in the shared state
 }
 
 // New returns an Engine over the given stores.
 func New(cfg Config, clk clock.Clock, s Stores) *Engine {
 	cfg.defaults()
 	e := &Engine{
-		cfg:        cfg,
-		clock:      clk,
-		users:      s.Users,
-		concerts:   s.Concerts,
-		wallet:     s.Wallet,
-		sales:      s.Sales,
-		soldRecord: s.SoldRecord,
-		queue:      s.Queue,
-		holds:      s.Holds,
-		payments:   s.Payments,
-		expiries:   s.Expiries,
-		recovery:   s.Recovery,
-		health:     s.Health,
-		signer:     newSigner(cfg.Secret),
-		sweepHint:  make(chan sweepTarget, 1024),
+		cfg:       cfg,
+		clock:     clk,
+		users:     s.Users,
+		concerts:  s.Concerts,
+		wallet:    s.Wallet,
+		sales:     s.Sales,
+		queue:     s.Queue,
+		holds:     s.Holds,
+		payments:  s.Payments,
+		expiries:  s.Expiries,
+		health:    s.Health,
+		signer:    newSigner(cfg.Secret),
+		sweepHint: make(chan sweepTarget, 1024),
 	}
 	e.catalog = newCatalog(s.Concerts, clk)
 	e.polls = newPollCache(cfg.PollCacheAge, cfg.IdleTimeout)

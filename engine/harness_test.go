@@ -81,7 +81,7 @@ func fastEnv(t *testing.T, cfg engine.Config) *env {
 
 func newEnv(t *testing.T, cfg engine.Config, rdb *redis.Client, prefix string, l ledgertest.Ledger, mr *miniredis.Miniredis, url string) *env {
 	cfg.Secret = secret
-	s := redisstore.New(rdb, prefix)
+	s := redisstore.New(rdb, prefix, l)
 	clk := clock.NewSimulated(t0)
 	return &env{
 		t: t, ctx: context.Background(), cfg: cfg, clk: clk,
@@ -93,14 +93,14 @@ func newEnv(t *testing.T, cfg engine.Config, rdb *redis.Client, prefix string, l
 // another is a second instance sharing this one's Redis, ledger and clock, with its
 // own caches and its own block of reservation ids.
 func (v *env) another() *engine.Engine {
-	return engine.New(v.cfg, v.clk, stores(v.ledger, redisstore.New(v.rdb, v.prefix)))
+	return engine.New(v.cfg, v.clk, stores(v.ledger, redisstore.New(v.rdb, v.prefix, v.ledger)))
 }
 
 // stores puts a ledger and a shared state in their roles, as concertd does.
 func stores(l ledgertest.Ledger, s *redisstore.Store) engine.Stores {
 	return engine.Stores{
-		Users: l, Concerts: l, Wallet: l, Sales: l, SoldRecord: l,
-		Queue: s, Holds: s, Payments: s, Expiries: s, Recovery: s,
+		Users: l, Concerts: l, Wallet: l, Sales: l,
+		Queue: s, Holds: s, Payments: s, Expiries: s,
 		Health: []engine.Pinger{s, l},
 	}
 }

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -48,30 +47,19 @@ func (e *Engine) Hold(ctx context.Context, t Token, scheduleID int64, seat int) 
 	if seat < 1 || seat > s.SeatCount {
 		return Reservation{}, false, ErrInvalidSeat
 	}
-	if err := e.ensureRebuilt(ctx, s); err != nil {
-		return Reservation{}, false, err
-	}
 	now := e.clock.Now()
 	if err := e.takenInView(ctx, t, s, seat, now); err != nil {
 		return Reservation{}, false, err
 	}
 	r, err := e.hold(ctx, t, s, seat, now)
-	if errors.Is(err, ErrNotRebuilt) {
-		// The engine's memory of a rebuild outlived the shared state (Redis lost its
-		// data): the script refused rather than offer a seat the ledger sold.
-		if err = e.rebuild(ctx, s); err == nil {
-			r, err = e.hold(ctx, t, s, seat, e.clock.Now())
-		}
-	}
 	e.learnHoldOutcome(t, err, now)
 	if err != nil {
-		return Reservation{}, false, lostAgain(err)
+		return Reservation{}, false, err
 	}
 	return clientView(r.Reservation), r.Created, nil
 }
 
-// hold takes a reservation id and runs one hold attempt. The id is taken per
-// attempt because a rebuild may have discarded ids the ledger already used.
+// hold takes a reservation id and asks the shared state for the hold.
 func (e *Engine) hold(ctx context.Context, t Token, s Schedule, seat int, now time.Time) (HoldResult, error) {
 	id, err := e.holds.NextReservationID(ctx)
 	if err != nil {
@@ -86,24 +74,6 @@ func (e *Engine) hold(ctx context.Context, t Token, s Schedule, seat int, now ti
 		Deadline:      now.Add(e.cfg.HoldTTL),
 		MaxHolds:      e.cfg.MaxHoldsPerUser,
 	})
-}
-
-// rebuild forgets that a schedule was rebuilt and rebuilds it from the ledger.
-// Cached seat map views need no forgetting: the store refuses to read a map from
-// a state that lost its sold seats, so every cached view came from a sound one.
-// (SeatMap calls this holding its view's lock.)
-func (e *Engine) rebuild(ctx context.Context, s Schedule) error {
-	e.rebuilt.Delete(s.ID)
-	return e.ensureRebuilt(ctx, s)
-}
-
-// lostAgain turns an ErrNotRebuilt that survived a rebuild (the shared state was
-// emptied again at once) into UNAVAILABLE, since ErrNotRebuilt has no contract code.
-func lostAgain(err error) error {
-	if errors.Is(err, ErrNotRebuilt) {
-		return Unavailable("shared state", err)
-	}
-	return err
 }
 
 // Reservation returns one of the token user's reservations; another user's is
@@ -170,40 +140,4 @@ func clientView(r Reservation) Reservation {
 		r.State = ReservationPending
 	}
 	return r
-}
-
-// ensureRebuilt loads a schedule's sold seats from the ledger into the shared
-// state before it serves holds, once per empty state: a Redis that lost its data
-// must not offer a sold seat again.
-func (e *Engine) ensureRebuilt(ctx context.Context, s Schedule) error {
-	if _, ok := e.rebuilt.Load(s.ID); ok {
-		return nil
-	}
-	done, err := e.recovery.Rebuilt(ctx, s.ConcertID, s.ID)
-	if err != nil {
-		return err
-	}
-	if !done {
-		maxID, err := e.soldRecord.MaxReservationID(ctx)
-		if err != nil {
-			return err
-		}
-		if err := e.recovery.EnsureReservationIDsAbove(ctx, maxID); err != nil {
-			return err
-		}
-		sold, err := e.soldRecord.AllSoldSeats(ctx, s.ID)
-		if err != nil {
-			return err
-		}
-		if len(sold) > 0 {
-			if err := e.payments.MarkSold(ctx, s.ConcertID, s.ID, sold); err != nil {
-				return err
-			}
-		}
-		if err := e.recovery.SetRebuilt(ctx, s.ConcertID, s.ID); err != nil {
-			return err
-		}
-	}
-	e.rebuilt.Store(s.ID, struct{}{})
-	return nil
 }

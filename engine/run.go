@@ -59,7 +59,7 @@ func (e *Engine) Run(ctx context.Context, onErr func(what string, err error)) {
 			})
 		case <-refresh.C:
 			step("catalog", e.catalog.load)
-			step("recover", e.checkRebuilt)
+			step("recover", e.checkConfigured)
 		}
 	}
 }
@@ -134,25 +134,23 @@ func (e *Engine) sweepSchedule(ctx context.Context, concertID, scheduleID int64,
 	return nil
 }
 
-// checkRebuilt notices a shared state that lost its data (Redis restarted empty)
-// and forgets what this instance believed was loaded, so the next request rebuilds
-// sold seats and queue settings from the ledger before anything else.
-func (e *Engine) checkRebuilt(ctx context.Context) error {
-	_, schedules := e.catalog.all()
-	for _, s := range schedules {
-		if _, ok := e.rebuilt.Load(s.ID); !ok {
-			continue
-		}
-		done, err := e.recovery.Rebuilt(ctx, s.ConcertID, s.ID)
+// checkConfigured notices a shared state that lost its data (Redis restarted
+// empty) and forgets which concerts this instance believed configured there, so
+// the next request or admission step restores their queues from the ledger.
+func (e *Engine) checkConfigured(ctx context.Context) error {
+	var first error
+	e.configured.Range(func(k, _ any) bool {
+		ok, err := e.queue.Configured(ctx, k.(int64))
 		if err != nil {
-			return err
+			first = err
+			return false
 		}
-		if !done {
-			e.rebuilt.Delete(s.ID)
-			e.configured.Delete(s.ConcertID)
+		if !ok {
+			e.configured.Delete(k)
 		}
-	}
-	return nil
+		return true
+	})
+	return first
 }
 
 // Counters are this instance's running totals of background work, for metrics.

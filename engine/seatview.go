@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,9 +61,6 @@ func (e *Engine) SeatMap(ctx context.Context, t Token, scheduleID int64) (*SeatM
 	if err := e.requireActive(ctx, t, now); err != nil {
 		return nil, err
 	}
-	if err := e.ensureRebuilt(ctx, s); err != nil {
-		return nil, err
-	}
 	entry := e.seatMaps.entry(s.ID)
 	if v := entry.view.Load(); v.freshAt(now) {
 		return v, nil
@@ -76,21 +72,15 @@ func (e *Engine) SeatMap(ctx context.Context, t Token, scheduleID int64) (*SeatM
 }
 
 // refreshSeatView returns a view fresh at now, the caller holding entry.mu: the
-// one another reader stored while the caller waited, or one read now. A schedule
-// whose sold seats Redis lost is rebuilt from the ledger and read again.
+// one another reader stored while the caller waited, or one read now.
 func (e *Engine) refreshSeatView(ctx context.Context, entry *seatMapEntry, s Schedule, now time.Time) (*SeatMapView, error) {
 	old := entry.view.Load()
 	if old.freshAt(now) {
 		return old, nil
 	}
 	v, err := e.readSeatMap(ctx, s, now)
-	if errors.Is(err, ErrNotRebuilt) {
-		if err = e.rebuild(ctx, s); err == nil {
-			v, err = e.readSeatMap(ctx, s, now)
-		}
-	}
 	if err != nil {
-		return nil, lostAgain(err)
+		return nil, err
 	}
 	entry.replace(old, v)
 	return v, nil

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -13,7 +12,7 @@ import (
 
 // The ledger is the durable record: users, the catalog, balances, sales. It is the
 // final judge of a sale: a seat is sold to at most one user even if the fast state
-// is lost. Its roles are Users, Concerts, Wallet, Sales and SoldRecord; one store
+// is lost. Its roles are Users, Concerts, Wallet and Sales; one store
 // (store/pgstore, or store/memstore in embedded mode) implements them all.
 
 // Users are the ledger's registered users.
@@ -67,15 +66,6 @@ type Sales interface {
 	SaleByReservation(ctx context.Context, reservationID int64) (Sale, bool, error)
 	// SoldSeats returns which of the given seats of a schedule are sold, with their sales.
 	SoldSeats(ctx context.Context, scheduleID int64, seats []int) ([]Sale, error)
-}
-
-// SoldRecord is what rebuilding a shared state that lost its data reads from the ledger.
-type SoldRecord interface {
-	// AllSoldSeats returns every sold seat number of a schedule (for rebuilding Redis).
-	AllSoldSeats(ctx context.Context, scheduleID int64) ([]int, error)
-	// MaxReservationID is the highest reservation id the ledger has seen (0 if none),
-	// so a fresh Redis never reissues an id that a sale already carries.
-	MaxReservationID(ctx context.Context) (int64, error)
 }
 
 // Pinger is a store that can tell whether it answers.
@@ -158,7 +148,7 @@ type Queue interface {
 // HoldRequest asks to hold one seat.
 type HoldRequest struct {
 	Token         Token
-	ReservationID int64 // fresh id from NextReservationID; used only if a new hold is made
+	ReservationID int64 // fresh id from NextReservationID; used only if a new hold is made (the store may draw another)
 	Schedule      Schedule
 	Seat          int
 	Now           time.Time
@@ -200,14 +190,10 @@ type ExpiredHold struct {
 	Paying        bool
 }
 
-// ErrNotRebuilt is a Holds store telling the engine that a schedule's sold seats are
-// not loaded in the shared state (it lost its data since they were): the engine
-// rebuilds them from the ledger and retries. It never reaches a client, so it has
-// no contract code; an engine that still sees it after a rebuild answers UNAVAILABLE.
-var ErrNotRebuilt = errors.New("engine: schedule's sold seats are not loaded in the shared state")
-
-// The shared state's seat roles are Holds, Payments, Expiries and Recovery; one
-// store (store/redisstore) implements them all, and Queue.
+// The shared state's seat roles are Holds, Payments and Expiries; one store
+// (store/redisstore) implements them all, and Queue. When the shared state lost its
+// data, the store rebuilds a schedule's sold seats from the ledger itself before it
+// answers for that schedule: no method here ever shows a sold seat as free.
 
 // Holds are seat holds as their owners see them.
 type Holds interface {
@@ -216,12 +202,10 @@ type Holds interface {
 	// Hold atomically checks that the token is ACTIVE, the seat is free, and the user
 	// holds fewer than MaxHolds seats of the concert; then holds it until Deadline and
 	// extends the token's active lease to cover the hold. Errors: ErrNotAdmitted,
-	// ErrTokenExpired, ErrSeatTaken, ErrHoldLimitReached; ErrNotRebuilt when the
-	// schedule's SetRebuilt marker is missing, checked in the same atomic step.
+	// ErrTokenExpired, ErrSeatTaken, ErrHoldLimitReached.
 	Hold(ctx context.Context, r HoldRequest) (HoldResult, error)
 	// SeatMap reads sold and held seats of a schedule, with their holders' tags, in
-	// one round trip; holds past their deadline read as free. ErrNotRebuilt when the schedule's
-	// SetRebuilt marker is missing.
+	// one round trip; holds past their deadline read as free.
 	SeatMap(ctx context.Context, concertID, scheduleID int64, seatCount int, now time.Time) (SeatMap, error)
 	// Reservation reads a reservation from the shared state; ErrReservationNotFound if
 	// unknown. State is derived: a PENDING hold past its deadline reads EXPIRED.
@@ -245,7 +229,8 @@ type Payments interface {
 	// seat), and marks the user's token DONE when they hold nothing else pending on
 	// the concert. Idempotent.
 	CompletePayment(ctx context.Context, r Reservation, now time.Time) (done bool, err error)
-	// MarkSold records seats as sold (from the ledger) and drops any hold on them.
+	// MarkSold records seats the ledger sold (to another reservation than the
+	// shared state knew of) as sold, and drops any hold on them.
 	MarkSold(ctx context.Context, concertID, scheduleID int64, seats []int) error
 }
 
@@ -258,31 +243,18 @@ type Expiries interface {
 	Release(ctx context.Context, h ExpiredHold, now time.Time) error
 }
 
-// Recovery is the shared state's record of what was rebuilt from the ledger since
-// it was last empty.
-type Recovery interface {
-	// EnsureReservationIDsAbove makes every later id greater than min.
-	EnsureReservationIDsAbove(ctx context.Context, min int64) error
-	// Rebuilt reports whether a schedule's sold seats were loaded since the shared
-	// state was last empty; SetRebuilt records that they were.
-	Rebuilt(ctx context.Context, concertID, scheduleID int64) (bool, error)
-	SetRebuilt(ctx context.Context, concertID, scheduleID int64) error
-}
-
 // Stores are the engine's state, one field per role. Every field must be set; the
 // usual instance has one ledger store in the ledger's roles and one shared-state
 // store in the others.
 type Stores struct {
-	Users      Users
-	Concerts   Concerts
-	Wallet     Wallet
-	Sales      Sales
-	SoldRecord SoldRecord
-	Queue      Queue
-	Holds      Holds
-	Payments   Payments
-	Expiries   Expiries
-	Recovery   Recovery
+	Users    Users
+	Concerts Concerts
+	Wallet   Wallet
+	Sales    Sales
+	Queue    Queue
+	Holds    Holds
+	Payments Payments
+	Expiries Expiries
 	// Health are the stores Ready asks, in order.
 	Health []Pinger
 }

@@ -122,7 +122,7 @@ func FuzzFreeTextReachesTheLedger(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(l.Close)
-	s := redisstore.New(rdb, prefix)
+	s := redisstore.New(rdb, prefix, l)
 	e := engine.New(engine.Config{Secret: secret}, clock.NewSimulated(t0), stores(l, s))
 	var seq atomic.Int64
 	f.Fuzz(func(t *testing.T, text string) {

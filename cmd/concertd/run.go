@@ -95,7 +95,7 @@ func (m *Main) Run(ctx context.Context) error {
 		ledger = pg
 	}
 	defer rdb.Close()
-	store := redisstore.New(rdb, c.RedisPrefix)
+	store := redisstore.New(rdb, c.RedisPrefix, ledger)
 
 	secret := []byte(c.TokenSecret)
 	if len(secret) == 0 {
@@ -183,16 +183,16 @@ type ledger interface {
 	engine.Concerts
 	engine.Wallet
 	engine.Sales
-	engine.SoldRecord
 	engine.Pinger
+	redisstore.Ledger
 }
 
 // stores puts the ledger and the shared state in the engine's roles. Ready asks
 // Redis first, then the ledger.
 func stores(l ledger, s *redisstore.Store) engine.Stores {
 	return engine.Stores{
-		Users: l, Concerts: l, Wallet: l, Sales: l, SoldRecord: l,
-		Queue: s, Holds: s, Payments: s, Expiries: s, Recovery: s,
+		Users: l, Concerts: l, Wallet: l, Sales: l,
+		Queue: s, Holds: s, Payments: s, Expiries: s,
 		Health: []engine.Pinger{s, l},
 	}
 }

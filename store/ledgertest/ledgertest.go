@@ -18,14 +18,17 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-// Ledger is a whole ledger: every ledger role the engine has, in one store.
+// Ledger is a whole ledger: every ledger role the engine has, and what the Redis
+// store reads to rebuild itself, in one store.
 type Ledger interface {
 	engine.Users
 	engine.Concerts
 	engine.Wallet
 	engine.Sales
-	engine.SoldRecord
 	engine.Pinger
+	// What store/redisstore reads to rebuild Redis (redisstore.Ledger).
+	AllSoldSeats(ctx context.Context, scheduleID int64) ([]int, error)
+	MaxReservationID(ctx context.Context) (int64, error)
 }
 
 // Purger is implemented by ledgers that forget old idempotency keys; the suite tests

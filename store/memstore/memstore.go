@@ -16,8 +16,8 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-// Store implements the engine's ledger roles (Users, Concerts, Wallet, Sales,
-// SoldRecord) in memory. The zero value is not usable; call New.
+// Store implements the engine's ledger roles (Users, Concerts, Wallet, Sales),
+// and redisstore.Ledger for rebuilding Redis, in memory. The zero value is not usable; call New.
 type Store struct {
 	now func() time.Time
 
@@ -33,12 +33,11 @@ type Store struct {
 }
 
 var (
-	_ engine.Users      = (*Store)(nil)
-	_ engine.Concerts   = (*Store)(nil)
-	_ engine.Wallet     = (*Store)(nil)
-	_ engine.Sales      = (*Store)(nil)
-	_ engine.SoldRecord = (*Store)(nil)
-	_ engine.Pinger     = (*Store)(nil)
+	_ engine.Users    = (*Store)(nil)
+	_ engine.Concerts = (*Store)(nil)
+	_ engine.Wallet   = (*Store)(nil)
+	_ engine.Sales    = (*Store)(nil)
+	_ engine.Pinger   = (*Store)(nil)
 )
 
 type user struct {

@@ -22,19 +22,18 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-// Store implements the engine's ledger roles (Users, Concerts, Wallet, Sales,
-// SoldRecord) on a PostgreSQL connection pool.
+// Store implements the engine's ledger roles (Users, Concerts, Wallet, Sales),
+// and redisstore.Ledger for rebuilding Redis, on a PostgreSQL connection pool.
 type Store struct {
 	pool *pgxpool.Pool
 }
 
 var (
-	_ engine.Users      = (*Store)(nil)
-	_ engine.Concerts   = (*Store)(nil)
-	_ engine.Wallet     = (*Store)(nil)
-	_ engine.Sales      = (*Store)(nil)
-	_ engine.SoldRecord = (*Store)(nil)
-	_ engine.Pinger     = (*Store)(nil)
+	_ engine.Users    = (*Store)(nil)
+	_ engine.Concerts = (*Store)(nil)
+	_ engine.Wallet   = (*Store)(nil)
+	_ engine.Sales    = (*Store)(nil)
+	_ engine.Pinger   = (*Store)(nil)
 )
 
 // Open connects to the database at url, checks that it answers and applies any

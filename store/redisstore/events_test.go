@@ -11,7 +11,7 @@ import (
 // outbox id a consumer deduplicates on.
 func TestPublishEvents(t *testing.T) {
 	rdb, prefix := storetest.Redis(t)
-	s := New(rdb, prefix)
+	s := New(rdb, prefix, nil)
 	ctx := context.Background()
 	if err := s.PublishEvents(ctx, nil); err != nil {
 		t.Fatalf("no events: %v", err)
@@ -41,11 +41,11 @@ func TestPublishEvents(t *testing.T) {
 // TestSharedSecret: every instance on one Redis gets the same signing key.
 func TestSharedSecret(t *testing.T) {
 	rdb, prefix := storetest.Redis(t)
-	a, err := New(rdb, prefix).SharedSecret(context.Background())
+	a, err := New(rdb, prefix, nil).SharedSecret(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := New(rdb, prefix).SharedSecret(context.Background())
+	b, err := New(rdb, prefix, nil).SharedSecret(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
