@@ -13,62 +13,80 @@ import (
 	"github.com/concertd/concertd/engine/clock"
 )
 
-// Config holds the engine's tunables; zero fields take the contract's defaults.
+// Config holds the engine's tunables. DefaultConfig has every default; New gives
+// a zero field DefaultConfig's value, so a test names only what it changes.
 type Config struct {
-	HoldTTL         time.Duration // default 5m
-	ActiveTTL       time.Duration // default 10m
-	IdleTimeout     time.Duration // default 2m
-	MaxHoldsPerUser int           // default 4
-	PaymentWindow   time.Duration // how long a hold may stay PAYING; default 10s (twice a request timeout)
-	TokenLifetime   time.Duration // default 24h
-	Secret          []byte        // token signing key; required
-	AdmitInterval   time.Duration // admission step period; default 100ms
-	SweepInterval   time.Duration // expired-hold sweep period; default 250ms
+	HoldTTL         time.Duration
+	ActiveTTL       time.Duration
+	IdleTimeout     time.Duration
+	MaxHoldsPerUser int
+	PaymentWindow   time.Duration // how long a hold may stay PAYING
+	TokenLifetime   time.Duration
+	Secret          []byte        // token signing key; required, and never defaulted
+	AdmitInterval   time.Duration // admission step period
+	SweepInterval   time.Duration // expired-hold sweep period
 	// PollCacheAge is how long a far-back waiting token's poll answer is reused
-	// (see pollCache); default and most 1s, the lag the contract allows; <0: off.
+	// (see pollCache); at most 1s, the lag the contract allows; CacheOff: never.
 	PollCacheAge time.Duration
 	// HoldCacheAge is how long a token the shared state saw ACTIVE may have a hold
 	// on a seat this instance's seat view shows taken refused from memory (see
-	// takenInView); default and most 1s; <0: off, every hold asks the shared state.
+	// takenInView); at most 1s; CacheOff: every hold asks the shared state.
 	HoldCacheAge time.Duration
 }
 
-func (c *Config) defaults() {
-	if c.HoldTTL <= 0 {
-		c.HoldTTL = 5 * time.Minute
-	}
-	if c.ActiveTTL <= 0 {
-		c.ActiveTTL = 10 * time.Minute
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 2 * time.Minute
-	}
-	if c.MaxHoldsPerUser <= 0 {
-		c.MaxHoldsPerUser = 4
-	}
-	if c.PaymentWindow <= 0 {
-		c.PaymentWindow = 10 * time.Second
-	}
-	if c.TokenLifetime <= 0 {
-		c.TokenLifetime = 24 * time.Hour
-	}
-	if c.AdmitInterval <= 0 {
-		c.AdmitInterval = 100 * time.Millisecond
-	}
-	if c.SweepInterval <= 0 {
-		c.SweepInterval = 250 * time.Millisecond
-	}
-	if c.PollCacheAge == 0 {
-		c.PollCacheAge = maxPollLag
-	}
-	if c.HoldCacheAge == 0 || c.HoldCacheAge > maxHoldCacheAge {
-		c.HoldCacheAge = maxHoldCacheAge
+// CacheOff, as PollCacheAge or HoldCacheAge, turns that answer cache off.
+const CacheOff time.Duration = -1
+
+// DefaultConfig is the contract's defaults, the one place they are written.
+func DefaultConfig() Config {
+	return Config{
+		HoldTTL:         5 * time.Minute,
+		ActiveTTL:       10 * time.Minute,
+		IdleTimeout:     2 * time.Minute,
+		MaxHoldsPerUser: 4,
+		PaymentWindow:   10 * time.Second, // twice a request's timeout
+		TokenLifetime:   24 * time.Hour,
+		AdmitInterval:   100 * time.Millisecond,
+		SweepInterval:   250 * time.Millisecond,
+		PollCacheAge:    maxPollLag,
+		HoldCacheAge:    maxHoldCacheAge,
 	}
 }
 
+// withDefaults gives every zero (or, for a count or a period, negative) field
+// DefaultConfig's value, and bounds the cache ages by the lag the contract allows.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	orDefault := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	orDefault(&c.HoldTTL, d.HoldTTL)
+	orDefault(&c.ActiveTTL, d.ActiveTTL)
+	orDefault(&c.IdleTimeout, d.IdleTimeout)
+	orDefault(&c.PaymentWindow, d.PaymentWindow)
+	orDefault(&c.TokenLifetime, d.TokenLifetime)
+	orDefault(&c.AdmitInterval, d.AdmitInterval)
+	orDefault(&c.SweepInterval, d.SweepInterval)
+	if c.MaxHoldsPerUser <= 0 {
+		c.MaxHoldsPerUser = d.MaxHoldsPerUser
+	}
+	for _, age := range []*time.Duration{&c.PollCacheAge, &c.HoldCacheAge} {
+		switch {
+		case *age == 0:
+			*age = maxPollLag
+		case *age < 0:
+			*age = CacheOff
+		}
+		*age = min(*age, maxPollLag)
+	}
+	return c
+}
+
 // maxHoldCacheAge bounds how late a token's end may be noticed by a hold refused
-// from memory: the lag the contract allows a poll's answer.
-const maxHoldCacheAge = time.Second
+// from memory: the lag the contract allows a poll's answer (maxPollLag).
+const maxHoldCacheAge = maxPollLag
 
 // Limits of the contract.
 const (
@@ -107,7 +125,7 @@ type Engine struct {
 
 // New returns an Engine over the given stores.
 func New(cfg Config, clk clock.Clock, s Stores) *Engine {
-	cfg.defaults()
+	cfg = cfg.withDefaults()
 	e := &Engine{
 		cfg:       cfg,
 		clock:     clk,

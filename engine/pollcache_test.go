@@ -62,7 +62,7 @@ func TestPollCacheKeepsOnlyAnswersThatCannotGoStale(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := Config{PollCacheAge: tc.maxAge, IdleTimeout: tc.idle}
-			cfg.defaults()
+			cfg = cfg.withDefaults()
 			p := newPollCache(cfg.PollCacheAge, cfg.IdleTimeout)
 			p.put(tok, tc.c, tc.s, at)
 			c, tk := tc.c, tok

@@ -135,7 +135,7 @@ func TestHoldFromMemoryAfterExpiry(t *testing.T) {
 
 // HOLD_CACHE_AGE below zero: every hold asks the shared state.
 func TestHoldFromMemoryOff(t *testing.T) {
-	eachBackend(t, engine.Config{HoldCacheAge: -1}, func(t *testing.T, v *env) {
+	eachBackend(t, engine.Config{HoldCacheAge: engine.CacheOff}, func(t *testing.T, v *env) {
 		sched, toks := v.tenSeats(2)
 		sid := sched.ID
 		v.hold(toks[0], sid, 1)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -84,7 +83,7 @@ func (m *Main) Run(ctx context.Context) error {
 			c.AdminKey = randomHex(16)
 		}
 	} else {
-		if rdb, err = connectRedis(ctx, c.RedisURL); err != nil {
+		if rdb, err = connectRedis(ctx, c.RedisURL, !c.AutoPipelineOff); err != nil {
 			return err
 		}
 		if pg, err = openLedger(ctx, c.DatabaseURL); err != nil {
@@ -106,15 +105,9 @@ func (m *Main) Run(ctx context.Context) error {
 			return fmt.Errorf("token secret from redis: %w", err)
 		}
 	}
-	e := engine.New(engine.Config{
-		HoldTTL:         c.HoldTTL,
-		ActiveTTL:       c.ActiveTTL,
-		IdleTimeout:     c.IdleTimeout,
-		MaxHoldsPerUser: c.MaxHoldsPerUser,
-		PollCacheAge:    cmp.Or(c.PollCacheAge, -1), // engine: 0 is its default, <0 off
-		HoldCacheAge:    cmp.Or(c.HoldCacheAge, -1),
-		Secret:          secret,
-	}, clock.Real{}, stores(ledger, store))
+	ecfg := c.Config
+	ecfg.Secret = secret
+	e := engine.New(ecfg, clock.Real{}, stores(ledger, store))
 
 	// The port is taken before any loop starts: an instance that cannot serve
 	// must not admit anyone or sweep anything, even for a moment.
@@ -157,7 +150,7 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		printBanner(m.Out, m.Addr, c.AdminKey)
 	}
-	servePprof(os.Getenv("CONCERTD_PPROF"), log)
+	servePprof(c.PprofAddr, log)
 	log.Info().Str("addr", m.Addr).Bool("embedded", c.Embedded).Msg("serving")
 	close(m.ready)
 
@@ -216,7 +209,7 @@ func servePprof(addr string, log zerolog.Logger) {
 // host:port addresses meaning Redis Cluster. One URL of a cluster-enabled server
 // means Cluster too, with that server as the seed: a plain client there would
 // answer MOVED for two thirds of the concerts.
-func connectRedis(ctx context.Context, url string) (redis.UniversalClient, error) {
+func connectRedis(ctx context.Context, url string, autoPipe bool) (redis.UniversalClient, error) {
 	var rdb redis.UniversalClient
 	if strings.Contains(url, ",") {
 		var addrs []string
@@ -249,7 +242,7 @@ func connectRedis(ctx context.Context, url string) (redis.UniversalClient, error
 			})
 		}
 	}
-	if os.Getenv("REDIS_AUTOPIPELINE") != "0" { // on unless REDIS_AUTOPIPELINE=0; see autoPipeline
+	if autoPipe { // see autoPipeline
 		ap, err := autoPipeline(rdb)
 		if err != nil {
 			_ = rdb.Close()
