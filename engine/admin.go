@@ -165,20 +165,73 @@ type ScheduleAvailability struct {
 	Available int64
 }
 
+// Availability lists the upcoming schedules (today or later) with at least one
+// available seat at now, by date. liveAvailability counts them in the shared
+// state; availabilityCache decorates it.
+type Availability interface {
+	Available(ctx context.Context, now time.Time) ([]ScheduleAvailability, error)
+}
+
 // availabilityMaxAge bounds how stale the public listing may be; under a rush it
 // costs the shared state one read per schedule per interval and the ledger nothing.
 const availabilityMaxAge = time.Second
 
+// availabilityCache serves one listing for up to availabilityMaxAge; the callers
+// that find it stale wait for one of them to read the next.
 type availabilityCache struct {
+	next Availability
 	mu   sync.Mutex
 	at   time.Time
 	list []ScheduleAvailability
 }
 
+func (c *availabilityCache) Available(ctx context.Context, now time.Time) ([]ScheduleAvailability, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.list != nil && now.Sub(c.at) < availabilityMaxAge && !now.Before(c.at) {
+		return c.list, nil
+	}
+	list, err := c.next.Available(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	c.list, c.at = list, now
+	return list, nil
+}
+
+// liveAvailability counts every upcoming schedule's seats in the shared state.
+type liveAvailability struct {
+	catalog *catalog
+	holds   Holds
+}
+
+func (a liveAvailability) Available(ctx context.Context, now time.Time) ([]ScheduleAvailability, error) {
+	if err := a.catalog.refreshOlderThan(ctx, time.Second); err != nil {
+		return nil, err
+	}
+	_, schedules := a.catalog.all()
+	today := now.Format(time.DateOnly)
+	list := make([]ScheduleAvailability, 0, len(schedules))
+	for _, s := range schedules {
+		if s.Date < today {
+			continue
+		}
+		sold, held, err := a.holds.Counts(ctx, s.ConcertID, s.ID, now)
+		if err != nil {
+			return nil, err
+		}
+		if free := int64(s.SeatCount) - sold - held; free > 0 {
+			list = append(list, ScheduleAvailability{Schedule: s, Available: free})
+		}
+	}
+	sortByDate(list)
+	return list, nil
+}
+
 // AvailableSchedules lists upcoming schedules (today or later) with at least one
 // available seat, by date; concertID 0 means every concert.
 func (e *Engine) AvailableSchedules(ctx context.Context, concertID int64) ([]ScheduleAvailability, error) {
-	all, err := e.availability(ctx)
+	all, err := e.avail.Available(ctx, e.clock.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -189,37 +242,6 @@ func (e *Engine) AvailableSchedules(ctx context.Context, concertID int64) ([]Sch
 		}
 	}
 	return out, nil
-}
-
-func (e *Engine) availability(ctx context.Context) ([]ScheduleAvailability, error) {
-	c := &e.avail
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := e.clock.Now()
-	if c.list != nil && now.Sub(c.at) < availabilityMaxAge && !now.Before(c.at) {
-		return c.list, nil
-	}
-	if err := e.catalog.refreshOlderThan(ctx, time.Second); err != nil {
-		return nil, err
-	}
-	_, schedules := e.catalog.all()
-	today := now.Format(time.DateOnly)
-	list := make([]ScheduleAvailability, 0, len(schedules))
-	for _, s := range schedules {
-		if s.Date < today {
-			continue
-		}
-		sold, held, err := e.holds.Counts(ctx, s.ConcertID, s.ID, now)
-		if err != nil {
-			return nil, err
-		}
-		if free := int64(s.SeatCount) - sold - held; free > 0 {
-			list = append(list, ScheduleAvailability{Schedule: s, Available: free})
-		}
-	}
-	sortByDate(list)
-	c.list, c.at = list, now
-	return list, nil
 }
 
 // sortByDate orders by date, then id; dates are YYYY-MM-DD, so string order is

@@ -112,10 +112,10 @@ type Engine struct {
 	signer   signer
 	catalog  *catalog
 	seatMaps seatMapCache
-	polls    *pollCache
+	polls    Polls // the queue's, decorated by pollCache unless PollCacheAge is CacheOff
 	// activeTokens are tokens the shared state said were ACTIVE within HoldCacheAge.
 	activeTokens recentMap[*activeFact]
-	avail        availabilityCache
+	avail        Availability // liveAvailability, decorated by availabilityCache
 	sweepHint    chan sweepTarget
 
 	counts     counters
@@ -142,7 +142,11 @@ func New(cfg Config, clk clock.Clock, s Stores) *Engine {
 		sweepHint: make(chan sweepTarget, 1024),
 	}
 	e.catalog = newCatalog(s.Concerts, clk)
-	e.polls = newPollCache(cfg.PollCacheAge, cfg.IdleTimeout)
+	e.avail = &availabilityCache{next: liveAvailability{catalog: e.catalog, holds: s.Holds}}
+	e.polls = queuePolls{queue: s.Queue, idle: cfg.IdleTimeout}
+	if cfg.PollCacheAge > 0 {
+		e.polls = newPollCache(e.polls, cfg.PollCacheAge, cfg.IdleTimeout)
+	}
 	e.activeTokens.maxAge = max(cfg.HoldCacheAge, 0)
 	return e
 }

@@ -174,8 +174,15 @@ func (e *Engine) Counters() Counters {
 		ExpiredByHint:     e.counts.expiredByHint.Load(),
 		ExpiredBySweep:    e.counts.expiredBySweep.Load(),
 		SettledFromLedger: e.counts.settledFromLedger.Load(),
-		PollsFromCache:    e.polls.hits.Load(),
+		PollsFromCache:    e.pollsFromCache(),
 		HoldsRefusedHere:  e.counts.holdsRefusedHere.Load(),
 		ActiveChecksAhead: e.counts.activeChecksAhead.Load(),
 	}
+}
+
+func (e *Engine) pollsFromCache() int64 {
+	if p, ok := e.polls.(*pollCache); ok {
+		return p.hits.Load()
+	}
+	return 0
 }
