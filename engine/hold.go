@@ -59,20 +59,15 @@ func (e *Engine) Hold(ctx context.Context, t Token, scheduleID int64, seat int) 
 	return clientView(r.Reservation), r.Created, nil
 }
 
-// hold takes a reservation id and asks the shared state for the hold.
+// hold asks the shared state for the hold; the store draws its reservation id.
 func (e *Engine) hold(ctx context.Context, t Token, s Schedule, seat int, now time.Time) (HoldResult, error) {
-	id, err := e.holds.NextReservationID(ctx)
-	if err != nil {
-		return HoldResult{}, err
-	}
 	return e.holds.Hold(ctx, HoldRequest{
-		Token:         t,
-		ReservationID: id,
-		Schedule:      s,
-		Seat:          seat,
-		Now:           now,
-		Deadline:      now.Add(e.cfg.HoldTTL),
-		MaxHolds:      e.cfg.MaxHoldsPerUser,
+		Token:    t,
+		Schedule: s,
+		Seat:     seat,
+		Now:      now,
+		Deadline: now.Add(e.cfg.HoldTTL),
+		MaxHolds: e.cfg.MaxHoldsPerUser,
 	})
 }
 

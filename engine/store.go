@@ -148,7 +148,7 @@ type Queue interface {
 // HoldRequest asks to hold one seat.
 type HoldRequest struct {
 	Token         Token
-	ReservationID int64 // fresh id from NextReservationID; used only if a new hold is made (the store may draw another)
+	ReservationID int64 // 0: the store draws a fresh id, used only if a new hold is made
 	Schedule      Schedule
 	Seat          int
 	Now           time.Time
@@ -197,8 +197,6 @@ type ExpiredHold struct {
 
 // Holds are seat holds as their owners see them.
 type Holds interface {
-	// NextReservationID returns an id unique across instances.
-	NextReservationID(ctx context.Context) (int64, error)
 	// Hold atomically checks that the token is ACTIVE, the seat is free, and the user
 	// holds fewer than MaxHolds seats of the concert; then holds it until Deadline and
 	// extends the token's active lease to cover the hold. Errors: ErrNotAdmitted,

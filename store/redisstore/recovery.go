@@ -27,6 +27,22 @@ var errNotRebuilt = errors.New("redis: schedule's sold seats are not loaded")
 type rebuilds struct {
 	ledger Ledger   // nil: the store cannot rebuild (a store that holds no seats)
 	locks  sync.Map // schedule id -> *sync.Mutex
+	// known are the schedules this instance saw rebuilt (schedule id -> struct{}),
+	// so a hold draws its id only after the rebuild raised the id counter. A Redis
+	// that lost its data since is found by the hold's script, which drops the entry.
+	known sync.Map
+}
+
+// ensureRebuilt rebuilds a schedule unless this instance already saw it rebuilt.
+func (s *Store) ensureRebuilt(ctx context.Context, concertID, scheduleID int64) error {
+	if _, ok := s.rebuilds.known.Load(scheduleID); ok {
+		return nil
+	}
+	if err := s.rebuild(ctx, concertID, scheduleID); err != nil {
+		return err
+	}
+	s.rebuilds.known.Store(scheduleID, struct{}{})
+	return nil
 }
 
 // lostAgain turns an errNotRebuilt that survived a rebuild (Redis was emptied again

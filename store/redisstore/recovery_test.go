@@ -50,13 +50,8 @@ func TestRebuildFromLedger(t *testing.T) {
 				if i < 4 {
 					seat = []int{3, 7}[i%2]
 				}
-				id, err := s.NextReservationID(f.ctx)
-				if err != nil {
-					results[i] = err
-					return
-				}
-				r, err := s.Hold(f.ctx, engine.HoldRequest{
-					Token: f.token(int64(i + 1)), ReservationID: id, Schedule: f.sched, Seat: seat,
+				r, err := s.Hold(f.ctx, engine.HoldRequest{ // the store draws the id
+					Token: f.token(int64(i + 1)), Schedule: f.sched, Seat: seat,
 					Now: t0, Deadline: t0.Add(time.Minute), MaxHolds: f.max,
 				})
 				results[i], ids[i] = err, r.Reservation.ID

@@ -119,9 +119,11 @@ func (s *Store) runIDsAbove(ctx context.Context, min int64) error {
 
 // Hold runs hold.lua: token check, seat check, hold limit and the hold itself in
 // one round trip. Only when the user already held the seat is the existing
-// reservation read in a second one. A schedule whose sold seats Redis lost (the
-// script refuses it) is rebuilt from the ledger and the hold tried again, under a
-// fresh id: the rebuild may have raised the counter past r's.
+// reservation read in a second one. Without r.ReservationID the id is drawn here,
+// after the schedule is known rebuilt, so it is above every id a sale carries. A
+// schedule whose sold seats Redis lost since (the script refuses it) is rebuilt
+// from the ledger and the hold tried again under a fresh id: the rebuild may have
+// raised the counter past the first one.
 func (s *Store) Hold(ctx context.Context, r engine.HoldRequest) (engine.HoldResult, error) {
 	if r.Schedule.ConcertID != r.Token.ConcertID {
 		return engine.HoldResult{}, engine.ErrWrongConcert
@@ -129,8 +131,19 @@ func (s *Store) Hold(ctx context.Context, r engine.HoldRequest) (engine.HoldResu
 	if r.Seat < 1 || r.Seat > engine.MaxSeatCount || (r.Schedule.SeatCount > 0 && r.Seat > r.Schedule.SeatCount) {
 		return engine.HoldResult{}, engine.ErrInvalidSeat
 	}
+	if r.ReservationID == 0 {
+		if err := s.ensureRebuilt(ctx, r.Token.ConcertID, r.Schedule.ID); err != nil {
+			return engine.HoldResult{}, err
+		}
+		id, err := s.NextReservationID(ctx)
+		if err != nil {
+			return engine.HoldResult{}, err
+		}
+		r.ReservationID = id
+	}
 	res, err := s.hold(ctx, r)
 	if errors.Is(err, errNotRebuilt) {
+		s.rebuilds.known.Delete(r.Schedule.ID)
 		if err = s.rebuild(ctx, r.Token.ConcertID, r.Schedule.ID); err == nil {
 			if r.ReservationID, err = s.NextReservationID(ctx); err == nil {
 				res, err = s.hold(ctx, r)
