@@ -17,7 +17,7 @@ func (h *harness) enterWith(userID, concertID int64, extra string) response {
 	if extra != "" {
 		body += "," + extra
 	}
-	return h.do("POST", "/api/users/token", body+"}")
+	return h.do("POST", "/api/users/token", body+"}", bearer(h.key(userID))...)
 }
 
 func wantCode(t *testing.T, r response, status int, code string) {

@@ -67,7 +67,7 @@ func TestIdentityAndProxyConfig(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := map[string]string{"ADMIN_KEY": "k"}
+			env := map[string]string{"ADMIN_KEY": testAdminKey, "TOKEN_SECRET": testTokenSecret}
 			for k, v := range tc.env {
 				env[k] = v
 			}

@@ -28,30 +28,34 @@ func TestGatesEndToEnd(t *testing.T) {
 
 	users := make([]int64, 3)
 	for i := range users {
-		if users[i], err = c.User(ctx, "g"); err != nil {
+		creator := c // users[0] enters through the other instance, which keeps its key
+		if i == 0 {
+			creator = other
+		}
+		if users[i], err = creator.User(ctx, "g"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mustDo(t, ctx, other, 403, "PROOF_REQUIRED", "POST", "/api/users/token", map[string]any{"userId": users[0], "concertId": concert})
+	mustDo(t, ctx, other, 403, "PROOF_REQUIRED", "POST", "/api/users/token", map[string]any{"userId": users[0], "concertId": concert}, rushtest.Bearer(other.Key(users[0]))...)
 	if _, err := other.Enter(ctx, users[0], concert); err != nil {
 		t.Fatalf("rushtest's Enter with a proof of work: %v", err)
 	}
 
 	ch := mustDo(t, ctx, c, 200, "", "GET", "/api/queue/challenge?concertId="+itoa(concert), nil)
 	proof := map[string]string{"challenge": ch.Str("challenge"), "nonce": pow.Solve(ch.Str("challenge"), int(ch.Int("bits")))}
-	mustDo(t, ctx, c, 201, "", "POST", "/api/users/token", map[string]any{"userId": users[1], "concertId": concert, "proof": proof})
-	mustDo(t, ctx, other, 403, "PROOF_INVALID", "POST", "/api/users/token", map[string]any{"userId": users[2], "concertId": concert, "proof": proof})
+	mustDo(t, ctx, c, 201, "", "POST", "/api/users/token", map[string]any{"userId": users[1], "concertId": concert, "proof": proof}, rushtest.Bearer(c.Key(users[1]))...)
+	mustDo(t, ctx, other, 403, "PROOF_INVALID", "POST", "/api/users/token", map[string]any{"userId": users[2], "concertId": concert, "proof": proof}, rushtest.Bearer(c.Key(users[2]))...)
 
 	until := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	codes := mustDo(t, ctx, c, 201, "", "POST", "/api/admin/concerts/"+itoa(concert)+"/presale", map[string]any{"count": 1, "until": until}, c.Admin()...)
 	code := codes.JSON["codes"].([]any)[0].(string)
 	mustDo(t, ctx, c, 200, "", "PATCH", "/api/admin/concerts/"+itoa(concert)+"/queue", map[string]any{"proofOfWorkBits": 0}, c.Admin()...)
 	time.Sleep(1100 * time.Millisecond)
-	mustDo(t, ctx, other, 403, "NOT_INVITED", "POST", "/api/users/token", map[string]any{"userId": users[2], "concertId": concert})
-	mustDo(t, ctx, other, 201, "", "POST", "/api/users/token", map[string]any{"userId": users[2], "concertId": concert, "presaleCode": code})
+	mustDo(t, ctx, other, 403, "NOT_INVITED", "POST", "/api/users/token", map[string]any{"userId": users[2], "concertId": concert}, rushtest.Bearer(c.Key(users[2]))...)
+	mustDo(t, ctx, other, 201, "", "POST", "/api/users/token", map[string]any{"userId": users[2], "concertId": concert, "presaleCode": code}, rushtest.Bearer(c.Key(users[2]))...)
 	late, err := c.User(ctx, "late")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustDo(t, ctx, c, 403, "NOT_INVITED", "POST", "/api/users/token", map[string]any{"userId": late, "concertId": concert, "presaleCode": code})
+	mustDo(t, ctx, c, 403, "NOT_INVITED", "POST", "/api/users/token", map[string]any{"userId": late, "concertId": concert, "presaleCode": code}, rushtest.Bearer(c.Key(late))...)
 }
