@@ -31,13 +31,13 @@ func (q fixedQueue) Status(context.Context, engine.Token, time.Time, time.Durati
 // statusServer returns a Server with opts and a waiting token; fixed selects fixedQueue.
 func statusServer(b *testing.B, fixed bool, opts Options) (*Server, string) {
 	_, rdb := storetest.Miniredis(b)
-	shared := redisstore.New(rdb, storetest.RandomName("b"))
+	ledger := memstore.New()
+	shared := redisstore.New(rdb, storetest.RandomName("b"), ledger)
 	var q engine.Queue = shared
 	if fixed {
 		q = fixedQueue{Queue: shared, status: engine.TokenStatus{State: engine.TokenWaiting, Rank: 1203}}
 	}
-	ledger := memstore.New()
-	e := engine.New(engine.Config{Secret: []byte("k")}, clock.NewSimulated(t0), ledger, q, shared)
+	e := engine.New(engine.Config{Secret: []byte("k")}, clock.NewSimulated(t0), testStores(ledger, shared, q))
 	ctx := context.Background()
 	c, _, err := e.CreateConcert(ctx, engine.NewConcert{Title: "b", Schedules: []engine.NewSchedule{{Date: "2026-12-24", SeatCount: 10, Price: 1}}})
 	if err != nil {

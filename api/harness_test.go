@@ -64,7 +64,8 @@ func startHarnessWith(t testing.TB, lim Limiter, limits *RateLimits, opt func(*O
 	t.Helper()
 	mr, rdb := storetest.Miniredis(t)
 	prefix := storetest.RandomName("t")
-	shared := redisstore.New(rdb, prefix)
+	ledger := memstore.New()
+	shared := redisstore.New(rdb, prefix, ledger)
 	clk := clock.NewSimulated(t0)
 	opts := Options{AdminKey: testAdminKey, Log: zerolog.Nop(), RequestTimeout: 2 * time.Second}
 	if limits != nil {
@@ -77,7 +78,7 @@ func startHarnessWith(t testing.TB, lim Limiter, limits *RateLimits, opt func(*O
 		Secret:        testSecret,
 		AdmitInterval: 5 * time.Millisecond,
 		SweepInterval: 20 * time.Millisecond,
-	}, clk, memstore.New(), shared, shared)
+	}, clk, testStores(ledger, shared, shared))
 	if opt != nil {
 		opt(&opts)
 	}
@@ -97,6 +98,18 @@ func apiOver(dial func() (net.Conn, error), maxConns int) *client.Client {
 		MaxConnsPerHost:    maxConns,
 	}
 	return client.New("http://concertd.test", client.WithHTTPClient(&http.Client{Transport: tr, Timeout: 10 * time.Second}))
+}
+
+// testStores puts an in-memory ledger and a Redis store in the engine's roles,
+// the queue role taken by q.
+func testStores(l *memstore.Store, s *redisstore.Store, q engine.Queue) engine.Stores {
+	return engine.Stores{
+		Users: l, Concerts: l, Wallet: l, Sales: l,
+		Queue: q, Holds: s, Payments: s, Expiries: s,
+		Shared: s, Ledger: l,
+		External: l, KeyLedger: l, KeyMirror: s, Reissuer: s,
+		Gates: s, Presale: l, Best: s, Fence: l, Closer: s,
+	}
 }
 
 // serve runs hs on ln until the test ends, then shuts it down and waits for Serve

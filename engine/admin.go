@@ -66,7 +66,7 @@ func (e *Engine) CreateConcert(ctx context.Context, c NewConcert) (Concert, []Sc
 			return Concert{}, nil, Errorf(CodeBadRequest, "schedules[%d].price must be 1 to %d", i, maxPrice)
 		}
 	}
-	concert, schedules, err := e.ledger.CreateConcert(ctx, c)
+	concert, schedules, err := e.concerts.CreateConcert(ctx, c)
 	if err != nil {
 		return Concert{}, nil, err
 	}
@@ -136,7 +136,7 @@ func (e *Engine) PatchQueue(ctx context.Context, concertID int64, p QueuePatch) 
 	if err != nil {
 		return QueueSettings{}, err
 	}
-	if err := e.ledger.SaveQueueSettings(ctx, concertID, s); err != nil {
+	if err := e.concerts.SaveQueueSettings(ctx, concertID, s); err != nil {
 		return QueueSettings{}, err
 	}
 	e.catalog.setSettings(concertID, s)
@@ -177,7 +177,7 @@ func (e *Engine) Stats(ctx context.Context, concertID int64) (Stats, error) {
 		if s.ConcertID != concertID {
 			continue
 		}
-		sold, held, err := e.seats.Counts(ctx, concertID, s.ID, now)
+		sold, held, err := e.holds.Counts(ctx, concertID, s.ID, now)
 		if err != nil {
 			return Stats{}, err
 		}
@@ -203,20 +203,76 @@ type ScheduleAvailability struct {
 	Available int64
 }
 
+// Availability lists the upcoming schedules (today or later) with at least one
+// available seat at now, by date. liveAvailability counts them in the shared
+// state; availabilityCache decorates it.
+type Availability interface {
+	Available(ctx context.Context, now time.Time) ([]ScheduleAvailability, error)
+}
+
 // availabilityMaxAge bounds how stale the public listing may be; under a rush it
 // costs the shared state one read per schedule per interval and the ledger nothing.
 const availabilityMaxAge = time.Second
 
+// availabilityCache serves one listing for up to availabilityMaxAge; the callers
+// that find it stale wait for one of them to read the next.
 type availabilityCache struct {
+	next Availability
 	mu   sync.Mutex
 	at   time.Time
 	list []ScheduleAvailability
 }
 
+func (c *availabilityCache) Available(ctx context.Context, now time.Time) ([]ScheduleAvailability, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.list != nil && now.Sub(c.at) < availabilityMaxAge && !now.Before(c.at) {
+		return c.list, nil
+	}
+	list, err := c.next.Available(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	c.list, c.at = list, now
+	return list, nil
+}
+
+// liveAvailability counts every upcoming schedule's seats in the shared state,
+// of the concerts whose sale is open: a closed concert's shared state is gone.
+type liveAvailability struct {
+	catalog *catalog
+	holds   Holds
+	open    func() map[int64]bool // ids of the concerts whose sale is open
+}
+
+func (a liveAvailability) Available(ctx context.Context, now time.Time) ([]ScheduleAvailability, error) {
+	if err := a.catalog.refreshOlderThan(ctx, time.Second); err != nil {
+		return nil, err
+	}
+	_, schedules := a.catalog.all()
+	today := now.Format(time.DateOnly)
+	list := make([]ScheduleAvailability, 0, len(schedules))
+	open := a.open()
+	for _, s := range schedules {
+		if s.Date < today || !open[s.ConcertID] {
+			continue
+		}
+		sold, held, err := a.holds.Counts(ctx, s.ConcertID, s.ID, now)
+		if err != nil {
+			return nil, err
+		}
+		if free := int64(s.SeatCount) - sold - held; free > 0 {
+			list = append(list, ScheduleAvailability{Schedule: s, Available: free})
+		}
+	}
+	sortByDate(list)
+	return list, nil
+}
+
 // AvailableSchedules lists upcoming schedules (today or later) with at least one
 // available seat, by date; concertID 0 means every concert.
 func (e *Engine) AvailableSchedules(ctx context.Context, concertID int64) ([]ScheduleAvailability, error) {
-	all, err := e.availability(ctx)
+	all, err := e.avail.Available(ctx, e.clock.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -227,41 +283,6 @@ func (e *Engine) AvailableSchedules(ctx context.Context, concertID int64) ([]Sch
 		}
 	}
 	return out, nil
-}
-
-func (e *Engine) availability(ctx context.Context) ([]ScheduleAvailability, error) {
-	c := &e.avail
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := e.clock.Now()
-	if c.list != nil && now.Sub(c.at) < availabilityMaxAge && !now.Before(c.at) {
-		return c.list, nil
-	}
-	if err := e.catalog.refreshOlderThan(ctx, time.Second); err != nil {
-		return nil, err
-	}
-	_, schedules := e.catalog.all()
-	today := now.Format(time.DateOnly)
-	list := make([]ScheduleAvailability, 0, len(schedules))
-	open := e.openConcertIDs()
-	for _, s := range schedules {
-		if s.Date < today || !open[s.ConcertID] {
-			continue
-		}
-		if err := e.ensureRebuilt(ctx, s); err != nil {
-			return nil, err
-		}
-		sold, held, err := e.seats.Counts(ctx, s.ConcertID, s.ID, now)
-		if err != nil {
-			return nil, err
-		}
-		if free := int64(s.SeatCount) - sold - held; free > 0 {
-			list = append(list, ScheduleAvailability{Schedule: s, Available: free})
-		}
-	}
-	sortByDate(list)
-	c.list, c.at = list, now
-	return list, nil
 }
 
 // sortByDate orders by date, then id; dates are YYYY-MM-DD, so string order is

@@ -20,7 +20,7 @@ import (
 // a flood of made-up ids must not turn into a flood of catalog reads. A schedule
 // created on another instance is then seen here within that second.
 type catalog struct {
-	ledger Ledger
+	ledger Concerts
 	clock  clock.Clock
 
 	mu        sync.RWMutex
@@ -36,7 +36,7 @@ type catalog struct {
 // scheduleMissEvery is the least time between two reloads for unknown schedule ids.
 const scheduleMissEvery = time.Second
 
-func newCatalog(l Ledger, c clock.Clock) *catalog {
+func newCatalog(l Concerts, c clock.Clock) *catalog {
 	return &catalog{ledger: l, clock: c, concerts: map[int64]Concert{}, schedules: map[int64]Schedule{}}
 }
 

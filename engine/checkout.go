@@ -35,7 +35,7 @@ func (e *Engine) Pay(ctx context.Context, t Token, reservationID, amount int64, 
 		return Sale{}, ErrAmountMismatch
 	}
 	attempt := e.newAttempt()
-	sale, err := e.ledger.Sell(ctx, Sale{
+	sale, err := e.sales.Sell(ctx, Sale{
 		ReservationID: r.ID, ScheduleID: r.ScheduleID, Seat: r.Seat, UserID: t.UserID, Amount: r.Price,
 		Attempt: attempt,
 	}, idem)
@@ -70,7 +70,7 @@ func (e *Engine) explainRefusedPayment(ctx context.Context, t Token, id int64, i
 		return Sale{}, err
 	}
 	if idem.Key != "" {
-		sale, ok, lerr := e.ledger.IdempotentSale(ctx, t.UserID, idem)
+		sale, ok, lerr := e.sales.IdempotentSale(ctx, t.UserID, idem)
 		if lerr != nil || ok {
 			return sale, lerr
 		}
@@ -93,13 +93,13 @@ func background() (context.Context, context.CancelFunc) {
 func (e *Engine) abort(r Reservation) {
 	ctx, cancel := background()
 	defer cancel()
-	_ = e.seats.AbortPayment(ctx, r, e.clock.Now())
+	_ = e.payments.AbortPayment(ctx, r, e.clock.Now())
 }
 
 func (e *Engine) complete(t Token, r Reservation) {
 	ctx, cancel := background()
 	defer cancel()
-	_, _ = e.seats.CompletePayment(ctx, r, e.clock.Now())
+	_, _ = e.payments.CompletePayment(ctx, r, e.clock.Now())
 	e.forgetSeatMap(r.ScheduleID)
 	e.activeTokens.forget(keyOf(t)) // the token may be DONE now
 }
@@ -107,6 +107,6 @@ func (e *Engine) complete(t Token, r Reservation) {
 func (e *Engine) settle(concertID, scheduleID int64, seats []int) {
 	ctx, cancel := background()
 	defer cancel()
-	_ = e.seats.MarkSold(ctx, concertID, scheduleID, seats)
+	_ = e.payments.MarkSold(ctx, concertID, scheduleID, seats)
 	e.forgetSeatMap(scheduleID)
 }

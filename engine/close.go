@@ -144,7 +144,7 @@ func (e *Engine) purgeClosed(ctx context.Context) error {
 // then this instance's catalog, then the shared state at once.
 func (e *Engine) closeSale(ctx context.Context, c Concert, s QueueSettings) (QueueSettings, error) {
 	s.Closed = true
-	if err := e.ledger.SaveQueueSettings(ctx, c.ID, s); err != nil {
+	if err := e.concerts.SaveQueueSettings(ctx, c.ID, s); err != nil {
 		return QueueSettings{}, err
 	}
 	e.catalog.setSettings(c.ID, s)
@@ -163,7 +163,7 @@ func (e *Engine) closedStats(ctx context.Context, concertID int64) (Stats, error
 		if s.ConcertID != concertID {
 			continue
 		}
-		sold, err := e.ledger.AllSoldSeats(ctx, s.ID)
+		sold, err := e.sales.AllSoldSeats(ctx, s.ID)
 		if err != nil {
 			return Stats{}, err
 		}

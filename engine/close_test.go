@@ -140,10 +140,13 @@ func (s *countingStore) Expired(ctx context.Context, concertID, scheduleID int64
 func TestClosedConcertsCostNothing(t *testing.T) {
 	t.Parallel()
 	mr, rdb := storetest.Miniredis(t)
-	st := &countingStore{Store: redisstore.New(rdb, "concertd")}
+	l := memstore.New()
+	st := &countingStore{Store: redisstore.New(rdb, "concertd", l)}
 	cfg := engine.Config{Secret: secret, AdmitInterval: 5 * time.Millisecond, SweepInterval: 5 * time.Millisecond}
 	v := &env{t: t, ctx: context.Background()}
-	e := engine.New(cfg, clock.Real{}, memstore.New(), st, st)
+	ss := stores(l, st.Store)
+	ss.Queue, ss.Expiries = st, st // counted
+	e := engine.New(cfg, clock.Real{}, ss)
 	const closed = 1000
 	yes := true
 	for range closed {

@@ -13,62 +13,80 @@ import (
 	"github.com/concertd/concertd/engine/clock"
 )
 
-// Config holds the engine's tunables; zero fields take the contract's defaults.
+// Config holds the engine's tunables. DefaultConfig has every default; New gives
+// a zero field DefaultConfig's value, so a test names only what it changes.
 type Config struct {
-	HoldTTL         time.Duration // default 5m
-	ActiveTTL       time.Duration // default 10m
-	IdleTimeout     time.Duration // default 2m
-	MaxHoldsPerUser int           // default 4
-	PaymentWindow   time.Duration // how long a hold may stay PAYING; default 10s (twice a request timeout)
-	TokenLifetime   time.Duration // default 24h
-	Secret          []byte        // token signing key; required
-	AdmitInterval   time.Duration // admission step period; default 100ms
-	SweepInterval   time.Duration // expired-hold sweep period; default 250ms
+	HoldTTL         time.Duration
+	ActiveTTL       time.Duration
+	IdleTimeout     time.Duration
+	MaxHoldsPerUser int
+	PaymentWindow   time.Duration // how long a hold may stay PAYING
+	TokenLifetime   time.Duration
+	Secret          []byte        // token signing key; required, and never defaulted
+	AdmitInterval   time.Duration // admission step period
+	SweepInterval   time.Duration // expired-hold sweep period
 	// PollCacheAge is how long a far-back waiting token's poll answer is reused
-	// (see pollCache); default and most 1s, the lag the contract allows; <0: off.
+	// (see pollCache); at most 1s, the lag the contract allows; CacheOff: never.
 	PollCacheAge time.Duration
 	// HoldCacheAge is how long a token the shared state saw ACTIVE may have a hold
 	// on a seat this instance's seat view shows taken refused from memory (see
-	// takenInView); default and most 1s; <0: off, every hold asks the shared state.
+	// takenInView); at most 1s; CacheOff: every hold asks the shared state.
 	HoldCacheAge time.Duration
 }
 
-func (c *Config) defaults() {
-	if c.HoldTTL <= 0 {
-		c.HoldTTL = 5 * time.Minute
-	}
-	if c.ActiveTTL <= 0 {
-		c.ActiveTTL = 10 * time.Minute
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 2 * time.Minute
-	}
-	if c.MaxHoldsPerUser <= 0 {
-		c.MaxHoldsPerUser = 4
-	}
-	if c.PaymentWindow <= 0 {
-		c.PaymentWindow = 10 * time.Second
-	}
-	if c.TokenLifetime <= 0 {
-		c.TokenLifetime = 24 * time.Hour
-	}
-	if c.AdmitInterval <= 0 {
-		c.AdmitInterval = 100 * time.Millisecond
-	}
-	if c.SweepInterval <= 0 {
-		c.SweepInterval = 250 * time.Millisecond
-	}
-	if c.PollCacheAge == 0 {
-		c.PollCacheAge = maxPollLag
-	}
-	if c.HoldCacheAge == 0 || c.HoldCacheAge > maxHoldCacheAge {
-		c.HoldCacheAge = maxHoldCacheAge
+// CacheOff, as PollCacheAge or HoldCacheAge, turns that answer cache off.
+const CacheOff time.Duration = -1
+
+// DefaultConfig is the contract's defaults, the one place they are written.
+func DefaultConfig() Config {
+	return Config{
+		HoldTTL:         5 * time.Minute,
+		ActiveTTL:       10 * time.Minute,
+		IdleTimeout:     2 * time.Minute,
+		MaxHoldsPerUser: 4,
+		PaymentWindow:   10 * time.Second, // twice a request's timeout
+		TokenLifetime:   24 * time.Hour,
+		AdmitInterval:   100 * time.Millisecond,
+		SweepInterval:   250 * time.Millisecond,
+		PollCacheAge:    maxPollLag,
+		HoldCacheAge:    maxHoldCacheAge,
 	}
 }
 
+// withDefaults gives every zero (or, for a count or a period, negative) field
+// DefaultConfig's value, and bounds the cache ages by the lag the contract allows.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	orDefault := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	orDefault(&c.HoldTTL, d.HoldTTL)
+	orDefault(&c.ActiveTTL, d.ActiveTTL)
+	orDefault(&c.IdleTimeout, d.IdleTimeout)
+	orDefault(&c.PaymentWindow, d.PaymentWindow)
+	orDefault(&c.TokenLifetime, d.TokenLifetime)
+	orDefault(&c.AdmitInterval, d.AdmitInterval)
+	orDefault(&c.SweepInterval, d.SweepInterval)
+	if c.MaxHoldsPerUser <= 0 {
+		c.MaxHoldsPerUser = d.MaxHoldsPerUser
+	}
+	for _, age := range []*time.Duration{&c.PollCacheAge, &c.HoldCacheAge} {
+		switch {
+		case *age == 0:
+			*age = maxPollLag
+		case *age < 0:
+			*age = CacheOff
+		}
+		*age = min(*age, maxPollLag)
+	}
+	return c
+}
+
 // maxHoldCacheAge bounds how late a token's end may be noticed by a hold refused
-// from memory: the lag the contract allows a poll's answer.
-const maxHoldCacheAge = time.Second
+// from memory: the lag the contract allows a poll's answer (maxPollLag).
+const maxHoldCacheAge = maxPollLag
 
 // Limits of the contract.
 const (
@@ -78,59 +96,80 @@ const (
 )
 
 // Engine runs one concertd instance's share of the sale. Many instances may share
-// one Queue/Seats state and one Ledger.
+// one shared state and one ledger.
 type Engine struct {
 	cfg      Config
 	clock    clock.Clock
-	ledger   Ledger
+	users    Users
+	concerts Concerts
+	wallet   Wallet
+	sales    Sales
 	queue    Queue
-	seats    Seats
-	gates    Gates         // the queue store's, when it has them (gates.go)
-	presale  PresaleLedger // the ledger's, when it has them (presale.go)
+	holds    Holds
+	payments Payments
+	expiries Expiries
+	shared   Pinger        // the shared state, "redis" to Down
+	ledger   Pinger        // the ledger, "database" to Down
+	external ExternalUsers // nil when the ledger keeps none (external.go)
+	reissuer TokenReissuer // nil: a token is never renewed (reissue.go)
+	gates    Gates         // nil: no proof-of-work gate (gates.go)
+	presale  PresaleLedger // nil: no presale (presale.go)
 	fence    PaymentFence  // nil when the ledger has none
 	closer   SaleCloser    // nil when the shared state has none
 	closing  closing
-	best     BestSeats // nil when seats does not implement it
+	best     BestSeats // nil: no best-available allocation
 	signer   signer
 	keys     *userKeys // userkey.go
 	catalog  *catalog
 	seatMaps seatMapCache
-	polls    *pollCache
+	polls    Polls // the queue's, decorated by pollCache unless PollCacheAge is CacheOff
 	// activeTokens are tokens the shared state said were ACTIVE within HoldCacheAge.
 	activeTokens recentMap[*activeFact]
-	avail        availabilityCache
-	gateCache    sync.Map // concert id -> *gateEntry
+	avail        Availability // liveAvailability, decorated by availabilityCache
+	gateCache    sync.Map     // concert id -> *gateEntry
 	sweepHint    chan sweepTarget
 
 	counts     counters
-	users      knownUsers
+	knownUsers knownUsers
 	configured sync.Map // concert ids whose queue configuration is in the shared state
-	rebuilt    sync.Map // schedule ids whose sold seats are in the shared state
 
 	// externals maps identity tokens' subjects to users (external.go).
 	externals externalUsers
 }
 
-// New returns an Engine over the given state.
-func New(cfg Config, clk clock.Clock, ledger Ledger, queue Queue, seats Seats) *Engine {
-	cfg.defaults()
+// New returns an Engine over the given stores.
+func New(cfg Config, clk clock.Clock, s Stores) *Engine {
+	cfg = cfg.withDefaults()
 	e := &Engine{
 		cfg:       cfg,
 		clock:     clk,
-		ledger:    ledger,
-		queue:     queue,
-		seats:     seats,
+		users:     s.Users,
+		concerts:  s.Concerts,
+		wallet:    s.Wallet,
+		sales:     s.Sales,
+		queue:     s.Queue,
+		holds:     s.Holds,
+		payments:  s.Payments,
+		expiries:  s.Expiries,
+		shared:    s.Shared,
+		ledger:    s.Ledger,
+		external:  s.External,
+		reissuer:  s.Reissuer,
+		gates:     s.Gates,
+		presale:   s.Presale,
+		fence:     s.Fence,
+		closer:    s.Closer,
+		best:      s.Best,
 		signer:    newSigner(cfg.Secret),
-		keys:      newUserKeys(cfg.Secret, ledger, queue, seats),
+		keys:      newUserKeys(cfg.Secret, s.KeyLedger, s.KeyMirror),
 		sweepHint: make(chan sweepTarget, 1024),
 	}
-	e.gates, _ = queue.(Gates)
-	e.presale, _ = ledger.(PresaleLedger)
-	e.fence, _ = ledger.(PaymentFence)
-	e.closer, _ = seats.(SaleCloser)
-	e.best, _ = seats.(BestSeats)
-	e.catalog = newCatalog(ledger, clk)
-	e.polls = newPollCache(cfg.PollCacheAge, cfg.IdleTimeout)
+	e.catalog = newCatalog(s.Concerts, clk)
+	e.avail = &availabilityCache{next: liveAvailability{catalog: e.catalog, holds: s.Holds, open: e.openConcertIDs}}
+	e.polls = queuePolls{queue: s.Queue, idle: cfg.IdleTimeout}
+	if cfg.PollCacheAge > 0 {
+		e.polls = newPollCache(e.polls, cfg.PollCacheAge, cfg.IdleTimeout)
+	}
 	e.activeTokens.maxAge = max(cfg.HoldCacheAge, 0)
 	return e
 }
@@ -140,7 +179,7 @@ func (e *Engine) Now() time.Time { return e.clock.Now() }
 
 // Ready reports whether the engine's dependencies answer; the error names what is down.
 func (e *Engine) Ready(ctx context.Context) error {
-	if err := e.seats.Ping(ctx); err != nil {
+	if err := e.shared.Ping(ctx); err != nil {
 		return err
 	}
 	return e.ledger.Ping(ctx)
@@ -151,7 +190,7 @@ func (e *Engine) Ready(ctx context.Context) error {
 // gives away no address or driver message.
 func (e *Engine) Down(ctx context.Context) []string {
 	var down []string
-	if e.seats.Ping(ctx) != nil {
+	if e.shared.Ping(ctx) != nil {
 		down = append(down, "redis")
 	}
 	if e.ledger.Ping(ctx) != nil {

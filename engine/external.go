@@ -80,8 +80,8 @@ func (e *Engine) ExternalUser(ctx context.Context, u ExternalIdentity) (int64, e
 		if id, ok := c.get(u.Subject); ok {
 			return id, nil
 		}
-		ledger, ok := e.ledger.(ExternalUsers)
-		if !ok {
+		ledger := e.external
+		if ledger == nil {
 			return int64(0), errors.New("engine: this ledger does not keep external users")
 		}
 		id, _, err := ledger.ExternalUser(ctx, ExternalIdentity{
@@ -92,7 +92,7 @@ func (e *Engine) ExternalUser(ctx context.Context, u ExternalIdentity) (int64, e
 		if err != nil {
 			return int64(0), err
 		}
-		e.users.set.add(id)
+		e.knownUsers.set.add(id)
 		c.put(u.Subject, id)
 		return id, nil
 	})

@@ -34,9 +34,9 @@ func (l *externalCountingLedger) ExternalUser(ctx context.Context, u engine.Exte
 func countingEngine(t *testing.T) (*engine.Engine, *externalCountingLedger) {
 	t.Helper()
 	_, rdb := storetest.Miniredis(t)
-	s := redisstore.New(rdb, "concertd")
 	l := &externalCountingLedger{Store: memstore.New()}
-	return engine.New(engine.Config{Secret: secret}, clock.NewSimulated(t0), l, s, s), l
+	s := redisstore.New(rdb, "concertd", l)
+	return engine.New(engine.Config{Secret: secret}, clock.NewSimulated(t0), stores(l, s)), l
 }
 
 // TestExternalUserOneUserPerSub: a sub is one user across instances and racing
@@ -105,8 +105,8 @@ func TestExternalUserCache(t *testing.T) {
 	}
 	// A second instance has its own cache and finds the same user.
 	_, rdb := storetest.Miniredis(t)
-	s := redisstore.New(rdb, "concertd")
-	e2 := engine.New(engine.Config{Secret: secret}, clock.NewSimulated(t0), l, s, s)
+	s := redisstore.New(rdb, "concertd", l)
+	e2 := engine.New(engine.Config{Secret: secret}, clock.NewSimulated(t0), stores(l, s))
 	if id, err := e2.ExternalUser(ctx, engine.ExternalIdentity{Subject: "sub-1"}); err != nil || id != ids[0] {
 		t.Errorf("second instance = %d, %v; want %d", id, err, ids[0])
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/concertd/concertd/engine"
 	"github.com/concertd/concertd/engine/clock"
 	"github.com/concertd/concertd/engine/pow"
+	"github.com/concertd/concertd/store/ledgertest"
 	"github.com/concertd/concertd/store/memstore"
 	"github.com/concertd/concertd/store/redisstore"
 	"github.com/concertd/concertd/store/storetest"
@@ -321,7 +322,7 @@ func isErr(err, target error) bool {
 
 // catalogCounter counts catalog loads.
 type catalogCounter struct {
-	engine.Ledger
+	ledgertest.Ledger
 	loads atomic.Int64
 }
 
@@ -335,11 +336,11 @@ func (l *catalogCounter) Catalog(ctx context.Context) ([]engine.Concert, []engin
 // one's reload the catalog at most once a second.
 func TestSeatMapUnknownSchedules(t *testing.T) {
 	_, rdb := storetest.Miniredis(t)
-	s := redisstore.New(rdb, "concertd")
 	l := &catalogCounter{Ledger: memstore.New()}
+	s := redisstore.New(rdb, "concertd", l)
 	clk := clock.NewSimulated(t0)
 	v := &env{t: t, ctx: context.Background(), cfg: engine.Config{Secret: secret}, clk: clk, ledger: l, store: s, rdb: rdb, prefix: "concertd"}
-	v.e = engine.New(v.cfg, clk, l, s, s)
+	v.e = engine.New(v.cfg, clk, stores(l, s))
 	c, ss := v.concert(show{rate: 1})
 	ids := v.users(2)
 	active, _ := v.enter(v.e, ids[0], c.ID)

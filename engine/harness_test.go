@@ -15,6 +15,7 @@ import (
 
 	"github.com/concertd/concertd/engine"
 	"github.com/concertd/concertd/engine/clock"
+	"github.com/concertd/concertd/store/ledgertest"
 	"github.com/concertd/concertd/store/memstore"
 	"github.com/concertd/concertd/store/pgstore"
 	"github.com/concertd/concertd/store/redisstore"
@@ -34,7 +35,7 @@ type env struct {
 	cfg    engine.Config
 	clk    *clock.Simulated
 	e      *engine.Engine
-	ledger engine.Ledger
+	ledger ledgertest.Ledger
 	store  *redisstore.Store
 	rdb    *redis.Client
 	prefix string
@@ -76,13 +77,13 @@ func fastEnv(t *testing.T, cfg engine.Config) *env {
 	return newEnv(t, cfg, rdb, "concertd", memstore.New(), mr, "")
 }
 
-func newEnv(t *testing.T, cfg engine.Config, rdb *redis.Client, prefix string, l engine.Ledger, mr *miniredis.Miniredis, url string) *env {
+func newEnv(t *testing.T, cfg engine.Config, rdb *redis.Client, prefix string, l ledgertest.Ledger, mr *miniredis.Miniredis, url string) *env {
 	cfg.Secret = secret
-	s := redisstore.New(rdb, prefix)
+	s := redisstore.New(rdb, prefix, l)
 	clk := clock.NewSimulated(t0)
 	return &env{
 		t: t, ctx: context.Background(), cfg: cfg, clk: clk,
-		e:      engine.New(cfg, clk, l, s, s),
+		e:      engine.New(cfg, clk, stores(l, s)),
 		ledger: l, store: s, rdb: rdb, prefix: prefix, mr: mr, dbURL: url,
 	}
 }
@@ -90,8 +91,23 @@ func newEnv(t *testing.T, cfg engine.Config, rdb *redis.Client, prefix string, l
 // another is a second instance sharing this one's Redis, ledger and clock, with its
 // own caches and its own block of reservation ids.
 func (v *env) another() *engine.Engine {
-	s := redisstore.New(v.rdb, v.prefix)
-	return engine.New(v.cfg, v.clk, v.ledger, s, s)
+	return engine.New(v.cfg, v.clk, stores(v.ledger, redisstore.New(v.rdb, v.prefix, v.ledger)))
+}
+
+// stores puts a ledger and a shared state in their roles, as concertd does. The
+// ledger's optional roles are the ones it has: a test's wrapper may have fewer.
+func stores(l ledgertest.Ledger, s *redisstore.Store) engine.Stores {
+	st := engine.Stores{
+		Users: l, Concerts: l, Wallet: l, Sales: l,
+		Queue: s, Holds: s, Payments: s, Expiries: s,
+		Shared: s, Ledger: l,
+		KeyMirror: s, Reissuer: s, Gates: s, Best: s, Closer: s,
+	}
+	st.External, _ = l.(engine.ExternalUsers)
+	st.KeyLedger, _ = l.(engine.UserKeyLedger)
+	st.Presale, _ = l.(engine.PresaleLedger)
+	st.Fence, _ = l.(engine.PaymentFence)
+	return st
 }
 
 // key names a concert's Redis key the way store/redisstore/keys.go does, for the

@@ -4,7 +4,7 @@ import "context"
 
 // Health says which dependency answers now, for the readiness gauges of /metrics.
 func (e *Engine) Health(ctx context.Context) (sharedState, ledger bool) {
-	return e.seats.Ping(ctx) == nil, e.ledger.Ping(ctx) == nil
+	return e.shared.Ping(ctx) == nil, e.ledger.Ping(ctx) == nil
 }
 
 // SaleOpen reports whether a concert's sale is open (see close.go): the metrics

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -51,62 +50,28 @@ func (e *Engine) Hold(ctx context.Context, t Token, scheduleID int64, seat int) 
 	if seat < 1 || seat > s.SeatCount {
 		return Reservation{}, false, ErrInvalidSeat
 	}
-	if err := e.ensureRebuilt(ctx, s); err != nil {
-		return Reservation{}, false, err
-	}
 	now := e.clock.Now()
 	if err := e.takenInView(ctx, t, s, seat, now); err != nil {
 		return Reservation{}, false, err
 	}
 	r, err := e.hold(ctx, t, s, seat, now)
-	if errors.Is(err, ErrNotRebuilt) {
-		// The engine's memory of a rebuild outlived the shared state (Redis lost its
-		// data): the script refused rather than offer a seat the ledger sold.
-		if err = e.rebuild(ctx, s); err == nil {
-			r, err = e.hold(ctx, t, s, seat, e.clock.Now())
-		}
-	}
 	e.learnHoldOutcome(t, err, now)
 	if err != nil {
-		return Reservation{}, false, lostAgain(err)
+		return Reservation{}, false, err
 	}
 	return clientView(r.Reservation), r.Created, nil
 }
 
-// hold takes a reservation id and runs one hold attempt. The id is taken per
-// attempt because a rebuild may have discarded ids the ledger already used.
+// hold asks the shared state for the hold; the store draws its reservation id.
 func (e *Engine) hold(ctx context.Context, t Token, s Schedule, seat int, now time.Time) (HoldResult, error) {
-	id, err := e.seats.NextReservationID(ctx)
-	if err != nil {
-		return HoldResult{}, err
-	}
-	return e.seats.Hold(ctx, HoldRequest{
-		Token:         t,
-		ReservationID: id,
-		Schedule:      s,
-		Seat:          seat,
-		Now:           now,
-		Deadline:      now.Add(e.cfg.HoldTTL),
-		MaxHolds:      e.cfg.MaxHoldsPerUser,
+	return e.holds.Hold(ctx, HoldRequest{
+		Token:    t,
+		Schedule: s,
+		Seat:     seat,
+		Now:      now,
+		Deadline: now.Add(e.cfg.HoldTTL),
+		MaxHolds: e.cfg.MaxHoldsPerUser,
 	})
-}
-
-// rebuild forgets that a schedule was rebuilt and rebuilds it from the ledger.
-// Cached seat map views need no forgetting: the store refuses to read a map from
-// a state that lost its sold seats, so every cached view came from a sound one.
-// (SeatMap calls this holding its view's lock.)
-func (e *Engine) rebuild(ctx context.Context, s Schedule) error {
-	e.rebuilt.Delete(s.ID)
-	return e.ensureRebuilt(ctx, s)
-}
-
-// lostAgain turns an ErrNotRebuilt that survived a rebuild (the shared state was
-// emptied again at once) into UNAVAILABLE, since ErrNotRebuilt has no contract code.
-func lostAgain(err error) error {
-	if errors.Is(err, ErrNotRebuilt) {
-		return Unavailable("shared state", err)
-	}
-	return err
 }
 
 // Reservation returns one of the token user's reservations; another user's is
@@ -115,7 +80,7 @@ func (e *Engine) Reservation(ctx context.Context, t Token, id int64) (Reservatio
 	if id <= 0 {
 		return Reservation{}, ErrReservationNotFound
 	}
-	r, err := e.seats.Reservation(ctx, t.ConcertID, id, e.clock.Now())
+	r, err := e.holds.Reservation(ctx, t.ConcertID, id, e.clock.Now())
 	if isCode(err, CodeReservationNotFound) {
 		return e.paidReservation(ctx, t, id)
 	}
@@ -131,7 +96,7 @@ func (e *Engine) Reservation(ctx context.Context, t Token, id int64) (Reservatio
 // paidReservation answers from the ledger for a reservation the shared state no
 // longer knows (its record aged out, or Redis lost it).
 func (e *Engine) paidReservation(ctx context.Context, t Token, id int64) (Reservation, error) {
-	sale, ok, err := e.ledger.SaleByReservation(ctx, id)
+	sale, ok, err := e.sales.SaleByReservation(ctx, id)
 	if err != nil {
 		return Reservation{}, err
 	}
@@ -153,7 +118,7 @@ func (e *Engine) Cancel(ctx context.Context, t Token, id int64) (Reservation, er
 	if id <= 0 {
 		return Reservation{}, ErrReservationNotFound
 	}
-	r, err := e.seats.Cancel(ctx, t.ConcertID, id, t.UserID, e.clock.Now())
+	r, err := e.holds.Cancel(ctx, t.ConcertID, id, t.UserID, e.clock.Now())
 	if isCode(err, CodeReservationNotFound) {
 		if _, perr := e.paidReservation(ctx, t, id); perr == nil {
 			return Reservation{}, ErrAlreadyPaid
@@ -173,52 +138,4 @@ func clientView(r Reservation) Reservation {
 		r.State = ReservationPending
 	}
 	return r
-}
-
-// ensureRebuilt loads a schedule's sold seats from the ledger into the shared
-// state before it serves holds, once per empty state: a Redis that lost its data
-// must not offer a sold seat again.
-func (e *Engine) ensureRebuilt(ctx context.Context, s Schedule) error {
-	if _, ok := e.rebuilt.Load(s.ID); ok {
-		return nil
-	}
-	if _, err := e.concertOpen(ctx, s.ConcertID); err != nil {
-		return err // a closed concert's shared state is gone for good
-	}
-	done, err := e.seats.Rebuilt(ctx, s.ConcertID, s.ID)
-	if err != nil {
-		return err
-	}
-	if !done {
-		maxID, err := e.ledger.MaxReservationID(ctx)
-		if err != nil {
-			return err
-		}
-		if err := e.seats.EnsureReservationIDsAbove(ctx, maxID); err != nil {
-			return err
-		}
-		sold, err := e.ledger.AllSoldSeats(ctx, s.ID)
-		if err != nil {
-			return err
-		}
-		if len(sold) > 0 {
-			if err := e.seats.MarkSold(ctx, s.ConcertID, s.ID, sold); err != nil {
-				return err
-			}
-		}
-		// Row counts are read from the sold seats just loaded, before any hold.
-		if e.best != nil {
-			if err := e.best.LoadRows(ctx, s); err != nil {
-				return err
-			}
-		}
-		if err := e.loadBought(ctx, s.ConcertID); err != nil {
-			return err
-		}
-		if err := e.seats.SetRebuilt(ctx, s.ConcertID, s.ID); err != nil {
-			return err
-		}
-	}
-	e.rebuilt.Store(s.ID, struct{}{})
-	return nil
 }

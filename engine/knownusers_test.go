@@ -12,18 +12,18 @@ import (
 
 // countingLedger counts the user lookups an engine makes.
 type countingLedger struct {
-	engine.Ledger
+	engine.Users
 	exists, above atomic.Int64
 }
 
 func (l *countingLedger) UserExists(ctx context.Context, id int64) (bool, error) {
 	l.exists.Add(1)
-	return l.Ledger.UserExists(ctx, id)
+	return l.Users.UserExists(ctx, id)
 }
 
 func (l *countingLedger) UserIDsAbove(ctx context.Context, after int64, limit int) ([]int64, error) {
 	l.above.Add(1)
-	return l.Ledger.UserIDsAbove(ctx, after, limit)
+	return l.Users.UserIDsAbove(ctx, after, limit)
 }
 
 // TestTokenRushReadsUsersInBulk: an instance that has never seen a crowd's users
@@ -33,9 +33,10 @@ func TestTokenRushReadsUsersInBulk(t *testing.T) {
 	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
 		c, _ := v.concert(show{})
 		ids := v.users(300) // created through v.e: the instance below never saw them
-		l := &countingLedger{Ledger: v.ledger}
-		s := redisstore.New(v.rdb, v.prefix)
-		fresh := engine.New(v.cfg, v.clk, l, s, s)
+		l := &countingLedger{Users: v.ledger}
+		st := stores(v.ledger, redisstore.New(v.rdb, v.prefix, v.ledger))
+		st.Users = l
+		fresh := engine.New(v.cfg, v.clk, st)
 		parallel(t, len(ids), 32, func(i int) error {
 			_, err := fresh.IssueToken(v.ctx, ids[i], c.ID)
 			return err
@@ -62,9 +63,10 @@ func TestWarmUsersBeforeTheRush(t *testing.T) {
 	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
 		c, _ := v.concert(show{})
 		ids := v.users(300)
-		l := &countingLedger{Ledger: v.ledger}
-		s := redisstore.New(v.rdb, v.prefix)
-		fresh := engine.New(v.cfg, v.clk, l, s, s)
+		l := &countingLedger{Users: v.ledger}
+		st := stores(v.ledger, redisstore.New(v.rdb, v.prefix, v.ledger))
+		st.Users = l
+		fresh := engine.New(v.cfg, v.clk, st)
 		if err := fresh.WarmUsers(v.ctx); err != nil {
 			t.Fatal(err)
 		}

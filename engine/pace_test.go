@@ -68,7 +68,7 @@ func TestCatalogLoadKeepsConcertsPutDuringLoad(t *testing.T) {
 
 // slowCatalogLedger returns a catalog snapshot taken before the test's put.
 type slowCatalogLedger struct {
-	Ledger
+	Concerts
 	started, release chan struct{}
 }
 

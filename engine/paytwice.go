@@ -29,12 +29,12 @@ func (e *Engine) beginPayment(ctx context.Context, t Token, id int64) (Reservati
 	wait := payWaitFirst
 	for {
 		now := e.clock.Now()
-		r, err := e.seats.BeginPayment(ctx, t, id, now, now.Add(e.cfg.PaymentWindow))
+		r, err := e.payments.BeginPayment(ctx, t, id, now, now.Add(e.cfg.PaymentWindow))
 		if !isCode(err, CodeAlreadyPaid) {
 			return r, err
 		}
 		// The script checked that the reservation is this user's.
-		_, sold, lerr := e.ledger.SaleByReservation(ctx, id)
+		_, sold, lerr := e.sales.SaleByReservation(ctx, id)
 		if lerr != nil {
 			return Reservation{}, lerr
 		}

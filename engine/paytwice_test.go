@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/concertd/concertd/engine"
+	"github.com/concertd/concertd/store/ledgertest"
 	"github.com/concertd/concertd/store/redisstore"
 )
 
@@ -109,7 +110,7 @@ func TestPayAsksLedgerBeforeRefusing(t *testing.T) {
 // lostReply is a ledger whose Sell does not answer: it commits (or not) and then
 // says the database was unreachable, as a timeout or a dropped connection would.
 type lostReply struct {
-	engine.Ledger
+	ledgertest.Ledger
 	engine.PaymentFence
 	commit bool
 }
@@ -137,8 +138,9 @@ func TestPayUnknownOutcomeIsSettled(t *testing.T) {
 				v.charge(tok, 1_000_000)
 				r := v.hold(tok, ss[0].ID, 5)
 				v.hold(tok, ss[0].ID, 6) // keeps the token ACTIVE after a sale
-				s := redisstore.New(v.rdb, v.prefix)
-				e := engine.New(v.cfg, v.clk, lostReply{v.ledger, v.ledger.(engine.PaymentFence), commit}, s, s)
+				l := lostReply{v.ledger, v.ledger.(engine.PaymentFence), commit}
+				s := redisstore.New(v.rdb, v.prefix, l)
+				e := engine.New(v.cfg, v.clk, stores(l, s))
 				sale, err := e.Pay(v.ctx, tok, r.ID, r.Price, "")
 				if commit {
 					if err != nil || sale.ReservationID != r.ID || sale.Balance != 1_000_000-r.Price {

@@ -1,9 +1,27 @@
 package engine
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 )
+
+// Polls answers a token's poll: its state in the shared queue, c being the
+// token's concert. The queue role answers it (queuePolls); pollCache decorates it.
+type Polls interface {
+	Poll(ctx context.Context, c Concert, t Token, now time.Time) (TokenStatus, error)
+}
+
+// queuePolls asks the shared queue every time; a poll there is also the waiting
+// token's heartbeat.
+type queuePolls struct {
+	queue Queue
+	idle  time.Duration
+}
+
+func (q queuePolls) Poll(ctx context.Context, _ Concert, t Token, now time.Time) (TokenStatus, error) {
+	return q.queue.Status(ctx, t, now, q.idle)
+}
 
 // pollCache answers a waiting token's repeat polls from this instance's memory.
 // The contract lets `position` lag reality by up to one second, so a client that
@@ -27,6 +45,7 @@ import (
 // A poll answered here is not a heartbeat in Redis; the age bound (at most a
 // quarter of the idle timeout) leaves every polling waiter well inside it.
 type pollCache struct {
+	next    Polls // asked on a miss
 	answers recentMap[pollAnswer]
 	hits    atomic.Int64
 }
@@ -46,11 +65,26 @@ type pollAnswer struct {
 	settings QueueSettings
 }
 
-func newPollCache(maxAge, idle time.Duration) *pollCache {
+// newPollCache decorates next with answers kept for up to maxAge (bounded by the
+// contract's lag and a quarter of the idle timeout); maxAge <= 0 keeps none.
+func newPollCache(next Polls, maxAge, idle time.Duration) *pollCache {
 	maxAge = min(maxAge, maxPollLag, idle/4)
-	p := &pollCache{}
+	p := &pollCache{next: next}
 	p.answers.maxAge = max(maxAge, 0)
 	return p
+}
+
+// Poll answers from memory when a recent answer still holds, else asks next and
+// keeps its answer if it may be given again.
+func (p *pollCache) Poll(ctx context.Context, c Concert, t Token, now time.Time) (TokenStatus, error) {
+	if s, ok := p.get(t, c, now); ok {
+		return s, nil
+	}
+	s, err := p.next.Poll(ctx, c, t, now)
+	if err == nil {
+		p.put(t, c, s, now)
+	}
+	return s, err
 }
 
 // get returns the status a recent poll of t read from the shared state, if that

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -62,8 +63,8 @@ func TestPollCacheKeepsOnlyAnswersThatCannotGoStale(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := Config{PollCacheAge: tc.maxAge, IdleTimeout: tc.idle}
-			cfg.defaults()
-			p := newPollCache(cfg.PollCacheAge, cfg.IdleTimeout)
+			cfg = cfg.withDefaults()
+			p := newPollCache(nil, cfg.PollCacheAge, cfg.IdleTimeout)
 			p.put(tok, tc.c, tc.s, at)
 			c, tk := tc.c, tok
 			if tc.change != nil {
@@ -88,7 +89,7 @@ func TestPollCacheKeepsOnlyAnswersThatCannotGoStale(t *testing.T) {
 func TestPollCacheForgetsOldGenerations(t *testing.T) {
 	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	c := Concert{ID: 1, SaleOpensAt: at.Add(-time.Hour), Queue: QueueSettings{AdmitPerSecond: 1, MaxActive: 1}}
-	p := newPollCache(time.Second, time.Minute)
+	p := newPollCache(nil, time.Second, time.Minute)
 	for u := range int64(10_000) {
 		p.put(Token{ConcertID: 1, UserID: u + 1, Gen: 1}, c, TokenStatus{State: TokenWaiting, Rank: 200 + u}, at)
 	}
@@ -113,7 +114,7 @@ func TestPollCacheForgetsOldGenerations(t *testing.T) {
 func TestPollCacheStragglerKeepsYoungAnswers(t *testing.T) {
 	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	c := Concert{ID: 1, SaleOpensAt: at.Add(-time.Hour), Queue: QueueSettings{AdmitPerSecond: 1, MaxActive: 1}}
-	p := newPollCache(time.Second, time.Minute)
+	p := newPollCache(nil, time.Second, time.Minute)
 	// Users 1, 65 and 129 share a shard (recentShards apart).
 	x, y, z := Token{ConcertID: 1, UserID: 1, Gen: 1}, Token{ConcertID: 1, UserID: 65, Gen: 1}, Token{ConcertID: 1, UserID: 129, Gen: 1}
 	if p.answers.shard(tokenKey{1, 1, 1}) != p.answers.shard(tokenKey{1, 65, 1}) || p.answers.shard(tokenKey{1, 1, 1}) != p.answers.shard(tokenKey{1, 129, 1}) {
@@ -142,7 +143,7 @@ func TestPollCacheConcurrentAnswersAreYoung(t *testing.T) {
 	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	c := Concert{ID: 1, SaleOpensAt: at.Add(-time.Hour), Queue: QueueSettings{AdmitPerSecond: 1, MaxActive: 1}}
 	const maxAge = 50 * time.Millisecond
-	p := newPollCache(maxAge, time.Minute)
+	p := newPollCache(nil, maxAge, time.Minute)
 	var clock atomic.Int64 // ns since at; each poll moves it 0 to 2 µs on
 	var hits, misses atomic.Int64
 	var wg sync.WaitGroup
@@ -175,6 +176,51 @@ func TestPollCacheConcurrentAnswersAreYoung(t *testing.T) {
 	t.Logf("%d hits, %d misses", hits.Load(), misses.Load())
 }
 
+// countingPolls is a shared queue that counts the polls that reach it.
+type countingPolls struct {
+	asked  atomic.Int64
+	answer TokenStatus
+	err    error
+}
+
+func (q *countingPolls) Poll(context.Context, Concert, Token, time.Time) (TokenStatus, error) {
+	q.asked.Add(1)
+	return q.answer, q.err
+}
+
+// As a decorator, the cache passes a miss through to the queue, answers a repeat
+// from memory, and keeps nothing from a failed poll.
+func TestPollCacheDecoratesPolls(t *testing.T) {
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	c := Concert{ID: 1, SaleOpensAt: at.Add(-time.Hour), Queue: QueueSettings{AdmitPerSecond: 10, MaxActive: 100}}
+	tok := Token{ConcertID: 1, UserID: 7, Gen: 1}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name      string
+		answer    TokenStatus
+		err       error
+		wantAsked int64
+	}{
+		{name: "far back: the repeat from memory", answer: TokenStatus{State: TokenWaiting, Rank: 500}, wantAsked: 1},
+		{name: "front of the line: both from the queue", answer: TokenStatus{State: TokenWaiting, Rank: 5}, wantAsked: 2},
+		{name: "a failed poll is not kept", answer: TokenStatus{State: TokenWaiting, Rank: 500}, err: ErrUnavailable, wantAsked: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := &countingPolls{answer: tc.answer, err: tc.err}
+			p := newPollCache(q, time.Second, time.Minute)
+			for i := range 2 {
+				s, err := p.Poll(ctx, c, tok, at.Add(time.Duration(i)*100*time.Millisecond))
+				if err != tc.err || (err == nil && s != tc.answer) {
+					t.Fatalf("poll %d = %+v, %v; want %+v, %v", i, s, err, tc.answer, tc.err)
+				}
+			}
+			if n := q.asked.Load(); n != tc.wantAsked {
+				t.Fatalf("the queue was asked %d times, want %d", n, tc.wantAsked)
+			}
+		})
+	}
+}
+
 func (p *pollCache) size() int { return p.answers.size() }
 
 // BenchmarkPollCache is the cost of a poll answered from memory (get) and of
@@ -191,7 +237,7 @@ func BenchmarkPollCache(b *testing.B) {
 		}
 	}
 	b.Run("get", func(b *testing.B) {
-		p := newPollCache(time.Second, time.Minute)
+		p := newPollCache(nil, time.Second, time.Minute)
 		fill(p)
 		i := 0
 		for b.Loop() {
@@ -202,7 +248,7 @@ func BenchmarkPollCache(b *testing.B) {
 		}
 	})
 	b.Run("put", func(b *testing.B) {
-		p := newPollCache(time.Second, time.Minute)
+		p := newPollCache(nil, time.Second, time.Minute)
 		i := 0
 		for b.Loop() {
 			p.put(tok(i), c, TokenStatus{State: TokenWaiting, Rank: 1000}, at)
@@ -211,12 +257,12 @@ func BenchmarkPollCache(b *testing.B) {
 	})
 	b.Run("memory", func(b *testing.B) { // ns/op: keeping 100,000 answers
 		for b.Loop() {
-			fill(newPollCache(time.Second, time.Minute))
+			fill(newPollCache(nil, time.Second, time.Minute))
 		}
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		p := newPollCache(time.Second, time.Minute)
+		p := newPollCache(nil, time.Second, time.Minute)
 		fill(p)
 		runtime.GC()
 		runtime.ReadMemStats(&after)

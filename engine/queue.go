@@ -118,17 +118,13 @@ func (e *Engine) Status(ctx context.Context, t Token) (QueueStatus, error) {
 		return QueueStatus{}, ErrTokenExpired
 	}
 	now := e.clock.Now()
-	if s, ok := e.polls.get(t, c, now); ok {
-		return e.describe(c, s, now), nil
-	}
-	s, err := e.queue.Status(ctx, t, now, e.cfg.IdleTimeout)
+	s, err := e.polls.Poll(ctx, c, t, now)
 	if err != nil {
 		return QueueStatus{}, err
 	}
 	if s.State == TokenExpired {
 		return QueueStatus{}, ErrTokenExpired
 	}
-	e.polls.put(t, c, s, now)
 	return e.describe(c, s, now), nil
 }
 

@@ -10,11 +10,11 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-// crashAfterLedger is a Seats whose CompletePayment does nothing and fails while
+// crashAfterLedger is a Payments whose CompletePayment does nothing and fails while
 // crashed: the process died after the ledger committed (step 2) and before Redis
 // heard of it (step 3).
 type crashAfterLedger struct {
-	engine.Seats
+	engine.Payments
 	crashed atomic.Bool
 }
 
@@ -22,14 +22,16 @@ func (c *crashAfterLedger) CompletePayment(ctx context.Context, r engine.Reserva
 	if c.crashed.Load() {
 		return false, errors.New("injected crash before step 3")
 	}
-	return c.Seats.CompletePayment(ctx, r, now)
+	return c.Payments.CompletePayment(ctx, r, now)
 }
 
 func TestCrashBetweenLedgerAndRedis(t *testing.T) {
 	const window = 30 * time.Second
 	eachBackend(t, engine.Config{PaymentWindow: window}, func(t *testing.T, v *env) {
-		seats := &crashAfterLedger{Seats: v.store}
-		v.e = engine.New(v.cfg, v.clk, v.ledger, v.store, seats)
+		seats := &crashAfterLedger{Payments: v.store}
+		st := stores(v.ledger, v.store)
+		st.Payments = seats
+		v.e = engine.New(v.cfg, v.clk, st)
 		c, ss := v.concert(show{})
 		sid := ss[0].ID
 		toks := v.admitted(2, c.ID)

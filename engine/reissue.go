@@ -18,8 +18,8 @@ func (e *Engine) renewed(ctx context.Context, concertID, userID int64, r EnterRe
 	if !r.Reused || now.Sub(r.IssuedAt) < e.cfg.TokenLifetime-min(reissueMargin, e.cfg.TokenLifetime/2) {
 		return r, true, nil
 	}
-	ri, ok := e.queue.(TokenReissuer)
-	if !ok {
+	ri := e.reissuer
+	if ri == nil {
 		return r, true, nil
 	}
 	gen, issued, ok, err := ri.Reissue(ctx, concertID, userID, r.Gen, now)

@@ -59,7 +59,7 @@ func (e *Engine) Run(ctx context.Context, onErr func(what string, err error)) {
 			})
 		case <-refresh.C:
 			step("catalog", e.catalog.load)
-			step("recover", e.checkRebuilt)
+			step("recover", e.checkConfigured)
 			step("close", e.purgeClosed)
 		}
 	}
@@ -92,7 +92,7 @@ func (e *Engine) sweepSchedule(ctx context.Context, concertID, scheduleID int64,
 	// A bounded number of rounds: a hold that Release leaves alone (it changed
 	// meanwhile) must not keep this loop busy; the next tick sees it again.
 	for range sweepRounds {
-		found, err := e.seats.Expired(ctx, concertID, scheduleID, now, sweepBatch)
+		found, err := e.expiries.Expired(ctx, concertID, scheduleID, now, sweepBatch)
 		if err != nil || len(found) == 0 {
 			return err
 		}
@@ -100,7 +100,7 @@ func (e *Engine) sweepSchedule(ctx context.Context, concertID, scheduleID int64,
 		for i, h := range found {
 			seats[i] = h.Seat
 		}
-		sales, err := e.ledger.SoldSeats(ctx, scheduleID, seats)
+		sales, err := e.sales.SoldSeats(ctx, scheduleID, seats)
 		if err != nil {
 			return err
 		}
@@ -111,7 +111,7 @@ func (e *Engine) sweepSchedule(ctx context.Context, concertID, scheduleID int64,
 		for _, h := range found {
 			if s, ok := sold[h.Seat]; ok {
 				r := Reservation{ID: s.ReservationID, ConcertID: concertID, ScheduleID: scheduleID, Seat: s.Seat, UserID: s.UserID, Price: s.Amount}
-				if _, err := e.seats.CompletePayment(ctx, r, now); err != nil {
+				if _, err := e.payments.CompletePayment(ctx, r, now); err != nil {
 					return err
 				}
 				e.counts.settledFromLedger.Add(1)
@@ -122,11 +122,11 @@ func (e *Engine) sweepSchedule(ctx context.Context, concertID, scheduleID int64,
 				// owner for the rest of its own deadline, so the retry can pay.
 				// Release below then frees it only if that deadline passed too.
 				r := Reservation{ID: h.ReservationID, ConcertID: concertID, ScheduleID: scheduleID, Seat: h.Seat, UserID: h.UserID}
-				if err := e.seats.AbortPayment(ctx, r, now); err != nil {
+				if err := e.payments.AbortPayment(ctx, r, now); err != nil {
 					return err
 				}
 			}
-			if err := e.seats.Release(ctx, h, now); err != nil {
+			if err := e.expiries.Release(ctx, h, now); err != nil {
 				return err
 			}
 			expired.Add(1)
@@ -139,26 +139,28 @@ func (e *Engine) sweepSchedule(ctx context.Context, concertID, scheduleID int64,
 	return nil
 }
 
-// checkRebuilt notices a shared state that lost its data (Redis restarted empty)
-// and forgets what this instance believed was loaded, so the next request rebuilds
-// sold seats and queue settings from the ledger before anything else.
-func (e *Engine) checkRebuilt(ctx context.Context) error {
-	_, schedules := e.catalog.all()
+// checkConfigured notices a shared state that lost its data (Redis restarted
+// empty) and forgets which concerts this instance believed configured there, so
+// the next request or admission step restores their queues from the ledger. A
+// closed concert's shared state is gone for good, and is not asked about.
+func (e *Engine) checkConfigured(ctx context.Context) error {
+	var first error
 	open := e.openConcertIDs()
-	for _, s := range schedules {
-		if _, ok := e.rebuilt.Load(s.ID); !ok || !open[s.ConcertID] {
-			continue
+	e.configured.Range(func(k, _ any) bool {
+		if !open[k.(int64)] {
+			return true
 		}
-		done, err := e.seats.Rebuilt(ctx, s.ConcertID, s.ID)
+		ok, err := e.queue.Configured(ctx, k.(int64))
 		if err != nil {
-			return err
+			first = err
+			return false
 		}
-		if !done {
-			e.rebuilt.Delete(s.ID)
-			e.configured.Delete(s.ConcertID)
+		if !ok {
+			e.configured.Delete(k)
 		}
-	}
-	return nil
+		return true
+	})
+	return first
 }
 
 // Counters are this instance's running totals of background work, for metrics.
@@ -182,8 +184,15 @@ func (e *Engine) Counters() Counters {
 		ExpiredByHint:     e.counts.expiredByHint.Load(),
 		ExpiredBySweep:    e.counts.expiredBySweep.Load(),
 		SettledFromLedger: e.counts.settledFromLedger.Load(),
-		PollsFromCache:    e.polls.hits.Load(),
+		PollsFromCache:    e.pollsFromCache(),
 		HoldsRefusedHere:  e.counts.holdsRefusedHere.Load(),
 		ActiveChecksAhead: e.counts.activeChecksAhead.Load(),
 	}
+}
+
+func (e *Engine) pollsFromCache() int64 {
+	if p, ok := e.polls.(*pollCache); ok {
+		return p.hits.Load()
+	}
+	return 0
 }

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,9 +67,6 @@ func (e *Engine) SeatMap(ctx context.Context, t Token, scheduleID int64) (*SeatM
 	if err != nil {
 		return nil, err
 	}
-	if err := e.ensureRebuilt(ctx, s); err != nil {
-		return nil, err
-	}
 	entry := e.seatMaps.entry(s.ID)
 	if v := entry.view.Load(); v.freshAt(now) {
 		return v, nil
@@ -82,21 +78,15 @@ func (e *Engine) SeatMap(ctx context.Context, t Token, scheduleID int64) (*SeatM
 }
 
 // refreshSeatView returns a view fresh at now, the caller holding entry.mu: the
-// one another reader stored while the caller waited, or one read now. A schedule
-// whose sold seats Redis lost is rebuilt from the ledger and read again.
+// one another reader stored while the caller waited, or one read now.
 func (e *Engine) refreshSeatView(ctx context.Context, entry *seatMapEntry, s Schedule, now time.Time) (*SeatMapView, error) {
 	old := entry.view.Load()
 	if old.freshAt(now) {
 		return old, nil
 	}
 	v, err := e.readSeatMap(ctx, s, now)
-	if errors.Is(err, ErrNotRebuilt) {
-		if err = e.rebuild(ctx, s); err == nil {
-			v, err = e.readSeatMap(ctx, s, now)
-		}
-	}
 	if err != nil {
-		return nil, lostAgain(err)
+		return nil, err
 	}
 	entry.replace(old, v)
 	return v, nil
@@ -104,7 +94,7 @@ func (e *Engine) refreshSeatView(ctx context.Context, entry *seatMapEntry, s Sch
 
 // readSeatMap reads a schedule's seat map from the shared state at now.
 func (e *Engine) readSeatMap(ctx context.Context, s Schedule, now time.Time) (*SeatMapView, error) {
-	m, err := e.seats.SeatMap(ctx, s.ConcertID, s.ID, s.SeatCount, now)
+	m, err := e.holds.SeatMap(ctx, s.ConcertID, s.ID, s.SeatCount, now)
 	if err != nil {
 		return nil, err
 	}

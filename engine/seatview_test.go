@@ -135,7 +135,7 @@ func TestHoldFromMemoryAfterExpiry(t *testing.T) {
 
 // HOLD_CACHE_AGE below zero: every hold asks the shared state.
 func TestHoldFromMemoryOff(t *testing.T) {
-	eachBackend(t, engine.Config{HoldCacheAge: -1}, func(t *testing.T, v *env) {
+	eachBackend(t, engine.Config{HoldCacheAge: engine.CacheOff}, func(t *testing.T, v *env) {
 		sched, toks := v.tenSeats(2)
 		sid := sched.ID
 		v.hold(toks[0], sid, 1)
@@ -300,7 +300,9 @@ func TestSeatViewReadBeforeCancelIsNotKept(t *testing.T) {
 		sid := sched.ID
 		a, b := toks[0], toks[1]
 		gate := gatedSeats{Store: v.store, read: make(chan struct{}), release: make(chan struct{})}
-		e := engine.New(v.cfg, v.clk, v.ledger, v.store, gate)
+		st := stores(v.ledger, v.store)
+		st.Holds = gate
+		e := engine.New(v.cfg, v.clk, st)
 		ra := v.hold(a, sid, 1)
 		v.try(e, b, sid, 2).want(t, "B on a free seat", nil, false) // B is seen ACTIVE; no view read
 

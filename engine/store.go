@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -11,9 +10,13 @@ import (
 // the ledger). Every method takes `now` from the engine's clock where time matters,
 // so tests move a simulated clock instead of sleeping.
 
-// Ledger is the durable record: users, the catalog, balances, sales. It is the final
-// judge of a sale: a seat is sold to at most one user even if the fast state is lost.
-type Ledger interface {
+// The ledger is the durable record: users, the catalog, balances, sales. It is the
+// final judge of a sale: a seat is sold to at most one user even if the fast state
+// is lost. Its roles are Users, Concerts, Wallet and Sales; one store
+// (store/pgstore, or store/memstore in embedded mode) implements them all.
+
+// Users are the ledger's registered users.
+type Users interface {
 	// CreateUser stores a user; ErrEmailTaken if the email is registered. Keys of
 	// user creations are one namespace of their own (there is no user yet): a
 	// retry with the same key and fingerprint returns the first user's id and
@@ -25,14 +28,20 @@ type Ledger interface {
 	// UserIDsAbove lists up to limit user ids greater than after, ascending, so an
 	// instance can learn every user in a few large reads instead of one per user.
 	UserIDsAbove(ctx context.Context, after int64, limit int) ([]int64, error)
+}
 
+// Concerts is the ledger's catalog.
+type Concerts interface {
 	// CreateConcert stores a concert and its schedules in one transaction.
 	CreateConcert(ctx context.Context, c NewConcert) (Concert, []Schedule, error)
 	// Catalog returns every concert and every schedule (ordered by id).
 	Catalog(ctx context.Context) ([]Concert, []Schedule, error)
 	// SaveQueueSettings persists a concert's queue settings; ErrConcertNotFound if none.
 	SaveQueueSettings(ctx context.Context, concertID int64, s QueueSettings) error
+}
 
+// Wallet is the ledger's balances.
+type Wallet interface {
 	// Charge adds amount to the user's balance and records a "charge" history row in
 	// one transaction; the balance may never exceed maxBalance (ErrInvalidAmount).
 	// With a non-empty idem.Key a repeat with the same fingerprint returns the first
@@ -41,7 +50,10 @@ type Ledger interface {
 	Charge(ctx context.Context, userID, amount, maxBalance int64, idem Idempotency) (balance int64, err error)
 	// Balance returns the current balance and the newest `limit` history rows, newest first.
 	Balance(ctx context.Context, userID int64, limit int) (int64, []LedgerEntry, error)
+}
 
+// Sales is the ledger's record of paid seats.
+type Sales interface {
 	// Sell is the payment transaction: balance -= s.Amount only if balance >= amount
 	// (ErrInsufficientBalance otherwise), the sale row (unique per schedule and seat:
 	// ErrSeatTaken if another reservation owns it, ErrAlreadyPaid if this one does),
@@ -54,13 +66,13 @@ type Ledger interface {
 	SaleByReservation(ctx context.Context, reservationID int64) (Sale, bool, error)
 	// SoldSeats returns which of the given seats of a schedule are sold, with their sales.
 	SoldSeats(ctx context.Context, scheduleID int64, seats []int) ([]Sale, error)
-	// AllSoldSeats returns every sold seat number of a schedule (for rebuilding Redis).
+	// AllSoldSeats returns every sold seat number of a schedule.
 	AllSoldSeats(ctx context.Context, scheduleID int64) ([]int, error)
-	// MaxReservationID is the highest reservation id the ledger has seen (0 if none),
-	// so a fresh Redis never reissues an id that a sale already carries.
-	MaxReservationID(ctx context.Context) (int64, error)
+}
 
-	// Ping reports whether the ledger answers.
+// Pinger is a store that can tell whether it answers.
+type Pinger interface {
+	// Ping reports whether the store answers; its error names the store.
 	Ping(ctx context.Context) error
 }
 
@@ -138,7 +150,7 @@ type Queue interface {
 // HoldRequest asks to hold one seat.
 type HoldRequest struct {
 	Token         Token
-	ReservationID int64 // fresh id from NextReservationID; used only if a new hold is made
+	ReservationID int64 // 0: the store draws a fresh id, used only if a new hold is made
 	Schedule      Schedule
 	Seat          int
 	Now           time.Time
@@ -180,28 +192,20 @@ type ExpiredHold struct {
 	Paying        bool
 }
 
-// ErrNotRebuilt is a Seats store telling the engine that a schedule's sold seats are
-// not loaded in the shared state (it lost its data since they were): the engine
-// rebuilds them from the ledger and retries. It never reaches a client, so it has
-// no contract code; an engine that still sees it after a rebuild answers UNAVAILABLE.
-var ErrNotRebuilt = errors.New("engine: schedule's sold seats are not loaded in the shared state")
+// The shared state's seat roles are Holds, Payments and Expiries; one store
+// (store/redisstore) implements them all, and Queue. When the shared state lost its
+// data, the store rebuilds a schedule's sold seats from the ledger itself before it
+// answers for that schedule: no method here ever shows a sold seat as free.
 
-// Seats holds, sells and releases seats in the shared state.
-type Seats interface {
-	// NextReservationID returns an id unique across instances.
-	NextReservationID(ctx context.Context) (int64, error)
-	// EnsureReservationIDsAbove makes every later id greater than min.
-	EnsureReservationIDsAbove(ctx context.Context, min int64) error
-
+// Holds are seat holds as their owners see them.
+type Holds interface {
 	// Hold atomically checks that the token is ACTIVE, the seat is free, and the user
 	// holds fewer than MaxHolds seats of the concert; then holds it until Deadline and
 	// extends the token's active lease to cover the hold. Errors: ErrNotAdmitted,
-	// ErrTokenExpired, ErrSeatTaken, ErrHoldLimitReached; ErrNotRebuilt when the
-	// schedule's SetRebuilt marker is missing, checked in the same atomic step.
+	// ErrTokenExpired, ErrSeatTaken, ErrHoldLimitReached.
 	Hold(ctx context.Context, r HoldRequest) (HoldResult, error)
 	// SeatMap reads sold and held seats of a schedule, with their holders' tags, in
-	// one round trip; holds past their deadline read as free. ErrNotRebuilt when the schedule's
-	// SetRebuilt marker is missing.
+	// one round trip; holds past their deadline read as free.
 	SeatMap(ctx context.Context, concertID, scheduleID int64, seatCount int, now time.Time) (SeatMap, error)
 	// Reservation reads a reservation from the shared state; ErrReservationNotFound if
 	// unknown. State is derived: a PENDING hold past its deadline reads EXPIRED.
@@ -209,7 +213,12 @@ type Seats interface {
 	// Cancel gives back a pending hold of its owner. Errors: ErrReservationNotFound
 	// (unknown or another user's), ErrAlreadyPaid, ErrReservationExpired.
 	Cancel(ctx context.Context, concertID, reservationID, userID int64, now time.Time) (Reservation, error)
+	// Counts returns how many seats of a schedule are sold and held (live) now.
+	Counts(ctx context.Context, concertID, scheduleID int64, now time.Time) (sold, held int64, err error)
+}
 
+// Payments move a hold through its payment in the shared state.
+type Payments interface {
 	// BeginPayment moves the owner's PENDING hold to PAYING until windowEnd, so it cannot
 	// expire under the payment. Errors: ErrReservationNotFound, ErrAlreadyPaid (paid or
 	// already being paid), ErrReservationExpired, ErrNotAdmitted/ErrTokenExpired.
@@ -220,21 +229,45 @@ type Seats interface {
 	// seat), and marks the user's token DONE when they hold nothing else pending on
 	// the concert. Idempotent.
 	CompletePayment(ctx context.Context, r Reservation, now time.Time) (done bool, err error)
+	// MarkSold records seats the ledger sold (to another reservation than the
+	// shared state knew of) as sold, and drops any hold on them.
+	MarkSold(ctx context.Context, concertID, scheduleID int64, seats []int) error
+}
 
+// Expiries are the holds whose deadline passed, for the sweeper.
+type Expiries interface {
 	// Expired lists up to limit holds of a schedule whose deadline is at or before now.
 	Expired(ctx context.Context, concertID, scheduleID int64, now time.Time, limit int) ([]ExpiredHold, error)
 	// Release frees an expired hold if it is still the same hold (same reservation)
 	// and still past its deadline; a no-op otherwise. Idempotent.
 	Release(ctx context.Context, h ExpiredHold, now time.Time) error
-	// MarkSold records seats as sold (from the ledger) and drops any hold on them.
-	MarkSold(ctx context.Context, concertID, scheduleID int64, seats []int) error
-	// Rebuilt reports whether a schedule's sold seats were loaded since the shared
-	// state was last empty; SetRebuilt records that they were.
-	Rebuilt(ctx context.Context, concertID, scheduleID int64) (bool, error)
-	SetRebuilt(ctx context.Context, concertID, scheduleID int64) error
+}
 
-	// Counts returns how many seats of a schedule are sold and held (live) now.
-	Counts(ctx context.Context, concertID, scheduleID int64, now time.Time) (sold, held int64, err error)
-	// Ping reports whether the shared state answers.
-	Ping(ctx context.Context) error
+// Stores are the engine's state, one field per role. The fields up to Ledger must
+// be set; the usual instance has one ledger store in the ledger's roles and one
+// shared-state store in the others. A nil optional role turns its feature off.
+type Stores struct {
+	Users    Users
+	Concerts Concerts
+	Wallet   Wallet
+	Sales    Sales
+	Queue    Queue
+	Holds    Holds
+	Payments Payments
+	Expiries Expiries
+	// Shared and Ledger are what Ready and Down ask: the shared state ("redis")
+	// and the ledger ("database").
+	Shared Pinger
+	Ledger Pinger
+
+	// Optional roles.
+	External  ExternalUsers // identity tokens' users (nil: identity tokens refused)
+	KeyLedger UserKeyLedger // with KeyMirror: user keys can be rotated and revoked
+	KeyMirror UserKeyMirror
+	Reissuer  TokenReissuer // renews a live token near its lifetime's end
+	Gates     Gates         // proof of work
+	Presale   PresaleLedger // presale codes
+	Best      BestSeats     // best-available holds
+	Fence     PaymentFence  // settles a payment whose outcome was lost
+	Closer    SaleCloser    // removes a closed concert's shared state
 }

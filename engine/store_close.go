@@ -2,9 +2,8 @@ package engine
 
 import "context"
 
-// SaleCloser removes a closed concert's shared state. The engine finds it on its
-// Seats store (a type assertion in New); without one a closed concert's keys stay
-// until they expire, but no loop touches them.
+// SaleCloser removes a closed concert's shared state (Stores.Closer); without one
+// a closed concert's keys stay until they expire, but no loop touches them.
 type SaleCloser interface {
 	// PurgeConcert deletes every key of the concert's shared state and records,
 	// outside the concert's keys, that it did. Idempotent.

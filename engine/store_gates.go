@@ -6,7 +6,7 @@ import (
 )
 
 // Gates is what the proof-of-work gate needs of the shared state (store/redisstore
-// implements it). The engine finds it on the Queue store it is given.
+// implements it). The engine is given it as Stores.Gates.
 type Gates interface {
 	// ProofOfWorkBits reads a concert's live proofOfWorkBits setting; ok is false
 	// when the shared state has none (its queue configuration was lost), and the

@@ -10,8 +10,8 @@ import (
 type CodeHash [32]byte
 
 // PresaleLedger keeps presale codes (store/pgstore, store/memstore). The ledger is
-// the truth of which user a code belongs to. The engine finds it on the Ledger it
-// is given.
+// the truth of which user a code belongs to. The engine is given it as
+// Stores.Presale.
 type PresaleLedger interface {
 	// AddPresaleCodes stores new codes' hashes, unbound, and sets the concert's
 	// presale to end at until; ErrConcertNotFound for an unknown concert.

@@ -122,8 +122,8 @@ func FuzzFreeTextReachesTheLedger(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(l.Close)
-	s := redisstore.New(rdb, prefix)
-	e := engine.New(engine.Config{Secret: secret}, clock.NewSimulated(t0), l, s, s)
+	s := redisstore.New(rdb, prefix, l)
+	e := engine.New(engine.Config{Secret: secret}, clock.NewSimulated(t0), stores(l, s))
 	var seq atomic.Int64
 	f.Fuzz(func(t *testing.T, text string) {
 		ctx := context.Background()

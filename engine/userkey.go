@@ -48,19 +48,13 @@ type userKeys struct {
 	loads  [UserKeyBuckets]sync.Mutex
 }
 
-func newUserKeys(secret []byte, ledger Ledger, shared ...any) *userKeys {
+func newUserKeys(secret []byte, ledger UserKeyLedger, mirror UserKeyMirror) *userKeys {
 	// A key of its own: a user token's mac can never pass as a user key's.
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("concertd user key"))
 	k := &userKeys{signer: newSigner(m.Sum(nil))}
 	k.gens.maxAge = keyCacheAge
-	k.ledger, _ = ledger.(UserKeyLedger)
-	for _, s := range shared {
-		if mm, ok := s.(UserKeyMirror); ok {
-			k.mirror = mm
-			break
-		}
-	}
+	k.ledger, k.mirror = ledger, mirror
 	return k
 }
 
@@ -125,7 +119,7 @@ var errNoKeyStores = errors.New("engine: the ledger or the shared state cannot k
 // users straight into the database (bench/run.sh) and need keys the server
 // accepts; a server hands keys out only through UserKey and RotateUserKey.
 func SignUserKey(secret []byte, userID, gen int64) string {
-	return newUserKeys(secret, nil).sign(userID, gen)
+	return newUserKeys(secret, nil, nil).sign(userID, gen)
 }
 
 // UserKey returns the key a new user is given: their first generation. It is a

@@ -36,7 +36,7 @@ func keyEngine(secret string) *Engine {
 
 // newUserKeysFrom is newUserKeys with the stores given directly.
 func newUserKeysFrom(secret []byte, l UserKeyLedger, m UserKeyMirror) *userKeys {
-	k := newUserKeys(secret, nil)
+	k := newUserKeys(secret, nil, nil)
 	k.ledger, k.mirror = l, m
 	return k
 }

@@ -30,10 +30,10 @@ func (e *Engine) CreateUser(ctx context.Context, name, email, idemKey string) (i
 	// A digest, so the key's row does not keep a second copy of the address.
 	sum := sha256.Sum256([]byte(name + "\x00" + email))
 	idem := Idempotency{Key: idemKey, Fingerprint: "user:" + hex.EncodeToString(sum[:])}
-	id, err := e.ledger.CreateUser(ctx, name, email, idem)
+	id, err := e.users.CreateUser(ctx, name, email, idem)
 	if err != nil {
 		return 0, err
 	}
-	e.users.set.add(id)
+	e.knownUsers.set.add(id)
 	return id, nil
 }

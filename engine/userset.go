@@ -48,7 +48,7 @@ const (
 
 // knownUser returns nil if the user exists, ErrUserNotFound if not.
 func (e *Engine) knownUser(ctx context.Context, userID int64) error {
-	u := &e.users
+	u := &e.knownUsers
 	if u.set.has(userID) {
 		return nil
 	}
@@ -60,7 +60,7 @@ func (e *Engine) knownUser(ctx context.Context, userID int64) error {
 	}
 	// Still unknown: the id does not exist, or its row committed after its block
 	// was read (ids are drawn before commit, so they commit out of order).
-	ok, err := e.ledger.UserExists(ctx, userID)
+	ok, err := e.users.UserExists(ctx, userID)
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func (e *Engine) knownUser(ctx context.Context, userID int64) error {
 // the top block, recently). It reports whether the block is full. With ahead, a
 // full block's read goes on to the next block in the background.
 func (e *Engine) readUserBlock(ctx context.Context, b int64, ahead bool) (full bool, err error) {
-	u := &e.users
+	u := &e.knownUsers
 	u.mu.Lock()
 	if b < 0 || (b >= u.emptyFrom && time.Since(u.emptyAt) < userReadEvery) {
 		u.mu.Unlock()
@@ -111,7 +111,7 @@ func (e *Engine) readUserBlock(ctx context.Context, b int64, ahead bool) (full b
 	u.mu.Unlock()
 
 	// One row past the block tells whether the block is full.
-	ids, err := e.ledger.UserIDsAbove(ctx, b*userBlock-1, userBlock+1)
+	ids, err := e.users.UserIDsAbove(ctx, b*userBlock-1, userBlock+1)
 	for _, id := range ids {
 		u.set.add(id)
 	}
@@ -142,7 +142,7 @@ func (e *Engine) readUserBlock(ctx context.Context, b int64, ahead bool) (full b
 // readUsersAhead reads block b and the blocks after it, in the background, until
 // it reaches the table's top or a block read (or being read) already.
 func (e *Engine) readUsersAhead(b int64) {
-	u := &e.users
+	u := &e.knownUsers
 	for ; ; b++ {
 		u.mu.Lock()
 		_, seen := u.blocks[b]

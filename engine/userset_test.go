@@ -58,7 +58,7 @@ func TestUserSetConcurrent(t *testing.T) {
 
 // numberedLedger holds users 1..top and records the block reads asked of it.
 type numberedLedger struct {
-	Ledger // only the user lookups below are called
+	Users  // only the user lookups below are called
 	mu     sync.Mutex
 	top    int64
 	reads  []int64 // the after argument of each UserIDsAbove
@@ -103,7 +103,7 @@ func (l *numberedLedger) snapshot() (reads []int64, exists int) {
 // below it is read.
 func TestKnownUserReadsItsOwnBlock(t *testing.T) {
 	l := &numberedLedger{top: 1_000_000}
-	e := &Engine{ledger: l}
+	e := &Engine{users: l}
 	if err := e.knownUser(t.Context(), 750_001); err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestKnownUserReadsItsOwnBlock(t *testing.T) {
 		t.Fatalf("first read after id %d, want 749999 (the block of 750001)", reads[0])
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for !e.users.set.has(1_000_000) {
+	for !e.knownUsers.set.has(1_000_000) {
 		if time.Now().After(deadline) {
 			t.Fatal("the blocks above were not read ahead")
 		}
@@ -140,7 +140,7 @@ func TestKnownUserReadsItsOwnBlock(t *testing.T) {
 // Many first requests in one block share one read of it.
 func TestKnownUserSharesABlockRead(t *testing.T) {
 	l := &numberedLedger{top: 5_000, gate: make(chan struct{})}
-	e := &Engine{ledger: l}
+	e := &Engine{users: l}
 	var wg sync.WaitGroup
 	for i := range 64 {
 		wg.Go(func() {
@@ -163,7 +163,7 @@ func TestKnownUserSharesABlockRead(t *testing.T) {
 // block map.
 func TestKnownUserUnknownIds(t *testing.T) {
 	l := &numberedLedger{top: 25_000}
-	e := &Engine{ledger: l}
+	e := &Engine{users: l}
 	if err := e.WarmUsers(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -180,9 +180,9 @@ func TestKnownUserUnknownIds(t *testing.T) {
 	if err := e.knownUser(t.Context(), 0); !errors.Is(err, ErrUserNotFound) {
 		t.Fatalf("user 0: %v, want USER_NOT_FOUND", err)
 	}
-	e.users.mu.Lock()
-	n := len(e.users.blocks)
-	e.users.mu.Unlock()
+	e.knownUsers.mu.Lock()
+	n := len(e.knownUsers.blocks)
+	e.knownUsers.mu.Unlock()
 	if n != 3 {
 		t.Errorf("%d blocks remembered after 1,000 made-up ids, want the 3 that hold users", n)
 	}
@@ -200,7 +200,7 @@ func TestKnownUserUnknownIds(t *testing.T) {
 func TestKnownUserFailedRead(t *testing.T) {
 	down := errors.New("ledger down")
 	l := &numberedLedger{top: 100, fail: down}
-	e := &Engine{ledger: l}
+	e := &Engine{users: l}
 	if err := e.knownUser(t.Context(), 7); !errors.Is(err, down) {
 		t.Fatalf("read failed: %v, want the ledger's error", err)
 	}

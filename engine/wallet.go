@@ -17,7 +17,7 @@ func (e *Engine) Charge(ctx context.Context, t Token, amount int64, idemKey stri
 		return 0, ErrInvalidAmount
 	}
 	idem := Idempotency{Key: idemKey, Fingerprint: "charge:" + strconv.FormatInt(amount, 10)}
-	return e.ledger.Charge(ctx, t.UserID, amount, MaxBalance, idem)
+	return e.wallet.Charge(ctx, t.UserID, amount, MaxBalance, idem)
 }
 
 // Balance returns the token user's balance and newest history; limit 0 means 50.
@@ -28,7 +28,7 @@ func (e *Engine) Balance(ctx context.Context, t Token, limit int) (BalanceView, 
 	if limit < 1 || limit > 200 {
 		return BalanceView{}, Errorf(CodeBadRequest, "limit must be 1 to 200")
 	}
-	b, h, err := e.ledger.Balance(ctx, t.UserID, limit)
+	b, h, err := e.wallet.Balance(ctx, t.UserID, limit)
 	if err != nil {
 		return BalanceView{}, err
 	}

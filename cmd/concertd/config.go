@@ -8,30 +8,27 @@ import (
 	"time"
 
 	"github.com/concertd/concertd/api"
+	"github.com/concertd/concertd/engine"
 	"github.com/concertd/concertd/engine/identity"
 )
 
-// Config is the operating contract's environment (API.md "Running it").
+// Config is the operating contract's environment (API.md "Running it"). This file
+// is the only one that reads the environment; every default comes from
+// engine.DefaultConfig or api.DefaultRateLimits, or is written below once.
 type Config struct {
-	Addr            string
-	RedisURL        string
-	DatabaseURL     string
-	Embedded        bool
-	AdminKey        string
-	TokenSecret     string
-	RedisPrefix     string
-	HoldTTL         time.Duration
-	ActiveTTL       time.Duration
-	IdleTimeout     time.Duration
-	MaxHoldsPerUser int
-	// PollCacheAge is how long a far-back waiter's poll answer is reused
-	// (POLL_CACHE_AGE, at most the contract's 1 s lag on position; 0 turns it off).
-	PollCacheAge time.Duration
-	// HoldCacheAge is how long a token seen ACTIVE may have holds on seats its
-	// instance's seat view shows taken refused from memory (HOLD_CACHE_AGE, at
-	// most 1 s; 0 turns it off).
-	HoldCacheAge time.Duration
-	LogLevel     string
+	Addr        string
+	RedisURL    string
+	DatabaseURL string
+	Embedded    bool
+	AdminKey    string
+	TokenSecret string
+	RedisPrefix string
+	// Config is the engine's: HOLD_TTL, ACTIVE_TTL, IDLE_TIMEOUT,
+	// MAX_HOLDS_PER_USER, POLL_CACHE_AGE and HOLD_CACHE_AGE (each "0" of the
+	// last two is engine.CacheOff). Its Secret is set at start (TOKEN_SECRET or
+	// the shared one in Redis).
+	engine.Config
+	LogLevel string
 	// RateLimits come from RATE_LIMIT, RATE_LIMIT_POLL, RATE_LIMIT_HOLD,
 	// RATE_LIMIT_IP and RATE_LIMIT_USER (see rateLimitsFromEnv); the zero value
 	// limits nothing.
@@ -44,6 +41,11 @@ type Config struct {
 	Identity *identity.Verifier
 	// TrustedProxies are TRUSTED_PROXIES: whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+	// AutoPipelineOff (REDIS_AUTOPIPELINE=0) turns go-redis's auto-pipelining
+	// client off; it is on by default (see autoPipeline in run.go).
+	AutoPipelineOff bool
+	// PprofAddr is where net/http/pprof listens (CONCERTD_PPROF); empty: nowhere.
+	PprofAddr string
 }
 
 // minSecret is the shortest ADMIN_KEY and TOKEN_SECRET accepted: 32 characters
@@ -52,40 +54,45 @@ const minSecret = 32
 
 func configFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		Addr:        or(getenv("CONCERTD_ADDR"), "127.0.0.1:8080"),
-		RedisURL:    or(getenv("REDIS_URL"), "redis://127.0.0.1:6379/0"),
-		DatabaseURL: or(getenv("DATABASE_URL"), "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"),
-		Embedded:    getenv("CONCERTD_EMBEDDED") == "1",
-		AdminKey:    getenv("ADMIN_KEY"),
-		TokenSecret: getenv("TOKEN_SECRET"),
-		RedisPrefix: or(getenv("REDIS_PREFIX"), "concertd"),
-		LogLevel:    or(getenv("LOG_LEVEL"), "info"),
+		Addr:            or(getenv("CONCERTD_ADDR"), "127.0.0.1:8080"),
+		RedisURL:        or(getenv("REDIS_URL"), "redis://127.0.0.1:6379/0"),
+		DatabaseURL:     or(getenv("DATABASE_URL"), "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"),
+		Embedded:        getenv("CONCERTD_EMBEDDED") == "1",
+		AdminKey:        getenv("ADMIN_KEY"),
+		TokenSecret:     getenv("TOKEN_SECRET"),
+		RedisPrefix:     or(getenv("REDIS_PREFIX"), "concertd"),
+		Config:          engine.DefaultConfig(),
+		LogLevel:        or(getenv("LOG_LEVEL"), "info"),
+		AutoPipelineOff: getenv("REDIS_AUTOPIPELINE") == "0",
+		PprofAddr:       getenv("CONCERTD_PPROF"),
 	}
 	var err error
 	durations := []struct {
 		name string
 		dst  *time.Duration
-		def  time.Duration
 	}{
-		{"HOLD_TTL", &c.HoldTTL, 5 * time.Minute},
-		{"ACTIVE_TTL", &c.ActiveTTL, 10 * time.Minute},
-		{"IDLE_TIMEOUT", &c.IdleTimeout, 2 * time.Minute},
+		{"HOLD_TTL", &c.HoldTTL},
+		{"ACTIVE_TTL", &c.ActiveTTL},
+		{"IDLE_TIMEOUT", &c.IdleTimeout},
 	}
 	for _, d := range durations {
-		*d.dst = d.def
 		if v := getenv(d.name); v != "" {
 			if *d.dst, err = time.ParseDuration(v); err != nil || *d.dst <= 0 {
 				return Config{}, fmt.Errorf("%s=%q is not a positive Go duration", d.name, v)
 			}
 		}
 	}
-	if c.PollCacheAge, err = cacheAge(getenv, "POLL_CACHE_AGE"); err != nil {
-		return Config{}, err
+	for _, a := range []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"POLL_CACHE_AGE", &c.PollCacheAge},
+		{"HOLD_CACHE_AGE", &c.HoldCacheAge},
+	} {
+		if err := cacheAge(getenv, a.name, a.dst); err != nil {
+			return Config{}, err
+		}
 	}
-	if c.HoldCacheAge, err = cacheAge(getenv, "HOLD_CACHE_AGE"); err != nil {
-		return Config{}, err
-	}
-	c.MaxHoldsPerUser = 4
 	if v := getenv("MAX_HOLDS_PER_USER"); v != "" {
 		if c.MaxHoldsPerUser, err = strconv.Atoi(v); err != nil || c.MaxHoldsPerUser < 1 {
 			return Config{}, fmt.Errorf("MAX_HOLDS_PER_USER=%q is not a positive integer", v)
@@ -170,16 +177,20 @@ func rateLimitsFromEnv(getenv func(string) string) (api.RateLimits, error) {
 	return r, nil
 }
 
-// cacheAge reads one of the answer caches' ages: a Go duration from 0 (off) to
-// 1s, the lag the contract allows; 1s when unset.
-func cacheAge(getenv func(string) string, name string) (time.Duration, error) {
+// cacheAge reads one of the answer caches' ages into dst, which holds its
+// default: a Go duration from 0 (engine.CacheOff) to 1s, the lag the contract allows.
+func cacheAge(getenv func(string) string, name string, dst *time.Duration) error {
 	v := getenv(name)
 	if v == "" {
-		return time.Second, nil
+		return nil
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 || d > time.Second {
-		return 0, fmt.Errorf("%s=%q is not a Go duration from 0 (off) to 1s", name, v)
+		return fmt.Errorf("%s=%q is not a Go duration from 0 (off) to 1s", name, v)
 	}
-	return d, nil
+	if d == 0 {
+		d = engine.CacheOff
+	}
+	*dst = d
+	return nil
 }

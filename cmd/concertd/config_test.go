@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/concertd/concertd/api"
+	"github.com/concertd/concertd/engine"
 )
 
 // configFromEnv turns the operating contract's environment into a Config: each
@@ -22,7 +23,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "defaults", check: func(c Config) bool {
 			return c.Addr == "127.0.0.1:8080" && c.HoldTTL == 5*time.Minute && c.ActiveTTL == 10*time.Minute &&
 				c.IdleTimeout == 2*time.Minute && c.MaxHoldsPerUser == 4 && c.PollCacheAge == time.Second && c.HoldCacheAge == time.Second &&
-				c.RedisPrefix == "concertd" && c.RateLimits == api.DefaultRateLimits()
+				c.RedisPrefix == "concertd" && c.RateLimits == api.DefaultRateLimits() && !c.AutoPipelineOff && c.PprofAddr == ""
 		}},
 		{name: "durations", env: map[string]string{"HOLD_TTL": "30s", "ACTIVE_TTL": "1m", "IDLE_TIMEOUT": "90s"},
 			check: func(c Config) bool {
@@ -33,10 +34,12 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "hold limit", env: map[string]string{"MAX_HOLDS_PER_USER": "2"}, check: func(c Config) bool { return c.MaxHoldsPerUser == 2 }},
 		{name: "hold limit zero", env: map[string]string{"MAX_HOLDS_PER_USER": "0"}, wantErr: "MAX_HOLDS_PER_USER"},
 		{name: "poll cache shorter", env: map[string]string{"POLL_CACHE_AGE": "250ms"}, check: func(c Config) bool { return c.PollCacheAge == 250*time.Millisecond }},
-		{name: "poll cache off", env: map[string]string{"POLL_CACHE_AGE": "0"}, check: func(c Config) bool { return c.PollCacheAge == 0 }},
+		{name: "poll cache off", env: map[string]string{"POLL_CACHE_AGE": "0"}, check: func(c Config) bool { return c.PollCacheAge == engine.CacheOff }},
 		{name: "poll cache beyond the contract's lag", env: map[string]string{"POLL_CACHE_AGE": "2s"}, wantErr: "POLL_CACHE_AGE"},
 		{name: "poll cache negative", env: map[string]string{"POLL_CACHE_AGE": "-1s"}, wantErr: "POLL_CACHE_AGE"},
-		{name: "hold cache off", env: map[string]string{"HOLD_CACHE_AGE": "0s"}, check: func(c Config) bool { return c.HoldCacheAge == 0 && c.PollCacheAge == time.Second }},
+		{name: "hold cache off", env: map[string]string{"HOLD_CACHE_AGE": "0s"}, check: func(c Config) bool { return c.HoldCacheAge == engine.CacheOff && c.PollCacheAge == time.Second }},
+		{name: "plain redis client", env: map[string]string{"REDIS_AUTOPIPELINE": "0", "CONCERTD_PPROF": "127.0.0.1:6060"},
+			check: func(c Config) bool { return c.AutoPipelineOff && c.PprofAddr == "127.0.0.1:6060" }},
 		{name: "hold cache shorter", env: map[string]string{"HOLD_CACHE_AGE": "300ms"}, check: func(c Config) bool { return c.HoldCacheAge == 300*time.Millisecond }},
 		{name: "hold cache beyond the contract's lag", env: map[string]string{"HOLD_CACHE_AGE": "1.5s"}, wantErr: "HOLD_CACHE_AGE"},
 		{name: "hold cache not a duration", env: map[string]string{"HOLD_CACHE_AGE": "soon"}, wantErr: "HOLD_CACHE_AGE"},

@@ -5,7 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/concertd/concertd/engine"
 )
 
 // TestEmbeddedBanner runs `make run`'s mode and follows what it prints: every
@@ -16,7 +17,7 @@ func TestEmbeddedBanner(t *testing.T) {
 	t.Parallel()
 	var out syncBuffer
 	m := &Main{Config: Config{Embedded: true, Addr: "127.0.0.1:0", LogLevel: "error",
-		HoldTTL: 5 * time.Minute, ActiveTTL: 10 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHoldsPerUser: 4}, Out: &out}
+		Config: engine.DefaultConfig()}, Out: &out}
 	startMain(t, m)
 
 	banner := out.String()

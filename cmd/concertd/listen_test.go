@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/concertd/concertd/engine"
 )
 
 // TestListenIPv6: an IPv6 CONCERTD_ADDR listens on IPv6, [::] on IPv4 as well,
@@ -25,7 +27,7 @@ func TestListenIPv6(t *testing.T) {
 		t.Run(tc.addr, func(t *testing.T) {
 			t.Parallel()
 			m := &Main{Config: Config{Embedded: true, Addr: tc.addr, LogLevel: "error",
-				HoldTTL: 5 * time.Minute, ActiveTTL: 10 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHoldsPerUser: 4},
+				Config: engine.DefaultConfig()},
 				Out: io.Discard}
 			startMain(t, m)
 			_, port, err := net.SplitHostPort(m.Addr)

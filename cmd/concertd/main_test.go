@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/concertd/concertd/api"
+	"github.com/concertd/concertd/engine"
 	"github.com/concertd/concertd/store/storetest"
 	"github.com/concertd/concertd/test/rushtest"
 )
@@ -38,18 +39,15 @@ func testConfig(t *testing.T) Config {
 		redisURL = storetest.DefaultRedisURL
 	}
 	return Config{
-		Addr:            "127.0.0.1:0",
-		RedisURL:        redisURL,
-		DatabaseURL:     storetest.Database(t),
-		AdminKey:        testAdminKey,
-		TokenSecret:     testTokenSecret,
-		RedisPrefix:     prefix,
-		HoldTTL:         5 * time.Minute,
-		ActiveTTL:       10 * time.Minute,
-		IdleTimeout:     2 * time.Minute,
-		MaxHoldsPerUser: 4,
-		LogLevel:        "error",
-		RateLimits:      api.RateLimits{},
+		Addr:        "127.0.0.1:0",
+		RedisURL:    redisURL,
+		DatabaseURL: storetest.Database(t),
+		AdminKey:    testAdminKey,
+		TokenSecret: testTokenSecret,
+		RedisPrefix: prefix,
+		Config:      engine.DefaultConfig(),
+		LogLevel:    "error",
+		RateLimits:  api.RateLimits{},
 	}
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -68,7 +67,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	var (
 		rdb    redis.UniversalClient
-		ledger engine.Ledger
+		ledger ledger
 		pg     *pgstore.Store
 	)
 	bg, stopBackground := context.WithCancel(context.Background())
@@ -90,7 +89,7 @@ func (m *Main) Run(ctx context.Context) error {
 			c.TokenSecret = randomHex(32)
 		}
 	} else {
-		if rdb, err = connectRedis(ctx, c.RedisURL); err != nil {
+		if rdb, err = connectRedis(ctx, c.RedisURL, !c.AutoPipelineOff); err != nil {
 			return err
 		}
 		if pg, err = openLedger(ctx, c.DatabaseURL); err != nil {
@@ -101,7 +100,7 @@ func (m *Main) Run(ctx context.Context) error {
 		ledger = pg
 	}
 	defer rdb.Close()
-	store := redisstore.New(rdb, c.RedisPrefix)
+	store := redisstore.New(rdb, c.RedisPrefix, ledger)
 
 	if c.TokenSecret == "" { // configFromEnv refuses this; a Config built by hand must not slip by
 		return errors.New("TOKEN_SECRET is required")
@@ -110,15 +109,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if c.UserAuthNone {
 		log.Warn().Msg("USER_AUTH=none: a bare userId enters a waiting room, with no key; whoever knows a user's id can take that user's place. Only for a trusted network")
 	}
-	e := engine.New(engine.Config{
-		HoldTTL:         c.HoldTTL,
-		ActiveTTL:       c.ActiveTTL,
-		IdleTimeout:     c.IdleTimeout,
-		MaxHoldsPerUser: c.MaxHoldsPerUser,
-		PollCacheAge:    cmp.Or(c.PollCacheAge, -1), // engine: 0 is its default, <0 off
-		HoldCacheAge:    cmp.Or(c.HoldCacheAge, -1),
-		Secret:          secret,
-	}, clock.Real{}, ledger, store, store)
+	ecfg := c.Config
+	ecfg.Secret = secret
+	e := engine.New(ecfg, clock.Real{}, stores(ledger, store))
 
 	// The port is taken before any loop starts: an instance that cannot serve
 	// must not admit anyone or sweep anything, even for a moment.
@@ -170,7 +163,7 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		printBanner(m.Out, m.Addr, c.AdminKey, c.TokenSecret)
 	}
-	servePprof(os.Getenv("CONCERTD_PPROF"), log)
+	servePprof(c.PprofAddr, log)
 	log.Info().Str("addr", m.Addr).Bool("embedded", c.Embedded).Msg("serving")
 	close(m.ready)
 
@@ -188,6 +181,31 @@ func (m *Main) Run(ctx context.Context) error {
 		log.Warn().Err(err).Msg("shutdown")
 	}
 	return nil
+}
+
+// ledger is a whole ledger store: PostgreSQL, or memory in embedded mode.
+type ledger interface {
+	engine.Users
+	engine.Concerts
+	engine.Wallet
+	engine.Sales
+	engine.Pinger
+	engine.ExternalUsers
+	engine.UserKeyLedger
+	engine.PresaleLedger
+	engine.PaymentFence
+	redisstore.Ledger
+}
+
+// stores puts the ledger and the shared state in every role of the engine.
+func stores(l ledger, s *redisstore.Store) engine.Stores {
+	return engine.Stores{
+		Users: l, Concerts: l, Wallet: l, Sales: l,
+		Queue: s, Holds: s, Payments: s, Expiries: s,
+		Shared: s, Ledger: l,
+		External: l, KeyLedger: l, KeyMirror: s, Reissuer: s,
+		Gates: s, Presale: l, Best: s, Fence: l, Closer: s,
+	}
 }
 
 // servePprof exposes net/http/pprof on addr (CONCERTD_PPROF=127.0.0.1:6060) for
@@ -209,7 +227,7 @@ func servePprof(addr string, log zerolog.Logger) {
 // host:port addresses meaning Redis Cluster. One URL of a cluster-enabled server
 // means Cluster too, with that server as the seed: a plain client there would
 // answer MOVED for two thirds of the concerts.
-func connectRedis(ctx context.Context, url string) (redis.UniversalClient, error) {
+func connectRedis(ctx context.Context, url string, autoPipe bool) (redis.UniversalClient, error) {
 	var rdb redis.UniversalClient
 	if sentinelURL(url) {
 		// Redis Sentinel: go-redis asks the sentinels for the master and follows it
@@ -251,7 +269,7 @@ func connectRedis(ctx context.Context, url string) (redis.UniversalClient, error
 			})
 		}
 	}
-	if os.Getenv("REDIS_AUTOPIPELINE") != "0" { // on unless REDIS_AUTOPIPELINE=0; see autoPipeline
+	if autoPipe { // see autoPipeline
 		ap, err := autoPipeline(rdb)
 		if err != nil {
 			_ = rdb.Close()

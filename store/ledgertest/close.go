@@ -7,7 +7,7 @@ import (
 )
 
 // testCloseSale: a closed sale is kept with the queue settings and never reopens.
-func testCloseSale(t *testing.T, l engine.Ledger) {
+func testCloseSale(t *testing.T, l Ledger) {
 	f := newFixture(t, l)
 	open := f.schedule(10, 1000)
 	closed := f.schedule(10, 1000)

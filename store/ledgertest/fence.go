@@ -11,7 +11,7 @@ import (
 // testPaymentFence: an attempt voided before its Sell never commits; one that
 // committed is reported with its sale; and when the two race, each attempt ends
 // exactly one way and the money agrees with how it ended.
-func testPaymentFence(t *testing.T, l engine.Ledger) {
+func testPaymentFence(t *testing.T, l Ledger) {
 	fence, ok := l.(engine.PaymentFence)
 	if !ok {
 		t.Fatalf("%T has no VoidAttempt: every ledger of this repository settles unknown payments", l)

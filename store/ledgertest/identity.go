@@ -11,7 +11,7 @@ import (
 
 // externalUsers is the ledger's engine.ExternalUsers side; every ledger must have
 // it, since identity tokens work in embedded mode as in production.
-func externalUsers(t *testing.T, l engine.Ledger) engine.ExternalUsers {
+func externalUsers(t *testing.T, l Ledger) engine.ExternalUsers {
 	t.Helper()
 	x, ok := l.(engine.ExternalUsers)
 	if !ok {
@@ -24,7 +24,7 @@ func externalUsers(t *testing.T, l engine.Ledger) engine.ExternalUsers {
 // sub is not an email or a name; an email another user has is left off the new
 // user (which then cannot take that address), a free one is kept (which then can
 // be registered by no one else); and such users are users like any other.
-func testExternalUsers(t *testing.T, l engine.Ledger) {
+func testExternalUsers(t *testing.T, l Ledger) {
 	f := newFixture(t, l)
 	x := externalUsers(t, l)
 	kim, err := l.CreateUser(f.ctx, "Kim", "kim@example.com", engine.Idempotency{})
@@ -83,7 +83,7 @@ func testExternalUsers(t *testing.T, l engine.Ledger) {
 // testConcurrentFirstSight: 50 calls with one new sub, released at once, make one
 // user: one call is told it created it, all get its id, and the ledger holds one
 // user more than before. Five subs racing at once likewise make five users.
-func testConcurrentFirstSight(t *testing.T, l engine.Ledger) {
+func testConcurrentFirstSight(t *testing.T, l Ledger) {
 	f := newFixture(t, l)
 	x := externalUsers(t, l)
 	before := f.user(0)

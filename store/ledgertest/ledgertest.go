@@ -1,4 +1,4 @@
-// Package ledgertest is the conformance suite every engine.Ledger must pass. It
+// Package ledgertest is the conformance suite every ledger must pass. It
 // exists so the PostgreSQL ledger and the in-memory one cannot drift apart: the
 // engine is tested against memory and runs against PostgreSQL, and that is only
 // sound if both answer every question the same way, races included.
@@ -18,6 +18,19 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
+// Ledger is a whole ledger: every ledger role the engine has, and what the Redis
+// store reads to rebuild itself, in one store.
+type Ledger interface {
+	engine.Users
+	engine.Concerts
+	engine.Wallet
+	engine.Sales
+	engine.Pinger
+	// What store/redisstore reads to rebuild Redis (redisstore.Ledger).
+	MaxReservationID(ctx context.Context) (int64, error)
+	BoughtCounts(ctx context.Context, concertID int64) (map[int64]int, error)
+}
+
 // Purger is implemented by ledgers that forget old idempotency keys; the suite tests
 // it when the ledger has it.
 type Purger interface {
@@ -26,10 +39,10 @@ type Purger interface {
 
 // Run runs the suite. open must return a fresh, empty ledger for each call; subtests
 // run in parallel, each on its own ledger.
-func Run(t *testing.T, open func(t *testing.T) engine.Ledger) {
+func Run(t *testing.T, open func(t *testing.T) Ledger) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, l engine.Ledger)
+		fn   func(t *testing.T, l Ledger)
 	}{
 		{"Users", testUsers},
 		{"IdempotentUserCreation", testIdempotentUserCreation},
@@ -69,11 +82,11 @@ func Run(t *testing.T, open func(t *testing.T) engine.Ledger) {
 // works unchanged on any implementation.
 type fixture struct {
 	t   *testing.T
-	l   engine.Ledger
+	l   Ledger
 	ctx context.Context
 }
 
-func newFixture(t *testing.T, l engine.Ledger) *fixture {
+func newFixture(t *testing.T, l Ledger) *fixture {
 	return &fixture{t: t, l: l, ctx: t.Context()}
 }
 
@@ -179,7 +192,7 @@ outer:
 	return out
 }
 
-func testUsers(t *testing.T, l engine.Ledger) {
+func testUsers(t *testing.T, l Ledger) {
 	f := newFixture(t, l)
 	a, err := l.CreateUser(f.ctx, "Kim", "kim@example.com", engine.Idempotency{})
 	if err != nil || a <= 0 {
@@ -224,7 +237,7 @@ func testUsers(t *testing.T, l engine.Ledger) {
 // back, also after the email is taken (by that very creation) and when 20 retries
 // race the first attempt; the key with another request, or in another namespace
 // (a charge's), is refused or unrelated; and no retry leaves a second user.
-func testIdempotentUserCreation(t *testing.T, l engine.Ledger) {
+func testIdempotentUserCreation(t *testing.T, l Ledger) {
 	f := newFixture(t, l)
 	kim := engine.Idempotency{Key: "create-1", Fingerprint: "user:kim"}
 	var (
@@ -269,7 +282,7 @@ func testIdempotentUserCreation(t *testing.T, l engine.Ledger) {
 	}
 }
 
-func testCatalog(t *testing.T, l engine.Ledger) {
+func testCatalog(t *testing.T, l Ledger) {
 	f := newFixture(t, l)
 	if cs, ss, err := l.Catalog(f.ctx); err != nil || len(cs) != 0 || len(ss) != 0 {
 		t.Fatalf("empty Catalog = %v, %v, %v", cs, ss, err)
@@ -382,7 +395,7 @@ func testCatalog(t *testing.T, l engine.Ledger) {
 	}
 }
 
-func testSaveQueueSettings(t *testing.T, l engine.Ledger) {
+func testSaveQueueSettings(t *testing.T, l Ledger) {
 	f := newFixture(t, l)
 	sch := f.schedule(10, 100)
 	other := f.schedule(10, 100)
@@ -405,7 +418,7 @@ func testSaveQueueSettings(t *testing.T, l engine.Ledger) {
 	}
 }
 
-func testChargeBounds(t *testing.T, l engine.Ledger) {
+func testChargeBounds(t *testing.T, l Ledger) {
 	f := newFixture(t, l)
 	const capB = engine.MaxBalance
 	for _, tc := range []struct {
@@ -452,7 +465,7 @@ func testChargeBounds(t *testing.T, l engine.Ledger) {
 	}
 }
 
-func testConcurrentCharges(t *testing.T, l engine.Ledger) {
+func testConcurrentCharges(t *testing.T, l Ledger) {
 	f := newFixture(t, l)
 	id := f.user(0)
 	errs := parallel(100, func(int) error {
@@ -476,7 +489,7 @@ func testConcurrentCharges(t *testing.T, l engine.Ledger) {
 	}
 }
 
-func testIdempotentCharge(t *testing.T, l engine.Ledger) {
+func testIdempotentCharge(t *testing.T, l Ledger) {
 	f := newFixture(t, l)
 	id := f.user(0)
 	other := f.user(0)
@@ -534,7 +547,7 @@ func testIdempotentCharge(t *testing.T, l engine.Ledger) {
 	}
 }
 
-func testBalanceHistory(t *testing.T, l engine.Ledger) {
+func testBalanceHistory(t *testing.T, l Ledger) {
 	f := newFixture(t, l)
 	id := f.user(0)
 	sch := f.schedule(10, 25)

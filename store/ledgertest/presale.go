@@ -10,7 +10,7 @@ import (
 )
 
 // presaleLedger is the ledger's presale role; every ledger of concertd has it.
-func presaleLedger(t *testing.T, l engine.Ledger) engine.PresaleLedger {
+func presaleLedger(t *testing.T, l Ledger) engine.PresaleLedger {
 	t.Helper()
 	p, ok := l.(engine.PresaleLedger)
 	if !ok {
@@ -21,7 +21,7 @@ func presaleLedger(t *testing.T, l engine.Ledger) engine.PresaleLedger {
 
 func codeHash(s string) engine.CodeHash { return sha256.Sum256([]byte(s)) }
 
-func testPresale(t *testing.T, l engine.Ledger) {
+func testPresale(t *testing.T, l Ledger) {
 	f := newFixture(t, l)
 	p := presaleLedger(t, l)
 	sch := f.schedule(10, 100)
@@ -91,7 +91,7 @@ func testPresale(t *testing.T, l engine.Ledger) {
 
 // testPresaleCodeRace: 20 users racing for one code, at once: exactly one gets it,
 // and afterwards it is theirs alone.
-func testPresaleCodeRace(t *testing.T, l engine.Ledger) {
+func testPresaleCodeRace(t *testing.T, l Ledger) {
 	f := newFixture(t, l)
 	p := presaleLedger(t, l)
 	c := f.schedule(10, 100).ConcertID

@@ -10,7 +10,7 @@ import (
 // testUserKeyGens: a rotation moves a user's key generation on by one, only from
 // the current one, exactly once under a race; and a bucket lists every rotated
 // user of it, and no other.
-func testUserKeyGens(t *testing.T, l engine.Ledger) {
+func testUserKeyGens(t *testing.T, l Ledger) {
 	kl, ok := l.(engine.UserKeyLedger)
 	if !ok {
 		t.Fatalf("%T does not keep user key generations (engine.UserKeyLedger)", l)

@@ -16,7 +16,8 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-// Store implements engine.Ledger in memory. The zero value is not usable; call New.
+// Store implements the engine's ledger roles (Users, Concerts, Wallet, Sales),
+// and redisstore.Ledger for rebuilding Redis, in memory. The zero value is not usable; call New.
 type Store struct {
 	now func() time.Time
 
@@ -37,7 +38,13 @@ type Store struct {
 	attempts map[int64]bool     // payment attempt → voided (fence.go)
 }
 
-var _ engine.Ledger = (*Store)(nil)
+var (
+	_ engine.Users    = (*Store)(nil)
+	_ engine.Concerts = (*Store)(nil)
+	_ engine.Wallet   = (*Store)(nil)
+	_ engine.Sales    = (*Store)(nil)
+	_ engine.Pinger   = (*Store)(nil)
+)
 
 type user struct {
 	name, email string
@@ -82,7 +89,7 @@ func New() *Store {
 // Ping always succeeds: memory does not go away.
 func (s *Store) Ping(ctx context.Context) error { return ctx.Err() }
 
-// CreateUser stores a user; see engine.Ledger. Creations' keys are kept under user 0,
+// CreateUser stores a user; see engine.Users. Creations' keys are kept under user 0,
 // as in PostgreSQL.
 func (s *Store) CreateUser(ctx context.Context, name, email string, idem engine.Idempotency) (int64, error) {
 	s.mu.Lock()
@@ -242,7 +249,7 @@ func (s *Store) Balance(ctx context.Context, userID int64, limit int) (int64, []
 	return u.balance, out, nil
 }
 
-// Sell is the payment transaction; see engine.Ledger. Checks run in the same order
+// Sell is the payment transaction; see engine.Sales. Checks run in the same order
 // as the PostgreSQL ledger's, so both give the same error for the same state.
 func (s *Store) Sell(ctx context.Context, sale engine.Sale, idem engine.Idempotency) (engine.Sale, error) {
 	s.mu.Lock()
@@ -377,8 +384,6 @@ func (s *Store) PurgeIdempotencyKeys(ctx context.Context, olderThan time.Duratio
 	}
 	return n, nil
 }
-
-var _ engine.TicketLedger = (*Store)(nil)
 
 // BoughtCounts counts each user's sales on a concert's schedules.
 func (s *Store) BoughtCounts(ctx context.Context, concertID int64) (map[int64]int, error) {

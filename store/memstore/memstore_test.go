@@ -3,7 +3,6 @@ package memstore_test
 import (
 	"testing"
 
-	"github.com/concertd/concertd/engine"
 	"github.com/concertd/concertd/store/ledgertest"
 	"github.com/concertd/concertd/store/memstore"
 )
@@ -11,5 +10,5 @@ import (
 var _ ledgertest.Purger = (*memstore.Store)(nil)
 
 func TestLedger(t *testing.T) {
-	ledgertest.Run(t, func(t *testing.T) engine.Ledger { return memstore.New() })
+	ledgertest.Run(t, func(t *testing.T) ledgertest.Ledger { return memstore.New() })
 }

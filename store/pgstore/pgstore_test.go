@@ -52,7 +52,7 @@ func connect(t testing.TB, url string) *pgx.Conn {
 }
 
 func TestLedger(t *testing.T) {
-	ledgertest.Run(t, func(t *testing.T) engine.Ledger {
+	ledgertest.Run(t, func(t *testing.T) ledgertest.Ledger {
 		s, _ := open(t, "")
 		return s
 	})

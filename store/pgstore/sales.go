@@ -78,7 +78,7 @@ WITH sched AS (
 )
 SELECT pay.id, debit.balance, pay.created_at FROM pay, debit`
 
-// Sell is the payment transaction; see engine.Ledger.
+// Sell is the payment transaction; see engine.Sales.
 func (s *Store) Sell(ctx context.Context, sale engine.Sale, idem engine.Idempotency) (engine.Sale, error) {
 	if sale.Amount <= 0 {
 		return engine.Sale{}, engine.ErrInvalidAmount
@@ -344,8 +344,6 @@ func (s *Store) OutboxLag(ctx context.Context) (time.Duration, error) {
 	}
 	return time.Duration(secs * float64(time.Second)), nil
 }
-
-var _ engine.TicketLedger = (*Store)(nil)
 
 // BoughtCounts counts each user's sales on a concert's schedules. Run once per
 // concert after the shared state lost its data; a sequential scan of the

@@ -22,12 +22,19 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-// Store implements engine.Ledger on a PostgreSQL connection pool.
+// Store implements the engine's ledger roles (Users, Concerts, Wallet, Sales),
+// and redisstore.Ledger for rebuilding Redis, on a PostgreSQL connection pool.
 type Store struct {
 	pool *pgxpool.Pool
 }
 
-var _ engine.Ledger = (*Store)(nil)
+var (
+	_ engine.Users    = (*Store)(nil)
+	_ engine.Concerts = (*Store)(nil)
+	_ engine.Wallet   = (*Store)(nil)
+	_ engine.Sales    = (*Store)(nil)
+	_ engine.Pinger   = (*Store)(nil)
+)
 
 // sessionTimeouts bound every statement of the pool (unless DATABASE_URL sets its
 // own): a payment's statement ends, committed or not, well inside the engine's

@@ -27,7 +27,7 @@ WITH u AS (
 )
 SELECT id FROM u`
 
-// CreateUser stores a user; see engine.Ledger.
+// CreateUser stores a user; see engine.Users.
 //
 // A retry of a creation that committed fails on the email (or on the key, if the
 // email changed), so a failure with a key reads the key first. A retry racing the

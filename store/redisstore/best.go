@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -38,15 +39,56 @@ func (s *Store) LoadRows(ctx context.Context, sch engine.Schedule) error {
 }
 
 // HoldBest runs best.lua: the token, the limits, the choice of seats and every
-// hold in one round trip.
+// hold in one round trip. Without r.ReservationIDs the ids are drawn here, after
+// the schedule's sold seats and row counts are known loaded, as Hold does; a
+// schedule Redis lost since (the script refuses it) is rebuilt from the ledger,
+// its rows counted, and the hold tried again under fresh ids.
 func (s *Store) HoldBest(ctx context.Context, r engine.BestRequest) ([]engine.Reservation, error) {
-	c, sid, uid := r.Token.ConcertID, r.Schedule.ID, r.Token.UserID
-	if r.Schedule.ConcertID != c {
+	if r.Schedule.ConcertID != r.Token.ConcertID {
 		return nil, engine.ErrWrongConcert
 	}
-	if r.Quantity < 1 || len(r.ReservationIDs) != r.Quantity {
+	if r.Quantity < 1 || (r.ReservationIDs != nil && len(r.ReservationIDs) != r.Quantity) {
 		return nil, engine.ErrBadRequest
 	}
+	if r.ReservationIDs == nil {
+		if err := s.ensureRows(ctx, r.Schedule); err != nil {
+			return nil, err
+		}
+		ids, err := s.reservationIDs(ctx, r.Quantity)
+		if err != nil {
+			return nil, err
+		}
+		r.ReservationIDs = ids
+	}
+	rs, err := s.holdBest(ctx, r)
+	if errors.Is(err, errNotRebuilt) {
+		s.forget(r.Schedule.ID)
+		if err = s.ensureRows(ctx, r.Schedule); err == nil {
+			if r.ReservationIDs, err = s.reservationIDs(ctx, r.Quantity); err == nil {
+				rs, err = s.holdBest(ctx, r)
+			}
+		}
+		err = lostAgain(err)
+	}
+	return rs, err
+}
+
+// reservationIDs draws n fresh reservation ids.
+func (s *Store) reservationIDs(ctx context.Context, n int) ([]int64, error) {
+	ids := make([]int64, n)
+	for i := range ids {
+		id, err := s.NextReservationID(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ids[i] = id
+	}
+	return ids, nil
+}
+
+// holdBest is one best.lua attempt; errNotRebuilt without the sold seats or rows.
+func (s *Store) holdBest(ctx context.Context, r engine.BestRequest) ([]engine.Reservation, error) {
+	c, sid, uid := r.Token.ConcertID, r.Schedule.ID, r.Token.UserID
 	k := s.keys
 	keys := make([]string, 0, 12+r.Quantity)
 	keys = append(keys,
@@ -92,9 +134,9 @@ func (s *Store) HoldBest(ctx context.Context, r engine.BestRequest) ([]engine.Re
 
 var boughtScript = script("bought")
 
-var _ engine.TicketCounts = (*Store)(nil)
-
-// LoadBought runs bought.lua.
+// LoadBought runs bought.lua: the ledger's bought counts of a concert, which
+// hold.lua and best.lua add to a user's live holds, written once per empty state
+// (a new concert, or a Redis that lost its data); a no-op when they are loaded.
 func (s *Store) LoadBought(ctx context.Context, concertID int64, counts map[int64]int) error {
 	args := make([]any, 0, 2*len(counts))
 	for uid, n := range counts {

@@ -477,8 +477,15 @@ func TestBestRowsFollowEveryScript(t *testing.T) {
 		if err := f.rdb.Del(f.ctx, f.s.keys.rows(f.c, f.sched.ID)).Err(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.best(1, 1, 0, t0); !errors.Is(err, engine.ErrNotRebuilt) {
-			t.Fatalf("best without rows: %v, want ErrNotRebuilt", err)
+		ids, err := f.s.reservationIDs(f.ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.holdBest(f.ctx, engine.BestRequest{
+			Token: f.token(1), Schedule: f.sched, Quantity: 1, ReservationIDs: ids,
+			Now: t0, Deadline: t0.Add(time.Minute), MaxHolds: f.max,
+		}); !errors.Is(err, errNotRebuilt) {
+			t.Fatalf("best without rows: %v, want errNotRebuilt", err)
 		}
 		f.loadRows()
 		f.requireRowCounts()
@@ -487,7 +494,7 @@ func TestBestRowsFollowEveryScript(t *testing.T) {
 
 func BenchmarkBest50k(b *testing.B) {
 	rdb, prefix := storetest.Redis(b)
-	f := layoutFixture(b, backend{s: New(rdb, prefix), rdb: rdb, real: true},
+	f := layoutFixture(b, backend{s: New(rdb, prefix, nil), rdb: rdb, real: true},
 		engine.Section{Name: "VIP", Price: 300, Rows: 50, SeatsPerRow: 100},
 		engine.Section{Name: "R", Price: 100, Rows: 450, SeatsPerRow: 100})
 	f.loadRows()

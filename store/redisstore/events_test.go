@@ -11,7 +11,7 @@ import (
 // outbox id a consumer deduplicates on.
 func TestPublishEvents(t *testing.T) {
 	rdb, prefix := storetest.Redis(t)
-	s := New(rdb, prefix)
+	s := New(rdb, prefix, nil)
 	ctx := context.Background()
 	if err := s.PublishEvents(ctx, nil); err != nil {
 		t.Fatalf("no events: %v", err)

@@ -104,8 +104,8 @@ func TestHoldBatchNotRebuilt(t *testing.T) {
 		}}}
 		f.s.runHolds(f.sched.ID, batch)
 		for i, c := range batch {
-			if !errors.Is(c.err, engine.ErrNotRebuilt) {
-				t.Errorf("hold %d: %v, want ErrNotRebuilt", i, c.err)
+			if !errors.Is(c.err, errNotRebuilt) {
+				t.Errorf("hold %d: %v, want errNotRebuilt", i, c.err)
 			}
 		}
 		if n := f.rdb.HLen(f.ctx, f.s.keys.holders(f.c, f.sched.ID)).Val(); n != 0 {
@@ -124,7 +124,7 @@ func BenchmarkHoldParallel(b *testing.B) {
 	rdb, prefix := storetest.Redis(b)
 	for i, max := range []int{1, holdBatch} {
 		b.Run(fmt.Sprintf("batch=%d", max), func(b *testing.B) {
-			f := newFixture(b, backend{s: New(rdb, fmt.Sprintf("%s:%d", prefix, i)), rdb: rdb, real: true})
+			f := newFixture(b, backend{s: New(rdb, fmt.Sprintf("%s:%d", prefix, i), nil), rdb: rdb, real: true})
 			f.sched.SeatCount = 100_000
 			f.s.holds.max = max
 			if max == 1 {

@@ -13,7 +13,7 @@ import (
 )
 
 func TestListenExpiriesParse(t *testing.T) {
-	s := New(nil, "p")
+	s := New(nil, "p", nil)
 	for key, want := range map[string][2]int64{
 		"p:{c12}:hold:34:56": {12, 34},
 		"p:{c1}:hold:2:3":    {1, 2},
@@ -37,7 +37,7 @@ func TestListenExpiriesParse(t *testing.T) {
 // sleeps, since what it checks is Redis's own clock.
 func TestListenExpiries(t *testing.T) {
 	rdb, prefix := storetest.Redis(t)
-	s := New(rdb, prefix)
+	s := New(rdb, prefix, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	before := patternSubscribers(ctx, t, rdb)
 	hints := make(chan [2]int64, 16)
@@ -157,7 +157,7 @@ func newSubscriber(before, now map[string]bool) bool {
 // to, each of them. Concerts are picked so that every master owns one.
 func TestListenExpiriesCluster(t *testing.T) {
 	rdb, prefix := storetest.Cluster(t)
-	s := New(rdb, prefix)
+	s := New(rdb, prefix, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 

@@ -47,7 +47,7 @@ var queueConcerts atomic.Int64
 func eachQueueBackend(t *testing.T, fn func(t *testing.T, q *qfix)) {
 	t.Helper()
 	eachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string, _ bool) {
-		q := &qfix{t: t, ctx: context.Background(), s: New(rdb, prefix), rdb: rdb, c: 5000 + queueConcerts.Add(1), idle: qIdle}
+		q := &qfix{t: t, ctx: context.Background(), s: New(rdb, prefix, nil), rdb: rdb, c: 5000 + queueConcerts.Add(1), idle: qIdle}
 		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
 		fn(t, q)
 	})
@@ -830,7 +830,7 @@ func TestQueueConcertNotFound(t *testing.T) {
 
 func BenchmarkStatus(b *testing.B) {
 	rdb, prefix := storetest.Redis(b)
-	q := &qfix{t: b, ctx: context.Background(), s: New(rdb, prefix), rdb: rdb, c: 1}
+	q := &qfix{t: b, ctx: context.Background(), s: New(rdb, prefix, nil), rdb: rdb, c: 1}
 	q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
 	for uid := int64(1); uid <= 1000; uid++ {
 		q.enter(uid, qt0)
@@ -894,7 +894,7 @@ func eachQueueLength(b *testing.B, fn func(b *testing.B, q *qfix, n int)) {
 				b.Skip("filling 1M waiters takes ~20 s")
 			}
 			rdb, prefix := storetest.Redis(b)
-			q := &qfix{t: b, ctx: context.Background(), s: New(rdb, prefix), rdb: rdb, c: 1, idle: 2 * time.Hour}
+			q := &qfix{t: b, ctx: context.Background(), s: New(rdb, prefix, nil), rdb: rdb, c: 1, idle: 2 * time.Hour}
 			q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
 			q.fillQueue(n)
 			fn(b, q, n)

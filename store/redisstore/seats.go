@@ -15,7 +15,12 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-var _ engine.Seats = (*Store)(nil)
+var (
+	_ engine.Holds    = (*Store)(nil)
+	_ engine.Payments = (*Store)(nil)
+	_ engine.Expiries = (*Store)(nil)
+	_ engine.Pinger   = (*Store)(nil)
+)
 
 var (
 	cancelScript      = script("cancel")
@@ -89,9 +94,9 @@ func (s *Store) NextReservationID(ctx context.Context) (int64, error) {
 	}
 }
 
-// EnsureReservationIDsAbove raises the shared counter to min and drops a local
+// ensureReservationIDsAbove raises the shared counter to min and drops a local
 // block that could still hand out ids at or below it.
-func (s *Store) EnsureReservationIDsAbove(ctx context.Context, min int64) error {
+func (s *Store) ensureReservationIDsAbove(ctx context.Context, min int64) error {
 	if err := s.runIDsAbove(ctx, min); err != nil {
 		return err
 	}
@@ -114,15 +119,44 @@ func (s *Store) runIDsAbove(ctx context.Context, min int64) error {
 
 // Hold runs hold.lua: token check, seat check, hold limit and the hold itself in
 // one round trip. Only when the user already held the seat is the existing
-// reservation read in a second one.
+// reservation read in a second one. Without r.ReservationID the id is drawn here,
+// after the schedule is known rebuilt, so it is above every id a sale carries. A
+// schedule whose sold seats Redis lost since (the script refuses it) is rebuilt
+// from the ledger and the hold tried again under a fresh id: the rebuild may have
+// raised the counter past the first one.
 func (s *Store) Hold(ctx context.Context, r engine.HoldRequest) (engine.HoldResult, error) {
-	c := r.Token.ConcertID
-	if r.Schedule.ConcertID != c {
+	if r.Schedule.ConcertID != r.Token.ConcertID {
 		return engine.HoldResult{}, engine.ErrWrongConcert
 	}
 	if r.Seat < 1 || r.Seat > engine.MaxSeatCount || (r.Schedule.SeatCount > 0 && r.Seat > r.Schedule.SeatCount) {
 		return engine.HoldResult{}, engine.ErrInvalidSeat
 	}
+	if r.ReservationID == 0 {
+		if err := s.ensureRebuilt(ctx, r.Token.ConcertID, r.Schedule.ID); err != nil {
+			return engine.HoldResult{}, err
+		}
+		id, err := s.NextReservationID(ctx)
+		if err != nil {
+			return engine.HoldResult{}, err
+		}
+		r.ReservationID = id
+	}
+	res, err := s.hold(ctx, r)
+	if errors.Is(err, errNotRebuilt) {
+		s.forget(r.Schedule.ID)
+		if err = s.rebuild(ctx, r.Token.ConcertID, r.Schedule.ID); err == nil {
+			if r.ReservationID, err = s.NextReservationID(ctx); err == nil {
+				res, err = s.hold(ctx, r)
+			}
+		}
+		err = lostAgain(err)
+	}
+	return res, err
+}
+
+// hold is one hold attempt.
+func (s *Store) hold(ctx context.Context, r engine.HoldRequest) (engine.HoldResult, error) {
+	c := r.Token.ConcertID
 	ans, err := s.holds.do(ctx, r.Schedule.ID, r)
 	if err != nil {
 		return engine.HoldResult{}, err
@@ -347,21 +381,6 @@ func (s *Store) MarkSold(ctx context.Context, concertID, scheduleID int64, seats
 	return nil
 }
 
-// Rebuilt reports whether SetRebuilt ran since the shared state was last empty.
-func (s *Store) Rebuilt(ctx context.Context, concertID, scheduleID int64) (bool, error) {
-	n, err := s.rdb.Exists(ctx, s.keys.rebuilt(concertID, scheduleID)).Result()
-	if err != nil {
-		return false, domainError("rebuilt", err)
-	}
-	return n == 1, nil
-}
-
-// SetRebuilt records that the schedule's sold seats are loaded.
-func (s *Store) SetRebuilt(ctx context.Context, concertID, scheduleID int64) error {
-	err := s.rdb.Set(ctx, s.keys.rebuilt(concertID, scheduleID), "1", 0).Err()
-	return domainError("rebuilt", err)
-}
-
 // --- reads ----------------------------------------------------------------------
 
 // SeatMap reads the sold bitmap, the holder tags and the lapsed holds in one
@@ -373,9 +392,21 @@ func (s *Store) SetRebuilt(ctx context.Context, concertID, scheduleID int64) err
 // flat while a rush holds most of a large schedule: the tags are one string of a
 // byte per seat, and lapsed holds are few, since the sweeper ends them.
 // Without the schedule's rebuilt marker the bitmap cannot be trusted (Redis may
-// have lost it), so the answer is engine.ErrNotRebuilt rather than a map showing
-// sold seats as free.
+// have lost it), so the schedule is rebuilt from the ledger and read again rather
+// than shown with sold seats free.
 func (s *Store) SeatMap(ctx context.Context, concertID, scheduleID int64, seatCount int, now time.Time) (engine.SeatMap, error) {
+	m, err := s.seatMap(ctx, concertID, scheduleID, seatCount, now)
+	if errors.Is(err, errNotRebuilt) {
+		if err = s.rebuild(ctx, concertID, scheduleID); err == nil {
+			m, err = s.seatMap(ctx, concertID, scheduleID, seatCount, now)
+		}
+		err = lostAgain(err)
+	}
+	return m, err
+}
+
+// seatMap is one read of the seat map; errNotRebuilt without the marker.
+func (s *Store) seatMap(ctx context.Context, concertID, scheduleID int64, seatCount int, now time.Time) (engine.SeatMap, error) {
 	k := s.keys
 	pipe := s.rdb.Pipeline()
 	rebuiltCmd := pipe.Exists(ctx, k.rebuilt(concertID, scheduleID))
@@ -386,7 +417,7 @@ func (s *Store) SeatMap(ctx context.Context, concertID, scheduleID int64, seatCo
 		return engine.SeatMap{}, domainError("seat map", err)
 	}
 	if rebuiltCmd.Val() == 0 {
-		return engine.SeatMap{}, engine.ErrNotRebuilt
+		return engine.SeatMap{}, errNotRebuilt
 	}
 	m := engine.SeatMap{Sold: make([]bool, seatCount+1), Tags: make([]byte, seatCount+1)}
 	for _, cmd := range []*redis.StringCmd{soldCmd, tagsCmd} {
@@ -428,15 +459,32 @@ func decodeBitmap(bitmap []byte, sold []bool) {
 	}
 }
 
-// Counts reads sold and live held seat counts in one pipelined round trip.
+// Counts reads sold and live held seat counts in one pipelined round trip. Like
+// SeatMap, it rebuilds a schedule whose sold seats Redis lost before it counts.
 func (s *Store) Counts(ctx context.Context, concertID, scheduleID int64, now time.Time) (sold, held int64, err error) {
+	sold, held, err = s.counts(ctx, concertID, scheduleID, now)
+	if errors.Is(err, errNotRebuilt) {
+		if err = s.rebuild(ctx, concertID, scheduleID); err == nil {
+			sold, held, err = s.counts(ctx, concertID, scheduleID, now)
+		}
+		err = lostAgain(err)
+	}
+	return sold, held, err
+}
+
+// counts is one read of the counts; errNotRebuilt without the marker.
+func (s *Store) counts(ctx context.Context, concertID, scheduleID int64, now time.Time) (sold, held int64, err error) {
 	k := s.keys
 	pipe := s.rdb.Pipeline()
+	rebuiltCmd := pipe.Exists(ctx, k.rebuilt(concertID, scheduleID))
 	soldCmd := pipe.BitCount(ctx, k.sold(concertID, scheduleID), nil)
 	pendingCmd := pipe.ZCount(ctx, k.holds(concertID, scheduleID), "("+ms(now), "+inf")
 	payingCmd := pipe.ZCard(ctx, k.paying(concertID, scheduleID))
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, 0, domainError("counts", err)
+	}
+	if rebuiltCmd.Val() == 0 {
+		return 0, 0, errNotRebuilt
 	}
 	return soldCmd.Val(), pendingCmd.Val() + payingCmd.Val(), nil
 }

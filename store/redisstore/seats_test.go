@@ -54,7 +54,7 @@ func eachRedis(t *testing.T, fn func(t *testing.T, rdb redis.UniversalClient, pr
 func eachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
 	t.Helper()
 	eachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string, real bool) {
-		fn(t, backend{s: New(rdb, prefix), rdb: rdb, real: real})
+		fn(t, backend{s: New(rdb, prefix, nil), rdb: rdb, real: real})
 	})
 }
 
@@ -78,7 +78,7 @@ func newFixture(t testing.TB, b backend) *fixture {
 		backend: b, t: t, ctx: context.Background(), c: c, max: 4,
 		sched: engine.Schedule{ID: c*10 + 1, ConcertID: c, SeatCount: 100, Price: 50000},
 	}
-	if err := f.s.SetRebuilt(f.ctx, f.c, f.sched.ID); err != nil {
+	if err := f.s.setRebuilt(f.ctx, f.c, f.sched.ID); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -914,18 +914,22 @@ func TestMarkSoldAndRebuilt(t *testing.T) {
 		r := f.mustHold(1, 5, t0)
 		// What a Redis that lost its data looks like to the rebuild: no marker.
 		f.rdb.Del(f.ctx, f.s.keys.rebuilt(f.c, f.sched.ID))
-		if ok, err := f.s.Rebuilt(f.ctx, f.c, f.sched.ID); ok || err != nil {
+		if ok, err := f.s.rebuilt(f.ctx, f.c, f.sched.ID); ok || err != nil {
 			t.Fatalf("rebuilt before set: %v %v", ok, err)
 		}
 		f.activate(2, t0.Add(time.Hour))
-		if _, err := f.hold(2, 6, t0); !errors.Is(err, engine.ErrNotRebuilt) {
-			t.Fatalf("hold before rebuild: %v, want ErrNotRebuilt", err)
+		// This store has no ledger to rebuild from: it refuses rather than guess.
+		if _, err := f.hold(2, 6, t0); !errors.Is(err, engine.ErrUnavailable) {
+			t.Fatalf("hold before rebuild: %v, want UNAVAILABLE", err)
 		}
 		if f.liveHolds(2) != 0 {
 			t.Fatal("a refused hold left a hold behind")
 		}
-		if _, err := f.s.SeatMap(f.ctx, f.c, f.sched.ID, f.sched.SeatCount, t0); !errors.Is(err, engine.ErrNotRebuilt) {
-			t.Fatalf("seat map before rebuild: %v, want ErrNotRebuilt", err)
+		if _, err := f.s.SeatMap(f.ctx, f.c, f.sched.ID, f.sched.SeatCount, t0); !errors.Is(err, engine.ErrUnavailable) {
+			t.Fatalf("seat map before rebuild: %v, want UNAVAILABLE", err)
+		}
+		if _, _, err := f.s.Counts(f.ctx, f.c, f.sched.ID, t0); !errors.Is(err, engine.ErrUnavailable) {
+			t.Fatalf("counts before rebuild: %v, want UNAVAILABLE", err)
 		}
 		var seats []int
 		for n := 5; n <= 2000; n += 2 { // more than one chunk
@@ -934,10 +938,10 @@ func TestMarkSoldAndRebuilt(t *testing.T) {
 		if err := f.s.MarkSold(f.ctx, f.c, f.sched.ID, seats); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.s.SetRebuilt(f.ctx, f.c, f.sched.ID); err != nil {
+		if err := f.s.setRebuilt(f.ctx, f.c, f.sched.ID); err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := f.s.Rebuilt(f.ctx, f.c, f.sched.ID); !ok || err != nil {
+		if ok, err := f.s.rebuilt(f.ctx, f.c, f.sched.ID); !ok || err != nil {
 			t.Fatalf("rebuilt after set: %v %v", ok, err)
 		}
 		m := f.seatMap(t0)
@@ -1021,7 +1025,7 @@ func TestHolderTagsMatchEngine(t *testing.T) {
 
 func TestNextReservationIDUnique(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
-		stores := []*Store{b.s, New(b.rdb, b.s.Prefix()), New(b.rdb, b.s.Prefix())}
+		stores := []*Store{b.s, New(b.rdb, b.s.Prefix(), nil), New(b.rdb, b.s.Prefix(), nil)}
 		var mu sync.Mutex
 		seen := map[int64]bool{}
 		var wg sync.WaitGroup
@@ -1050,16 +1054,16 @@ func TestNextReservationIDUnique(t *testing.T) {
 		}
 
 		ctx := context.Background()
-		if err := b.s.EnsureReservationIDsAbove(ctx, 1_000_000); err != nil {
+		if err := b.s.ensureReservationIDsAbove(ctx, 1_000_000); err != nil {
 			t.Fatal(err)
 		}
 		if id, _ := b.s.NextReservationID(ctx); id <= 1_000_000 {
-			t.Fatalf("id %d after EnsureReservationIDsAbove(1e6)", id)
+			t.Fatalf("id %d after ensureReservationIDsAbove(1e6)", id)
 		}
 		if id, _ := stores[1].NextReservationID(ctx); id > 1_000_000 && id-1_000_000 <= idBlockSize {
 			t.Fatalf("id %d of another store's block reissued", id)
 		}
-		if err := b.s.EnsureReservationIDsAbove(ctx, 5); err != nil { // never lowers
+		if err := b.s.ensureReservationIDsAbove(ctx, 5); err != nil { // never lowers
 			t.Fatal(err)
 		}
 		if v, _ := b.rdb.Get(ctx, b.s.keys.reservationIDs()).Int64(); v < 1_000_000+idBlockSize {
@@ -1071,7 +1075,7 @@ func TestNextReservationIDUnique(t *testing.T) {
 // BenchmarkSeatMap50k reads a 50,000-seat schedule with a third sold and 5,000 held.
 func BenchmarkSeatMap50k(b *testing.B) {
 	rdb, prefix := storetest.Redis(b)
-	s := New(rdb, prefix)
+	s := New(rdb, prefix, nil)
 	ctx := context.Background()
 	const seats, c, sid = 50_000, 1, 1
 	var sold []int
@@ -1081,7 +1085,7 @@ func BenchmarkSeatMap50k(b *testing.B) {
 	if err := s.MarkSold(ctx, c, sid, sold); err != nil {
 		b.Fatal(err)
 	}
-	if err := s.SetRebuilt(ctx, c, sid); err != nil {
+	if err := s.setRebuilt(ctx, c, sid); err != nil {
 		b.Fatal(err)
 	}
 	// Holds as hold.lua leaves them: in the holds set, with a holder and its tag.

@@ -16,22 +16,27 @@ import (
 	"github.com/concertd/concertd/scripts"
 )
 
-// Store implements engine.Queue and engine.Seats on Redis.
+// Store implements the engine's shared-state roles (Queue, Holds, Payments,
+// Expiries) on Redis. It rebuilds a schedule's sold seats from the ledger itself
+// whenever Redis lost them (see recovery.go).
 type Store struct {
-	rdb     redis.UniversalClient
-	keys    keys
-	idBlock idBlock // this instance's share of reservation ids
-	status  batcher[statusReq, engine.TokenStatus]
-	holds   batcher[holdReq, holdAnswer]
-	entries batcher[enterReq, engine.EnterResult]
+	rdb      redis.UniversalClient
+	keys     keys
+	rebuilds rebuilds
+	idBlock  idBlock // this instance's share of reservation ids
+	status   batcher[statusReq, engine.TokenStatus]
+	holds    batcher[holdReq, holdAnswer]
+	entries  batcher[enterReq, engine.EnterResult]
 }
 
-// New returns a Store whose keys start with prefix (default "concertd").
-func New(rdb redis.UniversalClient, prefix string) *Store {
+// New returns a Store whose keys start with prefix (default "concertd"), which
+// rebuilds a schedule's sold seats from ledger when Redis lost them. A nil ledger
+// suits a store that holds no seats: its holds on a schedule never loaded fail.
+func New(rdb redis.UniversalClient, prefix string, ledger Ledger) *Store {
 	if prefix == "" {
 		prefix = "concertd"
 	}
-	s := &Store{rdb: rdb, keys: keys{prefix: prefix}}
+	s := &Store{rdb: rdb, keys: keys{prefix: prefix}, rebuilds: rebuilds{ledger: ledger}}
 	s.status = batcher[statusReq, engine.TokenStatus]{name: "status", max: statusBatch, flushers: statusFlushers, run: s.runStatus}
 	s.holds = batcher[holdReq, holdAnswer]{name: "hold", max: holdBatch, flushers: holdFlushers, run: s.runHolds}
 	s.entries = batcher[enterReq, engine.EnterResult]{name: "enter", max: enterBatch, flushers: enterFlushers, run: s.runEnters}
@@ -59,7 +64,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // domainError turns a script's error reply into the engine's error, and anything
 // else (connection refused, timeout, LOADING) into ErrUnavailable. Scripts signal
 // domain outcomes with redis.error_reply("CODE message"), where CODE is an engine Code,
-// or NOT_REBUILT (engine.ErrNotRebuilt).
+// or NOT_REBUILT (errNotRebuilt).
 func domainError(op string, err error) error {
 	if err == nil {
 		return nil
@@ -73,10 +78,10 @@ func domainError(op string, err error) error {
 		if e, ok := scriptOutcome(msg); ok {
 			return e
 		}
-		// No contract code, so not in scriptCodes: only the engine sees it (it
-		// rebuilds and retries), never a client.
+		// No contract code, so not in scriptCodes: the store rebuilds and
+		// retries, and nothing above it sees it.
 		if strings.HasPrefix(msg, "NOT_REBUILT") {
-			return engine.ErrNotRebuilt
+			return errNotRebuilt
 		}
 		if strings.HasPrefix(msg, "LOADING") || strings.HasPrefix(msg, "READONLY") ||
 			strings.HasPrefix(msg, "CLUSTERDOWN") || strings.HasPrefix(msg, "TRYAGAIN") {

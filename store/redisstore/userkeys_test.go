@@ -17,7 +17,7 @@ func TestUserKeyMirror(t *testing.T) {
 	t.Parallel()
 	eachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string, _ bool) {
 		ctx := context.Background()
-		s := New(rdb, prefix)
+		s := New(rdb, prefix, nil)
 		const user = 130 // bucket 2
 		other := int64(user + engine.UserKeyBuckets)
 		want := func(id, gen int64, loaded bool) {
