@@ -88,6 +88,7 @@ type Engine struct {
 	gates    Gates         // the queue store's, when it has them (gates.go)
 	presale  PresaleLedger // the ledger's, when it has them (presale.go)
 	fence    PaymentFence  // nil when the ledger has none
+	multi    MultiSeller   // nil when the ledger has none
 	closer   SaleCloser    // nil when the shared state has none
 	closing  closing
 	best     BestSeats // nil when seats does not implement it
@@ -127,6 +128,7 @@ func New(cfg Config, clk clock.Clock, ledger Ledger, queue Queue, seats Seats) *
 	e.gates, _ = queue.(Gates)
 	e.presale, _ = ledger.(PresaleLedger)
 	e.fence, _ = ledger.(PaymentFence)
+	e.multi, _ = ledger.(MultiSeller)
 	e.closer, _ = seats.(SaleCloser)
 	e.best, _ = seats.(BestSeats)
 	e.catalog = newCatalog(ledger, clk)

@@ -57,6 +57,12 @@ func Run(t *testing.T, open func(t *testing.T) engine.Ledger) {
 		{"CloseSale", testCloseSale},
 		{"BoughtCounts", testBoughtCounts},
 		{"TicketLimitRace", testTicketLimitRace},
+		{"SellMany", testSellMany},                                   // multipay.go
+		{"SellManyRefusals", testSellManyRefusals},                   // multipay.go
+		{"IdempotentSellMany", testIdempotentSellMany},               // multipay.go
+		{"ConcurrentSellManyOnePair", testConcurrentSellManyOnePair}, // multipay.go
+		{"SellManyTicketLimit", testSellManyTicketLimit},             // multipay.go
+		{"SellManyFence", testSellManyFence},                         // multipay.go
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
