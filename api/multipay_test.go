@@ -2,8 +2,11 @@ package api
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/concertd/concertd/client"
 )
 
 // TestPayManyJourney: best three together, one payment of all three over HTTP,
@@ -86,4 +89,30 @@ func m2f(ids []string) []any {
 		out[i] = n
 	}
 	return out
+}
+
+// TestPayManyThroughClient: the Go client's Pay with ReservationIDs against the
+// real server, and its answer read back.
+func TestPayManyThroughClient(t *testing.T) {
+	h := newHarness(t)
+	h.runEngine()
+	f := h.fixture()
+	h.waitActive(f.token)
+	ctx := t.Context()
+	if _, err := h.api.Charge(ctx, f.token, client.ChargeRequest{Amount: 200_000}); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := h.api.HoldBest(ctx, f.token, client.BestRequest{ScheduleID: f.scheduleID, Quantity: 2})
+	if err != nil || len(rs) != 2 {
+		t.Fatalf("HoldBest = %v, %v", rs, err)
+	}
+	ids := []int64{rs[0].ReservationID, rs[1].ReservationID}
+	p, err := h.api.Pay(ctx, f.token, client.PayRequest{ReservationIDs: ids, PaymentAmount: rs[0].Price + rs[1].Price, IdempotencyKey: "c-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Status != "COMPLETED" || p.PaymentID == 0 || !slices.Equal(p.ReservationIDs, ids) || p.ReservationID != 0 ||
+		p.Amount != 100_000 || p.CurrentBalance != 100_000 {
+		t.Fatalf("payment %+v; want reservations %v, amount 100000, balance 100000", p, ids)
+	}
 }

@@ -46,8 +46,16 @@ func (e *Engine) PayMany(ctx context.Context, t Token, ids []int64, amount int64
 	order := slices.Clone(ids)
 	slices.Sort(order)
 	held := make(map[int64]Reservation, len(ids))
+	bctx := ctx
+	if len(ids) > 1 {
+		// Waiting for another attempt on a later hold must not eat the PAYING
+		// window of the holds already begun: the ledger call needs the rest of it.
+		var cancel context.CancelFunc
+		bctx, cancel = context.WithTimeout(ctx, e.cfg.PaymentWindow/2)
+		defer cancel()
+	}
 	for _, id := range order {
-		r, err := e.beginPayment(ctx, t, id)
+		r, err := e.beginPayment(bctx, t, id)
 		if err != nil {
 			e.abortAll(held)
 			return e.explainRefusedPayment(ctx, t, ids, id, idem, err)
