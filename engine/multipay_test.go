@@ -112,6 +112,14 @@ func TestPayManyOneRefused(t *testing.T) {
 			v.pay(tok, rs[2]) // the highest id: the other two are PAYING when it is refused
 			return rs, rs[:2]
 		}, engine.ErrAlreadyPaid},
+		{"one of another concert", func(v *env, tok, rival engine.Token, rs []engine.Reservation) (list, payable []engine.Reservation) {
+			c2, ss2 := v.concert(show{})
+			tok2, _ := v.enter(v.e, tok.UserID, c2.ID)
+			v.admitStep()
+			v.clk.Advance(time.Second)
+			v.admitStep()
+			return append(rs[:2:2], v.hold(tok2, ss2[0].ID, 1)), rs[:2]
+		}, engine.ErrReservationNotFound},
 		{"unknown reservation", func(v *env, tok, rival engine.Token, rs []engine.Reservation) (list, payable []engine.Reservation) {
 			return append(rs[:2:2], engine.Reservation{ID: rs[2].ID + 1000, Price: rs[2].Price}), rs[:2]
 		}, engine.ErrReservationNotFound},
