@@ -345,3 +345,64 @@ func TestPayManyCrashRepair(t *testing.T) {
 		})
 	})
 }
+
+// lostManyReply is lostReply for SellMany: it commits (or not) and then says the
+// database was unreachable.
+type lostManyReply struct {
+	engine.Ledger
+	engine.PaymentFence
+	multi  engine.MultiSeller
+	commit bool
+}
+
+func (l lostManyReply) SellMany(ctx context.Context, sales []engine.Sale, idem engine.Idempotency) ([]engine.Sale, error) {
+	if l.commit {
+		if _, err := l.multi.SellMany(ctx, sales, idem); err != nil {
+			return nil, err
+		}
+	}
+	return nil, engine.Unavailable("test", errors.New("reply lost"))
+}
+
+func (l lostManyReply) IdempotentSales(ctx context.Context, userID int64, idem engine.Idempotency) ([]engine.Sale, bool, error) {
+	return l.multi.IdempotentSales(ctx, userID, idem)
+}
+
+// A payment of several holds whose reply was lost is settled by the fence before
+// the answer: committed means 201 with every sale and every seat sold; not
+// committed means a final 503, every hold back to PENDING, nothing charged.
+func TestPayManyUnknownOutcomeIsSettled(t *testing.T) {
+	for _, commit := range []bool{true, false} {
+		name := map[bool]string{true: "committed", false: "not committed"}[commit]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
+				c, ss := v.concert(show{})
+				tok := v.admitted(1, c.ID)[0]
+				v.charge(tok, 1_000_000)
+				rs := []engine.Reservation{v.hold(tok, ss[0].ID, 5), v.hold(tok, ss[0].ID, 6)}
+				l := lostManyReply{v.ledger, v.ledger.(engine.PaymentFence), v.ledger.(engine.MultiSeller), commit}
+				e := engine.New(v.cfg, v.clk, l, v.store, v.store)
+				sales, err := e.PayMany(v.ctx, tok, ids(rs), sum(rs), "")
+				if commit {
+					if err != nil || len(sales) != 2 || sales[0].ReservationID != rs[0].ID || sales[1].ReservationID != rs[1].ID ||
+						sales[0].PaymentID == 0 || sales[1].PaymentID != sales[0].PaymentID || sales[1].Balance != 1_000_000-sum(rs) {
+						t.Fatalf("pay = %+v, %v; want both committed sales", sales, err)
+					}
+					for _, r := range rs {
+						if got := v.reservation(tok, r.ID); got.State != engine.ReservationPaid {
+							t.Fatalf("reservation %d is %s, want PAID", r.ID, got.State)
+						}
+					}
+					v.wantCharged(tok, 1_000_000, 1, sum(rs))
+					return
+				}
+				wantErr(t, err, engine.ErrUnavailable)
+				v.wantPending(tok, rs...)
+				v.wantCharged(tok, 1_000_000, 0, 0)
+				v.payMany(tok, rs...)
+				v.wantCharged(tok, 1_000_000, 1, sum(rs))
+			})
+		})
+	}
+}
