@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
 
@@ -258,21 +259,50 @@ func decodeHoldJSON(body []byte) (holdRequest, error) {
 }
 
 type payRequest struct {
-	ReservationID int64
-	Amount        int64
+	ReservationID  int64   // one reservation; 0 when ReservationIDs names several
+	ReservationIDs []int64 // the reservations paid together; nil for one
+	Amount         int64
 }
+
+// maxPayIDs bounds the list a decoder accepts; the engine holds it to
+// maxHoldsPerUser, which is never more.
+const maxPayIDs = 100
 
 func decodePay(body []byte) (payRequest, error) {
 	var w struct {
-		ReservationID *wholeNumber `json:"reservationId"`
-		Amount        *wholeNumber `json:"paymentAmount"`
+		ReservationID  *wholeNumber   `json:"reservationId"`
+		ReservationIDs *[]wholeNumber `json:"reservationIds"`
+		Amount         *wholeNumber   `json:"paymentAmount"`
 	}
 	if err := decodeObject(body, &w); err != nil {
 		return payRequest{}, err
 	}
-	id, err := positiveID("reservationId", w.ReservationID)
-	if err != nil {
-		return payRequest{}, err
+	var req payRequest
+	switch {
+	case w.ReservationIDs == nil:
+		id, err := positiveID("reservationId", w.ReservationID)
+		if err != nil {
+			return payRequest{}, err
+		}
+		req.ReservationID = id
+	case w.ReservationID != nil:
+		return payRequest{}, engine.Errorf(engine.CodeBadRequest, "give reservationId or reservationIds, not both")
+	default:
+		list := *w.ReservationIDs
+		if len(list) == 0 || len(list) > maxPayIDs {
+			return payRequest{}, engine.Errorf(engine.CodeBadRequest, "reservationIds must list 1 to maxHoldsPerUser reservations")
+		}
+		req.ReservationIDs = make([]int64, len(list))
+		for i := range list {
+			id, err := positiveID("reservationIds", &list[i])
+			if err != nil {
+				return payRequest{}, err
+			}
+			if slices.Contains(req.ReservationIDs[:i], id) {
+				return payRequest{}, engine.Errorf(engine.CodeBadRequest, "reservationIds lists %d twice", id)
+			}
+			req.ReservationIDs[i] = id
+		}
 	}
 	if w.Amount == nil {
 		return payRequest{}, missing("paymentAmount")
@@ -281,7 +311,8 @@ func decodePay(body []byte) (payRequest, error) {
 		return payRequest{}, engine.Errorf(engine.CodeBadRequest, "paymentAmount is out of range")
 	}
 	// Any other integer is the engine's to compare with the price (AMOUNT_MISMATCH).
-	return payRequest{ReservationID: id, Amount: w.Amount.n}, nil
+	req.Amount = w.Amount.n
+	return req, nil
 }
 
 type chargeRequest struct {

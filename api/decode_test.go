@@ -79,7 +79,7 @@ func TestDecodeSmallBodies(t *testing.T) {
 		t.Fatalf("enter: %+v %v", en, err)
 	}
 	p, err := decodePay([]byte(`{"reservationId":123,"paymentAmount":50000}`))
-	if err != nil || p != (payRequest{123, 50000}) {
+	if err != nil || p.ReservationID != 123 || p.ReservationIDs != nil || p.Amount != 50000 {
 		t.Fatalf("pay: %+v %v", p, err)
 	}
 	p, err = decodePay([]byte(`{"reservationId":123,"paymentAmount":-1}`))

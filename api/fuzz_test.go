@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -96,6 +97,8 @@ func FuzzDecodeHold(f *testing.F) {
 func FuzzDecodePay(f *testing.F) {
 	f.Add([]byte(`{"reservationId":123,"paymentAmount":50000}`))
 	f.Add([]byte(`{"reservationId":123,"paymentAmount":-1}`))
+	f.Add([]byte(`{"reservationIds":[123,124],"paymentAmount":180000}`))
+	f.Add([]byte(`{"reservationIds":[123,123],"paymentAmount":180000}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r, err := decodePay(body)
 		if err != nil {
@@ -103,8 +106,14 @@ func FuzzDecodePay(f *testing.F) {
 			return
 		}
 		checkAccepted(t, body)
-		if r.ReservationID < 1 {
+		// Exactly one of the two forms, each id positive, none twice.
+		if (r.ReservationID < 1) == (r.ReservationIDs == nil) || len(r.ReservationIDs) > maxPayIDs {
 			t.Fatalf("%q: %+v", body, r)
+		}
+		for i, id := range r.ReservationIDs {
+			if id < 1 || slices.Contains(r.ReservationIDs[:i], id) {
+				t.Fatalf("%q: %+v", body, r)
+			}
 		}
 	})
 }

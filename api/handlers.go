@@ -294,6 +294,9 @@ func (s *Server) pay(ctx context.Context, rc *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
+	if req.ReservationIDs != nil {
+		return s.payMany(ctx, rc, t, req, key)
+	}
 	sale, err := s.e.Pay(ctx, t, req.ReservationID, req.Amount, key)
 	if err != nil {
 		return err

@@ -108,7 +108,7 @@ func testStores(l *memstore.Store, s *redisstore.Store, q engine.Queue) engine.S
 		Queue: q, Holds: s, Payments: s, Expiries: s,
 		Shared: s, Ledger: l,
 		External: l, KeyLedger: l, KeyMirror: s, Reissuer: s,
-		Gates: s, Presale: l, Best: s, Fence: l, Closer: s,
+		Gates: s, Presale: l, Best: s, Fence: l, Multi: l, Closer: s,
 	}
 }
 

@@ -219,10 +219,12 @@ var operations = []operation{
 		errs: codes([]engine.Code{engine.CodeBadRequest}, tokenErrs),
 	},
 	{
-		method: "POST", path: "/api/payments", tag: "money", summary: "Pay for a held seat",
+		method: "POST", path: "/api/payments", tag: "money", summary: "Pay for held seats",
 		desc: "In one step that cannot half-happen: the balance goes down by the seat's price, the seat is " +
 			"sold for good and the hold ends. When the user holds nothing else pending on the concert the " +
-			"token becomes DONE. RESERVATION_EXPIRED charges nothing.",
+			"token becomes DONE. RESERVATION_EXPIRED charges nothing. Several holds are paid together with " +
+			"`reservationIds` and the sum of their prices: all or nothing, one payment; a reservation that " +
+			"cannot be paid refuses the whole payment with its error and the others stay PENDING.",
 		auth: authBearer, idempotent: true,
 		body: "PaymentRequest",
 		ok:   []answer{{201, "Payment", "the completed payment"}},
@@ -399,10 +401,16 @@ func schemas() obj {
 			"amount", with(won, "description", "won; negative for payments")),
 		"Balance": object([]string{"currentBalance", "balanceHistory"},
 			"currentBalance", won, "balanceHistory", arrayOf("BalanceEntry")),
-		"PaymentRequest": object([]string{"reservationId", "paymentAmount"},
-			"reservationId", intID, "paymentAmount", with(won, "description", "must equal the seat's price")),
-		"Payment": object([]string{"status", "paymentId", "reservationId", "amount", "currentBalance"},
-			"status", enumOf("COMPLETED"), "paymentId", intID, "reservationId", intID, "amount", won, "currentBalance", won),
+		"PaymentRequest": object([]string{"paymentAmount"},
+			"reservationId", with(intID, "description", "the reservation to pay; or reservationIds, not both"),
+			"reservationIds", with(obj{"type": "array", "items": intID}, "minItems", 1, "uniqueItems", true,
+				"description", "several reservations paid together (1 to maxHoldsPerUser); or reservationId, not both"),
+			"paymentAmount", with(won, "description", "must equal the seat's price, or the sum of the seats' prices")),
+		"Payment": object([]string{"status", "paymentId", "amount", "currentBalance"},
+			"status", enumOf("COMPLETED"), "paymentId", intID,
+			"reservationId", with(intID, "description", "when one reservation was paid"),
+			"reservationIds", with(obj{"type": "array", "items": intID}, "description", "when reservationIds were paid"),
+			"amount", won, "currentBalance", won),
 		"ScheduleSpec": with(object([]string{"concertDate"},
 			"concertDate", dateT,
 			"seatCount", obj{"type": "integer", "minimum": 1, "maximum": engine.MaxSeatCount, "example": 50},

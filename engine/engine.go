@@ -115,6 +115,7 @@ type Engine struct {
 	gates    Gates         // nil: no proof-of-work gate (gates.go)
 	presale  PresaleLedger // nil: no presale (presale.go)
 	fence    PaymentFence  // nil when the ledger has none
+	multi    MultiSeller   // nil when the ledger has none
 	closer   SaleCloser    // nil when the shared state has none
 	closing  closing
 	best     BestSeats // nil: no best-available allocation
@@ -158,6 +159,7 @@ func New(cfg Config, clk clock.Clock, s Stores) *Engine {
 		gates:     s.Gates,
 		presale:   s.Presale,
 		fence:     s.Fence,
+		multi:     s.Multi,
 		closer:    s.Closer,
 		best:      s.Best,
 		signer:    newSigner(cfg.Secret),

@@ -107,6 +107,7 @@ func stores(l ledgertest.Ledger, s *redisstore.Store) engine.Stores {
 	st.KeyLedger, _ = l.(engine.UserKeyLedger)
 	st.Presale, _ = l.(engine.PresaleLedger)
 	st.Fence, _ = l.(engine.PaymentFence)
+	st.Multi, _ = l.(engine.MultiSeller)
 	return st
 }
 

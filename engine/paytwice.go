@@ -75,25 +75,36 @@ func (e *Engine) newAttempt() int64 {
 
 // settleUnknown makes the unknown outcome of a Sell (timeout, lost connection)
 // known before answering: the fence either finds the attempt committed (the answer
-// is the sale) or makes sure it never commits (the hold goes back to PENDING and
+// is the sales) or makes sure it never commits (the holds go back to PENDING and
 // the answer, 503, is final). Only when the ledger cannot be reached even for that
-// does the hold stay PAYING for the sweeper, which asks the ledger once the
+// do the holds stay PAYING for the sweeper, which asks the ledger once the
 // payment window ends; the pool's statement_timeout, shorter than the window,
-// means the attempt's statement is over by then.
-func (e *Engine) settleUnknown(t Token, r Reservation, attempt int64, cause error) (Sale, error) {
+// means the attempt's statement is over by then. The ledger sells all of rs or
+// none, so the first one's fate is every one's.
+func (e *Engine) settleUnknown(t Token, rs []Reservation, attempt int64, cause error) ([]Sale, error) {
 	if e.fence == nil || attempt == 0 {
-		return Sale{}, cause
+		return nil, cause
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.PaymentWindow/2)
 	defer cancel()
-	sale, committed, err := e.fence.VoidAttempt(ctx, attempt, r.ID)
+	first, committed, err := e.fence.VoidAttempt(ctx, attempt, rs[0].ID)
 	if err != nil {
-		return Sale{}, cause
+		return nil, cause
 	}
-	if committed {
+	if !committed {
+		for _, r := range rs {
+			e.abort(r)
+		}
+		return nil, cause
+	}
+	// One payment: every sale shares the first one's payment, balance and time.
+	sales := make([]Sale, len(rs))
+	for i, r := range rs {
+		sales[i] = Sale{PaymentID: first.PaymentID, ReservationID: r.ID, ScheduleID: r.ScheduleID, Seat: r.Seat,
+			UserID: t.UserID, Amount: r.Price, Balance: first.Balance, At: first.At}
+	}
+	for _, r := range rs {
 		e.complete(t, r)
-		return sale, nil
 	}
-	e.abort(r)
-	return Sale{}, cause
+	return sales, nil
 }

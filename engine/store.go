@@ -269,5 +269,6 @@ type Stores struct {
 	Presale   PresaleLedger // presale codes
 	Best      BestSeats     // best-available holds
 	Fence     PaymentFence  // settles a payment whose outcome was lost
+	Multi     MultiSeller   // pays several holds in one ledger transaction
 	Closer    SaleCloser    // removes a closed concert's shared state
 }

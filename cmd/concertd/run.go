@@ -194,6 +194,7 @@ type ledger interface {
 	engine.UserKeyLedger
 	engine.PresaleLedger
 	engine.PaymentFence
+	engine.MultiSeller
 	redisstore.Ledger
 }
 
@@ -204,7 +205,7 @@ func stores(l ledger, s *redisstore.Store) engine.Stores {
 		Queue: s, Holds: s, Payments: s, Expiries: s,
 		Shared: s, Ledger: l,
 		External: l, KeyLedger: l, KeyMirror: s, Reissuer: s,
-		Gates: s, Presale: l, Best: s, Fence: l, Closer: s,
+		Gates: s, Presale: l, Best: s, Fence: l, Multi: l, Closer: s,
 	}
 }
 

@@ -69,6 +69,12 @@ func Run(t *testing.T, open func(t *testing.T) Ledger) {
 		{"CloseSale", testCloseSale},
 		{"BoughtCounts", testBoughtCounts},
 		{"TicketLimitRace", testTicketLimitRace},
+		{"SellMany", testSellMany},                                   // multipay.go
+		{"SellManyRefusals", testSellManyRefusals},                   // multipay.go
+		{"IdempotentSellMany", testIdempotentSellMany},               // multipay.go
+		{"ConcurrentSellManyOnePair", testConcurrentSellManyOnePair}, // multipay.go
+		{"SellManyTicketLimit", testSellManyTicketLimit},             // multipay.go
+		{"SellManyFence", testSellManyFence},                         // multipay.go
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

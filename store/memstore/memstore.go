@@ -71,6 +71,7 @@ type idemEntry struct {
 	userID      int64 // a user creation's answer
 	balance     int64
 	sale        engine.Sale
+	sales       []engine.Sale // a SellMany's answer
 	at          time.Time
 }
 

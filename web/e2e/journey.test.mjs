@@ -162,3 +162,29 @@ test("the API docs render from embedded assets", async (t) => {
   await page.waitForSelector(".opblock-tag");
   await shot(page, "5-docs.png");
 });
+
+test("a buyer takes the best two seats together and pays for both at once", async (t) => {
+  const page = await newPage(t);
+  await page.goto(base + "/");
+  await page.waitForSelector("#concert option", { state: "attached" });
+  await page.fill("#name", "Two Together");
+  await page.click("#enterBtn");
+  await page.waitForSelector("#seats:not([hidden])", { timeout: 15000 });
+  await page.waitForSelector("#seatMap .seat.available");
+  await page.selectOption("#quantity", "2");
+  await page.click("#bestBtn");
+  await page.waitForSelector("#holdBox:not([hidden])");
+  assert.equal(await page.textContent("#holdSeat"), "25, 26");
+  await page.waitForFunction(() => document.querySelectorAll("#seatMap .seat.mine").length === 2);
+  await page.click("#toPayBtn");
+  await page.waitForSelector("#pay:not([hidden])");
+  await page.waitForFunction(() => document.getElementById("amount").value === "100000");
+  await page.click("#chargeBtn");
+  await page.waitForFunction(() => document.getElementById("msg").textContent.startsWith("Added"));
+  const payment = page.waitForRequest((r) => r.method() === "POST" && new URL(r.url()).pathname === "/api/payments");
+  await page.click("#payBtn");
+  assert.equal((await payment).postDataJSON().reservationIds.length, 2);
+  await page.waitForSelector("#done:not([hidden])");
+  assert.match(await page.textContent("#doneText"), /Seats 25, 26 .* payment #\d+, .*100,000/);
+  await shot(page, "6-two-together.png");
+});

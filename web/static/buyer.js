@@ -16,6 +16,13 @@ const USER = "concertd.user";
 const identity = () => JSON.parse(localStorage.getItem(USER) || "null");
 const remember = (u) => (u ? localStorage.setItem(USER, JSON.stringify(u)) : localStorage.removeItem(USER));
 
+// A hold on this page is one reservation or a group held together ("best N
+// together"), paid with one payment: ids and seats list the group's members.
+const heldIds = (h) => h.ids || [h.reservationId];
+const heldSeats = (h) => h.seats || [h.seatNumber];
+const giveBack = (h) => Promise.all(heldIds(h).map((id) =>
+  call("DELETE", `/api/reservations/${id}`, { token: state.token }).catch(() => {})));
+
 function show(section) {
   for (const id of ["enter", "wait", "seats", "pay", "done"]) $(id).hidden = id !== section;
   const order = ["enter", "seats", "pay"];
@@ -205,7 +212,7 @@ async function refreshSeats() {
   if (!id) return;
   try {
     const map = await call("GET", `/api/concerts/schedules/${id}/seats`, { token: state.token });
-    const mine = state.hold && String(state.hold.concertScheduleId) === id ? state.hold.seatNumber : 0;
+    const mine = new Set(state.hold && String(state.hold.concertScheduleId) === id ? heldSeats(state.hold) : []);
     // The date's label came from the public listing when the page opened; the map
     // is newer (and counts the buyer's own hold), so the label follows it.
     const opt = $("schedule").selectedOptions[0];
@@ -224,8 +231,8 @@ async function refreshSeats() {
       const b = document.createElement("button");
       b.textContent = s.seatNumber;
       b.title = `${s.label || "seat " + s.seatNumber} · ${won(s.price)} · ${s.status}`;
-      b.className = "seat " + (s.seatNumber === mine ? "mine" : s.status);
-      b.disabled = s.status !== "available" && s.seatNumber !== mine;
+      b.className = "seat " + (mine.has(s.seatNumber) ? "mine" : s.status);
+      b.disabled = s.status !== "available" && !mine.has(s.seatNumber);
       b.onclick = () => hold(Number(id), s.seatNumber);
       return b;
     }));
@@ -241,30 +248,34 @@ async function hold(scheduleId, seatNumber) {
     const old = state.hold;
     state.hold = { ...r, date: $("schedule").selectedOptions[0]?.dataset.date, payKey: newKey() };
     save();
-    if (old && old.reservationId !== r.reservationId) await call("DELETE", `/api/reservations/${old.reservationId}`, { token: state.token }).catch(() => {});
+    if (old && old.reservationId !== r.reservationId) await giveBack(old);
     msg(`Seat ${seatNumber} is yours for ${duration((new Date(r.expirationTime) - Date.now()) / 1000)}.`, "ok");
   } catch (e) { fail(e); }
   renderHold();
   refreshSeats();
 }
 
-// holdBest asks the server for the best free seat (in the chosen section, or
-// the first with one) and swaps it for the buyer's current hold, as hold does.
+// holdBest asks the server for the best N free seats together (in the chosen
+// section, or the first with room) and swaps them for the buyer's current hold.
 async function holdBest() {
   const scheduleId = Number($("schedule").value);
   if (!scheduleId) return;
-  const body = { concertScheduleId: scheduleId, quantity: 1 };
+  const body = { concertScheduleId: scheduleId, quantity: Number($("quantity").value) || 1 };
   if ($("section").value) body.section = $("section").value;
   try {
     const old = state.hold;
     // The page keeps one hold; give the old one back first so the hold limit has room.
-    if (old) await call("DELETE", `/api/reservations/${old.reservationId}`, { token: state.token }).catch(() => {});
+    if (old) await giveBack(old);
     state.hold = null;
-    const { reservations } = await call("POST", "/api/reservations/best", { token: state.token, body });
-    const r = reservations[0];
+    const { reservations: rs } = await call("POST", "/api/reservations/best", { token: state.token, body });
+    const r = rs.length === 1 ? rs[0] : {
+      ...rs[0], ids: rs.map((x) => x.reservationId), seats: rs.map((x) => x.seatNumber),
+      seatNumber: rs.map((x) => x.seatNumber).join(", "), price: rs.reduce((n, x) => n + x.price, 0),
+      expirationTime: rs.map((x) => x.expirationTime).sort()[0],
+    };
     state.hold = { ...r, date: $("schedule").selectedOptions[0]?.dataset.date, payKey: newKey() };
     save();
-    msg(`Seat ${r.seatNumber} is yours for ${duration((new Date(r.expirationTime) - Date.now()) / 1000)}.`, "ok");
+    msg(`${rs.length === 1 ? "Seat" : "Seats"} ${r.seatNumber} ${rs.length === 1 ? "is" : "are"} yours for ${duration((new Date(r.expirationTime) - Date.now()) / 1000)}.`, "ok");
   } catch (e) { fail(e); }
   renderHold();
   refreshSeats();
@@ -290,8 +301,8 @@ async function release() {
   const h = state.hold;
   if (!h) return;
   try {
-    await call("DELETE", `/api/reservations/${h.reservationId}`, { token: state.token });
-    msg(`Seat ${h.seatNumber} is free again.`);
+    await giveBack(h);
+    msg(`${h.ids ? "Seats" : "Seat"} ${h.seatNumber} ${h.ids ? "are" : "is"} free again.`);
   } catch (e) { fail(e); }
   state.hold = null;
   save();
@@ -334,11 +345,13 @@ async function pay() {
   $("payBtn").disabled = true;
   try {
     const p = await call("POST", "/api/payments", {
-      token: state.token, idempotencyKey: h.payKey, body: { reservationId: h.reservationId, paymentAmount: h.price },
+      token: state.token, idempotencyKey: h.payKey,
+      // A group is one payment of the sum: all of its seats or none.
+      body: h.ids ? { reservationIds: h.ids, paymentAmount: h.price } : { reservationId: h.reservationId, paymentAmount: h.price },
     });
     state.hold = null;
     save();
-    finished("Paid. Enjoy the show!", `Seat ${h.seatNumber} on ${h.date || "your date"} is yours: payment #${p.paymentId}, ${won(p.amount)}. Balance left: ${won(p.currentBalance)}.`);
+    finished("Paid. Enjoy the show!", `${h.ids ? "Seats" : "Seat"} ${h.seatNumber} on ${h.date || "your date"} is yours: payment #${p.paymentId}, ${won(p.amount)}. Balance left: ${won(p.currentBalance)}.`);
   } catch (e) {
     if (e.code === "INSUFFICIENT_BALANCE") {
       msg("Your balance is too low: add money first.", "error");
