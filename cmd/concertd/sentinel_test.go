@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/concertd/concertd/client"
 	"github.com/concertd/concertd/store/storetest"
 	"github.com/concertd/concertd/test/rushtest"
 )
@@ -108,8 +109,20 @@ func sentinelRush(t *testing.T, users, seats int) {
 			}
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
+	// Replication is asynchronous: a hold the old master acknowledged just before
+	// the kill may never reach the promoted replica, and its buyer then hears
+	// that the reservation is gone when paying. That is the failover's documented
+	// loss (README, "What each failure loses"); any other failure is not.
+	if err != nil && len(sale.Errs()) == 0 {
+		t.Fatal(err) // the sale could not even be set up
+	}
+	for _, e := range sale.Errs() {
+		if !client.IsCode(e, "RESERVATION_NOT_FOUND") && !client.IsCode(e, "RESERVATION_EXPIRED") {
+			t.Fatalf("%v (all: %v)", err, sale.Errs())
+		}
+	}
+	if n := len(sale.Errs()); n > 0 {
+		t.Logf("%d holds lost in the failover: %v", n, sale.Errs()[0])
 	}
 	// Hold the prober until service is back (or the bound has passed).
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {

@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) Ledger) {
 		{"PaymentFence", testPaymentFence},
 		{"CloseSale", testCloseSale},
 		{"BoughtCounts", testBoughtCounts},
+		{"ReservationIDBlocks", testReservationIDBlocks}, // ids.go
 		{"TicketLimitRace", testTicketLimitRace},
 		{"SellMany", testSellMany},                                   // multipay.go
 		{"SellManyRefusals", testSellManyRefusals},                   // multipay.go

@@ -30,6 +30,7 @@ type Store struct {
 	byRes     map[int64]seatKey
 	payments  int64 // last payment id
 	idem      map[idemKey]idemEntry
+	idBlocks  int64 // the last reservation id handed out in a block
 
 	// external maps identity tokens' subjects to users (identity.go); made on
 	// first use.
@@ -368,6 +369,20 @@ func (s *Store) MaxReservationID(ctx context.Context) (int64, error) {
 		m = max(m, id)
 	}
 	return m, nil
+}
+
+// ReservationIDBlock reserves the next block of reservation ids, above every id
+// a sale carries; first .. first+size-1 are the caller's alone.
+func (s *Store) ReservationIDBlock(ctx context.Context) (first, size int64, err error) {
+	const block = 1000
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id := range s.byRes {
+		s.idBlocks = max(s.idBlocks, id)
+	}
+	first = s.idBlocks + 1
+	s.idBlocks += block
+	return first, block, nil
 }
 
 // PurgeIdempotencyKeys forgets keys stored more than olderThan ago and returns how

@@ -51,12 +51,21 @@ func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
 // --- reservation ids --------------------------------------------------------
 
+// IDBlocks hands out blocks of reservation ids from durable storage (the
+// ledger): a block, once given, is never given again, even when Redis loses its
+// last writes in a failover and its own counter goes back.
+type IDBlocks interface {
+	ReservationIDBlock(ctx context.Context) (first, size int64, err error)
+}
+
 // idBlock is this instance's share of reservation ids. Every hold takes one, so
 // taking one is an atomic add; only the holder that runs a block out takes the
-// lock and fetches the next block.
+// lock and fetches the next block: from source when the ledger has one, else
+// from Redis's counter.
 type idBlock struct {
-	mu  sync.Mutex
-	cur atomic.Pointer[idRange] // nil until the first hold
+	mu     sync.Mutex
+	cur    atomic.Pointer[idRange] // nil until the first hold
+	source IDBlocks
 }
 
 type idRange struct {
@@ -66,8 +75,9 @@ type idRange struct {
 
 func (s *Store) ids() *idBlock { return &s.idBlock }
 
-// NextReservationID hands out ids from a block reserved with one INCRBY, so ids
-// are unique across instances at one round trip per idBlockSize holds.
+// NextReservationID hands out ids from a block reserved with one round trip (to
+// the ledger's sequence, or Redis's INCRBY without one), so ids are unique across
+// instances at one round trip per block of holds.
 func (s *Store) NextReservationID(ctx context.Context) (int64, error) {
 	b := s.ids()
 	for {
@@ -82,16 +92,32 @@ func (s *Store) NextReservationID(ctx context.Context) (int64, error) {
 			b.mu.Unlock()
 			continue
 		}
-		hi, err := s.rdb.IncrBy(ctx, s.keys.reservationIDs(), idBlockSize).Result()
+		first, last, err := s.fetchIDBlock(ctx)
 		if err != nil {
 			b.mu.Unlock()
-			return 0, domainError("reservation ids", err)
+			return 0, err
 		}
-		fresh := &idRange{last: hi}
-		fresh.next.Store(hi - idBlockSize + 1)
+		fresh := &idRange{last: last}
+		fresh.next.Store(first)
 		b.cur.Store(fresh)
 		b.mu.Unlock()
 	}
+}
+
+// fetchIDBlock reserves the next block of ids for this instance.
+func (s *Store) fetchIDBlock(ctx context.Context) (first, last int64, err error) {
+	if src := s.idBlock.source; src != nil {
+		first, size, err := src.ReservationIDBlock(ctx)
+		if err != nil {
+			return 0, 0, engine.Unavailable("database", err)
+		}
+		return first, first + size - 1, nil
+	}
+	hi, err := s.rdb.IncrBy(ctx, s.keys.reservationIDs(), idBlockSize).Result()
+	if err != nil {
+		return 0, 0, domainError("reservation ids", err)
+	}
+	return hi - idBlockSize + 1, hi, nil
 }
 
 // ensureReservationIDsAbove raises the shared counter to min and drops a local

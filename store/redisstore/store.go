@@ -37,6 +37,7 @@ func New(rdb redis.UniversalClient, prefix string, ledger Ledger) *Store {
 		prefix = "concertd"
 	}
 	s := &Store{rdb: rdb, keys: keys{prefix: prefix}, rebuilds: rebuilds{ledger: ledger}}
+	s.idBlock.source, _ = ledger.(IDBlocks)
 	s.status = batcher[statusReq, engine.TokenStatus]{name: "status", max: statusBatch, flushers: statusFlushers, run: s.runStatus}
 	s.holds = batcher[holdReq, holdAnswer]{name: "hold", max: holdBatch, flushers: holdFlushers, run: s.runHolds}
 	s.entries = batcher[enterReq, engine.EnterResult]{name: "enter", max: enterBatch, flushers: enterFlushers, run: s.runEnters}

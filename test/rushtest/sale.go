@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -201,6 +202,14 @@ func (s *Sale) Err() error {
 	return fmt.Errorf("%d buyers failed, first: %w", len(s.errs), s.errs[0])
 }
 
+// Errs lists every failure buyers met that was not one of the sale's ordinary
+// refusals.
+func (s *Sale) Errs() []error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.errs)
+}
+
 // Purchases are the payments buyers were told succeeded.
 func (s *Sale) Purchases() []Purchase {
 	s.mu.Lock()
@@ -317,7 +326,12 @@ func (s *Sale) charge(ctx context.Context, u *User) bool {
 	u.charges++
 	key := fmt.Sprintf("charge-%d-%d", u.ID, u.charges)
 	s.mu.Unlock()
-	if _, err := s.Buyers.Charge(ctx, u.Token, client.ChargeRequest{Amount: s.Config.Charge, IdempotencyKey: key}); err != nil {
+	// A charge once sent runs to its answer even if the sale ends meanwhile (sold
+	// out): one cut off could have been applied without the buyer counting it,
+	// and the money check compares what buyers were told with the balances.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := s.Buyers.Charge(cctx, u.Token, client.ChargeRequest{Amount: s.Config.Charge, IdempotencyKey: key}); err != nil {
 		s.fail(ctx, u, fmt.Errorf("charge: %w", err))
 		return false
 	}
