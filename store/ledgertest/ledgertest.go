@@ -161,44 +161,6 @@ func (f *fixture) sell(sch engine.Schedule, seat int, resID, userID int64, idem 
 	}, idem)
 }
 
-// parallel runs fn(i) for i in [0,n) on n goroutines released at once, to make the
-// calls overlap as much as the scheduler allows, and returns their errors.
-func parallel(n int, fn func(i int) error) []error {
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			errs[i] = fn(i)
-		})
-	}
-	close(start)
-	wg.Wait()
-	return errs
-}
-
-// count tallies errors by kind: nil, each wanted sentinel, and anything else.
-func count(t *testing.T, errs []error, kinds ...error) map[error]int {
-	t.Helper()
-	out := map[error]int{}
-outer:
-	for _, err := range errs {
-		if err == nil {
-			out[nil]++
-			continue
-		}
-		for _, k := range kinds {
-			if errors.Is(err, k) {
-				out[k]++
-				continue outer
-			}
-		}
-		t.Errorf("unexpected error: %v", err)
-	}
-	return out
-}
-
 func testUsers(t *testing.T, l Ledger) {
 	f := newFixture(t, l)
 	a, err := l.CreateUser(f.ctx, "Kim", "kim@example.com", engine.Idempotency{})
