@@ -168,18 +168,9 @@ func (s *Store) IdempotentSales(ctx context.Context, userID int64, idem engine.I
 	if idem.Key == "" {
 		return nil, false, nil
 	}
-	var (
-		fp     string
-		result []byte
-	)
-	err := s.pool.QueryRow(ctx,
-		`SELECT fingerprint, result FROM idempotency_keys WHERE user_id = $1 AND key = $2`,
-		userID, idem.Key).Scan(&fp, &result)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, translate(err)
+	fp, result, found, err := s.storedAnswer(ctx, userID, idem.Key)
+	if !found || err != nil {
+		return nil, false, err
 	}
 	var r storedSales
 	if fp != idem.Fingerprint || json.Unmarshal(result, &r) != nil || r.Op != "sellMany" ||

@@ -160,24 +160,30 @@ func (s *Store) sellFailed(ctx context.Context, sale engine.Sale, idem engine.Id
 	return engine.Sale{}, engine.ErrInsufficientBalance
 }
 
+// storedAnswer reads the fingerprint and answer stored under a user's
+// idempotency key; found is false when the key was never used.
+func (s *Store) storedAnswer(ctx context.Context, userID int64, key string) (fp string, result []byte, found bool, err error) {
+	err = s.pool.QueryRow(ctx,
+		`SELECT fingerprint, result FROM idempotency_keys WHERE user_id = $1 AND key = $2`,
+		userID, key).Scan(&fp, &result)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil, false, nil
+	}
+	if err != nil {
+		return "", nil, false, translate(err)
+	}
+	return fp, result, true, nil
+}
+
 // IdempotentSale returns the stored result of an earlier Sell with this key, if any;
 // engine.ErrIdempotencyKeyReused if the key was used for another request.
 func (s *Store) IdempotentSale(ctx context.Context, userID int64, idem engine.Idempotency) (engine.Sale, bool, error) {
 	if idem.Key == "" {
 		return engine.Sale{}, false, nil
 	}
-	var (
-		fp     string
-		result []byte
-	)
-	err := s.pool.QueryRow(ctx,
-		`SELECT fingerprint, result FROM idempotency_keys WHERE user_id = $1 AND key = $2`,
-		userID, idem.Key).Scan(&fp, &result)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return engine.Sale{}, false, nil
-	}
-	if err != nil {
-		return engine.Sale{}, false, translate(err)
+	fp, result, found, err := s.storedAnswer(ctx, userID, idem.Key)
+	if !found || err != nil {
+		return engine.Sale{}, false, err
 	}
 	var r storedResult
 	if err := r.decode(fp, result, idem, "sell"); err != nil {
