@@ -240,19 +240,7 @@ func TestPayManyConcurrentOnce(t *testing.T) {
 		}
 		close(start)
 		wg.Wait()
-		won := 0
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				won++
-			case errors.Is(err, engine.ErrAlreadyPaid):
-			default:
-				t.Errorf("attempt %d: %v, want 201 or ALREADY_PAID", i, err)
-			}
-		}
-		if won != 1 {
-			t.Fatalf("%d attempts paid, want 1", won)
-		}
+		wantOnePaid(t, errs)
 		v.wantCharged(tok, 1_000_000, 1, a.Price+b.Price)
 		if st := v.stats(c.ID); st.Sold != 2 {
 			t.Fatalf("%d seats sold, want 2", st.Sold)

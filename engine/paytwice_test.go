@@ -35,19 +35,7 @@ func TestPayTwiceAlreadyPaid(t *testing.T) {
 		}
 		close(start)
 		wg.Wait()
-		won := 0
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				won++
-			case errors.Is(err, engine.ErrAlreadyPaid):
-			default:
-				t.Errorf("attempt %d: %v, want 201 or ALREADY_PAID", i, err)
-			}
-		}
-		if won != 1 {
-			t.Fatalf("%d attempts paid, want 1", won)
-		}
+		wantOnePaid(t, errs)
 		if st, err := v.e.Status(v.ctx, tok); err != nil || st.State != engine.TokenDone {
 			t.Fatalf("token %+v, %v; want DONE", st, err)
 		}
@@ -166,5 +154,24 @@ func TestPayUnknownOutcomeIsSettled(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// wantOnePaid checks the answers of concurrent attempts to pay the same holds:
+// exactly one paid, every other ALREADY_PAID.
+func wantOnePaid(t *testing.T, errs []error) {
+	t.Helper()
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case errors.Is(err, engine.ErrAlreadyPaid):
+		default:
+			t.Errorf("attempt %d: %v, want 201 or ALREADY_PAID", i, err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d attempts paid, want 1", won)
 	}
 }
