@@ -109,20 +109,25 @@ func sentinelRush(t *testing.T, users, seats int) {
 			}
 		},
 	})
-	// Replication is asynchronous: a hold the old master acknowledged just before
-	// the kill may never reach the promoted replica, and its buyer then hears
-	// that the reservation is gone when paying. That is the failover's documented
-	// loss (README, "What each failure loses"); any other failure is not.
+	// Replication is asynchronous: what the old master acknowledged just before
+	// the kill may never reach the promoted replica. A hold lost so is heard as a
+	// reservation gone when paying; a token issued, renewed or admitted so is heard
+	// as TOKEN_EXPIRED or NOT_ADMITTED (its buyer enters again). That is the
+	// failover's documented loss (README, "What each failure loses"); any other
+	// failure is not, and neither is a loss reaching a fifth of the buyers: the
+	// replica lags by milliseconds, not by the sale.
 	if err != nil && len(sale.Errs()) == 0 {
 		t.Fatal(err) // the sale could not even be set up
 	}
 	for _, e := range sale.Errs() {
-		if !client.IsCode(e, "RESERVATION_NOT_FOUND") && !client.IsCode(e, "RESERVATION_EXPIRED") {
+		if !failoverLoss(e) {
 			t.Fatalf("%v (all: %v)", err, sale.Errs())
 		}
 	}
-	if n := len(sale.Errs()); n > 0 {
-		t.Logf("%d holds lost in the failover: %v", n, sale.Errs()[0])
+	if n := len(sale.Errs()); n > users/5 {
+		t.Fatalf("%d of %d buyers lost what they had in the failover; want at most a fifth: %v", n, users, sale.Errs())
+	} else if n > 0 {
+		t.Logf("%d buyers lost a hold or a token in the failover: %v", n, sale.Errs()[0])
 	}
 	// Hold the prober until service is back (or the bound has passed).
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
@@ -165,4 +170,15 @@ func sentinelRush(t *testing.T, users, seats int) {
 		t.Fatalf("after the hold TTL: %s; want nothing held and the ledger's %d sales sold", r, led.Sales)
 	}
 	t.Logf("ledger %+v", led)
+}
+
+// failoverLoss tells whether err is what a buyer hears when a write the old master
+// acknowledged did not reach the promoted replica.
+func failoverLoss(err error) bool {
+	for _, code := range []string{"RESERVATION_NOT_FOUND", "RESERVATION_EXPIRED", "TOKEN_EXPIRED", "NOT_ADMITTED"} {
+		if client.IsCode(err, code) {
+			return true
+		}
+	}
+	return false
 }
