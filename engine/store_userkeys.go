@@ -23,14 +23,28 @@ type UserKeyLedger interface {
 // since the shared state was last empty says so, and the engine loads it from the
 // ledger.
 type UserKeyMirror interface {
-	// KeyGen reads the user's generation: loaded=false when the user's bucket was
-	// not loaded; gen 0 with loaded=true means the user never rotated (gen 1).
-	KeyGen(ctx context.Context, userID int64) (gen int64, loaded bool, err error)
+	// KeyBucket reads one bucket: its version, whether it is loaded, and, when
+	// the version is not since, every generation in it (Changed set). A bucket
+	// the shared state lost reads version 0, not loaded.
+	KeyBucket(ctx context.Context, bucket int, since int64) (KeyBucket, error)
 	// RaiseKeyGens sets each user's generation unless the mirror already holds a
-	// higher one (never backwards, whatever order writers arrive in). With load
-	// set, the bucket is then marked loaded: gens must then be every generation
-	// above 1 of the bucket, as the ledger had them before the call.
+	// higher one (never backwards, whatever order writers arrive in), and moves
+	// the bucket's version on when anything changed. With load set, the bucket is
+	// then marked loaded: gens must then be every generation above 1 of the
+	// bucket, as the ledger had them before the call.
 	RaiseKeyGens(ctx context.Context, bucket int, gens map[int64]int64, load bool) error
+}
+
+// KeyBucket is what the mirror holds of one bucket.
+type KeyBucket struct {
+	// Version moves on whenever the bucket changes; a bucket the shared state
+	// lost and loaded again never comes back to a version it had before.
+	Version int64
+	Loaded  bool
+	// Changed tells that Version is not the one the reader gave, and Gens is
+	// then the bucket's every generation above 1 (user id -> generation).
+	Changed bool
+	Gens    map[int64]int64
 }
 
 // UserKeyBuckets is how many buckets the mirror spreads users over, so that on

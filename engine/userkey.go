@@ -19,15 +19,17 @@ import (
 // a rotation moves it on, and every key of an older generation stops working.
 //
 // The ledger holds each user's generation; the shared state mirrors every one
-// above 1 (UserKeyMirror), and each instance remembers what the mirror said for
-// at most keyCacheAge. So a check costs an HMAC and, at most once per user per
-// keyCacheAge per instance, one Redis read; never a database round trip, except
-// once per mirror bucket after the shared state lost its data.
+// above 1 (UserKeyMirror) in UserKeyBuckets buckets, and each instance keeps a
+// copy of every bucket, read again when older than keyCacheAge (whole only when
+// its version moved). Rotated users are few, so a check costs an HMAC and a map
+// lookup: at most UserKeyBuckets Redis reads per keyCacheAge per instance however
+// many users arrive, and never a database round trip, except once per bucket
+// after the shared state lost its data.
 const userKeyVersion = "uk1"
 
-// keyCacheAge bounds how long an instance trusts what the mirror said about a
-// user's generation: a rotation on any instance is seen on every other within it
-// (plus one Redis round trip), inside the contract's 1 s.
+// keyCacheAge bounds how long an instance trusts its copy of a mirror bucket: a
+// rotation on any instance is seen on every other within it (plus one Redis round
+// trip), inside the contract's 1 s.
 const keyCacheAge = 500 * time.Millisecond
 
 // userKeyMacLen is the bytes of HMAC-SHA256 kept: 192 bits, 32 base64url characters.
@@ -44,18 +46,24 @@ type userKeys struct {
 	signer signer // keyed with a key derived from the token secret
 	ledger UserKeyLedger
 	mirror UserKeyMirror
-	gens   recentMap[int64] // userID (in tokenKey.userID) -> current generation
-	loads  [UserKeyBuckets]sync.Mutex
+	copies [UserKeyBuckets]bucketCopy
+}
+
+// bucketCopy is this instance's copy of one mirror bucket.
+type bucketCopy struct {
+	// mu is held across a read of the bucket, so a crowd meeting a stale copy
+	// waits for one read rather than sending one each.
+	mu      sync.Mutex
+	readAt  int64 // unix ns when the last read was sent; 0: never read
+	version int64
+	gens    map[int64]int64 // user id -> generation, rotated users only
 }
 
 func newUserKeys(secret []byte, ledger UserKeyLedger, mirror UserKeyMirror) *userKeys {
 	// A key of its own: a user token's mac can never pass as a user key's.
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("concertd user key"))
-	k := &userKeys{signer: newSigner(m.Sum(nil))}
-	k.gens.maxAge = keyCacheAge
-	k.ledger, k.mirror = ledger, mirror
-	return k
+	return &userKeys{signer: newSigner(m.Sum(nil)), ledger: ledger, mirror: mirror}
 }
 
 // sign returns the key of a user's generation.
@@ -174,56 +182,58 @@ func (e *Engine) RotateUserKey(ctx context.Context, raw string) (int64, string, 
 	if err != nil {
 		return 0, "", err
 	}
-	k.gens.put(tokenKey{userID: userID}, e.clock.Now().UnixNano(), next)
+	c := &k.copies[UserKeyBucket(userID)]
+	c.mu.Lock()
+	if c.gens == nil {
+		c.gens = map[int64]int64{}
+	}
+	c.gens[userID] = max(c.gens[userID], next)
+	c.mu.Unlock()
 	return userID, k.sign(userID, next), nil
 }
 
-// currentKeyGen is the user's key generation: from this instance's memory when the
-// mirror said it within keyCacheAge, else from the mirror, which loads the user's
-// bucket from the ledger first if it lost it.
+// currentKeyGen is the user's key generation, from this instance's copy of the
+// user's mirror bucket, read again first when older than keyCacheAge.
 func (e *Engine) currentKeyGen(ctx context.Context, userID int64) (int64, error) {
 	k := e.keys
-	tk := tokenKey{userID: userID}
-	now := e.clock.Now().UnixNano()
-	if g, ok := k.gens.get(tk, now); ok {
-		return g, nil
-	}
 	if k.ledger == nil || k.mirror == nil {
 		return 0, errNoKeyStores
 	}
-	gen, loaded, err := k.mirror.KeyGen(ctx, userID)
-	if err == nil && !loaded {
-		gen, err = e.loadKeyBucket(ctx, userID)
+	b := UserKeyBucket(userID)
+	c := &k.copies[b]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := e.clock.Now().UnixNano(); c.readAt == 0 || now-c.readAt >= int64(keyCacheAge) {
+		if err := e.readKeyBucket(ctx, b, c); err != nil {
+			return 0, err
+		}
+		c.readAt = now
 	}
-	if err != nil {
-		return 0, err
-	}
-	gen = max(gen, 1)
-	k.gens.put(tk, now, gen)
-	return gen, nil
+	return max(c.gens[userID], 1), nil
 }
 
-// loadKeyBucket copies a bucket's generations from the ledger into the mirror
-// after the shared state lost them, once per instance at a time: a rush of checks
-// on a wiped Redis waits for one read, not one read each.
-func (e *Engine) loadKeyBucket(ctx context.Context, userID int64) (int64, error) {
+// readKeyBucket brings c up to the mirror's bucket b, loading the bucket from the
+// ledger first when the shared state lost it. The caller holds c.mu.
+func (e *Engine) readKeyBucket(ctx context.Context, b int, c *bucketCopy) error {
 	k := e.keys
-	b := UserKeyBucket(userID)
-	k.loads[b].Lock()
-	defer k.loads[b].Unlock()
-	if gen, loaded, err := k.mirror.KeyGen(ctx, userID); err != nil || loaded {
-		return gen, err
+	kb, err := k.mirror.KeyBucket(ctx, b, c.version)
+	if err == nil && !kb.Loaded {
+		var gens map[int64]int64
+		if gens, err = k.ledger.UserKeyGens(ctx, b, UserKeyBuckets); err == nil {
+			err = k.mirror.RaiseKeyGens(ctx, b, gens, true)
+		}
+		if err == nil {
+			kb, err = k.mirror.KeyBucket(ctx, b, c.version)
+		}
+		if err == nil && !kb.Loaded {
+			err = Unavailable("user keys", errors.New("the shared state lost a key bucket again while loading it"))
+		}
 	}
-	gens, err := k.ledger.UserKeyGens(ctx, b, UserKeyBuckets)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	if err := k.mirror.RaiseKeyGens(ctx, b, gens, true); err != nil {
-		return 0, err
+	if kb.Changed {
+		c.version, c.gens = kb.Version, kb.Gens
 	}
-	gen, loaded, err := k.mirror.KeyGen(ctx, userID)
-	if err == nil && !loaded {
-		err = Unavailable("user keys", errors.New("the shared state lost a key bucket again while loading it"))
-	}
-	return gen, err
+	return nil
 }

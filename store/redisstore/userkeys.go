@@ -8,30 +8,43 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-var userKeyGensScript = script("user_key_gens")
+var (
+	userKeyGensScript   = script("user_key_gens")
+	userKeyBucketScript = script("user_key_bucket")
+)
 
 var _ engine.UserKeyMirror = (*Store)(nil)
 
-// KeyGen reads a user's key generation and whether its bucket is loaded, in one
-// HMGET; see engine.UserKeyMirror.
-func (s *Store) KeyGen(ctx context.Context, userID int64) (int64, bool, error) {
-	v, err := s.rdb.HMGet(ctx, s.keys.userKeyGens(engine.UserKeyBucket(userID)), "0", itoa(userID)).Result()
+// KeyBucket runs user_key_bucket.lua; see engine.UserKeyMirror.
+func (s *Store) KeyBucket(ctx context.Context, bucket int, since int64) (engine.KeyBucket, error) {
+	v, err := userKeyBucketScript.Run(ctx, s.rdb, []string{s.keys.userKeyGens(bucket)}, since).Slice()
 	if err != nil {
-		return 0, false, domainError("user key", err)
+		return engine.KeyBucket{}, domainError("user keys", err)
 	}
-	if len(v) != 2 {
-		return 0, false, fmt.Errorf("redis user key: unexpected reply %v", v)
+	if len(v) < 2 || len(v)%2 != 0 {
+		return engine.KeyBucket{}, fmt.Errorf("redis user keys: unexpected reply %v", v)
 	}
-	loaded := v[0] != nil
-	if v[1] == nil {
-		return 0, loaded, nil
-	}
-	str, _ := v[1].(string)
-	gen, err := strconv.ParseInt(str, 10, 64)
+	var b engine.KeyBucket
+	version, _ := v[0].(string)
+	b.Version, err = strconv.ParseInt(version, 10, 64)
 	if err != nil {
-		return 0, false, fmt.Errorf("redis user key: generation %q", str)
+		return engine.KeyBucket{}, fmt.Errorf("redis user keys: version %q", version)
 	}
-	return gen, loaded, nil
+	loaded, _ := v[1].(int64)
+	b.Loaded = loaded == 1
+	if b.Changed = b.Version != since; !b.Changed {
+		return b, nil
+	}
+	b.Gens = make(map[int64]int64, len(v)/2-1)
+	for i := 2; i < len(v); i += 2 {
+		id, err1 := strconv.ParseInt(fmt.Sprint(v[i]), 10, 64)
+		gen, err2 := strconv.ParseInt(fmt.Sprint(v[i+1]), 10, 64)
+		if err1 != nil || err2 != nil {
+			return engine.KeyBucket{}, fmt.Errorf("redis user keys: entry %v=%v", v[i], v[i+1])
+		}
+		b.Gens[id] = gen
+	}
+	return b, nil
 }
 
 // RaiseKeyGens runs user_key_gens.lua on one bucket; see engine.UserKeyMirror.
