@@ -11,7 +11,8 @@
 -- Cost is bounded by the rows scanned: KEYS[10] keeps a free count per row and
 -- per section (see rows.lua), so a full section is skipped with one HGET and a
 -- row that cannot fit the run with one HMGET entry; only a row that can is read
--- (one GETRANGE of its holder tags, one of its sold bits).
+-- (one GETRANGE of its holder tags, one of its sold bits), and a row found to
+-- have free seats but no run of q is marked so until one of its seats is freed.
 --
 -- A seat is free when it is not sold and has no holder, or its PENDING hold is
 -- past its deadline (the deadline set is the truth, before the sweeper frees it;
@@ -57,7 +58,7 @@
 --          SEATS_UNAVAILABLE (the engine's codes); NOT_REBUILT when the sold seats
 --          or the row counts are not loaded (the engine loads them and retries).
 
-local call, tonumber, floor, byte = redis.call, tonumber, math.floor, string.byte
+local call, tonumber, floor, byte, sub = redis.call, tonumber, math.floor, string.byte, string.sub
 
 if call('EXISTS', KEYS[7]) == 0 then
   return redis.error_reply('NOT_REBUILT schedule ' .. ARGV[7] .. ' has no sold seats loaded')
@@ -115,7 +116,7 @@ local function placeOf(seat)
 end
 
 -- Expired PENDING holds count as free seats of their rows and sections.
-local lapsed, extraRow, extraSec = {}, {}, {}
+local lapsed, lapsedIn, extraRow, extraSec, lapsedFrom = {}, {}, {}, {}, {}
 for _, m in ipairs(call('ZRANGEBYSCORE', KEYS[5], '-inf', nowArg, 'LIMIT', 0, 1000)) do
   local seat = tonumber(m)
   if seat then
@@ -124,67 +125,112 @@ for _, m in ipairs(call('ZRANGEBYSCORE', KEYS[5], '-inf', nowArg, 'LIMIT', 0, 10
     if k > 0 then
       extraRow[r] = (extraRow[r] or 0) + 1
       extraSec[k] = (extraSec[k] or 0) + 1
+      lapsedFrom[k] = math.min(lapsedFrom[k] or r, r)
+      lapsedIn[r] = lapsedIn[r] or {}
+      table.insert(lapsedIn[r], seat)
     end
   end
 end
 
--- choose returns the first seat of the best run in a row of n seats whose free
--- seats are free[1..n], or nil.
-local function choose(free, n)
-  local best, bestLone, bestDist
-  local i = 1
-  while i <= n do
-    if free[i] then
-      local a = i
-      while i + 1 <= n and free[i + 1] do i = i + 1 end
-      local b = i
-      for x = a, b - q + 1 do
-        local lone = (x - a == 1) or (b - (x + q - 1) == 1)
-        local dist = math.abs(2 * x + q - n - 2)
-        if not best or (bestLone and not lone) or (lone == bestLone and dist < bestDist) then
-          best, bestLone, bestDist = x, lone, dist
-        end
+-- rowOf returns row r (n seats from seat `from`) as a string of n bytes, one per
+-- seat: "\0" when free, anything else when not. It starts from the holder tags
+-- (0 = no holder) and changes only the seats that differ from them: the sold ones
+-- (found by their sold byte, so a row with none sold costs no Lua per seat) and
+-- the lapsed holds. Everything per seat is left to string functions, which run
+-- in C: Lua per seat cost 0.5 us, which was most of a call.
+local function rowOf(r, from, n)
+  local row = call('GETRANGE', KEYS[8], from, from + n - 1)
+  if #row < n then
+    row = row .. string.rep('\0', n - #row)
+  end
+  local flip = {} -- offset in the row (1-based) -> its byte
+  local lo = floor(from / 8)
+  local sold = call('GETRANGE', KEYS[4], lo, floor((from + n - 1) / 8))
+  for i in string.gmatch(sold, '()[^%z]') do
+    local bits, first = byte(sold, i), (lo + i - 1) * 8 - from + 1
+    for b = 7, 0, -1 do
+      if bits % 2 == 1 and first + b >= 1 and first + b <= n then
+        flip[first + b] = 'x'
       end
+      bits = floor(bits / 2)
     end
-    i = i + 1
   end
-  return best
+  for _, seat in ipairs(lapsedIn[r] or {}) do
+    local j = seat - from + 1
+    flip[j] = flip[j] or '\0' -- a sold seat stays sold
+  end
+  local at = {}
+  for j in pairs(flip) do
+    at[#at + 1] = j
+  end
+  if #at == 0 then
+    return row
+  end
+  table.sort(at)
+  local parts, pos = {}, 1
+  for _, j in ipairs(at) do
+    parts[#parts + 1] = sub(row, pos, j - 1)
+    parts[#parts + 1] = flip[j]
+    pos = j + 1
+  end
+  parts[#parts + 1] = sub(row, pos)
+  return table.concat(parts)
 end
 
--- rowFree reads row r of section s (first seat `from`) and returns its free seats.
-local function rowFree(s, from)
-  local n = s.per
-  local tags = call('GETRANGE', KEYS[8], from, from + n - 1)
-  local lo, hi = floor(from / 8), floor((from + n - 1) / 8)
-  local sold = call('GETRANGE', KEYS[4], lo, hi)
-  local free = {}
-  for j = 1, n do
-    local seat = from + j - 1
-    local t = byte(tags, j) or 0
-    local bits = byte(sold, floor(seat / 8) - lo + 1) or 0
-    local isSold = floor(bits / 2 ^ (7 - seat % 8)) % 2 == 1
-    free[j] = not isSold and (t == 0 or lapsed[seat] == true)
+-- choose returns the first seat (1-based in the row) of the best run of q free
+-- seats in row (see rowOf) of n seats, or nil, and the longest free run. Only a
+-- few starts of each free stretch can win: those nearest the row's middle (a
+-- lone seat rules out at most two of them) and the two that would leave a lone
+-- seat (the best when every start would). They are tried in seat order, so a tie
+-- still goes to the leftmost, exactly as trying every start would.
+local function choose(row, n)
+  local best, bestLone, bestDist
+  local longest = 0
+  local mid = floor((n + 2 - q) / 2) -- the start whose run's middle is the row's
+  local function try(x, a, last)
+    local lone = (x - a == 1) or (last - x == 1)
+    local dist = math.abs(2 * x + q - n - 2)
+    if not best or (bestLone and not lone) or (lone == bestLone and dist < bestDist) then
+      best, bestLone, bestDist = x, lone, dist
+    end
   end
-  return free
+  for a, e in string.gmatch(row, '()%z+()') do
+    longest = math.max(longest, e - a)
+    local last = e - q -- the last start that fits in a..e-1
+    if last >= a then
+      local c = math.min(math.max(mid, a), last)
+      local lo, hi = math.max(a, c - 3), math.min(last, c + 4)
+      if a + 1 < lo then try(a + 1, a, last) end
+      for x = lo, hi do
+        try(x, a, last)
+      end
+      if last - 1 > hi then try(last - 1, a, last) end
+    end
+  end
+  return best, longest
 end
 
 local function take(k, r, from, x)
   local out = {}
   local price = prices[k] or prices[1]
   local due = tonumber(deadline)
+  -- Numbers are turned into strings once each: Lua formats a number with
+  -- printf's %.14g every time it is passed to redis.call or joined.
+  local row, section = tostring(r), 's' .. k
   for j = 0, q - 1 do
     local seat = from + x - 1 + j
+    local name = tostring(seat)
     local rid = ARGV[11 + j + 1]
     -- A lapsed hold keeps its holder until swept: the seat was never counted free.
     if not lapsed[seat] then
-      call('HINCRBY', KEYS[10], r, -1)
-      call('HINCRBY', KEYS[10], 's' .. k, -1)
+      call('HINCRBY', KEYS[10], row, -1)
+      call('HINCRBY', KEYS[10], section, -1)
     end
-    call('ZADD', KEYS[5], deadline, seat)
-    call('HSET', KEYS[6], seat, rid .. ':' .. uid)
-    call('SETRANGE', KEYS[8], seat, ARGV[5])
+    call('ZADD', KEYS[5], deadline, name)
+    call('HSET', KEYS[6], name, rid .. ':' .. uid)
+    call('SETRANGE', KEYS[8], name, ARGV[5])
     call('ZADD', KEYS[9], deadline, rid)
-    call('SET', KEYS[12 + j + 1], ARGV[7] .. ':' .. seat .. ':' .. uid .. ':' .. price .. ':' ..
+    call('SET', KEYS[12 + j + 1], ARGV[7] .. ':' .. name .. ':' .. uid .. ':' .. price .. ':' ..
       deadline .. ':PENDING', 'PX', ARGV[8])
     out[#out + 1] = rid
     out[#out + 1] = seat
@@ -198,24 +244,47 @@ end
 local only = tonumber(ARGV[10])
 for k = 1, #secs do
   local s = secs[k]
-  if (only == 0 or only == k) and s.per >= q and
-      (tonumber(call('HGET', KEYS[10], 's' .. k)) or 0) + (extraSec[k] or 0) >= q then
-    -- Free counts of the section's rows by HMGET, 8 rows first, then twice as
-    -- many each time up to 256: the run is usually in the first few rows.
-    local r0, chunk, last = s.first, 8, s.first + s.rows - 1
+  local sec = call('HMGET', KEYS[10], 's' .. k, 'f' .. k)
+  if (only == 0 or only == k) and s.per >= q and (tonumber(sec[1]) or 0) + (extraSec[k] or 0) >= q then
+    -- f<k>: every row of the section before it has no free seat (best.lua moves
+    -- it on, recount moves it back when a seat before it is freed), so the
+    -- sold-out front of a section costs nothing; rows with lapsed holds are
+    -- looked at wherever they are.
+    local stored = tonumber(sec[2]) or s.first
+    local r0, chunk, last = math.min(stored, lapsedFrom[k] or stored), 8, s.first + s.rows - 1
+    local firstFree -- the first row from r0 with a free seat by its count
+    -- Free counts of the rows by HMGET, 8 rows first, then twice as many each
+    -- time up to 256: the run is usually in the first few rows. With each count
+    -- comes m<row>, the longest free run a call found there when it had none of
+    -- q (cleared when a seat of the row is freed, see recount): a row whose free
+    -- seats are all apart is not read again.
     while r0 <= last do
-      local fields = {}
+      local rows, fields = {}, {}
       for r = r0, math.min(r0 + chunk - 1, last) do
-        fields[#fields + 1] = r
+        local name = tostring(r)
+        rows[#rows + 1] = r
+        fields[#fields + 1] = name
+        fields[#fields + 1] = 'm' .. name
       end
       r0, chunk = r0 + chunk, math.min(chunk * 2, 256)
-      local counts = call('HMGET', KEYS[10], unpack(fields))
-      for i, r in ipairs(fields) do
-        if (tonumber(counts[i]) or 0) + (extraRow[r] or 0) >= q then
+      local got = call('HMGET', KEYS[10], unpack(fields))
+      for i, r in ipairs(rows) do
+        local free, extra = tonumber(got[2 * i - 1]) or 0, extraRow[r] or 0
+        if free > 0 and not firstFree and r >= stored then
+          firstFree = r
+          if r > stored then
+            call('HSET', KEYS[10], 'f' .. k, r)
+          end
+        end
+        local longest = tonumber(got[2 * i])
+        if free + extra >= q and (extra > 0 or not longest or longest >= q) then
           local from = s.start + (r - s.first) * s.per
-          local x = choose(rowFree(s, from), s.per)
+          local x, run = choose(rowOf(r, from, s.per), s.per)
           if x then
             return take(k, r, from, x)
+          end
+          if extra == 0 then
+            call('HSET', KEYS[10], fields[2 * i], run)
           end
         end
       end

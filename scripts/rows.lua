@@ -9,7 +9,11 @@
 --
 -- KEYS[1] -> P:{cN}:rows:<scheduleID>   hash: L = layout, <row> = free seats of
 --                                        that row (1-based across sections),
---                                        s<k> = free seats of section k
+--                                        s<k> = free seats of section k;
+--                                        best.lua adds m<row> (longest free run
+--                                        when it had none of its quantity) and
+--                                        f<k> (no free seat in section k before
+--                                        that row), both kept by recount
 -- KEYS[2] -> P:{cN}:sold:<scheduleID>
 -- KEYS[3] -> P:{cN}:tags:<scheduleID>
 --

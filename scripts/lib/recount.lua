@@ -3,7 +3,9 @@
 -- Lua script sent to Redis cannot load another.
 
 -- recount moves the free counts of a seat's row and section by delta (see
--- rows.lua); nothing before the layout is loaded.
+-- rows.lua), and on a freed seat drops the row's m<row> and moves the section's
+-- f<k> back to the row if it was past it (best.lua); nothing before the layout
+-- is loaded.
 local function recount(rowsKey, seat, delta)
   local layout = redis.call('HGET', rowsKey, 'L')
   if not layout then return end
@@ -17,5 +19,14 @@ local function recount(rowsKey, seat, delta)
   if r then
     redis.call('HINCRBY', rowsKey, r, delta)
     redis.call('HINCRBY', rowsKey, 's' .. k, delta)
+    if delta > 0 then
+      -- A freed seat may join two runs: best.lua's "no run of q here" no longer
+      -- holds; and its row may lie before the section's first row with a free seat.
+      redis.call('HDEL', rowsKey, 'm' .. r)
+      local f = tonumber(redis.call('HGET', rowsKey, 'f' .. k))
+      if f and r < f then
+        redis.call('HSET', rowsKey, 'f' .. k, r)
+      end
+    end
   end
 end

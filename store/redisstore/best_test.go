@@ -517,6 +517,89 @@ func BenchmarkBest50k(b *testing.B) {
 	})
 }
 
+// TestBestRowWithoutARun: a row whose free seats are all apart is marked and
+// passed over; once one of its seats is freed (here a cancel joins 4, 5 and 6) it
+// is read again and wins, as the front row.
+func TestBestRowWithoutARun(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		f := layoutFixture(t, b, engine.Section{Name: "A", Price: 100, Rows: 3, SeatsPerRow: 10})
+		f.loadRows()
+		f.activate(1, t0.Add(time.Hour))
+		f.activate(2, t0.Add(time.Hour))
+		f.max = 20
+		var five engine.Reservation
+		for _, seat := range []int{1, 3, 5, 7, 9} {
+			r := f.mustHold(1, seat, t0)
+			if seat == 5 {
+				five = r
+			}
+		}
+		for _, want := range [][]int{{15, 16}, {13, 14}} { // row 1 (2, 4, 6, 8, 10 free) has no pair
+			rs, err := f.best(2, 2, 0, t0)
+			if err != nil || !slices.Equal(seatsOf(rs), want) {
+				t.Fatalf("best pair = %v, %v; want %v", seatsOf(rs), err, want)
+			}
+		}
+		if m, err := f.rdb.HGet(f.ctx, f.s.keys.rows(f.c, f.sched.ID), "m1").Result(); err != nil || m != "1" {
+			t.Fatalf("row 1's longest run = %q, %v; want it marked 1", m, err)
+		}
+		if _, err := f.s.Cancel(f.ctx, f.c, five.ID, 1, t0); err != nil {
+			t.Fatal(err)
+		}
+		rs, err := f.best(2, 2, 0, t0)
+		if err != nil || !slices.Equal(seatsOf(rs), []int{5, 6}) {
+			t.Fatalf("best pair after seat 5 was freed = %v, %v; want [5 6]", seatsOf(rs), err)
+		}
+		f.requireRowCounts()
+	})
+}
+
+// TestBestSkipsTheFullFront: once the front rows are full, f1 points past them;
+// a cancel in a front row moves it back, and that row's seats are offered again.
+func TestBestSkipsTheFullFront(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		f := layoutFixture(t, b, engine.Section{Name: "A", Price: 100, Rows: 3, SeatsPerRow: 4})
+		f.loadRows()
+		f.activate(2, t0.Add(time.Hour))
+		f.max = 20
+		var first []engine.Reservation
+		for _, want := range [][]int{{1, 2}, {3, 4}, {5, 6}, {7, 8}, {9, 10}} {
+			rs, err := f.best(2, 2, 0, t0)
+			if err != nil || !slices.Equal(seatsOf(rs), want) {
+				t.Fatalf("best pair = %v, %v; want %v", seatsOf(rs), err, want)
+			}
+			if first == nil {
+				first = rs
+			}
+		}
+		front := func() string {
+			t.Helper()
+			v, err := f.rdb.HGet(f.ctx, f.s.keys.rows(f.c, f.sched.ID), "f1").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		if got := front(); got != "3" {
+			t.Fatalf("f1 = %s with rows 1 and 2 full, want 3", got)
+		}
+		if _, err := f.s.Cancel(f.ctx, f.c, first[0].ID, 2, t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.Cancel(f.ctx, f.c, first[1].ID, 2, t0); err != nil {
+			t.Fatal(err)
+		}
+		if got := front(); got != "1" {
+			t.Fatalf("f1 = %s after seats 1 and 2 were freed, want 1", got)
+		}
+		rs, err := f.best(2, 2, 0, t0)
+		if err != nil || !slices.Equal(seatsOf(rs), []int{1, 2}) {
+			t.Fatalf("best pair after the cancels = %v, %v; want [1 2]", seatsOf(rs), err)
+		}
+		f.requireRowCounts()
+	})
+}
+
 // TestLoadBought: the ledger's counts are loaded once; a later load (another
 // schedule's rebuild) leaves the counts that payments have moved since alone.
 func TestLoadBought(t *testing.T) {
