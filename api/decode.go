@@ -189,7 +189,7 @@ type enterRequest struct {
 }
 
 func decodeEnter(body []byte) (enterRequest, error) {
-	if user, concert, ok := fastPair(body, "userId", "concertId"); ok {
+	if user, concert, _, hasConcert, ok := fastInts(body, "userId", "concertId"); ok && hasConcert {
 		return enterRequest{UserID: user, ConcertID: concert}, nil
 	}
 	return decodeEnterJSON(body)

@@ -1,9 +1,9 @@
 package api
 
-// The token and hold bodies are two small integers, sent by every client of a rush
-// in the same shape. encoding/json costs ~5% of concertd's CPU on those endpoints,
-// so that exact shape is read by hand first: two given keys, in either order, each
-// once, with positive integer values and nothing else. Anything else (other keys,
+// The token and hold bodies are one or two small integers, sent by every client of a
+// rush in the same shape. encoding/json costs ~5% of concertd's CPU on those endpoints,
+// so that exact shape is read by hand first: one or both of two given keys, in either
+// order, each once, with positive integer values and nothing else. Anything else (other keys,
 // escapes, signs, big numbers, nulls, duplicates) goes to the general decoder, so the
 // fast path only ever accepts bodies the general one reads to the same values
 // (FuzzFastPairMatchesDecoder checks that).
@@ -11,25 +11,37 @@ package api
 // fastPair reads `{"a": n, "b": m}` (either order, JSON whitespace anywhere) where n
 // and m are positive integers of at most 18 digits; ok is false for anything else.
 func fastPair(body []byte, a, b string) (na, nb int64, ok bool) {
+	na, nb, seenA, seenB, ok := fastInts(body, a, b)
+	return na, nb, ok && seenA && seenB
+}
+
+// fastInts is fastPair that also takes a body with only one of the two keys (a
+// token request names the concert and lets the credential name the user); seenA
+// and seenB tell which were there.
+func fastInts(body []byte, a, b string) (na, nb int64, seenA, seenB, ok bool) {
 	p := pairParser{s: body}
 	p.ws()
 	if !p.byte('{') {
-		return 0, 0, false
+		return 0, 0, false, false, false
 	}
-	var seenA, seenB bool
 	for i := 0; i < 2; i++ {
-		if i == 1 && !p.byte(',') {
-			return 0, 0, false
+		if i == 1 {
+			if p.byte('}') {
+				break
+			}
+			if !p.byte(',') {
+				return 0, 0, false, false, false
+			}
 		}
 		p.ws()
 		key, ok := p.key()
 		if !ok || !p.byte(':') {
-			return 0, 0, false
+			return 0, 0, false, false, false
 		}
 		p.ws()
 		n, ok := p.positive()
 		if !ok {
-			return 0, 0, false
+			return 0, 0, false, false, false
 		}
 		switch {
 		case key == a && !seenA:
@@ -37,15 +49,15 @@ func fastPair(body []byte, a, b string) (na, nb int64, ok bool) {
 		case key == b && !seenB:
 			nb, seenB = n, true
 		default:
-			return 0, 0, false
+			return 0, 0, false, false, false
 		}
 		p.ws()
-	}
-	if !p.byte('}') {
-		return 0, 0, false
+		if i == 1 && !p.byte('}') {
+			return 0, 0, false, false, false
+		}
 	}
 	p.ws()
-	return na, nb, p.i == len(p.s)
+	return na, nb, seenA, seenB, p.i == len(p.s)
 }
 
 type pairParser struct {

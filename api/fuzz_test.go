@@ -180,11 +180,12 @@ func FuzzFastPairMatchesDecoder(f *testing.F) {
 		`{"userId":07,"concertId":1}`, `{"userId":7,"concertId":1}x`, `{"userId":1e3,"concertId":1}`,
 		`{"concertScheduleId":1,"seatNumber":3}`, `{"seatNumber":100001,"concertScheduleId":1}`,
 		`{"userid":7,"concertId":1}`, `{"userId":999999999999999999,"concertId":1}`,
+		`{"concertId":5}`, `{"userId":5}`, ` {"concertId" : 5 } `, `{"concertId":5,}`, `{}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		if u, c, ok := fastPair(body, "userId", "concertId"); ok {
+		if u, c, _, hasConcert, ok := fastInts(body, "userId", "concertId"); ok && hasConcert {
 			r, err := decodeEnterJSON(body)
 			if err != nil || r != (enterRequest{UserID: u, ConcertID: c}) {
 				t.Fatalf("%q: fast path %d %d, decoder %+v %v", body, u, c, r, err)
@@ -228,6 +229,30 @@ func TestFastPair(t *testing.T) {
 		a, b, ok := fastPair([]byte(tc.body), "userId", "concertId")
 		if ok != tc.ok || (ok && (a != tc.a || b != tc.b)) {
 			t.Errorf("%q: %d %d %v, want %d %d %v", tc.body, a, b, ok, tc.a, tc.b, tc.ok)
+		}
+	}
+}
+
+// TestFastInts: a body may carry one of the two keys alone.
+func TestFastInts(t *testing.T) {
+	for _, tc := range []struct {
+		body         string
+		a, b         int64
+		seenA, seenB bool
+		ok           bool
+	}{
+		{`{"concertId":5}`, 0, 5, false, true, true},
+		{` { "userId" : 9 } `, 9, 0, true, false, true},
+		{`{"userId":7,"concertId":1}`, 7, 1, true, true, true},
+		{`{"concertId":5,}`, 0, 0, false, false, false},
+		{`{"concertId":5 "userId":1}`, 0, 0, false, false, false},
+		{`{}`, 0, 0, false, false, false},
+		{`{"concertId":5}x`, 0, 0, false, false, false},
+		{`{"other":5}`, 0, 0, false, false, false},
+	} {
+		a, b, seenA, seenB, ok := fastInts([]byte(tc.body), "userId", "concertId")
+		if ok != tc.ok || (ok && (a != tc.a || b != tc.b || seenA != tc.seenA || seenB != tc.seenB)) {
+			t.Errorf("%q: %d %d %v %v %v, want %d %d %v %v %v", tc.body, a, b, seenA, seenB, ok, tc.a, tc.b, tc.seenA, tc.seenB, tc.ok)
 		}
 	}
 }
