@@ -10,7 +10,9 @@
 #
 # Environment:
 #   ONLY="bare poll" run only these steps (default: all), in the usual order:
-#                    bare redis poll pollredis hold holdredis issue seatmap pgbench pay sale
+#                    bare redis poll pollredis hold holdredis best issue seatmap pgbench pay sale
+#                    (best: POST /api/reservations/best for pairs on six 50,000-seat
+#                    arena schedules, asked in turn, so seats are left all along)
 #                    (pollredis: poll again on a second instance with
 #                    POLL_CACHE_AGE=0, so every poll reads Redis; holdredis: hold
 #                    again, on a fresh schedule, through a second instance with
@@ -23,10 +25,10 @@
 #                    schedule (hold) and on a fresh one whose seats are being
 #                    taken (hold-take)
 #   DURATION=15s     length of each wrk run
-#   PAIRED=1         with bare and pollredis, hold, holdredis or issue running, measure
+#   PAIRED=1         with bare and pollredis, hold, holdredis, best or issue running, measure
 #                    bare again right before each of them (bare-pollredis, bare-hold,
-#                    bare-holdredis, bare-issue), and after hold and issue once more
-#                    under their own requests (same-hold, same-issue; see same_bare), and
+#                    bare-holdredis, bare-best, bare-issue), and after hold, best and issue once
+#                    more under their own requests (same-hold, same-best, same-issue; see same_bare), and
 #                    give those steps their ratio against that adjacent baseline:
 #                    the shared machine's speed drifts over the minutes between
 #                    the first bare run and the later steps (0: one bare run only)
@@ -70,8 +72,8 @@ PPROF=127.0.0.1:16060
 want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 for step in $ONLY; do
   case $step in
-    bare | redis | poll | pollredis | hold | holdredis | issue | seatmap | pgbench | pay | sale) ;;
-    *) echo "bench: unknown step $step in ONLY (bare redis poll pollredis hold holdredis issue seatmap pgbench pay sale)" >&2; exit 1 ;;
+    bare | redis | poll | pollredis | hold | holdredis | best | issue | seatmap | pgbench | pay | sale) ;;
+    *) echo "bench: unknown step $step in ONLY (bare redis poll pollredis hold holdredis best issue seatmap pgbench pay sale)" >&2; exit 1 ;;
   esac
 done
 
@@ -367,6 +369,20 @@ if want holdredis; then
   hold_run holdredis $PORT_UNCACHED
   kill "$uncached_pid" 2>/dev/null || true
 fi
+if want best; then
+  log "setup: 1,000 active users, six 50,000-seat arena schedules (best)"
+  eval "$("$BIN/rush" setup -addr 127.0.0.1:$PORT -admin-key "$admin_key" -mode best -users 1000 -seats 50000 -schedules 6 -out "$OUT/best.tokens")"
+  paired_bare best
+  b5=$(fivexx /api/reservations/best) b201=$(answers /api/reservations/best 201) b409=$(answers /api/reservations/best 409)
+  wrk_run best "http://127.0.0.1:$PORT" bench/wrk/best.lua "$CONNS" "$OUT/best.tokens" "$SCHEDULE_IDS" 2
+  {
+    echo "5xx: $(($(fivexx /api/reservations/best) - b5))"
+    echo "201: $(($(answers /api/reservations/best 201) - b201))"
+    echo "409: $(($(answers /api/reservations/best 409) - b409))"
+  } >>"$OUT/best.txt"
+  same_bare best bench/wrk/best.lua "$OUT/best.tokens" "$SCHEDULE_IDS" 2
+  profile best "http://127.0.0.1:$PORT" bench/wrk/best.lua "$CONNS" "$OUT/best.tokens" "$SCHEDULE_IDS" 2
+fi
 
 # 4. Token issue: POST /api/users/token for users who have not entered yet. The
 #    users are inserted with SQL (fast, and concertd has never seen them, so it
@@ -526,12 +542,15 @@ set_p1=$(redis_ops "SET P1")
   have same-hold && row "  bare under hold's own requests" "$(rps same-hold)" "$(p99 same-hold)" "$(ratio "$(rps same-hold)" "$(bare_for hold)")" "hold / this: $(ratio "$(rps hold)" "$(rps same-hold)"), full: $(ratio "$(rps hold-full)" "$(rps same-hold)")"
   have bare-holdredis && row "bare fasthttp, before holdredis" "$(rps bare-holdredis)" "$(p99 bare-holdredis)" "$(ratio "$(rps bare-holdredis)" "$bare")" "-"
   have holdredis && row "  the same, every hold to Redis" "$(rps holdredis)" "$(p99 holdredis)" "$(ratio "$(rps holdredis)" "$(bare_for holdredis)")" "(HOLD_CACHE_AGE=0)"
+  have bare-best && row "bare fasthttp, just before best" "$(rps bare-best)" "$(p99 bare-best)" "$(ratio "$(rps bare-best)" "$bare")" "-"
+  have best && row "POST /api/reservations/best (2)" "$(rps best)" "$(p99 best)" "$(ratio "$(rps best)" "$(bare_for best)")" ">= 0.50x"
+  have same-best && row "  bare under best's own requests" "$(rps same-best)" "$(p99 same-best)" "$(ratio "$(rps same-best)" "$(bare_for best)")" "best / this: $(ratio "$(rps best)" "$(rps same-best)")"
   have bare-issue && row "bare fasthttp, just before issue" "$(rps bare-issue)" "$(p99 bare-issue)" "$(ratio "$(rps bare-issue)" "$bare")" "-"
   have issue && row "POST /api/users/token (first)" "$(rps issue)" "$(p99 issue)" "$(ratio "$(rps issue)" "$(bare_for issue)")" ">= 0.50x"
   have same-issue && row "  bare under issue's own requests" "$(rps same-issue)" "$(p99 same-issue)" "$(ratio "$(rps same-issue)" "$(bare_for issue)")" "issue / this: $(ratio "$(rps issue)" "$(rps same-issue)")"
   have seatmap && row "GET seat map 50k (gzip, c64)" "$(rps seatmap)" "$(p99 seatmap)" "$(ratio "$(rps seatmap)" "$bare")" ">= 2,000 req/s"
-  have bare-hold || have bare-issue || have bare-pollredis || have bare-holdredis && echo "  (pollredis, hold, holdredis and issue: x bare is against the bare run just before each; the bare rows' own x is against the first)"
-  for r in bare poll bare-pollredis pollredis bare-hold hold hold-full same-hold bare-holdredis holdredis bare-issue issue same-issue; do
+  have bare-hold || have bare-issue || have bare-pollredis || have bare-holdredis || have bare-best && echo "  (pollredis, hold, holdredis, best and issue: x bare is against the bare run just before each; the bare rows' own x is against the first)"
+  for r in bare poll bare-pollredis pollredis bare-hold hold hold-full same-hold bare-holdredis holdredis bare-best best same-best bare-issue issue same-issue; do
     have $r && echo "  $r: CPU us per request: $(cpu_per_req $r)"
   done
   if have poll; then
@@ -545,6 +564,7 @@ set_p1=$(redis_ops "SET P1")
       echo "  $r: $(line $r '^5xx'); $(line $r '^201') new holds; $(line $r '^200') the user's own hold again; non-2xx (409 SEAT_TAKEN etc.) $(non2xx $r); refused from concertd's memory $hm of $hn ($(share "$hm" "$hn"))"
     fi
   done
+  have best && echo "  best: $(line best '^5xx'); $(line best '^201') pairs held; $(line best '^409') refused (409: none left on that schedule, or the hold limit)"
   if have issue; then
     i1=$(sed -n 's/^201: //p' "$OUT/issue.txt") i0=$(sed -n 's/^200: //p' "$OUT/issue.txt")
     echo "  issue: 201 (new place in line) $i1, 200 (same token again) $i0: $(share "$i1" "$((i1 + i0))") first issues; $(line issue '^5xx'); $(line issue '^issue:')"

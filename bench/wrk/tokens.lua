@@ -1,4 +1,4 @@
--- tokens.lua: what the wrk scripts that rotate user tokens share (bare, poll, hold,
+-- tokens.lua: what the wrk scripts that rotate user tokens share (bare, poll, hold, best,
 -- seatmap). Each loads it beside itself:
 --
 --   package.path = debug.getinfo(1, "S").source:match("^@(.-)[^/]*$") .. "?.lua;" .. package.path

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +23,10 @@ import (
 //
 //	poll     a concert admitting 1 per second with maxActive 1, -users WAITING tokens
 //	hold     a -seats seat schedule and -users ACTIVE tokens (maxActive = users)
+//	best     as hold, with -schedules schedules, each -seats seats laid out as an
+//	         arena: 10 sections of rows of 50 (bench/wrk/best.lua asks for the
+//	         best pair of each in turn, so seats last -schedules times longer);
+//	         prints SCHEDULE_IDS too, comma-separated
 //	seatmap  a -seats seat schedule, -users ACTIVE tokens, and -held seats held at
 //	         random so the map (and its gzip) is not one repeated entry
 //	pay      -users ACTIVE tokens with balance, each holding 4 seats of its own;
@@ -36,7 +42,8 @@ func runSetup(args []string) error {
 	fs := flag.NewFlagSet("rush setup", flag.ExitOnError)
 	addr, adminKey := new(string), new(string)
 	serverFlags(fs, addr, adminKey)
-	mode := fs.String("mode", "poll", "poll | hold | seatmap | pay | issue")
+	mode := fs.String("mode", "poll", "poll | hold | best | seatmap | pay | issue")
+	schedules := fs.Int("schedules", 1, "best mode: schedules of -seats seats each")
 	users := fs.Int("users", 10000, "tokens to make")
 	seats := fs.Int("seats", 100000, "seats of the schedule")
 	held := fs.Int("held", 5000, "seatmap mode: seats to hold at random")
@@ -45,7 +52,7 @@ func runSetup(args []string) error {
 	userIDs := fs.String("user-ids", "", "issue mode: FIRST-LAST, ids of users that already exist (none are created); their keys are signed with $TOKEN_SECRET, the server's")
 	_ = fs.Parse(args)
 	switch *mode {
-	case "poll", "hold", "seatmap", "pay", "issue":
+	case "poll", "hold", "best", "seatmap", "pay", "issue":
 	default:
 		return fmt.Errorf("setup: unknown -mode %q", *mode)
 	}
@@ -60,8 +67,11 @@ func runSetup(args []string) error {
 	if *mode != "poll" && *mode != "issue" {
 		q = queueSettings{AdmitPerSecond: min(max(*users, 100), 10000), MaxActive: *users}
 	}
-	concertID, scheduleIDs, err := cl.createConcert(ctx, "bench "+*mode+" "+start.Format(time.RFC3339Nano), q,
-		schedule{ConcertDate: start.AddDate(0, 1, 0).Format(time.DateOnly), SeatCount: *seats, Price: 50000})
+	dates := []schedule{{ConcertDate: start.AddDate(0, 1, 0).Format(time.DateOnly), SeatCount: *seats, Price: 50000}}
+	if *mode == "best" {
+		dates = arena(start, *schedules, *seats)
+	}
+	concertID, scheduleIDs, err := cl.createConcert(ctx, "bench "+*mode+" "+start.Format(time.RFC3339Nano), q, dates...)
 	if err != nil {
 		return err
 	}
@@ -140,7 +150,31 @@ func runSetup(args []string) error {
 	fmt.Fprintf(os.Stderr, "rush setup: mode %s, %d tokens in %s, concert %d, schedule %d (%d seats), took %s\n",
 		*mode, len(tokens), *out, concertID, scheduleID, *seats, time.Since(start).Round(time.Millisecond))
 	fmt.Printf("CONCERT_ID=%d\nSCHEDULE_ID=%d\n", concertID, scheduleID)
+	if *mode == "best" {
+		ids := make([]string, len(scheduleIDs))
+		for i, id := range scheduleIDs {
+			ids[i] = strconv.FormatInt(id, 10)
+		}
+		fmt.Printf("SCHEDULE_IDS=%s\n", strings.Join(ids, ","))
+	}
 	return nil
+}
+
+// arena returns n schedules on consecutive days, each of seats seats (rounded
+// down to whole rows) in 10 sections of rows of 50 seats, dearer at the front.
+func arena(start time.Time, n, seats int) []schedule {
+	const sections, perRow = 10, 50
+	rows := max(seats/(sections*perRow), 1)
+	out := make([]schedule, n)
+	for i := range out {
+		out[i].ConcertDate = start.AddDate(0, 1, i).Format(time.DateOnly)
+		for k := range sections {
+			out[i].Sections = append(out[i].Sections, concertd.Section{
+				Name: string(rune('A' + k)), Price: int64(90000 - 5000*k), Rows: rows, SeatsPerRow: perRow,
+			})
+		}
+	}
+	return out
 }
 
 // setupIssue writes the keys of users who have not entered concertID yet, one per
