@@ -2,9 +2,7 @@ package engine
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"strconv"
 	"strings"
@@ -88,11 +86,7 @@ func (e *Engine) signChallenge(concertID int64, bits int, exp time.Time) string 
 	}
 	buf = append(buf, '.')
 	buf = base64.RawURLEncoding.AppendEncode(buf, nonce[:])
-	var sum [sha256.Size]byte
-	e.signer.sum(string(buf), &sum)
-	buf = append(buf, '.')
-	buf = base64.RawURLEncoding.AppendEncode(buf, sum[:macLen])
-	return string(buf)
+	return string(e.signer.seal(buf, macLen))
 }
 
 // challengeClaim is what a verified challenge says.
@@ -107,21 +101,8 @@ func (e *Engine) verifyChallenge(raw string, concertID int64, now time.Time) (ch
 	if len(raw) > maxChallengeLen {
 		return challengeClaim{}, false
 	}
-	i := strings.LastIndexByte(raw, '.')
-	if i < 0 {
-		return challengeClaim{}, false
-	}
-	payload, encoded := raw[:i], raw[i+1:]
-	var mac [macLen]byte
-	if base64.RawURLEncoding.EncodedLen(macLen) != len(encoded) {
-		return challengeClaim{}, false
-	}
-	if n, err := base64.RawURLEncoding.Decode(mac[:], []byte(encoded)); err != nil || n != macLen {
-		return challengeClaim{}, false
-	}
-	var sum [sha256.Size]byte
-	e.signer.sum(payload, &sum)
-	if !hmac.Equal(mac[:], sum[:macLen]) {
+	payload, encoded, ok := e.signer.open(raw, macLen)
+	if !ok {
 		return challengeClaim{}, false
 	}
 	// Signed by us, so well formed: version.concert.bits.expiry.nonce

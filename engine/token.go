@@ -39,6 +39,38 @@ func (s signer) sum(payload string, out *[sha256.Size]byte) {
 	s.macs.Put(m)
 }
 
+// seal appends ".<mac>" to buf, which holds the payload: the first n bytes of the
+// payload's HMAC in base64url. Tokens, challenges and user keys all end this way.
+func (s signer) seal(buf []byte, n int) []byte {
+	var sum [sha256.Size]byte
+	s.sum(string(buf), &sum)
+	buf = append(buf, '.')
+	return base64.RawURLEncoding.AppendEncode(buf, sum[:n])
+}
+
+// open splits raw at its last '.' into payload and encoded mac, and reports whether
+// that mac is the first n bytes of the payload's HMAC, as seal wrote it.
+func (s signer) open(raw string, n int) (payload, encoded string, ok bool) {
+	i := strings.LastIndexByte(raw, '.')
+	if i < 0 {
+		return "", "", false
+	}
+	payload, encoded = raw[:i], raw[i+1:]
+	var mac [sha256.Size]byte
+	if base64.RawURLEncoding.EncodedLen(n) != len(encoded) {
+		return "", "", false
+	}
+	if got, err := base64.RawURLEncoding.Decode(mac[:], []byte(encoded)); err != nil || got != n {
+		return "", "", false
+	}
+	var sum [sha256.Size]byte
+	s.sum(payload, &sum)
+	if !hmac.Equal(mac[:n], sum[:n]) {
+		return "", "", false
+	}
+	return payload, encoded, true
+}
+
 // Sign returns the token string for t.
 func (s signer) Sign(t Token) string {
 	buf := make([]byte, 0, 96)
@@ -47,11 +79,7 @@ func (s signer) Sign(t Token) string {
 		buf = append(buf, '.')
 		buf = strconv.AppendInt(buf, n, 10)
 	}
-	var sum [sha256.Size]byte
-	s.sum(string(buf), &sum)
-	buf = append(buf, '.')
-	buf = base64.RawURLEncoding.AppendEncode(buf, sum[:macLen])
-	return string(buf)
+	return string(s.seal(buf, macLen))
 }
 
 // Verify checks a token's signature and age. It does not consult the queue: a
@@ -63,21 +91,8 @@ func (s signer) Verify(raw string, now time.Time, lifetime time.Duration) (Token
 	if len(raw) > 200 {
 		return Token{}, ErrTokenInvalid
 	}
-	i := strings.LastIndexByte(raw, '.')
-	if i < 0 {
-		return Token{}, ErrTokenInvalid
-	}
-	payload, encoded := raw[:i], raw[i+1:]
-	var mac [macLen]byte
-	if base64.RawURLEncoding.EncodedLen(macLen) != len(encoded) {
-		return Token{}, ErrTokenInvalid
-	}
-	if n, err := base64.RawURLEncoding.Decode(mac[:], []byte(encoded)); err != nil || n != macLen {
-		return Token{}, ErrTokenInvalid
-	}
-	var sum [sha256.Size]byte
-	s.sum(payload, &sum)
-	if !hmac.Equal(mac[:], sum[:macLen]) {
+	payload, _, ok := s.open(raw, macLen)
+	if !ok {
 		return Token{}, ErrTokenInvalid
 	}
 	rest, ok := strings.CutPrefix(payload, tokenVersion+".")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"strconv"
 	"strings"
@@ -74,11 +73,7 @@ func (k *userKeys) sign(userID, gen int64) string {
 	buf = strconv.AppendInt(buf, userID, 10)
 	buf = append(buf, '.')
 	buf = strconv.AppendInt(buf, gen, 10)
-	var sum [sha256.Size]byte
-	k.signer.sum(string(buf), &sum)
-	buf = append(buf, '.')
-	buf = base64.RawURLEncoding.AppendEncode(buf, sum[:userKeyMacLen])
-	return string(buf)
+	return string(k.signer.seal(buf, userKeyMacLen))
 }
 
 // parse checks a key's form and mac, and returns what it names.
@@ -89,18 +84,8 @@ func (k *userKeys) parse(raw string) (userID, gen int64, err error) {
 	if len(raw) > maxUserKeyLen || !IsUserKey(raw) {
 		return 0, 0, errKeyInvalid
 	}
-	i := strings.LastIndexByte(raw, '.')
-	payload, encoded := raw[:i], raw[i+1:]
-	var mac [userKeyMacLen]byte
-	if len(encoded) != base64.RawURLEncoding.EncodedLen(userKeyMacLen) {
-		return 0, 0, errKeyInvalid
-	}
-	if n, err := base64.RawURLEncoding.Decode(mac[:], []byte(encoded)); err != nil || n != userKeyMacLen {
-		return 0, 0, errKeyInvalid
-	}
-	var sum [sha256.Size]byte
-	k.signer.sum(payload, &sum)
-	if !hmac.Equal(mac[:], sum[:userKeyMacLen]) {
+	payload, _, ok := k.signer.open(raw, userKeyMacLen)
+	if !ok {
 		return 0, 0, errKeyInvalid
 	}
 	ids, ok := strings.CutPrefix(payload, userKeyVersion+".")

@@ -101,11 +101,11 @@ func TestKeyCacheAge(t *testing.T) {
 // countingMirror is a mirror in memory that counts its reads; it implements the
 // ledger too, answering what it holds.
 type countingMirror struct {
-	mu      sync.Mutex
-	reads   int
-	whole   int // reads that returned the bucket whole
-	bumps   map[int]int64 // bucket -> changes: its version is 1 + that
-	gens    map[int64]int64
+	mu    sync.Mutex
+	reads int
+	whole int           // reads that returned the bucket whole
+	bumps map[int]int64 // bucket -> changes: its version is 1 + that
+	gens  map[int64]int64
 }
 
 func (m *countingMirror) KeyBucket(_ context.Context, bucket int, since int64) (KeyBucket, error) {
