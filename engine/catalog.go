@@ -112,39 +112,34 @@ func (c *catalog) refreshOlderThan(ctx context.Context, maxAge time.Duration) er
 }
 
 func (c *catalog) concert(ctx context.Context, id int64) (Concert, error) {
-	c.mu.RLock()
-	x, ok := c.concerts[id]
-	c.mu.RUnlock()
-	if ok {
-		return x, nil
-	}
-	if err := c.reloadAfter(ctx, time.Now()); err != nil {
-		return Concert{}, err
-	}
-	c.mu.RLock()
-	x, ok = c.concerts[id]
-	c.mu.RUnlock()
-	if !ok {
-		return Concert{}, ErrConcertNotFound
-	}
-	return x, nil
+	return lookup(c, func(c *catalog) map[int64]Concert { return c.concerts }, id,
+		func() error { return c.reloadAfter(ctx, time.Now()) }, ErrConcertNotFound)
 }
 
 func (c *catalog) schedule(ctx context.Context, id int64) (Schedule, error) {
-	c.mu.RLock()
-	x, ok := c.schedules[id]
-	c.mu.RUnlock()
-	if ok {
+	return lookup(c, func(c *catalog) map[int64]Schedule { return c.schedules }, id,
+		func() error { return c.reloadForScheduleMiss(ctx) }, ErrScheduleNotFound)
+}
+
+// lookup reads id from the map that in picks, under the read lock. On a miss it
+// calls reload and reads again; an id still missing then is notFound.
+func lookup[T any](c *catalog, in func(*catalog) map[int64]T, id int64, reload func() error, notFound error) (T, error) {
+	read := func() (T, bool) {
+		c.mu.RLock()
+		x, ok := in(c)[id]
+		c.mu.RUnlock()
+		return x, ok
+	}
+	if x, ok := read(); ok {
 		return x, nil
 	}
-	if err := c.reloadForScheduleMiss(ctx); err != nil {
-		return Schedule{}, err
+	var zero T
+	if err := reload(); err != nil {
+		return zero, err
 	}
-	c.mu.RLock()
-	x, ok = c.schedules[id]
-	c.mu.RUnlock()
+	x, ok := read()
 	if !ok {
-		return Schedule{}, ErrScheduleNotFound
+		return zero, notFound
 	}
 	return x, nil
 }
