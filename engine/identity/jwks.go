@@ -140,11 +140,7 @@ func (k jwk) publicKey() (publicKey, error) {
 }
 
 func (k jwk) rsa() (*rsa.PublicKey, error) {
-	n, err := b64("n", k.N)
-	if err != nil {
-		return nil, err
-	}
-	e, err := b64("e", k.E)
+	n, e, err := b64Pair("n", k.N, "e", k.E)
 	if err != nil {
 		return nil, err
 	}
@@ -169,11 +165,7 @@ func (k jwk) ec() (*ecdsa.PublicKey, error) {
 	if k.Crv != "P-256" {
 		return nil, fmt.Errorf("crv %q: ES256 needs P-256", k.Crv)
 	}
-	x, err := b64("x", k.X)
-	if err != nil {
-		return nil, err
-	}
-	y, err := b64("y", k.Y)
+	x, y, err := b64Pair("x", k.X, "y", k.Y)
 	if err != nil {
 		return nil, err
 	}
@@ -211,4 +203,18 @@ func b64(member, s string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is not base64url without padding", member)
 	}
 	return b, nil
+}
+
+// b64Pair decodes the two members an RSA (n, e) or EC (x, y) key is made of; the
+// first one's error is the one reported.
+func b64Pair(first, a, second, b string) ([]byte, []byte, error) {
+	x, err := b64(first, a)
+	if err != nil {
+		return nil, nil, err
+	}
+	y, err := b64(second, b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return x, y, nil
 }
