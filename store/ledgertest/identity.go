@@ -9,24 +9,13 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-// externalUsers is the ledger's engine.ExternalUsers side; every ledger must have
-// it, since identity tokens work in embedded mode as in production.
-func externalUsers(t *testing.T, l Ledger) engine.ExternalUsers {
-	t.Helper()
-	x, ok := l.(engine.ExternalUsers)
-	if !ok {
-		t.Fatalf("%T does not implement engine.ExternalUsers", l)
-	}
-	return x
-}
-
 // testExternalUsers: a sub's first sight makes a user whom later calls get back; a
 // sub is not an email or a name; an email another user has is left off the new
 // user (which then cannot take that address), a free one is kept (which then can
 // be registered by no one else); and such users are users like any other.
 func testExternalUsers(t *testing.T, l Ledger) {
+	x := role[engine.ExternalUsers](t, l)
 	f := newFixture(t, l)
-	x := externalUsers(t, l)
 	kim, err := l.CreateUser(f.ctx, "Kim", "kim@example.com", engine.Idempotency{})
 	if err != nil {
 		t.Fatalf("CreateUser: %v", err)
@@ -84,8 +73,8 @@ func testExternalUsers(t *testing.T, l Ledger) {
 // user: one call is told it created it, all get its id, and the ledger holds one
 // user more than before. Five subs racing at once likewise make five users.
 func testConcurrentFirstSight(t *testing.T, l Ledger) {
+	x := role[engine.ExternalUsers](t, l)
 	f := newFixture(t, l)
-	x := externalUsers(t, l)
 	before := f.user(0)
 
 	const n = 50
@@ -136,5 +125,54 @@ func testConcurrentFirstSight(t *testing.T, l Ledger) {
 	after, err := l.UserIDsAbove(f.ctx, ids[0], 1000)
 	if err != nil || len(after) != subs {
 		t.Errorf("users after %d: %v, %v; want %d", ids[0], after, err, subs)
+	}
+}
+
+// testUserKeyGens: a rotation moves a user's key generation on by one, only from
+// the current one, exactly once under a race; and a bucket lists every rotated
+// user of it, and no other.
+func testUserKeyGens(t *testing.T, l Ledger) {
+	kl := role[engine.UserKeyLedger](t, l)
+	f := newFixture(t, l)
+	a, b, c := f.user(0), f.user(0), f.user(0)
+
+	if _, err := kl.RotateUserKey(f.ctx, a, 2); !errors.Is(err, engine.ErrTokenInvalid) {
+		t.Fatalf("rotate from a generation the user never had = %v, want TOKEN_INVALID", err)
+	}
+	if _, err := kl.RotateUserKey(f.ctx, 1<<40, 1); !errors.Is(err, engine.ErrUserNotFound) {
+		t.Fatalf("rotate an unknown user = %v, want USER_NOT_FOUND", err)
+	}
+	for want := int64(2); want <= 3; want++ {
+		got, err := kl.RotateUserKey(f.ctx, a, want-1)
+		if err != nil || got != want {
+			t.Fatalf("rotate from %d = %d, %v; want %d", want-1, got, err, want)
+		}
+	}
+	if _, err := kl.RotateUserKey(f.ctx, a, 2); !errors.Is(err, engine.ErrTokenInvalid) {
+		t.Fatalf("rotate from an old generation = %v, want TOKEN_INVALID", err)
+	}
+
+	// Eight rotations with one key at once: one wins, the rest find it moved.
+	errs := parallel(8, func(int) error { _, err := kl.RotateUserKey(f.ctx, b, 1); return err })
+	if n := count(t, errs, engine.ErrTokenInvalid); n[nil] != 1 || n[engine.ErrTokenInvalid] != 7 {
+		t.Fatalf("8 racing rotations: %v, want one success", n)
+	}
+
+	for _, u := range []struct {
+		id, gen int64
+	}{{a, 3}, {b, 2}, {c, 0}} {
+		bucket := engine.UserKeyBucket(u.id)
+		gens, err := kl.UserKeyGens(f.ctx, bucket, engine.UserKeyBuckets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gens[u.id] != u.gen {
+			t.Errorf("bucket %d lists user %d at %d, want %d (0: not listed)", bucket, u.id, gens[u.id], u.gen)
+		}
+		for id := range gens {
+			if engine.UserKeyBucket(id) != bucket {
+				t.Errorf("bucket %d lists user %d of bucket %d", bucket, id, engine.UserKeyBucket(id))
+			}
+		}
 	}
 }

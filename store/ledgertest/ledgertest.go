@@ -97,6 +97,19 @@ func newFixture(t *testing.T, l Ledger) *fixture {
 	return &fixture{t: t, l: l, ctx: t.Context()}
 }
 
+// role is l as T, one of the engine's interfaces beside Ledger (engine.MultiSeller,
+// engine.PaymentFence, engine.PresaleLedger, engine.ExternalUsers,
+// engine.UserKeyLedger) that every ledger of this repository implements; a ledger
+// without it fails the test.
+func role[T any](t *testing.T, l Ledger) T {
+	t.Helper()
+	x, ok := l.(T)
+	if !ok {
+		t.Fatalf("%T does not implement %v, which every ledger of this repository does", l, reflect.TypeFor[T]())
+	}
+	return x
+}
+
 var emailSeq atomic.Int64
 
 func (f *fixture) user(balance int64) int64 {

@@ -2,20 +2,12 @@ package ledgertest
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/concertd/concertd/engine"
 )
-
-func multiSeller(t *testing.T, l Ledger) engine.MultiSeller {
-	t.Helper()
-	m, ok := l.(engine.MultiSeller)
-	if !ok {
-		t.Fatalf("%T has no SellMany: every ledger of this repository pays several holds at once", l)
-	}
-	return m
-}
 
 // pair is the sales of seats a and b of sch for reservations ra and rb.
 func pair(sch engine.Schedule, uid int64, a, b int, ra, rb int64) []engine.Sale {
@@ -27,7 +19,7 @@ func pair(sch engine.Schedule, uid int64, a, b int, ra, rb int64) []engine.Sale 
 
 // testSellMany: one payment of the sum, a sale row per seat, one history row.
 func testSellMany(t *testing.T, l Ledger) {
-	m := multiSeller(t, l)
+	m := role[engine.MultiSeller](t, l)
 	f := newFixture(t, l)
 	sch := f.schedule(10, 700)
 	other := f.schedule(10, 300)
@@ -66,7 +58,7 @@ func testSellMany(t *testing.T, l Ledger) {
 // testSellManyRefusals: any seat that cannot be sold refuses the whole payment,
 // with that seat's error, and nothing is charged or sold.
 func testSellManyRefusals(t *testing.T, l Ledger) {
-	m := multiSeller(t, l)
+	m := role[engine.MultiSeller](t, l)
 	f := newFixture(t, l)
 	sch := f.schedule(10, 1000)
 	uid := f.user(10_000)
@@ -108,7 +100,7 @@ func testSellManyRefusals(t *testing.T, l Ledger) {
 // testIdempotentSellMany: the same key and request get the first answer; the same
 // key for another request is refused; nothing is charged twice.
 func testIdempotentSellMany(t *testing.T, l Ledger) {
-	m := multiSeller(t, l)
+	m := role[engine.MultiSeller](t, l)
 	f := newFixture(t, l)
 	sch := f.schedule(10, 1000)
 	uid := f.user(10_000)
@@ -140,7 +132,7 @@ func testIdempotentSellMany(t *testing.T, l Ledger) {
 // testConcurrentSellManyOnePair: many payments of the same two seats at once, each
 // with its own reservations: exactly one is sold, and the money agrees.
 func testConcurrentSellManyOnePair(t *testing.T, l Ledger) {
-	m := multiSeller(t, l)
+	m := role[engine.MultiSeller](t, l)
 	f := newFixture(t, l)
 	sch := f.schedule(10, 1000)
 	const n = 20
@@ -173,7 +165,7 @@ func testConcurrentSellManyOnePair(t *testing.T, l Ledger) {
 
 // testSellManyTicketLimit: every seat of a payment counts against the limit.
 func testSellManyTicketLimit(t *testing.T, l Ledger) {
-	m := multiSeller(t, l)
+	m := role[engine.MultiSeller](t, l)
 	f := newFixture(t, l)
 	_, ss, err := l.CreateConcert(f.ctx, engine.NewConcert{
 		Title: "Limited", SaleOpensAt: time.Now(),
@@ -204,8 +196,8 @@ func testSellManyTicketLimit(t *testing.T, l Ledger) {
 // testSellManyFence: a voided attempt never commits any of its seats; a committed
 // one is found under its first reservation.
 func testSellManyFence(t *testing.T, l Ledger) {
-	m := multiSeller(t, l)
-	fence := l.(engine.PaymentFence)
+	m := role[engine.MultiSeller](t, l)
+	fence := role[engine.PaymentFence](t, l)
 	f := newFixture(t, l)
 	sch := f.schedule(10, 1000)
 	uid := f.user(10_000)
@@ -232,4 +224,65 @@ func testSellManyFence(t *testing.T, l Ledger) {
 	if err != nil || !committed || got.PaymentID != sold[0].PaymentID || got.Seat != 3 {
 		t.Fatalf("VoidAttempt of a committed attempt = %+v, %v, %v; want %+v", got, committed, err, sold[0])
 	}
+}
+
+// testPaymentFence: an attempt voided before its Sell never commits; one that
+// committed is reported with its sale; and when the two race, each attempt ends
+// exactly one way and the money agrees with how it ended.
+func testPaymentFence(t *testing.T, l Ledger) {
+	fence := role[engine.PaymentFence](t, l)
+	f := newFixture(t, l)
+	sch := f.schedule(200, 1000)
+	const n = 100
+	uid := f.user(n * 1000)
+
+	// Voided first: the Sell fails and charges nothing, and voiding again agrees.
+	if _, committed, err := fence.VoidAttempt(f.ctx, 7001, 1); err != nil || committed {
+		t.Fatalf("VoidAttempt of an unknown attempt = %v, %v; want voided", committed, err)
+	}
+	_, err := l.Sell(f.ctx, engine.Sale{ReservationID: 1, ScheduleID: sch.ID, Seat: 1, UserID: uid, Amount: 1000, Attempt: 7001}, engine.Idempotency{})
+	if !errors.Is(err, engine.ErrUnavailable) {
+		t.Fatalf("Sell of a voided attempt: %v, want UNAVAILABLE", err)
+	}
+	if _, committed, err := fence.VoidAttempt(f.ctx, 7001, 1); err != nil || committed {
+		t.Fatalf("VoidAttempt again = %v, %v; want voided", committed, err)
+	}
+	f.wantBalance(uid, n*1000, 1, 0)
+
+	// Committed first: the fence reports the sale.
+	sold, err := l.Sell(f.ctx, engine.Sale{ReservationID: 2, ScheduleID: sch.ID, Seat: 2, UserID: uid, Amount: 1000, Attempt: 7002}, engine.Idempotency{})
+	if err != nil {
+		t.Fatalf("Sell: %v", err)
+	}
+	got, committed, err := fence.VoidAttempt(f.ctx, 7002, 2)
+	if err != nil || !committed || got.PaymentID != sold.PaymentID || got.Seat != 2 {
+		t.Fatalf("VoidAttempt of a committed attempt = %+v, %v, %v; want the sale %+v", got, committed, err, sold)
+	}
+
+	// Racing: attempts 3..n+2, each sold and voided at once.
+	var wg sync.WaitGroup
+	sellErr := make([]error, n)
+	voidSaid := make([]bool, n)
+	voidErr := make([]error, n)
+	for i := range n {
+		res := int64(i + 3)
+		wg.Go(func() {
+			_, sellErr[i] = l.Sell(f.ctx, engine.Sale{ReservationID: res, ScheduleID: sch.ID, Seat: i + 3, UserID: uid, Amount: 1000, Attempt: 8000 + res}, engine.Idempotency{})
+		})
+		wg.Go(func() { _, voidSaid[i], voidErr[i] = fence.VoidAttempt(f.ctx, 8000+res, res) })
+	}
+	wg.Wait()
+	committed_ := 0
+	for i := range n {
+		if voidErr[i] != nil {
+			t.Fatalf("VoidAttempt %d: %v", i, voidErr[i])
+		}
+		if (sellErr[i] == nil) != voidSaid[i] {
+			t.Fatalf("attempt %d: Sell said %v, the fence said committed=%v", i, sellErr[i], voidSaid[i])
+		}
+		if voidSaid[i] {
+			committed_++
+		}
+	}
+	f.wantBalance(uid, int64(n-1-committed_)*1000, 1, 1+committed_)
 }

@@ -9,21 +9,11 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-// presaleLedger is the ledger's presale role; every ledger of concertd has it.
-func presaleLedger(t *testing.T, l Ledger) engine.PresaleLedger {
-	t.Helper()
-	p, ok := l.(engine.PresaleLedger)
-	if !ok {
-		t.Fatalf("%T does not implement engine.PresaleLedger", l)
-	}
-	return p
-}
-
 func codeHash(s string) engine.CodeHash { return sha256.Sum256([]byte(s)) }
 
 func testPresale(t *testing.T, l Ledger) {
+	p := role[engine.PresaleLedger](t, l)
 	f := newFixture(t, l)
-	p := presaleLedger(t, l)
 	sch := f.schedule(10, 100)
 	other := f.schedule(10, 100)
 	c := sch.ConcertID
@@ -92,8 +82,8 @@ func testPresale(t *testing.T, l Ledger) {
 // testPresaleCodeRace: 20 users racing for one code, at once: exactly one gets it,
 // and afterwards it is theirs alone.
 func testPresaleCodeRace(t *testing.T, l Ledger) {
+	p := role[engine.PresaleLedger](t, l)
 	f := newFixture(t, l)
-	p := presaleLedger(t, l)
 	c := f.schedule(10, 100).ConcertID
 	code := codeHash("RACE")
 	if err := p.AddPresaleCodes(f.ctx, c, []engine.CodeHash{code}, time.Now().Add(time.Hour)); err != nil {
