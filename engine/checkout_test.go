@@ -14,8 +14,7 @@ import (
 func TestPayConcurrentOnce(t *testing.T) {
 	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
 		c, ss := v.concert(show{})
-		tok := v.admitted(1, c.ID)[0]
-		v.charge(tok, 1_000_000)
+		tok := v.buyer(c.ID, 1_000_000)
 		r := v.hold(tok, ss[0].ID, 7)
 		v.hold(tok, ss[0].ID, 8) // a second live hold keeps the token ACTIVE after the sale
 		var won, paid atomic.Int64
@@ -57,7 +56,7 @@ func TestPayTwoWithMoneyForOne(t *testing.T) {
 	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
 		c, ss := v.concert(show{})
 		tok := v.admitted(1, c.ID)[0]
-		rs := []engine.Reservation{v.hold(tok, ss[0].ID, 1), v.hold(tok, ss[0].ID, 2)}
+		rs := v.holds(tok, ss[0].ID, 1, 2)
 		v.charge(tok, rs[0].Price)
 		errs := make([]error, 2)
 		var wg sync.WaitGroup
@@ -108,8 +107,7 @@ func TestPayRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			eachBackend(t, engine.Config{HoldTTL: ttl}, func(t *testing.T, v *env) {
 				c, ss := v.concert(show{})
-				tok := v.admitted(1, c.ID)[0]
-				v.charge(tok, 200_000)
+				tok := v.buyer(c.ID, 200_000)
 				r := v.hold(tok, ss[0].ID, 3)
 				_, err := v.e.Pay(v.ctx, tok, r.ID, tc.prepare(v, r), "")
 				wantErr(t, err, tc.want)
@@ -140,8 +138,7 @@ func TestPayRefused(t *testing.T) {
 func TestPayLastHoldMakesTokenDone(t *testing.T) {
 	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
 		c, ss := v.concert(show{})
-		tok := v.admitted(1, c.ID)[0]
-		v.charge(tok, 100_000)
+		tok := v.buyer(c.ID, 100_000)
 		r := v.hold(tok, ss[0].ID, 9)
 		if s, err := v.e.Status(v.ctx, tok); err != nil || s.State != engine.TokenActive {
 			t.Fatalf("before paying: %+v %v, want ACTIVE", s, err)

@@ -221,9 +221,7 @@ func (v *env) admitted(n int, concertID int64) []engine.Token {
 		toks[i], err = v.e.Authenticate(g.Token)
 		return err
 	})
-	v.admitStep()
-	v.clk.Advance(time.Second)
-	v.admitStep()
+	v.admitWaiting()
 	st := v.stats(concertID)
 	if st.Active < int64(n) {
 		v.t.Fatalf("%d of %d tokens active", st.Active, n)
@@ -245,6 +243,24 @@ func (v *env) admitStep() {
 	if err := v.e.AdmitOnce(v.ctx); err != nil {
 		v.t.Fatal(err)
 	}
+}
+
+// admitWaiting runs two admission steps a second apart: the first starts the
+// admission bucket, the second admits a second's worth of waiters (everyone, at
+// the tests' default rate).
+func (v *env) admitWaiting() {
+	v.t.Helper()
+	v.admitStep()
+	v.clk.Advance(time.Second)
+	v.admitStep()
+}
+
+// buyer makes one new user ACTIVE on the concert with money in their wallet.
+func (v *env) buyer(concertID, money int64) engine.Token {
+	v.t.Helper()
+	tok := v.admitted(1, concertID)[0]
+	v.charge(tok, money)
+	return tok
 }
 
 func (v *env) stats(concertID int64) engine.Stats {
@@ -281,6 +297,16 @@ func (v *env) hold(t engine.Token, scheduleID int64, seat int) engine.Reservatio
 	return r
 }
 
+// holds holds the seats of a schedule in the order given.
+func (v *env) holds(t engine.Token, scheduleID int64, seats ...int) []engine.Reservation {
+	v.t.Helper()
+	rs := make([]engine.Reservation, len(seats))
+	for i, seat := range seats {
+		rs[i] = v.hold(t, scheduleID, seat)
+	}
+	return rs
+}
+
 func (v *env) pay(t engine.Token, r engine.Reservation) engine.Sale {
 	v.t.Helper()
 	s, err := v.e.Pay(v.ctx, t, r.ID, r.Price, "")
@@ -315,6 +341,45 @@ func (v *env) sweep() {
 	v.t.Helper()
 	if err := v.e.SweepOnce(v.ctx); err != nil {
 		v.t.Fatal(err)
+	}
+}
+
+// crashAfterLedger is a Payments whose CompletePayment does nothing and fails while
+// crashed: the process died after the ledger committed (step 2) and before Redis
+// heard of it (step 3).
+type crashAfterLedger struct {
+	engine.Payments
+	crashed atomic.Bool
+}
+
+func (c *crashAfterLedger) CompletePayment(ctx context.Context, r engine.Reservation, now time.Time) (bool, error) {
+	if c.crashed.Load() {
+		return false, errors.New("injected crash before step 3")
+	}
+	return c.Payments.CompletePayment(ctx, r, now)
+}
+
+// crashable puts a crashAfterLedger in front of the shared state's payments and
+// makes v.e an engine over it; the test crashes and revives it through crashed.
+func (v *env) crashable() *crashAfterLedger {
+	seats := &crashAfterLedger{Payments: v.store}
+	st := stores(v.ledger, v.store)
+	st.Payments = seats
+	v.e = engine.New(v.cfg, v.clk, st)
+	return seats
+}
+
+// eachOutcome runs fn in parallel on every backend for both ends of a payment
+// whose ledger reply was lost: commit true, the sale committed before the reply
+// was lost; false, it never did.
+func eachOutcome(t *testing.T, fn func(t *testing.T, v *env, commit bool)) {
+	t.Helper()
+	for _, commit := range []bool{true, false} {
+		name := map[bool]string{true: "committed", false: "not committed"}[commit]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			eachBackend(t, engine.Config{}, func(t *testing.T, v *env) { fn(t, v, commit) })
+		})
 	}
 }
 

@@ -62,8 +62,7 @@ func (v *env) wantCharged(t engine.Token, start int64, rows int, total int64) {
 func TestPayManyTwoHolds(t *testing.T) {
 	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
 		c, ss := v.concert(show{seats: []int{10, 10}})
-		tok := v.admitted(1, c.ID)[0]
-		v.charge(tok, 500_000)
+		tok := v.buyer(c.ID, 500_000)
 		a, b := v.hold(tok, ss[0].ID, 3), v.hold(tok, ss[1].ID, 4)
 		if a.Price == b.Price {
 			t.Fatalf("the schedules should differ in price: %d", a.Price)
@@ -116,9 +115,7 @@ func TestPayManyOneRefused(t *testing.T) {
 		{"one of another concert", func(v *env, tok, rival engine.Token, rs []engine.Reservation) (list, payable []engine.Reservation) {
 			c2, ss2 := v.concert(show{})
 			tok2, _ := v.enter(v.e, tok.UserID, c2.ID)
-			v.admitStep()
-			v.clk.Advance(time.Second)
-			v.admitStep()
+			v.admitWaiting()
 			return append(rs[:2:2], v.hold(tok2, ss2[0].ID, 1)), rs[:2]
 		}, engine.ErrReservationNotFound},
 		{"unknown reservation", func(v *env, tok, rival engine.Token, rs []engine.Reservation) (list, payable []engine.Reservation) {
@@ -159,8 +156,7 @@ func TestPayManyOneRefused(t *testing.T) {
 func TestPayManyBadRequests(t *testing.T) {
 	eachBackend(t, engine.Config{MaxHoldsPerUser: 3}, func(t *testing.T, v *env) {
 		c, ss := v.concert(show{})
-		tok := v.admitted(1, c.ID)[0]
-		v.charge(tok, 1_000_000)
+		tok := v.buyer(c.ID, 1_000_000)
 		a, b := v.hold(tok, ss[0].ID, 1), v.hold(tok, ss[0].ID, 2)
 		cases := []struct {
 			name   string
@@ -193,9 +189,8 @@ func TestPayManyBadRequests(t *testing.T) {
 func TestPayManyIdempotent(t *testing.T) {
 	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
 		c, ss := v.concert(show{})
-		tok := v.admitted(1, c.ID)[0]
-		v.charge(tok, 1_000_000)
-		rs := []engine.Reservation{v.hold(tok, ss[0].ID, 5), v.hold(tok, ss[0].ID, 6)}
+		tok := v.buyer(c.ID, 1_000_000)
+		rs := v.holds(tok, ss[0].ID, 5, 6)
 		first, err := v.e.PayMany(v.ctx, tok, ids(rs), sum(rs), "multi-1")
 		if err != nil {
 			t.Fatal(err)
@@ -219,8 +214,7 @@ func TestPayManyIdempotent(t *testing.T) {
 func TestPayManyConcurrentOnce(t *testing.T) {
 	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
 		c, ss := v.concert(show{})
-		tok := v.admitted(1, c.ID)[0]
-		v.charge(tok, 1_000_000)
+		tok := v.buyer(c.ID, 1_000_000)
 		a, b := v.hold(tok, ss[0].ID, 7), v.hold(tok, ss[0].ID, 8)
 		const n = 20
 		errs := make([]error, n)
@@ -253,9 +247,8 @@ func TestPayManyConcurrentOnce(t *testing.T) {
 func TestPayManyTicketLimit(t *testing.T) {
 	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
 		c, ss := v.concert(show{})
-		tok := v.admitted(1, c.ID)[0]
-		v.charge(tok, 1_000_000)
-		rs := []engine.Reservation{v.hold(tok, ss[0].ID, 1), v.hold(tok, ss[0].ID, 2)}
+		tok := v.buyer(c.ID, 1_000_000)
+		rs := v.holds(tok, ss[0].ID, 1, 2)
 		one := 1
 		if _, err := v.e.PatchQueue(v.ctx, c.ID, engine.QueuePatch{MaxTicketsPerUser: &one}); err != nil {
 			t.Fatal(err)
@@ -283,15 +276,12 @@ func TestPayManyCrashRepair(t *testing.T) {
 	t.Run("sold", func(t *testing.T) {
 		t.Parallel()
 		eachBackend(t, engine.Config{PaymentWindow: window}, func(t *testing.T, v *env) {
-			seats := &crashAfterLedger{Payments: v.store}
-			st := stores(v.ledger, v.store)
-			st.Payments = seats
-			v.e = engine.New(v.cfg, v.clk, st)
+			seats := v.crashable()
 			c, ss := v.concert(show{})
 			toks := v.admitted(2, c.ID)
 			buyer, rival := toks[0], toks[1]
 			v.charge(buyer, 1_000_000)
-			rs := []engine.Reservation{v.hold(buyer, ss[0].ID, 4), v.hold(buyer, ss[0].ID, 5)}
+			rs := v.holds(buyer, ss[0].ID, 4, 5)
 			seats.crashed.Store(true)
 			v.payMany(buyer, rs...) // the ledger committed, so the buyer is told it worked
 			if n, _ := v.rdb.ZCard(v.ctx, v.key(c.ID, "paying:"+itoa64(ss[0].ID))).Result(); n != 2 {
@@ -317,9 +307,8 @@ func TestPayManyCrashRepair(t *testing.T) {
 		t.Parallel()
 		eachBackend(t, engine.Config{PaymentWindow: window}, func(t *testing.T, v *env) {
 			c, ss := v.concert(show{})
-			buyer := v.admitted(1, c.ID)[0]
-			v.charge(buyer, 1_000_000)
-			rs := []engine.Reservation{v.hold(buyer, ss[0].ID, 4), v.hold(buyer, ss[0].ID, 5)}
+			buyer := v.buyer(c.ID, 1_000_000)
+			rs := v.holds(buyer, ss[0].ID, 4, 5)
 			// The process died after step 1: both holds PAYING, the ledger never asked.
 			now := v.clk.Now()
 			for _, r := range rs {
@@ -363,37 +352,30 @@ func (l lostManyReply) IdempotentSales(ctx context.Context, userID int64, idem e
 // the answer: committed means 201 with every sale and every seat sold; not
 // committed means a final 503, every hold back to PENDING, nothing charged.
 func TestPayManyUnknownOutcomeIsSettled(t *testing.T) {
-	for _, commit := range []bool{true, false} {
-		name := map[bool]string{true: "committed", false: "not committed"}[commit]
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
-				c, ss := v.concert(show{})
-				tok := v.admitted(1, c.ID)[0]
-				v.charge(tok, 1_000_000)
-				rs := []engine.Reservation{v.hold(tok, ss[0].ID, 5), v.hold(tok, ss[0].ID, 6)}
-				l := lostManyReply{v.ledger, v.ledger.(engine.PaymentFence), v.ledger.(engine.MultiSeller), commit}
-				e := engine.New(v.cfg, v.clk, stores(l, v.store))
-				sales, err := e.PayMany(v.ctx, tok, ids(rs), sum(rs), "")
-				if commit {
-					if err != nil || len(sales) != 2 || sales[0].ReservationID != rs[0].ID || sales[1].ReservationID != rs[1].ID ||
-						sales[0].PaymentID == 0 || sales[1].PaymentID != sales[0].PaymentID || sales[1].Balance != 1_000_000-sum(rs) {
-						t.Fatalf("pay = %+v, %v; want both committed sales", sales, err)
-					}
-					for _, r := range rs {
-						if got := v.reservation(tok, r.ID); got.State != engine.ReservationPaid {
-							t.Fatalf("reservation %d is %s, want PAID", r.ID, got.State)
-						}
-					}
-					v.wantCharged(tok, 1_000_000, 1, sum(rs))
-					return
+	eachOutcome(t, func(t *testing.T, v *env, commit bool) {
+		c, ss := v.concert(show{})
+		tok := v.buyer(c.ID, 1_000_000)
+		rs := v.holds(tok, ss[0].ID, 5, 6)
+		l := lostManyReply{v.ledger, v.ledger.(engine.PaymentFence), v.ledger.(engine.MultiSeller), commit}
+		e := engine.New(v.cfg, v.clk, stores(l, v.store))
+		sales, err := e.PayMany(v.ctx, tok, ids(rs), sum(rs), "")
+		if commit {
+			if err != nil || len(sales) != 2 || sales[0].ReservationID != rs[0].ID || sales[1].ReservationID != rs[1].ID ||
+				sales[0].PaymentID == 0 || sales[1].PaymentID != sales[0].PaymentID || sales[1].Balance != 1_000_000-sum(rs) {
+				t.Fatalf("pay = %+v, %v; want both committed sales", sales, err)
+			}
+			for _, r := range rs {
+				if got := v.reservation(tok, r.ID); got.State != engine.ReservationPaid {
+					t.Fatalf("reservation %d is %s, want PAID", r.ID, got.State)
 				}
-				wantErr(t, err, engine.ErrUnavailable)
-				v.wantPending(tok, rs...)
-				v.wantCharged(tok, 1_000_000, 0, 0)
-				v.payMany(tok, rs...)
-				v.wantCharged(tok, 1_000_000, 1, sum(rs))
-			})
-		})
-	}
+			}
+			v.wantCharged(tok, 1_000_000, 1, sum(rs))
+			return
+		}
+		wantErr(t, err, engine.ErrUnavailable)
+		v.wantPending(tok, rs...)
+		v.wantCharged(tok, 1_000_000, 0, 0)
+		v.payMany(tok, rs...)
+		v.wantCharged(tok, 1_000_000, 1, sum(rs))
+	})
 }

@@ -18,8 +18,7 @@ import (
 func TestPayTwiceAlreadyPaid(t *testing.T) {
 	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
 		c, ss := v.concert(show{})
-		tok := v.admitted(1, c.ID)[0]
-		v.charge(tok, 1_000_000)
+		tok := v.buyer(c.ID, 1_000_000)
 		r := v.hold(tok, ss[0].ID, 7) // the only hold: the token is DONE once it is paid
 		const n = 20
 		errs := make([]error, n)
@@ -76,8 +75,7 @@ func TestPayAsksLedgerBeforeRefusing(t *testing.T) {
 			t.Parallel()
 			eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
 				c, ss := v.concert(show{})
-				tok := v.admitted(1, c.ID)[0]
-				v.charge(tok, 1_000_000)
+				tok := v.buyer(c.ID, 1_000_000)
 				r := v.hold(tok, ss[0].ID, 3)
 				// The payment committed in the ledger; the shared state never heard.
 				if _, err := v.ledger.Sell(v.ctx, engine.Sale{ReservationID: r.ID, ScheduleID: r.ScheduleID, Seat: r.Seat, UserID: tok.UserID, Amount: r.Price}, engine.Idempotency{}); err != nil {
@@ -116,45 +114,38 @@ func (l lostReply) Sell(ctx context.Context, s engine.Sale, idem engine.Idempote
 // 201 and the seat sold; not committed means a final 503, the hold back to
 // PENDING, and the attempt that never reached the ledger can never commit later.
 func TestPayUnknownOutcomeIsSettled(t *testing.T) {
-	for _, commit := range []bool{true, false} {
-		name := map[bool]string{true: "committed", false: "not committed"}[commit]
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
-				c, ss := v.concert(show{})
-				tok := v.admitted(1, c.ID)[0]
-				v.charge(tok, 1_000_000)
-				r := v.hold(tok, ss[0].ID, 5)
-				v.hold(tok, ss[0].ID, 6) // keeps the token ACTIVE after a sale
-				l := lostReply{v.ledger, v.ledger.(engine.PaymentFence), commit}
-				s := redisstore.New(v.rdb, v.prefix, l)
-				e := engine.New(v.cfg, v.clk, stores(l, s))
-				sale, err := e.Pay(v.ctx, tok, r.ID, r.Price, "")
-				if commit {
-					if err != nil || sale.ReservationID != r.ID || sale.Balance != 1_000_000-r.Price {
-						t.Fatalf("pay = %+v, %v; want the committed sale", sale, err)
-					}
-					if got := v.reservation(tok, r.ID); got.State != engine.ReservationPaid {
-						t.Fatalf("reservation %s, want PAID", got.State)
-					}
-					return
-				}
-				if !errors.Is(err, engine.ErrUnavailable) {
-					t.Fatalf("pay: %v, want UNAVAILABLE", err)
-				}
-				if got := v.reservation(tok, r.ID); got.State != engine.ReservationPending {
-					t.Fatalf("reservation %s after a final 503, want PENDING", got.State)
-				}
-				if b := v.balance(tok); b.Balance != 1_000_000 {
-					t.Fatalf("balance %d after a final 503, want 1000000", b.Balance)
-				}
-				v.pay(tok, r) // the user's next attempt pays
-				if b := v.balance(tok); b.Balance != 1_000_000-r.Price {
-					t.Fatalf("balance %d, want %d", b.Balance, 1_000_000-r.Price)
-				}
-			})
-		})
-	}
+	eachOutcome(t, func(t *testing.T, v *env, commit bool) {
+		c, ss := v.concert(show{})
+		tok := v.buyer(c.ID, 1_000_000)
+		r := v.hold(tok, ss[0].ID, 5)
+		v.hold(tok, ss[0].ID, 6) // keeps the token ACTIVE after a sale
+		l := lostReply{v.ledger, v.ledger.(engine.PaymentFence), commit}
+		s := redisstore.New(v.rdb, v.prefix, l)
+		e := engine.New(v.cfg, v.clk, stores(l, s))
+		sale, err := e.Pay(v.ctx, tok, r.ID, r.Price, "")
+		if commit {
+			if err != nil || sale.ReservationID != r.ID || sale.Balance != 1_000_000-r.Price {
+				t.Fatalf("pay = %+v, %v; want the committed sale", sale, err)
+			}
+			if got := v.reservation(tok, r.ID); got.State != engine.ReservationPaid {
+				t.Fatalf("reservation %s, want PAID", got.State)
+			}
+			return
+		}
+		if !errors.Is(err, engine.ErrUnavailable) {
+			t.Fatalf("pay: %v, want UNAVAILABLE", err)
+		}
+		if got := v.reservation(tok, r.ID); got.State != engine.ReservationPending {
+			t.Fatalf("reservation %s after a final 503, want PENDING", got.State)
+		}
+		if b := v.balance(tok); b.Balance != 1_000_000 {
+			t.Fatalf("balance %d after a final 503, want 1000000", b.Balance)
+		}
+		v.pay(tok, r) // the user's next attempt pays
+		if b := v.balance(tok); b.Balance != 1_000_000-r.Price {
+			t.Fatalf("balance %d, want %d", b.Balance, 1_000_000-r.Price)
+		}
+	})
 }
 
 // wantOnePaid checks the answers of concurrent attempts to pay the same holds:

@@ -1,37 +1,16 @@
 package engine_test
 
 import (
-	"context"
-	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/concertd/concertd/engine"
 )
 
-// crashAfterLedger is a Payments whose CompletePayment does nothing and fails while
-// crashed: the process died after the ledger committed (step 2) and before Redis
-// heard of it (step 3).
-type crashAfterLedger struct {
-	engine.Payments
-	crashed atomic.Bool
-}
-
-func (c *crashAfterLedger) CompletePayment(ctx context.Context, r engine.Reservation, now time.Time) (bool, error) {
-	if c.crashed.Load() {
-		return false, errors.New("injected crash before step 3")
-	}
-	return c.Payments.CompletePayment(ctx, r, now)
-}
-
 func TestCrashBetweenLedgerAndRedis(t *testing.T) {
 	const window = 30 * time.Second
 	eachBackend(t, engine.Config{PaymentWindow: window}, func(t *testing.T, v *env) {
-		seats := &crashAfterLedger{Payments: v.store}
-		st := stores(v.ledger, v.store)
-		st.Payments = seats
-		v.e = engine.New(v.cfg, v.clk, st)
+		seats := v.crashable()
 		c, ss := v.concert(show{})
 		sid := ss[0].ID
 		toks := v.admitted(2, c.ID)
@@ -95,8 +74,7 @@ func TestRedisFlushedAfterSales(t *testing.T) {
 	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
 		c, ss := v.concert(show{seats: []int{10}})
 		sid := ss[0].ID
-		buyer := v.admitted(1, c.ID)[0]
-		v.charge(buyer, 1_000_000)
+		buyer := v.buyer(c.ID, 1_000_000)
 		var sold []engine.Reservation
 		for seat := 1; seat <= 3; seat++ {
 			sold = append(sold, v.hold(buyer, sid, seat))
@@ -122,9 +100,7 @@ func TestRedisFlushedAfterSales(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v.admitStep()
-		v.clk.Advance(time.Second)
-		v.admitStep()
+		v.admitWaiting()
 
 		_, _, err = v.e.Hold(v.ctx, tok, sid, 2)
 		wantErr(t, err, engine.ErrSeatTaken)
@@ -158,14 +134,11 @@ func TestRedisFlushedSeatMapFirst(t *testing.T) {
 	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
 		c, ss := v.concert(show{seats: []int{5}})
 		sid := ss[0].ID
-		buyer := v.admitted(1, c.ID)[0]
-		v.charge(buyer, 100_000)
+		buyer := v.buyer(c.ID, 100_000)
 		v.pay(buyer, v.hold(buyer, sid, 2))
 		v.flush()
 		tok, _ := v.enter(v.e, v.users(1)[0], c.ID)
-		v.admitStep()
-		v.clk.Advance(time.Second)
-		v.admitStep()
+		v.admitWaiting()
 		if m := v.seatMap(v.e, tok, sid); m.Seats[1] != engine.SeatReserved {
 			t.Fatalf("seat 2 is %s on the first seat map after the flush", m.Seats[1])
 		}
