@@ -3,7 +3,6 @@ package engine_test
 import (
 	"errors"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,25 +16,13 @@ func TestPayConcurrentOnce(t *testing.T) {
 		tok := v.buyer(c.ID, 1_000_000)
 		r := v.hold(tok, ss[0].ID, 7)
 		v.hold(tok, ss[0].ID, 8) // a second live hold keeps the token ACTIVE after the sale
-		var won, paid atomic.Int64
-		var wg sync.WaitGroup
-		for range 50 {
-			wg.Go(func() {
-				_, err := v.e.Pay(v.ctx, tok, r.ID, r.Price, "")
-				switch {
-				case err == nil:
-					won.Add(1)
-				case errors.Is(err, engine.ErrAlreadyPaid):
-					// refused once the winner's outcome was known
-					paid.Add(1)
-				default:
-					t.Errorf("pay: %v", err)
-				}
-			})
-		}
-		wg.Wait()
-		if won.Load() != 1 || paid.Load() != 49 {
-			t.Fatalf("%d paid, %d refused; want 1 and 49", won.Load(), paid.Load())
+		// Refused with ALREADY_PAID once the winner's outcome was known.
+		won, paid := race(t, 50, engine.ErrAlreadyPaid, func(int) error {
+			_, err := v.e.Pay(v.ctx, tok, r.ID, r.Price, "")
+			return err
+		})
+		if won != 1 || paid != 49 {
+			t.Fatalf("%d paid, %d refused; want 1 and 49", won, paid)
 		}
 		b := v.balance(tok)
 		if n, total := payments(b); b.Balance != 1_000_000-r.Price || n != 1 || total != r.Price {

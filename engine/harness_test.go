@@ -307,6 +307,20 @@ func (v *env) holds(t engine.Token, scheduleID int64, seats ...int) []engine.Res
 	return rs
 }
 
+// sold creates a concert of one schedule of n seats and sells the seats given to
+// one buyer, holding them all and then paying each. It returns the concert, the
+// schedule's id and the paid reservations.
+func (v *env) sold(n int, seats ...int) (engine.Concert, int64, []engine.Reservation) {
+	v.t.Helper()
+	c, ss := v.concert(show{seats: []int{n}})
+	buyer := v.buyer(c.ID, 1_000_000)
+	rs := v.holds(buyer, ss[0].ID, seats...)
+	for _, r := range rs {
+		v.pay(buyer, r)
+	}
+	return c, ss[0].ID, rs
+}
+
 func (v *env) pay(t engine.Token, r engine.Reservation) engine.Sale {
 	v.t.Helper()
 	s, err := v.e.Pay(v.ctx, t, r.ID, r.Price, "")
@@ -401,6 +415,61 @@ func wantErr(t testing.TB, got, want error) {
 	if !errors.Is(got, want) {
 		t.Fatalf("error = %v, want %v", got, want)
 	}
+}
+
+// race makes n attempts at once, released together, and counts those that
+// succeeded and those refused with want; any other outcome fails the test.
+func race(t *testing.T, n int, want error, attempt func(i int) error) (won, refused int) {
+	t.Helper()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = attempt(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case errors.Is(err, want):
+			refused++
+		default:
+			t.Errorf("attempt %d: %v", i, err)
+		}
+	}
+	return won, refused
+}
+
+// wantOnePaid makes n attempts to pay the same holds at once, each within a
+// request's timeout: exactly one must pay, and every other hear ALREADY_PAID.
+func wantOnePaid(t *testing.T, n int, pay func(ctx context.Context, i int) error) {
+	t.Helper()
+	won, _ := race(t, n, engine.ErrAlreadyPaid, func(i int) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return pay(ctx, i)
+	})
+	if won != 1 {
+		t.Fatalf("%d attempts paid, want 1", won)
+	}
+}
+
+// tryHold is Hold as one error, nil only when the hold was created; an error
+// names the user and seat.
+func (v *env) tryHold(t engine.Token, scheduleID int64, seat int) error {
+	_, created, err := v.e.Hold(v.ctx, t, scheduleID, seat)
+	switch {
+	case err != nil:
+		return fmt.Errorf("user %d, seat %d: %w", t.UserID, seat, err)
+	case !created:
+		return fmt.Errorf("user %d, seat %d: an existing hold came back", t.UserID, seat)
+	}
+	return nil
 }
 
 // parallel runs f(0..n-1) on `workers` goroutines and fails the test on the first

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,24 +16,9 @@ func TestHoldSameSeatRace(t *testing.T) {
 		const n = 200
 		c, ss := v.concert(show{})
 		toks := v.admitted(n, c.ID)
-		var created, taken atomic.Int64
-		var wg sync.WaitGroup
-		for _, tok := range toks {
-			wg.Go(func() {
-				_, ok, err := v.e.Hold(v.ctx, tok, ss[0].ID, 42)
-				switch {
-				case err == nil && ok:
-					created.Add(1)
-				case errors.Is(err, engine.ErrSeatTaken):
-					taken.Add(1)
-				default:
-					t.Errorf("user %d: created=%v err=%v", tok.UserID, ok, err)
-				}
-			})
-		}
-		wg.Wait()
-		if created.Load() != 1 || taken.Load() != n-1 {
-			t.Fatalf("created %d, taken %d; want 1 and %d", created.Load(), taken.Load(), n-1)
+		created, taken := race(t, n, engine.ErrSeatTaken, func(i int) error { return v.tryHold(toks[i], ss[0].ID, 42) })
+		if created != 1 || taken != n-1 {
+			t.Fatalf("created %d, taken %d; want 1 and %d", created, taken, n-1)
 		}
 		if st := v.stats(c.ID); st.Held != 1 {
 			t.Fatalf("held %d, want 1", st.Held)
@@ -103,24 +87,9 @@ func TestHoldLimitParallel(t *testing.T) {
 	eachBackend(t, engine.Config{MaxHoldsPerUser: 4}, func(t *testing.T, v *env) {
 		c, ss := v.concert(show{})
 		tok := v.admitted(1, c.ID)[0]
-		var created, limited atomic.Int64
-		var wg sync.WaitGroup
-		for seat := 1; seat <= 20; seat++ {
-			wg.Go(func() {
-				_, ok, err := v.e.Hold(v.ctx, tok, ss[0].ID, seat)
-				switch {
-				case err == nil && ok:
-					created.Add(1)
-				case errors.Is(err, engine.ErrHoldLimitReached):
-					limited.Add(1)
-				default:
-					t.Errorf("seat %d: created=%v err=%v", seat, ok, err)
-				}
-			})
-		}
-		wg.Wait()
-		if created.Load() != 4 || limited.Load() != 16 {
-			t.Fatalf("created %d, limited %d; want 4 and 16", created.Load(), limited.Load())
+		created, limited := race(t, 20, engine.ErrHoldLimitReached, func(i int) error { return v.tryHold(tok, ss[0].ID, 1+i) })
+		if created != 4 || limited != 16 {
+			t.Fatalf("created %d, limited %d; want 4 and 16", created, limited)
 		}
 		if st := v.stats(c.ID); st.Held != 4 {
 			t.Fatalf("held %d, want 4", st.Held)

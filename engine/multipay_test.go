@@ -3,7 +3,6 @@ package engine_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -216,25 +215,14 @@ func TestPayManyConcurrentOnce(t *testing.T) {
 		c, ss := v.concert(show{})
 		tok := v.buyer(c.ID, 1_000_000)
 		a, b := v.hold(tok, ss[0].ID, 7), v.hold(tok, ss[0].ID, 8)
-		const n = 20
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range n {
+		wantOnePaid(t, 20, func(ctx context.Context, i int) error {
 			list := []int64{a.ID, b.ID}
 			if i%2 == 1 {
 				list = []int64{b.ID, a.ID}
 			}
-			wg.Go(func() {
-				<-start
-				ctx, cancel := context.WithTimeout(v.ctx, 5*time.Second)
-				defer cancel()
-				_, errs[i] = v.e.PayMany(ctx, tok, list, a.Price+b.Price, "")
-			})
-		}
-		close(start)
-		wg.Wait()
-		wantOnePaid(t, errs)
+			_, err := v.e.PayMany(ctx, tok, list, a.Price+b.Price, "")
+			return err
+		})
 		v.wantCharged(tok, 1_000_000, 1, a.Price+b.Price)
 		if st := v.stats(c.ID); st.Sold != 2 {
 			t.Fatalf("%d seats sold, want 2", st.Sold)

@@ -72,16 +72,7 @@ func TestCrashBetweenLedgerAndRedis(t *testing.T) {
 // lose the concert's waiting room.
 func TestRedisFlushedAfterSales(t *testing.T) {
 	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
-		c, ss := v.concert(show{seats: []int{10}})
-		sid := ss[0].ID
-		buyer := v.buyer(c.ID, 1_000_000)
-		var sold []engine.Reservation
-		for seat := 1; seat <= 3; seat++ {
-			sold = append(sold, v.hold(buyer, sid, seat))
-		}
-		for _, r := range sold {
-			v.pay(buyer, r)
-		}
+		c, sid, sold := v.sold(10, 1, 2, 3)
 		if m := v.seatMap(v.e, v.admitted(1, c.ID)[0], sid); m.Seats[0] != engine.SeatReserved {
 			t.Fatalf("seat 1 is %s before the flush", m.Seats[0])
 		}
@@ -132,10 +123,7 @@ func TestRedisFlushedAfterSales(t *testing.T) {
 // The seat map alone, first request after a flush, shows sold seats as sold.
 func TestRedisFlushedSeatMapFirst(t *testing.T) {
 	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
-		c, ss := v.concert(show{seats: []int{5}})
-		sid := ss[0].ID
-		buyer := v.buyer(c.ID, 100_000)
-		v.pay(buyer, v.hold(buyer, sid, 2))
+		c, sid, _ := v.sold(5, 2)
 		v.flush()
 		tok, _ := v.enter(v.e, v.users(1)[0], c.ID)
 		v.admitWaiting()
