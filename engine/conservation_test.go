@@ -77,12 +77,7 @@ func TestMoneyConservation(t *testing.T) {
 			if rand.IntN(10) == 0 {
 				clicks = 2
 			}
-			errs := make([]error, clicks)
-			var wg sync.WaitGroup
-			for k := range clicks {
-				wg.Go(func() { errs[k] = payRetrying(v, tok, r) })
-			}
-			wg.Wait()
+			errs := atOnce(clicks, func(int) error { return payRetrying(v, tok, r) })
 			ok, insufficient := 0, 0
 			for _, err := range errs {
 				switch {

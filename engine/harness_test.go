@@ -417,10 +417,8 @@ func wantErr(t testing.TB, got, want error) {
 	}
 }
 
-// race makes n attempts at once, released together, and counts those that
-// succeeded and those refused with want; any other outcome fails the test.
-func race(t *testing.T, n int, want error, attempt func(i int) error) (won, refused int) {
-	t.Helper()
+// atOnce makes n attempts at once, released together, and returns their errors.
+func atOnce(n int, attempt func(i int) error) []error {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -432,7 +430,14 @@ func race(t *testing.T, n int, want error, attempt func(i int) error) (won, refu
 	}
 	close(start)
 	wg.Wait()
-	for i, err := range errs {
+	return errs
+}
+
+// race makes n attempts at once and counts those that succeeded and those refused
+// with want; any other outcome fails the test.
+func race(t *testing.T, n int, want error, attempt func(i int) error) (won, refused int) {
+	t.Helper()
+	for i, err := range atOnce(n, attempt) {
 		switch {
 		case err == nil:
 			won++
