@@ -417,6 +417,27 @@ func wantErr(t testing.TB, got, want error) {
 	}
 }
 
+func isCode(err error, c engine.Code) bool {
+	var e *engine.Error
+	return errors.As(err, &e) && e.Code == c
+}
+
+// wantKey checks that e takes key as the key of user.
+func (v *env) wantKey(e *engine.Engine, key string, user int64, what string) {
+	v.t.Helper()
+	if id, err := e.CheckUserKey(v.ctx, key); err != nil || id != user {
+		v.t.Fatalf("%s = %d, %v; want user %d", what, id, err, user)
+	}
+}
+
+// wantKeyRefused checks that e refuses key as TOKEN_INVALID.
+func (v *env) wantKeyRefused(e *engine.Engine, key, what string) {
+	v.t.Helper()
+	if _, err := e.CheckUserKey(v.ctx, key); !isCode(err, engine.CodeTokenInvalid) {
+		v.t.Fatalf("%s: %v, want TOKEN_INVALID", what, err)
+	}
+}
+
 // atOnce makes n attempts at once, released together, and returns their errors.
 func atOnce(n int, attempt func(i int) error) []error {
 	errs := make([]error, n)

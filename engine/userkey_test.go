@@ -27,9 +27,7 @@ func TestUserKeys(t *testing.T) {
 			t.Fatalf("key %q does not name user %d", key, a)
 		}
 		for _, e := range []*engine.Engine{v.e, other} {
-			if id, err := e.CheckUserKey(v.ctx, key); err != nil || id != a {
-				t.Fatalf("CheckUserKey = %d, %v; want user %d", id, err, a)
-			}
+			v.wantKey(e, key, a, "key")
 		}
 		parts := strings.Split(key, ".")
 		bad := map[string]string{
@@ -60,36 +58,24 @@ func TestUserKeys(t *testing.T) {
 		if err != nil || id != a || fresh == key {
 			t.Fatalf("RotateUserKey = %d, %q, %v", id, fresh, err)
 		}
-		if _, err := v.e.CheckUserKey(v.ctx, key); !isCode(err, engine.CodeTokenInvalid) {
-			t.Fatalf("old key on the rotating instance: %v, want TOKEN_INVALID at once", err)
-		}
+		v.wantKeyRefused(v.e, key, "old key on the rotating instance")
 		v.clk.Advance(500 * time.Millisecond) // the key cache's age
-		if _, err := other.CheckUserKey(v.ctx, key); !isCode(err, engine.CodeTokenInvalid) {
-			t.Fatalf("old key on another instance after 500ms: %v, want TOKEN_INVALID", err)
-		}
+		v.wantKeyRefused(other, key, "old key on another instance after 500ms")
 		for _, e := range []*engine.Engine{v.e, other} {
-			if id, err := e.CheckUserKey(v.ctx, fresh); err != nil || id != a {
-				t.Fatalf("new key = %d, %v", id, err)
-			}
+			v.wantKey(e, fresh, a, "new key")
 		}
 		if _, _, err := other.RotateUserKey(v.ctx, key); !isCode(err, engine.CodeTokenInvalid) {
 			t.Fatalf("rotating with the old key: %v, want TOKEN_INVALID", err)
 		}
 		// The other user is untouched.
-		if id, err := other.CheckUserKey(v.ctx, other.UserKey(b)); err != nil || id != b {
-			t.Fatalf("user b's key = %d, %v", id, err)
-		}
+		v.wantKey(other, other.UserKey(b), b, "user b's key")
 
 		// Redis loses everything: the ledger still knows a rotated, and a fresh
 		// instance (nothing in memory) refuses the old key and takes the new.
 		v.flush()
 		third := v.another()
-		if _, err := third.CheckUserKey(v.ctx, key); !isCode(err, engine.CodeTokenInvalid) {
-			t.Fatalf("old key after Redis lost its data: %v, want TOKEN_INVALID", err)
-		}
-		if id, err := third.CheckUserKey(v.ctx, fresh); err != nil || id != a {
-			t.Fatalf("new key after Redis lost its data = %d, %v", id, err)
-		}
+		v.wantKeyRefused(third, key, "old key after Redis lost its data")
+		v.wantKey(third, fresh, a, "new key after Redis lost its data")
 	})
 }
 
@@ -123,12 +109,8 @@ func TestRotateUserKeyRace(t *testing.T) {
 		}
 		v.clk.Advance(time.Second)
 		for _, e := range instances {
-			if _, err := e.CheckUserKey(v.ctx, key); !isCode(err, engine.CodeTokenInvalid) {
-				t.Fatalf("old key: %v", err)
-			}
-			if id, err := e.CheckUserKey(v.ctx, winner); err != nil || id != a {
-				t.Fatalf("winning key = %d, %v", id, err)
-			}
+			v.wantKeyRefused(e, key, "old key")
+			v.wantKey(e, winner, a, "winning key")
 		}
 	})
 }
@@ -170,11 +152,6 @@ func TestOldTokenReissued(t *testing.T) {
 			t.Fatalf("entry after renewal gave %q, want %q", g3.Token, g2.Token)
 		}
 	})
-}
-
-func isCode(err error, c engine.Code) bool {
-	var e *engine.Error
-	return errors.As(err, &e) && e.Code == c
 }
 
 // flipLast is another base64url character than key's last.
