@@ -20,20 +20,11 @@ import (
 func TestVerifyHostileTokens(t *testing.T) {
 	t.Parallel()
 	k := siteKeys(t)
-	full, err := identity.New(fullConfig(k))
-	if err != nil {
-		t.Fatal(err)
-	}
+	full := newVerifier(t, fullConfig(k))
 	// Only public keys: no HS256 at all.
-	jwksOnly, err := identity.New(identity.Config{JWKS: k.jwks, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	jwksOnly := newVerifier(t, identity.Config{JWKS: k.jwks, Now: func() time.Time { return now }})
 	// Only the secret: no public-key algorithm at all.
-	hsOnly, err := identity.New(identity.Config{Secret: hsSecret, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	hsOnly := newVerifier(t, identity.Config{Secret: hsSecret, Now: func() time.Time { return now }})
 	good := claims()
 	hs := func(c jwt.MapClaims) string { return sign(t, jwt.SigningMethodHS256, "", c, hsSecret) }
 	rs := func(c jwt.MapClaims) string { return sign(t, jwt.SigningMethodRS256, "rsa-1", c, k.rsa) }
@@ -162,10 +153,7 @@ func TestVerifyHostileTokens(t *testing.T) {
 
 func TestVerifyProfile(t *testing.T) {
 	t.Parallel()
-	v, err := identity.New(fullConfig(siteKeys(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := newVerifier(t, fullConfig(siteKeys(t)))
 	got, err := v.Verify(sign(t, jwt.SigningMethodHS256, "", claims(), hsSecret))
 	want := engine.ExternalIdentity{Subject: "site-user-7", Name: "Kim Minji", Email: "minji@example.com"}
 	if err != nil || got != want {
@@ -186,10 +174,7 @@ func TestLeeway(t *testing.T) {
 		{-1, engine.ErrTokenExpired},
 		{time.Minute, nil},
 	} {
-		v, err := identity.New(identity.Config{Secret: hsSecret, Leeway: tc.leeway, Now: func() time.Time { return now }})
-		if err != nil {
-			t.Fatal(err)
-		}
+		v := newVerifier(t, identity.Config{Secret: hsSecret, Leeway: tc.leeway, Now: func() time.Time { return now }})
 		if _, err := v.Verify(tok); !errors.Is(err, tc.want) && (err != nil || tc.want != nil) {
 			t.Errorf("leeway %v: %v, want %v", tc.leeway, err, tc.want)
 		}
@@ -244,10 +229,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		})
 	}
 	// And the good set is accepted with the algorithms its keys verify.
-	v, err := identity.New(fullConfig(k))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := newVerifier(t, fullConfig(k))
 	if got := strings.Join(v.Algorithms(), ","); got != "ES256,EdDSA,HS256,RS256" {
 		t.Errorf("Algorithms = %s", got)
 	}
@@ -270,10 +252,7 @@ func (f *fakeUsers) ExternalUser(ctx context.Context, u engine.ExternalIdentity)
 // never does.
 func TestTokens(t *testing.T) {
 	t.Parallel()
-	v, err := identity.New(fullConfig(siteKeys(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := newVerifier(t, fullConfig(siteKeys(t)))
 	users := &fakeUsers{}
 	toks := identity.NewTokens(v, users)
 	if _, err := toks.UserFor(t.Context(), sign(t, jwt.SigningMethodHS256, "", claims(), []byte("wrong-secret-but-long-enough-32-bytes"))); !errors.Is(err, engine.ErrTokenInvalid) {

@@ -151,5 +151,31 @@ func fullConfig(k *testKeys) identity.Config {
 	}
 }
 
+// newVerifier is identity.New for a config the test expects to be accepted.
+func newVerifier(tb testing.TB, c identity.Config) *identity.Verifier {
+	tb.Helper()
+	v, err := identity.New(c)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
+
+// signedToken is a token and the algorithm that signed it.
+type signedToken struct{ alg, tok string }
+
+// signedGood is the good claims signed with each algorithm fullConfig verifies,
+// by the site's keys: HS256, RS256, ES256 and EdDSA, in that order.
+func signedGood(tb testing.TB, k *testKeys) []signedToken {
+	tb.Helper()
+	good := claims()
+	return []signedToken{
+		{"HS256", sign(tb, jwt.SigningMethodHS256, "", good, hsSecret)},
+		{"RS256", sign(tb, jwt.SigningMethodRS256, "rsa-1", good, k.rsa)},
+		{"ES256", sign(tb, jwt.SigningMethodES256, "ec-1", good, k.ec)},
+		{"EdDSA", sign(tb, jwt.SigningMethodEdDSA, "ed-1", good, k.ed)},
+	}
+}
+
 // rsaKey1024 is a key too weak to be trusted.
 func rsaKey1024() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 1024) }
