@@ -23,20 +23,6 @@ func closeSale(t *testing.T, v *env, e *engine.Engine, concertID int64) {
 	}
 }
 
-// concertKeys lists the Redis keys of one concert.
-func (v *env) concertKeys(concertID int64) []string {
-	v.t.Helper()
-	var out []string
-	iter := v.rdb.Scan(v.ctx, 0, v.key(concertID, "*"), 1000).Iterator()
-	for iter.Next(v.ctx) {
-		out = append(out, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		v.t.Fatal(err)
-	}
-	return out
-}
-
 // Closing a sale: no new entries or holds, waiting tokens expired, pending holds
 // and every key of the concert gone; what was paid stays paid.
 func TestCloseSale(t *testing.T) {
@@ -61,7 +47,7 @@ func TestCloseSale(t *testing.T) {
 			t.Fatalf("reopen: %v, want BAD_REQUEST", err)
 		}
 
-		if keys := v.concertKeys(c.ID); len(keys) != 0 {
+		if keys := v.keys(v.key(c.ID, "*")); len(keys) != 0 {
 			t.Fatalf("keys left after closing: %v", keys)
 		}
 		if _, err := v.e.IssueToken(v.ctx, v.users(1)[0], c.ID); !errors.Is(err, engine.ErrSaleClosed) {
@@ -93,7 +79,7 @@ func TestCloseSale(t *testing.T) {
 		if _, err := e2.IssueToken(v.ctx, v.users(1)[0], c.ID); !errors.Is(err, engine.ErrSaleClosed) {
 			t.Fatalf("enter on another instance: %v, want SALE_CLOSED", err)
 		}
-		if keys := v.concertKeys(c.ID); len(keys) != 0 {
+		if keys := v.keys(v.key(c.ID, "*")); len(keys) != 0 {
 			t.Fatalf("keys after another instance's refusal: %v", keys)
 		}
 	})

@@ -124,18 +124,24 @@ func (v *env) flush() {
 		v.mr.FlushAll()
 		return
 	}
-	keys, err := v.rdb.Keys(v.ctx, v.prefix+":*").Result()
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	if len(keys) > 0 {
+	if keys := v.keys(v.prefix + ":*"); len(keys) > 0 {
 		if err := v.rdb.Del(v.ctx, keys...).Err(); err != nil {
 			v.t.Fatal(err)
 		}
 	}
-	if n, _ := v.rdb.Keys(v.ctx, v.prefix+":*").Result(); len(n) != 0 {
+	if n := v.keys(v.prefix + ":*"); len(n) != 0 {
 		v.t.Fatalf("%d keys left after flush", len(n))
 	}
+}
+
+// keys lists this test's Redis keys that match pattern (a concert's: v.key(id, "*")).
+func (v *env) keys(pattern string) []string {
+	v.t.Helper()
+	keys, err := v.rdb.Keys(v.ctx, pattern).Result()
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return keys
 }
 
 // show is a concert to create; zero fields take the tests' defaults.
