@@ -47,7 +47,7 @@ func TestPayTwoWithMoneyForOne(t *testing.T) {
 		tok := v.admitted(1, c.ID)[0]
 		rs := v.holds(tok, ss[0].ID, 1, 2)
 		v.charge(tok, rs[0].Price)
-		errs := atOnce(len(rs), func(i int) error {
+		errs := ledgertest.AtOnce(len(rs), func(i int) error {
 			_, err := v.e.Pay(v.ctx, tok, rs[i].ID, rs[i].Price, "")
 			return err
 		})

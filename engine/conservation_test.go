@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/concertd/concertd/engine"
+	"github.com/concertd/concertd/store/ledgertest"
 )
 
 // A thousand users charge, hold and pay at once, retrying as real clients do.
@@ -77,7 +78,7 @@ func TestMoneyConservation(t *testing.T) {
 			if rand.IntN(10) == 0 {
 				clicks = 2
 			}
-			errs := atOnce(clicks, func(int) error { return payRetrying(v, tok, r) })
+			errs := ledgertest.AtOnce(clicks, func(int) error { return payRetrying(v, tok, r) })
 			ok, insufficient := 0, 0
 			for _, err := range errs {
 				switch {

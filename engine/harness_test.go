@@ -444,37 +444,12 @@ func (v *env) wantKeyRefused(e *engine.Engine, key, what string) {
 	}
 }
 
-// atOnce makes n attempts at once, released together, and returns their errors.
-func atOnce(n int, attempt func(i int) error) []error {
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			errs[i] = attempt(i)
-		})
-	}
-	close(start)
-	wg.Wait()
-	return errs
-}
-
 // race makes n attempts at once and counts those that succeeded and those refused
 // with want; any other outcome fails the test.
 func race(t *testing.T, n int, want error, attempt func(i int) error) (won, refused int) {
 	t.Helper()
-	for i, err := range atOnce(n, attempt) {
-		switch {
-		case err == nil:
-			won++
-		case errors.Is(err, want):
-			refused++
-		default:
-			t.Errorf("attempt %d: %v", i, err)
-		}
-	}
-	return won, refused
+	c := ledgertest.Count(t, ledgertest.AtOnce(n, attempt), want)
+	return c[nil], c[want]
 }
 
 // wantOnePaid makes n attempts to pay the same holds at once, each within a

@@ -80,12 +80,12 @@ func testConcurrentFirstSight(t *testing.T, l Ledger) {
 	const n = 50
 	ids := make([]int64, n)
 	createdBy := make([]bool, n)
-	errs := parallel(n, func(i int) error {
+	errs := AtOnce(n, func(i int) error {
 		var err error
 		ids[i], createdBy[i], err = x.ExternalUser(f.ctx, engine.ExternalIdentity{Subject: "sub-rush", Name: "Rush", Email: "rush@example.com"})
 		return err
 	})
-	if c := count(t, errs); c[nil] != n {
+	if c := Count(t, errs); c[nil] != n {
 		t.Fatalf("%d of %d calls succeeded", c[nil], n)
 	}
 	creators := 0
@@ -107,12 +107,12 @@ func testConcurrentFirstSight(t *testing.T, l Ledger) {
 	// Five new subs, ten calls each, all at once.
 	const subs, per = 5, 10
 	got := make([]int64, subs*per)
-	errs = parallel(subs*per, func(i int) error {
+	errs = AtOnce(subs*per, func(i int) error {
 		var err error
 		got[i], _, err = x.ExternalUser(f.ctx, engine.ExternalIdentity{Subject: fmt.Sprintf("sub-%d", i%subs)})
 		return err
 	})
-	if c := count(t, errs); c[nil] != subs*per {
+	if c := Count(t, errs); c[nil] != subs*per {
 		t.Fatalf("%d of %d calls succeeded", c[nil], subs*per)
 	}
 	bySub := map[int]int64{}
@@ -153,8 +153,8 @@ func testUserKeyGens(t *testing.T, l Ledger) {
 	}
 
 	// Eight rotations with one key at once: one wins, the rest find it moved.
-	errs := parallel(8, func(int) error { _, err := kl.RotateUserKey(f.ctx, b, 1); return err })
-	if n := count(t, errs, engine.ErrTokenInvalid); n[nil] != 1 || n[engine.ErrTokenInvalid] != 7 {
+	errs := AtOnce(8, func(int) error { _, err := kl.RotateUserKey(f.ctx, b, 1); return err })
+	if n := Count(t, errs, engine.ErrTokenInvalid); n[nil] != 1 || n[engine.ErrTokenInvalid] != 7 {
 		t.Fatalf("8 racing rotations: %v, want one success", n)
 	}
 

@@ -21,7 +21,7 @@ func testReservationIDBlocks(t *testing.T, l Ledger) {
 	f := newFixture(t, l)
 	type block struct{ first, size int64 }
 	blocks := make([]block, 16)
-	errs := parallel(len(blocks), func(i int) error {
+	errs := AtOnce(len(blocks), func(i int) error {
 		first, size, err := ids.ReservationIDBlock(f.ctx)
 		blocks[i] = block{first, size}
 		return err

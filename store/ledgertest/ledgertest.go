@@ -450,11 +450,11 @@ func testChargeBounds(t *testing.T, l Ledger) {
 func testConcurrentCharges(t *testing.T, l Ledger) {
 	f := newFixture(t, l)
 	id := f.user(0)
-	errs := parallel(100, func(int) error {
+	errs := AtOnce(100, func(int) error {
 		_, err := l.Charge(f.ctx, id, 1000, engine.MaxBalance, engine.Idempotency{})
 		return err
 	})
-	if c := count(t, errs); c[nil] != 100 {
+	if c := Count(t, errs); c[nil] != 100 {
 		t.Errorf("%d of 100 charges succeeded", c[nil])
 	}
 	b, h, err := l.Balance(f.ctx, id, 200)
@@ -483,14 +483,14 @@ func testIdempotentCharge(t *testing.T, l Ledger) {
 		t.Fatalf("plain charge = %d, %v", got, err)
 	}
 	// Retried at once by many clients: every one gets the first answer.
-	errs := parallel(20, func(int) error {
+	errs := AtOnce(20, func(int) error {
 		got, err := l.Charge(f.ctx, id, 500, engine.MaxBalance, k)
 		if err == nil && got != 500 {
 			return fmt.Errorf("retry returned %d, want the first answer 500", got)
 		}
 		return err
 	})
-	if c := count(t, errs); c[nil] != 20 {
+	if c := Count(t, errs); c[nil] != 20 {
 		t.Errorf("%d of 20 retries answered", c[nil])
 	}
 	f.wantBalance(id, 800, 2, 0)

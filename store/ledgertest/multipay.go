@@ -140,7 +140,7 @@ func testConcurrentSellManyOnePair(t *testing.T, l Ledger) {
 	for i := range users {
 		users[i] = f.user(5000)
 	}
-	errs := parallel(n, func(i int) error {
+	errs := AtOnce(n, func(i int) error {
 		// Half name the seats in the other order: the sale rows still go in one order.
 		a, b := 1, 2
 		if i%2 == 1 {
@@ -149,7 +149,7 @@ func testConcurrentSellManyOnePair(t *testing.T, l Ledger) {
 		_, err := m.SellMany(f.ctx, pair(sch, users[i], a, b, int64(100+2*i), int64(101+2*i)), engine.Idempotency{})
 		return err
 	})
-	c := count(t, errs, engine.ErrSeatTaken)
+	c := Count(t, errs, engine.ErrSeatTaken)
 	if c[nil] != 1 || c[engine.ErrSeatTaken] != n-1 {
 		t.Fatalf("outcomes %v; want one sale and %d SEAT_TAKEN", c, n-1)
 	}

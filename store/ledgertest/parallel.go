@@ -6,9 +6,10 @@ import (
 	"testing"
 )
 
-// parallel runs fn(i) for i in [0,n) on n goroutines released at once, to make the
-// calls overlap as much as the scheduler allows, and returns their errors.
-func parallel(n int, fn func(i int) error) []error {
+// AtOnce runs fn(i) for i in [0,n) on n goroutines released at once, to make the
+// calls overlap as much as the scheduler allows, and returns their errors. The
+// engine's tests race their attempts with it too.
+func AtOnce(n int, fn func(i int) error) []error {
 	errs := make([]error, n)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
@@ -23,8 +24,9 @@ func parallel(n int, fn func(i int) error) []error {
 	return errs
 }
 
-// count tallies errors by kind: nil, each wanted sentinel, and anything else.
-func count(t *testing.T, errs []error, kinds ...error) map[error]int {
+// Count tallies errors by kind: nil, and each wanted sentinel; anything else
+// fails the test.
+func Count(t *testing.T, errs []error, kinds ...error) map[error]int {
 	t.Helper()
 	out := map[error]int{}
 outer:

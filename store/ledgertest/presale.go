@@ -95,12 +95,12 @@ func testPresaleCodeRace(t *testing.T, l Ledger) {
 		users[i] = f.user(0)
 	}
 	won := make([]bool, n)
-	errs := parallel(n, func(i int) error {
+	errs := AtOnce(n, func(i int) error {
 		ok, err := p.EnterPresale(f.ctx, c, users[i], &code)
 		won[i] = ok
 		return err
 	})
-	count(t, errs)
+	Count(t, errs)
 	winner := -1
 	for i, ok := range won {
 		if ok {

@@ -78,11 +78,11 @@ func testConcurrentSellsOneReservation(t *testing.T, l Ledger) {
 	f := newFixture(t, l)
 	sch := f.schedule(10, 7000)
 	id := f.user(100_000)
-	errs := parallel(50, func(int) error {
+	errs := AtOnce(50, func(int) error {
 		_, err := f.sell(sch, 3, 42, id, engine.Idempotency{})
 		return err
 	})
-	c := count(t, errs, engine.ErrAlreadyPaid)
+	c := Count(t, errs, engine.ErrAlreadyPaid)
 	if c[nil] != 1 || c[engine.ErrAlreadyPaid] != 49 {
 		t.Errorf("%d succeeded, %d ALREADY_PAID; want 1 and 49", c[nil], c[engine.ErrAlreadyPaid])
 	}
@@ -94,11 +94,11 @@ func testConcurrentSellsOneBalance(t *testing.T, l Ledger) {
 	sch := f.schedule(100, 5000)
 	for round := range 10 {
 		id := f.user(5000)
-		errs := parallel(2, func(i int) error {
+		errs := AtOnce(2, func(i int) error {
 			_, err := f.sell(sch, 2*round+i+1, int64(2*round+i+1), id, engine.Idempotency{})
 			return err
 		})
-		c := count(t, errs, engine.ErrInsufficientBalance)
+		c := Count(t, errs, engine.ErrInsufficientBalance)
 		if c[nil] != 1 || c[engine.ErrInsufficientBalance] != 1 {
 			t.Errorf("round %d: %d succeeded, %d INSUFFICIENT_BALANCE; want 1 and 1", round, c[nil], c[engine.ErrInsufficientBalance])
 		}
@@ -116,12 +116,12 @@ func testConcurrentSellsOneSeat(t *testing.T, l Ledger) {
 		seat := round + 1
 		users := []int64{f.user(10_000), f.user(10_000)}
 		var sales [2]engine.Sale
-		errs := parallel(2, func(i int) error {
+		errs := AtOnce(2, func(i int) error {
 			var err error
 			sales[i], err = f.sell(sch, seat, int64(1000*round+i+1), users[i], engine.Idempotency{})
 			return err
 		})
-		c := count(t, errs, engine.ErrSeatTaken)
+		c := Count(t, errs, engine.ErrSeatTaken)
 		if c[nil] != 1 || c[engine.ErrSeatTaken] != 1 {
 			t.Fatalf("seat %d: %d succeeded, %d SEAT_TAKEN; want 1 and 1", seat, c[nil], c[engine.ErrSeatTaken])
 		}
@@ -150,14 +150,14 @@ func testIdempotentSell(t *testing.T, l Ledger) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	errs := parallel(10, func(int) error {
+	errs := AtOnce(10, func(int) error {
 		again, err := f.sell(sch, 1, 1, id, k)
 		if err == nil && again != first {
 			return fmt.Errorf("retry returned %+v, want %+v", again, first)
 		}
 		return err
 	})
-	if c := count(t, errs); c[nil] != 10 {
+	if c := Count(t, errs); c[nil] != 10 {
 		t.Errorf("%d of 10 retries answered", c[nil])
 	}
 	got, ok, err := l.IdempotentSale(f.ctx, id, k)
@@ -279,7 +279,7 @@ func testMoneyConservation(t *testing.T, l Ledger) {
 		resSeq        atomic.Int64
 		paid          sync.Map // reservation id -> struct{}
 	)
-	errs := parallel(workers, func(w int) error {
+	errs := AtOnce(workers, func(w int) error {
 		rng := rand.New(rand.NewPCG(uint64(w), 7))
 		for range ops {
 			u := ids[rng.IntN(users)]
@@ -434,7 +434,7 @@ func testTicketLimitRace(t *testing.T, l Ledger) {
 		t.Fatal(err)
 	}
 	u := f.user(10_000)
-	errs := parallel(12, func(i int) error {
+	errs := AtOnce(12, func(i int) error {
 		_, err := f.sell(ss[i%2], 1+i, int64(7000+i), u, engine.Idempotency{})
 		return err
 	})
