@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -141,13 +142,33 @@ func missing(field string) error {
 
 // positiveID checks a required id field.
 func positiveID(field string, w *wholeNumber) (int64, error) {
+	return requiredInt(field, w, 1, math.MaxInt64, engine.CodeBadRequest, "%s must be a positive integer", field)
+}
+
+// requiredInt checks a required integer field that must lie in [lo, hi]; one
+// outside is refused with code and the message format gives.
+func requiredInt(field string, w *wholeNumber, lo, hi int64, code engine.Code, format string, args ...any) (int64, error) {
 	if w == nil {
 		return 0, missing(field)
 	}
-	if w.big || w.n < 1 {
-		return 0, engine.Errorf(engine.CodeBadRequest, "%s must be a positive integer", field)
+	if w.big || w.n < lo || w.n > hi {
+		return 0, engine.Errorf(code, format, args...)
 	}
 	return w.n, nil
+}
+
+// optionalInt checks an optional integer setting that must lie in [lo, hi]: nil
+// when it is not given, a BAD_REQUEST with the message format gives when it is
+// outside.
+func optionalInt(w *wholeNumber, lo, hi int64, format string, args ...any) (*int, error) {
+	if w == nil {
+		return nil, nil
+	}
+	if w.big || w.n < lo || w.n > hi {
+		return nil, engine.Errorf(engine.CodeBadRequest, format, args...)
+	}
+	n := int(w.n)
+	return &n, nil
 }
 
 // requiredString checks a required string field.
@@ -247,15 +268,13 @@ func decodeHoldJSON(body []byte) (holdRequest, error) {
 	if err != nil {
 		return holdRequest{}, err
 	}
-	if w.Seat == nil {
-		return holdRequest{}, missing("seatNumber")
-	}
 	// The schedule's own seat count is the engine's to check; here only what no
 	// schedule could have.
-	if w.Seat.big || w.Seat.n < 1 || w.Seat.n > engine.MaxSeatCount {
-		return holdRequest{}, engine.Errorf(engine.CodeInvalidSeat, "seatNumber must be 1 to the schedule's seat count")
+	seat, err := requiredInt("seatNumber", w.Seat, 1, engine.MaxSeatCount, engine.CodeInvalidSeat, "seatNumber must be 1 to the schedule's seat count")
+	if err != nil {
+		return holdRequest{}, err
 	}
-	return holdRequest{ScheduleID: schedule, Seat: int(w.Seat.n)}, nil
+	return holdRequest{ScheduleID: schedule, Seat: int(seat)}, nil
 }
 
 type payRequest struct {
@@ -326,13 +345,11 @@ func decodeCharge(body []byte) (chargeRequest, error) {
 	if err := decodeObject(body, &w); err != nil {
 		return chargeRequest{}, err
 	}
-	if w.Amount == nil {
-		return chargeRequest{}, missing("amount")
+	amount, err := requiredInt("amount", w.Amount, 1, engine.MaxChargeAmount, engine.CodeInvalidAmount, "amount must be 1 to %d", engine.MaxChargeAmount)
+	if err != nil {
+		return chargeRequest{}, err
 	}
-	if w.Amount.big || w.Amount.n < 1 || w.Amount.n > engine.MaxChargeAmount {
-		return chargeRequest{}, engine.Errorf(engine.CodeInvalidAmount, "amount must be 1 to %d", engine.MaxChargeAmount)
-	}
-	return chargeRequest{Amount: w.Amount.n}, nil
+	return chargeRequest{Amount: amount}, nil
 }
 
 type queueSettingsWire struct {
@@ -348,27 +365,13 @@ type queueSettingsWire struct {
 
 // ticketLimit checks an optional maxTicketsPerUser, where 0 means no limit.
 func ticketLimit(w *wholeNumber) (*int, error) {
-	if w == nil {
-		return nil, nil
-	}
-	if w.big || w.n < 0 || w.n > engine.MaxSeatCount {
-		return nil, engine.Errorf(engine.CodeBadRequest, "maxTicketsPerUser must be 0 (no limit) to %d", engine.MaxSeatCount)
-	}
-	n := int(w.n)
-	return &n, nil
+	return optionalInt(w, 0, engine.MaxSeatCount, "maxTicketsPerUser must be 0 (no limit) to %d", engine.MaxSeatCount)
 }
 
 // setting checks an optional queue setting; an explicit 0 is refused rather than
 // read as "default", which would surprise an operator who meant "stop".
 func setting(field string, w *wholeNumber) (*int, error) {
-	if w == nil {
-		return nil, nil
-	}
-	if w.big || w.n < 1 || w.n > 1<<31 {
-		return nil, engine.Errorf(engine.CodeBadRequest, "%s must be a positive integer", field)
-	}
-	n := int(w.n)
-	return &n, nil
+	return optionalInt(w, 1, 1<<31, "%s must be a positive integer", field)
 }
 
 func decodeCreateConcert(body []byte) (engine.NewConcert, error) {

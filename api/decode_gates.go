@@ -42,14 +42,7 @@ func (w gatesWire) pass() (engine.EntryPass, error) {
 
 // powBitsSetting checks an optional proofOfWorkBits: 0 (off) to pow.MaxBits.
 func powBitsSetting(field string, w *wholeNumber) (*int, error) {
-	if w == nil {
-		return nil, nil
-	}
-	if w.big || w.n < 0 || w.n > pow.MaxBits {
-		return nil, engine.Errorf(engine.CodeBadRequest, "%s must be 0 to %d", field, pow.MaxBits)
-	}
-	n := int(w.n)
-	return &n, nil
+	return optionalInt(w, 0, pow.MaxBits, "%s must be 0 to %d", field, pow.MaxBits)
 }
 
 type presaleRequest struct {
@@ -65,11 +58,9 @@ func decodePresale(body []byte) (presaleRequest, error) {
 	if err := decodeObject(body, &w); err != nil {
 		return presaleRequest{}, err
 	}
-	if w.Count == nil {
-		return presaleRequest{}, missing("count")
-	}
-	if w.Count.big || w.Count.n < 1 || w.Count.n > engine.MaxPresaleCodes {
-		return presaleRequest{}, engine.Errorf(engine.CodeBadRequest, "count must be 1 to %d", engine.MaxPresaleCodes)
+	count, err := requiredInt("count", w.Count, 1, engine.MaxPresaleCodes, engine.CodeBadRequest, "count must be 1 to %d", engine.MaxPresaleCodes)
+	if err != nil {
+		return presaleRequest{}, err
 	}
 	if w.Until == nil {
 		return presaleRequest{}, missing("until")
@@ -78,5 +69,5 @@ func decodePresale(body []byte) (presaleRequest, error) {
 	if err != nil {
 		return presaleRequest{}, engine.Errorf(engine.CodeBadRequest, "until must be an RFC 3339 instant like 2026-12-20T10:00:00Z")
 	}
-	return presaleRequest{Count: int(w.Count.n), Until: until.UTC()}, nil
+	return presaleRequest{Count: int(count), Until: until.UTC()}, nil
 }

@@ -27,14 +27,12 @@ func decodeBest(body []byte) (bestRequest, error) {
 	if err != nil {
 		return bestRequest{}, err
 	}
-	if w.Quantity == nil {
-		return bestRequest{}, missing("quantity")
-	}
 	// The upper bound is maxHoldsPerUser, the engine's to check.
-	if w.Quantity.big || w.Quantity.n < 1 || w.Quantity.n > engine.MaxSeatCount {
-		return bestRequest{}, engine.Errorf(engine.CodeBadRequest, "quantity must be 1 to maxHoldsPerUser")
+	quantity, err := requiredInt("quantity", w.Quantity, 1, engine.MaxSeatCount, engine.CodeBadRequest, "quantity must be 1 to maxHoldsPerUser")
+	if err != nil {
+		return bestRequest{}, err
 	}
-	r := bestRequest{ScheduleID: schedule, Quantity: int(w.Quantity.n)}
+	r := bestRequest{ScheduleID: schedule, Quantity: int(quantity)}
 	if w.Section != nil {
 		if *w.Section == "" {
 			return bestRequest{}, engine.Errorf(engine.CodeBadRequest, "section, when given, names a section")
@@ -51,21 +49,18 @@ type bestJSON struct {
 // holdBest answers POST /api/reservations/best: 201 with one reservation per
 // seat, in seat order.
 func (s *Server) holdBest(ctx context.Context, rc *fasthttp.RequestCtx) error {
-	t, err := s.token(rc)
-	if err != nil {
-		return err
-	}
-	req, err := decodeBest(rc.Request.Body())
+	t, req, err := checkThenBody(rc, s.token, decodeBest)
 	if err != nil {
 		return err
 	}
 	rs, err := s.e.HoldBest(ctx, t, req.ScheduleID, req.Quantity, req.Section)
-	if err != nil {
-		return err
-	}
+	return reply(rc, fasthttp.StatusCreated, rs, err, bestView)
+}
+
+func bestView(rs []engine.Reservation) bestJSON {
 	out := bestJSON{Reservations: make([]reservationJSON, len(rs))}
 	for i, r := range rs {
 		out.Reservations[i] = reservationView(r)
 	}
-	return writeValue(rc, fasthttp.StatusCreated, out)
+	return out
 }
