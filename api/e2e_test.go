@@ -177,9 +177,7 @@ func TestHappyPath(t *testing.T) {
 
 func TestCancelFreesSeat(t *testing.T) {
 	h := newHarness(t)
-	f := h.fixture()
-	h.runEngine()
-	h.waitActive(f.token)
+	f := h.admitted()
 	m := h.mustStatus(201, "POST", "/api/reservations", `{"concertScheduleId":`+itoa(f.scheduleID)+`,"seatNumber":7}`, bearer(f.token)...)
 	id := itoa(number(t, m, "reservationId"))
 	m = h.mustStatus(200, "DELETE", "/api/reservations/"+id, "", bearer(f.token)...)

@@ -296,6 +296,25 @@ func (h *harness) waitActive(token string) map[string]any {
 	}
 }
 
+// admitted is the fixture with the engine running and the fixture's token ACTIVE.
+func (h *harness) admitted() fixture {
+	h.t.Helper()
+	f := h.fixture()
+	h.runEngine()
+	h.waitActive(f.token)
+	return f
+}
+
+// buyer is the admitted fixture with amount charged to its balance, and its
+// token as the Authorization header.
+func (h *harness) buyer(amount int64) (fixture, []string) {
+	h.t.Helper()
+	f := h.admitted()
+	tok := bearer(f.token)
+	h.mustStatus(200, "POST", "/api/users/balance/charge", `{"amount":`+itoa(amount)+`}`, tok...)
+	return f, tok
+}
+
 func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)

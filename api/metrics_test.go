@@ -10,9 +10,7 @@ import (
 // operator's dashboard relies on.
 func TestMetricsAfterASale(t *testing.T) {
 	h := newHarness(t)
-	f := h.fixture()
-	h.runEngine()
-	h.waitActive(f.token)
+	f := h.admitted()
 	h.mustStatus(401, "POST", "/api/payments", `{"reservationId":1,"paymentAmount":1}`)
 	res := h.mustStatus(201, "POST", "/api/reservations", `{"concertScheduleId":`+itoa(f.scheduleID)+`,"seatNumber":3}`, bearer(f.token)...)
 	// A second hold keeps the token ACTIVE after the first is paid.
@@ -73,9 +71,7 @@ func TestMetricsScrapeSurvivesOutage(t *testing.T) {
 // periodic sweep's path (miniredis sends no keyspace events, so no listener hint).
 func TestMetricsCountHoldExpiries(t *testing.T) {
 	h := newHarness(t)
-	f := h.fixture()
-	h.runEngine()
-	h.waitActive(f.token)
+	f := h.admitted()
 	h.mustStatus(201, "POST", "/api/reservations", `{"concertScheduleId":`+itoa(f.scheduleID)+`,"seatNumber":5}`, bearer(f.token)...)
 	h.clk.Advance(6 * time.Minute) // past the 5-minute hold, inside the 10-minute lease
 	want := `concertd_hold_expiries_total{path="sweeper"} 1`
