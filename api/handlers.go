@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/concertd/concertd/client"
 	"github.com/concertd/concertd/engine"
 )
 
@@ -77,21 +78,17 @@ func (s *Server) queueStatus(ctx context.Context, rc *fasthttp.RequestCtx) error
 
 // ---- catalog ----
 
-type concertJSON struct {
-	ConcertID   int64  `json:"concertId"`
-	Title       string `json:"title"`
-	Description string `json:"description"`
-	SaleOpensAt string `json:"saleOpensAt"`
-}
+// The catalog's entries are the client package's types: one definition of the
+// wire shape for the server and its Go client.
 
 type concertListJSON struct {
-	Concerts []concertJSON `json:"concerts"`
+	Concerts []client.Concert `json:"concerts"`
 }
 
 func concertList(list []engine.Concert) concertListJSON {
-	out := make([]concertJSON, len(list))
+	out := make([]client.Concert, len(list))
 	for i, c := range list {
-		out[i] = concertJSON{ConcertID: c.ID, Title: c.Title, Description: c.Description, SaleOpensAt: instant(c.SaleOpensAt)}
+		out[i] = client.Concert{ConcertID: c.ID, Title: c.Title, Description: c.Description, SaleOpensAt: instant(c.SaleOpensAt)}
 	}
 	return concertListJSON{out}
 }
@@ -101,14 +98,19 @@ func (s *Server) concerts(ctx context.Context, rc *fasthttp.RequestCtx) error {
 	return reply(rc, fasthttp.StatusOK, list, err, concertList)
 }
 
-type scheduleJSON struct {
-	ScheduleID     int64  `json:"concertScheduleId"`
-	ConcertID      int64  `json:"concertId"`
-	ConcertTitle   string `json:"concertTitle"`
-	ConcertDate    string `json:"concertDate"`
-	TotalSeats     int    `json:"totalSeats"`
-	AvailableSeats int64  `json:"availableSeats"`
-	Price          int64  `json:"price"`
+type scheduleListJSON struct {
+	AvailableSchedules []client.Schedule `json:"availableSchedules"`
+}
+
+func scheduleList(list []engine.ScheduleAvailability) scheduleListJSON {
+	out := make([]client.Schedule, len(list))
+	for i, a := range list {
+		out[i] = client.Schedule{
+			ScheduleID: a.ID, ConcertID: a.ConcertID, ConcertTitle: a.ConcertTitle, ConcertDate: a.Date,
+			TotalSeats: a.SeatCount, AvailableSeats: a.Available, Price: a.Price,
+		}
+	}
+	return scheduleListJSON{out}
 }
 
 func (s *Server) schedules(ctx context.Context, rc *fasthttp.RequestCtx) error {
@@ -121,19 +123,7 @@ func (s *Server) schedules(ctx context.Context, rc *fasthttp.RequestCtx) error {
 		concertID = id
 	}
 	list, err := s.e.AvailableSchedules(ctx, concertID)
-	if err != nil {
-		return err
-	}
-	out := make([]scheduleJSON, len(list))
-	for i, a := range list {
-		out[i] = scheduleJSON{
-			ScheduleID: a.ID, ConcertID: a.ConcertID, ConcertTitle: a.ConcertTitle, ConcertDate: a.Date,
-			TotalSeats: a.SeatCount, AvailableSeats: a.Available, Price: a.Price,
-		}
-	}
-	return writeValue(rc, fasthttp.StatusOK, struct {
-		AvailableSchedules []scheduleJSON `json:"availableSchedules"`
-	}{out})
+	return reply(rc, fasthttp.StatusOK, list, err, scheduleList)
 }
 
 // seatMap serves a shared, pre-encoded body: a 100,000-seat map is megabytes, and
