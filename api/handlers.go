@@ -10,6 +10,9 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
+// Where the client package has an answer's exact wire shape, the server encodes
+// with that type: one definition for the server and its Go client.
+
 // ---- users and the waiting room ----
 
 func (s *Server) createUser(ctx context.Context, rc *fasthttp.RequestCtx) error {
@@ -77,9 +80,6 @@ func (s *Server) queueStatus(ctx context.Context, rc *fasthttp.RequestCtx) error
 }
 
 // ---- catalog ----
-
-// The catalog's entries are the client package's types: one definition of the
-// wire shape for the server and its Go client.
 
 type concertListJSON struct {
 	Concerts []client.Concert `json:"concerts"`
@@ -216,12 +216,9 @@ func (s *Server) cancel(ctx context.Context, rc *fasthttp.RequestCtx) error {
 
 // ---- money ----
 
-type chargedJSON struct {
-	Status         string `json:"status"`
-	CurrentBalance int64  `json:"currentBalance"`
+func chargedView(balance int64) client.Charged {
+	return client.Charged{Status: "SUCCESS", CurrentBalance: balance}
 }
-
-func chargedView(balance int64) chargedJSON { return chargedJSON{"SUCCESS", balance} }
 
 func (s *Server) charge(ctx context.Context, rc *fasthttp.RequestCtx) error {
 	t, err := s.walletUser(ctx, rc)
@@ -330,10 +327,7 @@ func (s *Server) createConcert(ctx context.Context, rc *fasthttp.RequestCtx) err
 	for i, x := range schedules {
 		ids[i] = x.ID
 	}
-	return writeValue(rc, fasthttp.StatusCreated, struct {
-		ConcertID   int64   `json:"concertId"`
-		ScheduleIDs []int64 `json:"scheduleIds"`
-	}{c.ID, ids})
+	return writeValue(rc, fasthttp.StatusCreated, client.CreatedConcert{ConcertID: c.ID, ScheduleIDs: ids})
 }
 
 func (s *Server) patchQueue(ctx context.Context, rc *fasthttp.RequestCtx) error {
@@ -345,17 +339,9 @@ func (s *Server) patchQueue(ctx context.Context, rc *fasthttp.RequestCtx) error 
 	return reply(rc, fasthttp.StatusOK, settings, err, asIs)
 }
 
-type statsJSON struct {
-	Waiting       int64 `json:"waiting"`
-	Active        int64 `json:"active"`
-	AdmittedTotal int64 `json:"admittedTotal"`
-	Held          int64 `json:"held"`
-	Sold          int64 `json:"sold"`
-	SeatsTotal    int64 `json:"seatsTotal"`
-}
-
-func statsView(st engine.Stats) statsJSON {
-	return statsJSON{st.Waiting, st.Active, st.AdmittedTotal, st.Held, st.Sold, st.SeatsTotal}
+func statsView(st engine.Stats) client.Stats {
+	return client.Stats{Waiting: st.Waiting, Active: st.Active, AdmittedTotal: st.AdmittedTotal,
+		Held: st.Held, Sold: st.Sold, SeatsTotal: st.SeatsTotal}
 }
 
 func (s *Server) stats(ctx context.Context, rc *fasthttp.RequestCtx) error {
