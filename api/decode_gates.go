@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/concertd/concertd/engine"
@@ -51,23 +52,25 @@ type presaleRequest struct {
 }
 
 func decodePresale(body []byte) (presaleRequest, error) {
-	var w struct {
+	return decodeWith(body, func(w *struct {
 		Count *wholeNumber `json:"count"`
 		Until *string      `json:"until"`
+	}) (presaleRequest, error) {
+		count, errCount := requiredInt("count", w.Count, 1, engine.MaxPresaleCodes, engine.CodeBadRequest, "count must be 1 to %d", engine.MaxPresaleCodes)
+		until, errUntil := instantField("until", w.Until, "2026-12-20T10:00:00Z")
+		return presaleRequest{Count: int(count), Until: until}, cmp.Or(errCount, errUntil)
+	})
+}
+
+// instantField checks a required RFC 3339 instant; example shows one in the
+// message of a malformed one.
+func instantField(field string, s *string, example string) (time.Time, error) {
+	if s == nil {
+		return time.Time{}, missing(field)
 	}
-	if err := decodeObject(body, &w); err != nil {
-		return presaleRequest{}, err
-	}
-	count, err := requiredInt("count", w.Count, 1, engine.MaxPresaleCodes, engine.CodeBadRequest, "count must be 1 to %d", engine.MaxPresaleCodes)
+	t, err := time.Parse(time.RFC3339, *s)
 	if err != nil {
-		return presaleRequest{}, err
+		return time.Time{}, engine.Errorf(engine.CodeBadRequest, "%s must be an RFC 3339 instant like %s", field, example)
 	}
-	if w.Until == nil {
-		return presaleRequest{}, missing("until")
-	}
-	until, err := time.Parse(time.RFC3339, *w.Until)
-	if err != nil {
-		return presaleRequest{}, engine.Errorf(engine.CodeBadRequest, "until must be an RFC 3339 instant like 2026-12-20T10:00:00Z")
-	}
-	return presaleRequest{Count: int(count), Until: until.UTC()}, nil
+	return t.UTC(), nil
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 
 	"github.com/valyala/fasthttp"
@@ -15,31 +16,24 @@ type bestRequest struct {
 }
 
 func decodeBest(body []byte) (bestRequest, error) {
-	var w struct {
+	return decodeWith(body, func(w *struct {
 		ScheduleID *wholeNumber `json:"concertScheduleId"`
 		Quantity   *wholeNumber `json:"quantity"`
 		Section    *string      `json:"section"`
-	}
-	if err := decodeObject(body, &w); err != nil {
-		return bestRequest{}, err
-	}
-	schedule, err := positiveID("concertScheduleId", w.ScheduleID)
-	if err != nil {
-		return bestRequest{}, err
-	}
-	// The upper bound is maxHoldsPerUser, the engine's to check.
-	quantity, err := requiredInt("quantity", w.Quantity, 1, engine.MaxSeatCount, engine.CodeBadRequest, "quantity must be 1 to maxHoldsPerUser")
-	if err != nil {
-		return bestRequest{}, err
-	}
-	r := bestRequest{ScheduleID: schedule, Quantity: int(quantity)}
-	if w.Section != nil {
-		if *w.Section == "" {
-			return bestRequest{}, engine.Errorf(engine.CodeBadRequest, "section, when given, names a section")
+	}) (bestRequest, error) {
+		schedule, errSchedule := positiveID("concertScheduleId", w.ScheduleID)
+		// The upper bound is maxHoldsPerUser, the engine's to check.
+		quantity, errQuantity := requiredInt("quantity", w.Quantity, 1, engine.MaxSeatCount, engine.CodeBadRequest, "quantity must be 1 to maxHoldsPerUser")
+		r := bestRequest{ScheduleID: schedule, Quantity: int(quantity)}
+		var errSection error
+		if w.Section != nil {
+			if *w.Section == "" {
+				errSection = engine.Errorf(engine.CodeBadRequest, "section, when given, names a section")
+			}
+			r.Section = *w.Section
 		}
-		r.Section = *w.Section
-	}
-	return r, nil
+		return r, cmp.Or(errSchedule, errQuantity, errSection)
+	})
 }
 
 type bestJSON struct {
