@@ -2,8 +2,10 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -96,6 +98,24 @@ func decodeObject(body []byte, v any) error {
 	return nil
 }
 
+// decodeWith unmarshals a JSON object body into a new wire struct W, then lets
+// check make the request of it; on an error of either the request is zero.
+// A check reads every field and answers cmp.Or of their errors: the first wrong
+// field in the order the check names them.
+func decodeWith[W, R any](body []byte, check func(w *W) (R, error)) (R, error) {
+	var w W
+	var r R
+	err := decodeObject(body, &w)
+	if err == nil {
+		r, err = check(&w)
+	}
+	if err != nil {
+		var zero R
+		return zero, err
+	}
+	return r, nil
+}
+
 // jsonError turns encoding/json's complaint into a message for the client without
 // Go type names in it.
 func jsonError(err error) error {
@@ -141,13 +161,33 @@ func missing(field string) error {
 
 // positiveID checks a required id field.
 func positiveID(field string, w *wholeNumber) (int64, error) {
+	return requiredInt(field, w, 1, math.MaxInt64, engine.CodeBadRequest, "%s must be a positive integer", field)
+}
+
+// requiredInt checks a required integer field that must lie in [lo, hi]; one
+// outside is refused with code and the message format gives.
+func requiredInt(field string, w *wholeNumber, lo, hi int64, code engine.Code, format string, args ...any) (int64, error) {
 	if w == nil {
 		return 0, missing(field)
 	}
-	if w.big || w.n < 1 {
-		return 0, engine.Errorf(engine.CodeBadRequest, "%s must be a positive integer", field)
+	if w.big || w.n < lo || w.n > hi {
+		return 0, engine.Errorf(code, format, args...)
 	}
 	return w.n, nil
+}
+
+// optionalInt checks an optional integer setting that must lie in [lo, hi]: nil
+// when it is not given, a BAD_REQUEST with the message format gives when it is
+// outside.
+func optionalInt(w *wholeNumber, lo, hi int64, format string, args ...any) (*int, error) {
+	if w == nil {
+		return nil, nil
+	}
+	if w.big || w.n < lo || w.n > hi {
+		return nil, engine.Errorf(engine.CodeBadRequest, format, args...)
+	}
+	n := int(w.n)
+	return &n, nil
 }
 
 // requiredString checks a required string field.
@@ -164,22 +204,14 @@ type createUserRequest struct {
 }
 
 func decodeCreateUser(body []byte) (createUserRequest, error) {
-	var w struct {
+	return decodeWith(body, func(w *struct {
 		Name  *string `json:"name"`
 		Email *string `json:"email"`
-	}
-	if err := decodeObject(body, &w); err != nil {
-		return createUserRequest{}, err
-	}
-	name, err := requiredString("name", w.Name)
-	if err != nil {
-		return createUserRequest{}, err
-	}
-	email, err := requiredString("email", w.Email)
-	if err != nil {
-		return createUserRequest{}, err
-	}
-	return createUserRequest{Name: name, Email: email}, nil
+	}) (createUserRequest, error) {
+		name, errName := requiredString("name", w.Name)
+		email, errEmail := requiredString("email", w.Email)
+		return createUserRequest{Name: name, Email: email}, cmp.Or(errName, errEmail)
+	})
 }
 
 type enterRequest struct {
@@ -196,31 +228,20 @@ func decodeEnter(body []byte) (enterRequest, error) {
 }
 
 func decodeEnterJSON(body []byte) (enterRequest, error) {
-	var w struct {
+	return decodeWith(body, func(w *struct {
 		UserID    *wholeNumber `json:"userId"`
 		ConcertID *wholeNumber `json:"concertId"`
 		gatesWire
-	}
-	if err := decodeObject(body, &w); err != nil {
-		return enterRequest{}, err
-	}
-	pass, err := w.pass()
-	if err != nil {
-		return enterRequest{}, err
-	}
-	var user int64 // optional: the credential names the user (0: not given)
-	if w.UserID != nil {
-		id, err := positiveID("userId", w.UserID)
-		if err != nil {
-			return enterRequest{}, err
+	}) (enterRequest, error) {
+		pass, errPass := w.pass()
+		var user int64 // optional: the credential names the user (0: not given)
+		var errUser error
+		if w.UserID != nil {
+			user, errUser = positiveID("userId", w.UserID)
 		}
-		user = id
-	}
-	concert, err := positiveID("concertId", w.ConcertID)
-	if err != nil {
-		return enterRequest{}, err
-	}
-	return enterRequest{UserID: user, ConcertID: concert, Pass: pass}, nil
+		concert, errConcert := positiveID("concertId", w.ConcertID)
+		return enterRequest{UserID: user, ConcertID: concert, Pass: pass}, cmp.Or(errPass, errUser, errConcert)
+	})
 }
 
 type holdRequest struct {
@@ -236,26 +257,16 @@ func decodeHold(body []byte) (holdRequest, error) {
 }
 
 func decodeHoldJSON(body []byte) (holdRequest, error) {
-	var w struct {
+	return decodeWith(body, func(w *struct {
 		ScheduleID *wholeNumber `json:"concertScheduleId"`
 		Seat       *wholeNumber `json:"seatNumber"`
-	}
-	if err := decodeObject(body, &w); err != nil {
-		return holdRequest{}, err
-	}
-	schedule, err := positiveID("concertScheduleId", w.ScheduleID)
-	if err != nil {
-		return holdRequest{}, err
-	}
-	if w.Seat == nil {
-		return holdRequest{}, missing("seatNumber")
-	}
-	// The schedule's own seat count is the engine's to check; here only what no
-	// schedule could have.
-	if w.Seat.big || w.Seat.n < 1 || w.Seat.n > engine.MaxSeatCount {
-		return holdRequest{}, engine.Errorf(engine.CodeInvalidSeat, "seatNumber must be 1 to the schedule's seat count")
-	}
-	return holdRequest{ScheduleID: schedule, Seat: int(w.Seat.n)}, nil
+	}) (holdRequest, error) {
+		schedule, errSchedule := positiveID("concertScheduleId", w.ScheduleID)
+		// The schedule's own seat count is the engine's to check; here only what no
+		// schedule could have.
+		seat, errSeat := requiredInt("seatNumber", w.Seat, 1, engine.MaxSeatCount, engine.CodeInvalidSeat, "seatNumber must be 1 to the schedule's seat count")
+		return holdRequest{ScheduleID: schedule, Seat: int(seat)}, cmp.Or(errSchedule, errSeat)
+	})
 }
 
 type payRequest struct {
@@ -320,19 +331,12 @@ type chargeRequest struct {
 }
 
 func decodeCharge(body []byte) (chargeRequest, error) {
-	var w struct {
+	return decodeWith(body, func(w *struct {
 		Amount *wholeNumber `json:"amount"`
-	}
-	if err := decodeObject(body, &w); err != nil {
-		return chargeRequest{}, err
-	}
-	if w.Amount == nil {
-		return chargeRequest{}, missing("amount")
-	}
-	if w.Amount.big || w.Amount.n < 1 || w.Amount.n > engine.MaxChargeAmount {
-		return chargeRequest{}, engine.Errorf(engine.CodeInvalidAmount, "amount must be 1 to %d", engine.MaxChargeAmount)
-	}
-	return chargeRequest{Amount: w.Amount.n}, nil
+	}) (chargeRequest, error) {
+		amount, err := requiredInt("amount", w.Amount, 1, engine.MaxChargeAmount, engine.CodeInvalidAmount, "amount must be 1 to %d", engine.MaxChargeAmount)
+		return chargeRequest{Amount: amount}, err
+	})
 }
 
 type queueSettingsWire struct {
@@ -348,27 +352,13 @@ type queueSettingsWire struct {
 
 // ticketLimit checks an optional maxTicketsPerUser, where 0 means no limit.
 func ticketLimit(w *wholeNumber) (*int, error) {
-	if w == nil {
-		return nil, nil
-	}
-	if w.big || w.n < 0 || w.n > engine.MaxSeatCount {
-		return nil, engine.Errorf(engine.CodeBadRequest, "maxTicketsPerUser must be 0 (no limit) to %d", engine.MaxSeatCount)
-	}
-	n := int(w.n)
-	return &n, nil
+	return optionalInt(w, 0, engine.MaxSeatCount, "maxTicketsPerUser must be 0 (no limit) to %d", engine.MaxSeatCount)
 }
 
 // setting checks an optional queue setting; an explicit 0 is refused rather than
 // read as "default", which would surprise an operator who meant "stop".
 func setting(field string, w *wholeNumber) (*int, error) {
-	if w == nil {
-		return nil, nil
-	}
-	if w.big || w.n < 1 || w.n > 1<<31 {
-		return nil, engine.Errorf(engine.CodeBadRequest, "%s must be a positive integer", field)
-	}
-	n := int(w.n)
-	return &n, nil
+	return optionalInt(w, 1, 1<<31, "%s must be a positive integer", field)
 }
 
 func decodeCreateConcert(body []byte) (engine.NewConcert, error) {
@@ -472,27 +462,15 @@ func decodeCreateConcert(body []byte) (engine.NewConcert, error) {
 }
 
 func decodeQueuePatch(body []byte) (engine.QueuePatch, error) {
-	var w queueSettingsWire
-	if err := decodeObject(body, &w); err != nil {
-		return engine.QueuePatch{}, err
-	}
-	var p engine.QueuePatch
-	var err error
-	if p.AdmitPerSecond, err = setting("admitPerSecond", w.AdmitPerSecond); err != nil {
-		return engine.QueuePatch{}, err
-	}
-	if p.MaxActive, err = setting("maxActive", w.MaxActive); err != nil {
-		return engine.QueuePatch{}, err
-	}
-	p.Paused = w.Paused
-	if p.ProofOfWorkBits, err = powBitsSetting("proofOfWorkBits", w.ProofOfWorkBits); err != nil {
-		return engine.QueuePatch{}, err
-	}
-	p.Closed = w.Closed
-	if p.MaxTicketsPerUser, err = ticketLimit(w.MaxTicketsPerUser); err != nil {
-		return engine.QueuePatch{}, err
-	}
-	return p, nil
+	return decodeWith(body, func(w *queueSettingsWire) (engine.QueuePatch, error) {
+		p := engine.QueuePatch{Paused: w.Paused, Closed: w.Closed}
+		var errAdmit, errActive, errBits, errTickets error
+		p.AdmitPerSecond, errAdmit = setting("admitPerSecond", w.AdmitPerSecond)
+		p.MaxActive, errActive = setting("maxActive", w.MaxActive)
+		p.ProofOfWorkBits, errBits = powBitsSetting("proofOfWorkBits", w.ProofOfWorkBits)
+		p.MaxTicketsPerUser, errTickets = ticketLimit(w.MaxTicketsPerUser)
+		return p, cmp.Or(errAdmit, errActive, errBits, errTickets)
+	})
 }
 
 // parseID reads a positive decimal id from a path segment or query value.

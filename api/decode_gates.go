@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/concertd/concertd/engine"
@@ -42,14 +43,7 @@ func (w gatesWire) pass() (engine.EntryPass, error) {
 
 // powBitsSetting checks an optional proofOfWorkBits: 0 (off) to pow.MaxBits.
 func powBitsSetting(field string, w *wholeNumber) (*int, error) {
-	if w == nil {
-		return nil, nil
-	}
-	if w.big || w.n < 0 || w.n > pow.MaxBits {
-		return nil, engine.Errorf(engine.CodeBadRequest, "%s must be 0 to %d", field, pow.MaxBits)
-	}
-	n := int(w.n)
-	return &n, nil
+	return optionalInt(w, 0, pow.MaxBits, "%s must be 0 to %d", field, pow.MaxBits)
 }
 
 type presaleRequest struct {
@@ -58,25 +52,25 @@ type presaleRequest struct {
 }
 
 func decodePresale(body []byte) (presaleRequest, error) {
-	var w struct {
+	return decodeWith(body, func(w *struct {
 		Count *wholeNumber `json:"count"`
 		Until *string      `json:"until"`
+	}) (presaleRequest, error) {
+		count, errCount := requiredInt("count", w.Count, 1, engine.MaxPresaleCodes, engine.CodeBadRequest, "count must be 1 to %d", engine.MaxPresaleCodes)
+		until, errUntil := instantField("until", w.Until, "2026-12-20T10:00:00Z")
+		return presaleRequest{Count: int(count), Until: until}, cmp.Or(errCount, errUntil)
+	})
+}
+
+// instantField checks a required RFC 3339 instant; example shows one in the
+// message of a malformed one.
+func instantField(field string, s *string, example string) (time.Time, error) {
+	if s == nil {
+		return time.Time{}, missing(field)
 	}
-	if err := decodeObject(body, &w); err != nil {
-		return presaleRequest{}, err
-	}
-	if w.Count == nil {
-		return presaleRequest{}, missing("count")
-	}
-	if w.Count.big || w.Count.n < 1 || w.Count.n > engine.MaxPresaleCodes {
-		return presaleRequest{}, engine.Errorf(engine.CodeBadRequest, "count must be 1 to %d", engine.MaxPresaleCodes)
-	}
-	if w.Until == nil {
-		return presaleRequest{}, missing("until")
-	}
-	until, err := time.Parse(time.RFC3339, *w.Until)
+	t, err := time.Parse(time.RFC3339, *s)
 	if err != nil {
-		return presaleRequest{}, engine.Errorf(engine.CodeBadRequest, "until must be an RFC 3339 instant like 2026-12-20T10:00:00Z")
+		return time.Time{}, engine.Errorf(engine.CodeBadRequest, "%s must be an RFC 3339 instant like %s", field, example)
 	}
-	return presaleRequest{Count: int(w.Count.n), Until: until.UTC()}, nil
+	return t.UTC(), nil
 }

@@ -43,17 +43,27 @@ func checkAccepted(t *testing.T, body []byte) {
 	}
 }
 
-func FuzzDecodeCreateUser(f *testing.F) {
-	f.Add([]byte(`{"name":"Kim","email":"kim@example.com"}`))
-	f.Add([]byte(`{"name":null,"email":"x"}`))
+// fuzzDecoder fuzzes decode: whatever the body, either an error checkDecodeError
+// passes (allowed adds codes to BAD_REQUEST) or an accepted JSON object whose
+// request keeps, when keeps is not nil, the decoder's promises.
+func fuzzDecoder[R any](f *testing.F, decode func([]byte) (R, error), keeps func(t *testing.T, body []byte, r R), allowed ...engine.Code) {
 	f.Fuzz(func(t *testing.T, body []byte) {
-		_, err := decodeCreateUser(body)
+		r, err := decode(body)
 		if err != nil {
-			checkDecodeError(t, body, err)
+			checkDecodeError(t, body, err, allowed...)
 			return
 		}
 		checkAccepted(t, body)
+		if keeps != nil {
+			keeps(t, body, r)
+		}
 	})
+}
+
+func FuzzDecodeCreateUser(f *testing.F) {
+	f.Add([]byte(`{"name":"Kim","email":"kim@example.com"}`))
+	f.Add([]byte(`{"name":null,"email":"x"}`))
+	fuzzDecoder(f, decodeCreateUser, nil)
 }
 
 func FuzzDecodeEnter(f *testing.F) {
@@ -62,13 +72,7 @@ func FuzzDecodeEnter(f *testing.F) {
 	f.Add([]byte(`{"userId":7,"concertId":1,"proof":{"challenge":"p1.1.20.1.a.b","nonce":"x"},"presaleCode":"AB-CD"}`))
 	f.Add([]byte(`{"userId":7,"concertId":1,"proof":{"challenge":"","nonce":"\u0001"}}`))
 	f.Add([]byte(`{"userId":7,"concertId":1,"proof":null,"presaleCode":null}`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		r, err := decodeEnter(body)
-		if err != nil {
-			checkDecodeError(t, body, err)
-			return
-		}
-		checkAccepted(t, body)
+	fuzzDecoder(f, decodeEnter, func(t *testing.T, body []byte, r enterRequest) {
 		if r.UserID < 0 || r.ConcertID < 1 { // userId is optional: 0 when absent
 			t.Fatalf("%q: %+v", body, r)
 		}
@@ -81,17 +85,11 @@ func FuzzDecodeEnter(f *testing.F) {
 func FuzzDecodeHold(f *testing.F) {
 	f.Add([]byte(`{"concertScheduleId":1,"seatNumber":3}`))
 	f.Add([]byte(`{"concertScheduleId":1,"seatNumber":"3"}`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		r, err := decodeHold(body)
-		if err != nil {
-			checkDecodeError(t, body, err, engine.CodeInvalidSeat)
-			return
-		}
-		checkAccepted(t, body)
+	fuzzDecoder(f, decodeHold, func(t *testing.T, body []byte, r holdRequest) {
 		if r.ScheduleID < 1 || r.Seat < 1 || r.Seat > engine.MaxSeatCount {
 			t.Fatalf("%q: %+v", body, r)
 		}
-	})
+	}, engine.CodeInvalidSeat)
 }
 
 func FuzzDecodePay(f *testing.F) {
@@ -99,13 +97,7 @@ func FuzzDecodePay(f *testing.F) {
 	f.Add([]byte(`{"reservationId":123,"paymentAmount":-1}`))
 	f.Add([]byte(`{"reservationIds":[123,124],"paymentAmount":180000}`))
 	f.Add([]byte(`{"reservationIds":[123,123],"paymentAmount":180000}`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		r, err := decodePay(body)
-		if err != nil {
-			checkDecodeError(t, body, err)
-			return
-		}
-		checkAccepted(t, body)
+	fuzzDecoder(f, decodePay, func(t *testing.T, body []byte, r payRequest) {
 		// Exactly one of the two forms, each id positive, none twice.
 		if (r.ReservationID < 1) == (r.ReservationIDs == nil) || len(r.ReservationIDs) > maxPayIDs {
 			t.Fatalf("%q: %+v", body, r)
@@ -121,29 +113,17 @@ func FuzzDecodePay(f *testing.F) {
 func FuzzDecodeCharge(f *testing.F) {
 	f.Add([]byte(`{"amount":50000}`))
 	f.Add([]byte(`{"amount":10000001}`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		r, err := decodeCharge(body)
-		if err != nil {
-			checkDecodeError(t, body, err, engine.CodeInvalidAmount)
-			return
-		}
-		checkAccepted(t, body)
+	fuzzDecoder(f, decodeCharge, func(t *testing.T, body []byte, r chargeRequest) {
 		if r.Amount < 1 || r.Amount > engine.MaxChargeAmount {
 			t.Fatalf("%q: %+v", body, r)
 		}
-	})
+	}, engine.CodeInvalidAmount)
 }
 
 func FuzzDecodeCreateConcert(f *testing.F) {
 	f.Add([]byte(`{"title":"t","saleOpensAt":"2026-11-24T10:00:00Z","queue":{"admitPerSecond":100,"maxActive":1000},"schedules":[{"concertDate":"2026-12-24","seatCount":50,"price":50000}]}`))
 	f.Add([]byte(`{"title":"t","schedules":[null]}`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		c, err := decodeCreateConcert(body)
-		if err != nil {
-			checkDecodeError(t, body, err)
-			return
-		}
-		checkAccepted(t, body)
+	fuzzDecoder(f, decodeCreateConcert, func(t *testing.T, body []byte, c engine.NewConcert) {
 		if len(c.Schedules) == 0 || c.Queue.AdmitPerSecond < 0 || c.Queue.MaxActive < 0 {
 			t.Fatalf("%q: %+v", body, c)
 		}
@@ -159,13 +139,7 @@ func FuzzDecodeCreateConcert(f *testing.F) {
 func FuzzDecodeQueuePatch(f *testing.F) {
 	f.Add([]byte(`{"admitPerSecond":500,"maxActive":5000,"paused":true}`))
 	f.Add([]byte(`{"paused":"yes"}`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		p, err := decodeQueuePatch(body)
-		if err != nil {
-			checkDecodeError(t, body, err)
-			return
-		}
-		checkAccepted(t, body)
+	fuzzDecoder(f, decodeQueuePatch, func(t *testing.T, body []byte, p engine.QueuePatch) {
 		if (p.AdmitPerSecond != nil && *p.AdmitPerSecond < 1) || (p.MaxActive != nil && *p.MaxActive < 1) {
 			t.Fatalf("%q: %+v", body, p)
 		}

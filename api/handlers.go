@@ -6,8 +6,12 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/concertd/concertd/client"
 	"github.com/concertd/concertd/engine"
 )
+
+// Where the client package has an answer's exact wire shape, the server encodes
+// with that type: one definition for the server and its Go client.
 
 // ---- users and the waiting room ----
 
@@ -77,35 +81,36 @@ func (s *Server) queueStatus(ctx context.Context, rc *fasthttp.RequestCtx) error
 
 // ---- catalog ----
 
-type concertJSON struct {
-	ConcertID   int64  `json:"concertId"`
-	Title       string `json:"title"`
-	Description string `json:"description"`
-	SaleOpensAt string `json:"saleOpensAt"`
+type concertListJSON struct {
+	Concerts []client.Concert `json:"concerts"`
+}
+
+func concertList(list []engine.Concert) concertListJSON {
+	out := make([]client.Concert, len(list))
+	for i, c := range list {
+		out[i] = client.Concert{ConcertID: c.ID, Title: c.Title, Description: c.Description, SaleOpensAt: instant(c.SaleOpensAt)}
+	}
+	return concertListJSON{out}
 }
 
 func (s *Server) concerts(ctx context.Context, rc *fasthttp.RequestCtx) error {
 	list, err := s.e.Concerts(ctx)
-	if err != nil {
-		return err
-	}
-	out := make([]concertJSON, len(list))
-	for i, c := range list {
-		out[i] = concertJSON{ConcertID: c.ID, Title: c.Title, Description: c.Description, SaleOpensAt: instant(c.SaleOpensAt)}
-	}
-	return writeValue(rc, fasthttp.StatusOK, struct {
-		Concerts []concertJSON `json:"concerts"`
-	}{out})
+	return reply(rc, fasthttp.StatusOK, list, err, concertList)
 }
 
-type scheduleJSON struct {
-	ScheduleID     int64  `json:"concertScheduleId"`
-	ConcertID      int64  `json:"concertId"`
-	ConcertTitle   string `json:"concertTitle"`
-	ConcertDate    string `json:"concertDate"`
-	TotalSeats     int    `json:"totalSeats"`
-	AvailableSeats int64  `json:"availableSeats"`
-	Price          int64  `json:"price"`
+type scheduleListJSON struct {
+	AvailableSchedules []client.Schedule `json:"availableSchedules"`
+}
+
+func scheduleList(list []engine.ScheduleAvailability) scheduleListJSON {
+	out := make([]client.Schedule, len(list))
+	for i, a := range list {
+		out[i] = client.Schedule{
+			ScheduleID: a.ID, ConcertID: a.ConcertID, ConcertTitle: a.ConcertTitle, ConcertDate: a.Date,
+			TotalSeats: a.SeatCount, AvailableSeats: a.Available, Price: a.Price,
+		}
+	}
+	return scheduleListJSON{out}
 }
 
 func (s *Server) schedules(ctx context.Context, rc *fasthttp.RequestCtx) error {
@@ -118,19 +123,7 @@ func (s *Server) schedules(ctx context.Context, rc *fasthttp.RequestCtx) error {
 		concertID = id
 	}
 	list, err := s.e.AvailableSchedules(ctx, concertID)
-	if err != nil {
-		return err
-	}
-	out := make([]scheduleJSON, len(list))
-	for i, a := range list {
-		out[i] = scheduleJSON{
-			ScheduleID: a.ID, ConcertID: a.ConcertID, ConcertTitle: a.ConcertTitle, ConcertDate: a.Date,
-			TotalSeats: a.SeatCount, AvailableSeats: a.Available, Price: a.Price,
-		}
-	}
-	return writeValue(rc, fasthttp.StatusOK, struct {
-		AvailableSchedules []scheduleJSON `json:"availableSchedules"`
-	}{out})
+	return reply(rc, fasthttp.StatusOK, list, err, scheduleList)
 }
 
 // seatMap serves a shared, pre-encoded body: a 100,000-seat map is megabytes, and
@@ -178,11 +171,7 @@ func reservationView(r engine.Reservation) reservationJSON {
 }
 
 func (s *Server) hold(ctx context.Context, rc *fasthttp.RequestCtx) error {
-	t, err := s.token(rc)
-	if err != nil {
-		return err
-	}
-	req, err := decodeHold(rc.Request.Body())
+	t, req, err := checkThenBody(rc, s.token, decodeHold)
 	if err != nil {
 		return err
 	}
@@ -197,61 +186,70 @@ func (s *Server) hold(ctx context.Context, rc *fasthttp.RequestCtx) error {
 	return writeValue(rc, status, reservationView(r))
 }
 
-func (s *Server) reservation(ctx context.Context, rc *fasthttp.RequestCtx) error {
+// cancelledView is the answer of a cancel: the reservation as it is now.
+func cancelledView(r engine.Reservation) reservationJSON {
+	v := reservationView(r)
+	v.Status = string(engine.ReservationCancelled)
+	return v
+}
+
+// byReservationID authenticates the request, reads {reservationId}, then lets
+// the engine's call do what the endpoint does to that reservation.
+func (s *Server) byReservationID(ctx context.Context, rc *fasthttp.RequestCtx,
+	call func(context.Context, engine.Token, int64) (engine.Reservation, error)) (engine.Reservation, error) {
 	t, id, err := s.tokenAndID(rc, "reservationId")
 	if err != nil {
-		return err
+		return engine.Reservation{}, err
 	}
-	r, err := s.e.Reservation(ctx, t, id)
-	if err != nil {
-		return err
-	}
-	return writeValue(rc, fasthttp.StatusOK, reservationView(r))
+	return call(ctx, t, id)
+}
+
+func (s *Server) reservation(ctx context.Context, rc *fasthttp.RequestCtx) error {
+	r, err := s.byReservationID(ctx, rc, s.e.Reservation)
+	return reply(rc, fasthttp.StatusOK, r, err, reservationView)
 }
 
 func (s *Server) cancel(ctx context.Context, rc *fasthttp.RequestCtx) error {
-	t, id, err := s.tokenAndID(rc, "reservationId")
-	if err != nil {
-		return err
-	}
-	r, err := s.e.Cancel(ctx, t, id)
-	if err != nil {
-		return err
-	}
-	v := reservationView(r)
-	v.Status = string(engine.ReservationCancelled)
-	return writeValue(rc, fasthttp.StatusOK, v)
+	r, err := s.byReservationID(ctx, rc, s.e.Cancel)
+	return reply(rc, fasthttp.StatusOK, r, err, cancelledView)
 }
 
 // ---- money ----
+
+func chargedView(balance int64) client.Charged {
+	return client.Charged{Status: "SUCCESS", CurrentBalance: balance}
+}
 
 func (s *Server) charge(ctx context.Context, rc *fasthttp.RequestCtx) error {
 	t, err := s.walletUser(ctx, rc)
 	if err != nil {
 		return err
 	}
-	key, err := idempotencyKey(rc)
-	if err != nil {
-		return err
-	}
-	req, err := decodeCharge(rc.Request.Body())
+	key, req, err := checkThenBody(rc, idempotencyKey, decodeCharge)
 	if err != nil {
 		return err
 	}
 	balance, err := s.e.Charge(ctx, t, req.Amount, key)
-	if err != nil {
-		return err
-	}
-	return writeValue(rc, fasthttp.StatusOK, struct {
-		Status         string `json:"status"`
-		CurrentBalance int64  `json:"currentBalance"`
-	}{"SUCCESS", balance})
+	return reply(rc, fasthttp.StatusOK, balance, err, chargedView)
 }
 
 type historyJSON struct {
 	TransactionDate string `json:"transactionDate"`
 	TransactionType string `json:"transactionType"`
 	Amount          int64  `json:"amount"`
+}
+
+type balanceJSON struct {
+	CurrentBalance int64         `json:"currentBalance"`
+	BalanceHistory []historyJSON `json:"balanceHistory"`
+}
+
+func balanceView(v engine.BalanceView) balanceJSON {
+	history := make([]historyJSON, len(v.History))
+	for i, h := range v.History {
+		history[i] = historyJSON{TransactionDate: instant(h.At), TransactionType: h.Type, Amount: h.Amount}
+	}
+	return balanceJSON{v.Balance, history}
 }
 
 func (s *Server) balance(ctx context.Context, rc *fasthttp.RequestCtx) error {
@@ -268,17 +266,7 @@ func (s *Server) balance(ctx context.Context, rc *fasthttp.RequestCtx) error {
 		limit = int(n)
 	}
 	v, err := s.e.Balance(ctx, t, limit)
-	if err != nil {
-		return err
-	}
-	history := make([]historyJSON, len(v.History))
-	for i, h := range v.History {
-		history[i] = historyJSON{TransactionDate: instant(h.At), TransactionType: h.Type, Amount: h.Amount}
-	}
-	return writeValue(rc, fasthttp.StatusOK, struct {
-		CurrentBalance int64         `json:"currentBalance"`
-		BalanceHistory []historyJSON `json:"balanceHistory"`
-	}{v.Balance, history})
+	return reply(rc, fasthttp.StatusOK, v, err, balanceView)
 }
 
 func (s *Server) pay(ctx context.Context, rc *fasthttp.RequestCtx) error {
@@ -286,11 +274,7 @@ func (s *Server) pay(ctx context.Context, rc *fasthttp.RequestCtx) error {
 	if err != nil {
 		return err
 	}
-	key, err := idempotencyKey(rc)
-	if err != nil {
-		return err
-	}
-	req, err := decodePay(rc.Request.Body())
+	key, req, err := checkThenBody(rc, idempotencyKey, decodePay)
 	if err != nil {
 		return err
 	}
@@ -343,45 +327,30 @@ func (s *Server) createConcert(ctx context.Context, rc *fasthttp.RequestCtx) err
 	for i, x := range schedules {
 		ids[i] = x.ID
 	}
-	return writeValue(rc, fasthttp.StatusCreated, struct {
-		ConcertID   int64   `json:"concertId"`
-		ScheduleIDs []int64 `json:"scheduleIds"`
-	}{c.ID, ids})
+	return writeValue(rc, fasthttp.StatusCreated, client.CreatedConcert{ConcertID: c.ID, ScheduleIDs: ids})
 }
 
 func (s *Server) patchQueue(ctx context.Context, rc *fasthttp.RequestCtx) error {
-	id, err := pathID(rc, "concertId")
-	if err != nil {
-		return err
-	}
-	p, err := decodeQueuePatch(rc.Request.Body())
+	id, p, err := checkThenBody(rc, concertIDParam, decodeQueuePatch)
 	if err != nil {
 		return err
 	}
 	settings, err := s.e.PatchQueue(ctx, id, p)
-	if err != nil {
-		return err
-	}
-	return writeValue(rc, fasthttp.StatusOK, settings)
+	return reply(rc, fasthttp.StatusOK, settings, err, asIs)
+}
+
+func statsView(st engine.Stats) client.Stats {
+	return client.Stats{Waiting: st.Waiting, Active: st.Active, AdmittedTotal: st.AdmittedTotal,
+		Held: st.Held, Sold: st.Sold, SeatsTotal: st.SeatsTotal}
 }
 
 func (s *Server) stats(ctx context.Context, rc *fasthttp.RequestCtx) error {
-	id, err := pathID(rc, "concertId")
+	id, err := concertIDParam(rc)
 	if err != nil {
 		return err
 	}
 	st, err := s.e.Stats(ctx, id)
-	if err != nil {
-		return err
-	}
-	return writeValue(rc, fasthttp.StatusOK, struct {
-		Waiting       int64 `json:"waiting"`
-		Active        int64 `json:"active"`
-		AdmittedTotal int64 `json:"admittedTotal"`
-		Held          int64 `json:"held"`
-		Sold          int64 `json:"sold"`
-		SeatsTotal    int64 `json:"seatsTotal"`
-	}{st.Waiting, st.Active, st.AdmittedTotal, st.Held, st.Sold, st.SeatsTotal})
+	return reply(rc, fasthttp.StatusOK, st, err, statsView)
 }
 
 // ---- service ----
@@ -406,6 +375,35 @@ func (s *Server) readyz(ctx context.Context, rc *fasthttp.RequestCtx) error {
 	}
 	writeJSON(rc, fasthttp.StatusOK, []byte(`{"status":"ready"}`))
 	return nil
+}
+
+// reply answers with view(v) as JSON once err, the error of the engine call that
+// gave v, is nil.
+func reply[V, J any](rc *fasthttp.RequestCtx, status int, v V, err error, view func(V) J) error {
+	if err != nil {
+		return err
+	}
+	return writeValue(rc, status, view(v))
+}
+
+// asIs is the view of a value whose JSON is the answer.
+func asIs[V any](v V) V { return v }
+
+// checkThenBody runs check on what the request carries outside its body (a
+// credential, a header, a path id), then decodes the body, in that order: a
+// request wrong in both is refused for what check reads.
+func checkThenBody[A, R any](rc *fasthttp.RequestCtx, check func(*fasthttp.RequestCtx) (A, error), decode func([]byte) (R, error)) (A, R, error) {
+	var req R
+	a, err := check(rc)
+	if err == nil {
+		req, err = decode(rc.Request.Body())
+	}
+	return a, req, err
+}
+
+// concertIDParam reads the {concertId} path parameter.
+func concertIDParam(rc *fasthttp.RequestCtx) (int64, error) {
+	return pathID(rc, "concertId")
 }
 
 // pathID reads a positive integer path parameter.

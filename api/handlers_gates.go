@@ -8,6 +8,16 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
+type challengeJSON struct {
+	Challenge string `json:"challenge"`
+	Bits      int    `json:"bits"`
+	ExpiresAt string `json:"expiresAt"`
+}
+
+func challengeView(c engine.Challenge) challengeJSON {
+	return challengeJSON{c.Value, c.Bits, instant(c.ExpiresAt)}
+}
+
 // challenge is GET /api/queue/challenge?concertId=N: a signed proof-of-work
 // challenge that costs the server no state until it is used.
 func (s *Server) challenge(ctx context.Context, rc *fasthttp.RequestCtx) error {
@@ -16,31 +26,21 @@ func (s *Server) challenge(ctx context.Context, rc *fasthttp.RequestCtx) error {
 		return engine.Errorf(engine.CodeBadRequest, "concertId must be a positive integer")
 	}
 	c, err := s.e.Challenge(ctx, id)
-	if err != nil {
-		return err
-	}
-	return writeValue(rc, fasthttp.StatusOK, struct {
-		Challenge string `json:"challenge"`
-		Bits      int    `json:"bits"`
-		ExpiresAt string `json:"expiresAt"`
-	}{c.Value, c.Bits, instant(c.ExpiresAt)})
+	return reply(rc, fasthttp.StatusOK, c, err, challengeView)
 }
+
+type presaleJSON struct {
+	Codes []string `json:"codes"`
+}
+
+func presaleView(codes []string) presaleJSON { return presaleJSON{codes} }
 
 // createPresale is POST /api/admin/concerts/{concertId}/presale.
 func (s *Server) createPresale(ctx context.Context, rc *fasthttp.RequestCtx) error {
-	id, err := pathID(rc, "concertId")
-	if err != nil {
-		return err
-	}
-	req, err := decodePresale(rc.Request.Body())
+	id, req, err := checkThenBody(rc, concertIDParam, decodePresale)
 	if err != nil {
 		return err
 	}
 	codes, err := s.e.CreatePresaleCodes(ctx, id, req.Count, req.Until)
-	if err != nil {
-		return err
-	}
-	return writeValue(rc, fasthttp.StatusCreated, struct {
-		Codes []string `json:"codes"`
-	}{codes})
+	return reply(rc, fasthttp.StatusCreated, codes, err, presaleView)
 }

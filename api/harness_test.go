@@ -296,6 +296,74 @@ func (h *harness) waitActive(token string) map[string]any {
 	}
 }
 
+// admitted is the fixture with the engine running and the fixture's token ACTIVE.
+func (h *harness) admitted() fixture {
+	h.t.Helper()
+	f := h.fixture()
+	h.runEngine()
+	h.waitActive(f.token)
+	return f
+}
+
+// buyer is the admitted fixture with amount charged to its balance, and its
+// token as the Authorization header.
+func (h *harness) buyer(amount int64) (fixture, []string) {
+	h.t.Helper()
+	f := h.admitted()
+	tok := bearer(f.token)
+	h.mustStatus(200, "POST", "/api/users/balance/charge", `{"amount":`+itoa(amount)+`}`, tok...)
+	return f, tok
+}
+
+// scrape reads GET /metrics, which must answer 200 in Prometheus's text format.
+func (h *harness) scrape() string {
+	h.t.Helper()
+	r := h.do("GET", "/metrics", "")
+	if r.status != 200 || !strings.HasPrefix(r.headers["content-type"], "text/plain") {
+		h.t.Fatalf("metrics: %d %v %s", r.status, r.headers, r.body)
+	}
+	return string(r.body)
+}
+
+// lacking is what of wants the scraped body does not contain.
+func lacking(body string, wants []string) []string {
+	var out []string
+	for _, w := range wants {
+		if !strings.Contains(body, w) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// mustScrape fails the test unless one scrape contains every one of wants; why,
+// when not "", says in the failure what they stand for.
+func (h *harness) mustScrape(why string, wants ...string) {
+	h.t.Helper()
+	body := h.scrape()
+	if lack := lacking(body, wants); len(lack) > 0 {
+		h.t.Fatalf("metrics lack %q%s:\n%s", lack, why, body)
+	}
+}
+
+// waitScrape scrapes until one scrape contains every one of wants, for 5 s at
+// most.
+func (h *harness) waitScrape(wants ...string) {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		body := h.scrape()
+		lack := lacking(body, wants)
+		if len(lack) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("metrics never showed %q:\n%s", lack, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)

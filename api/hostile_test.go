@@ -13,6 +13,29 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
+// badInputCase is one request of TestBadInput and the status and code it must get.
+type badInputCase struct {
+	name         string
+	method, path string
+	body         string
+	headers      []string
+	status       int
+	code         string
+}
+
+// badPathIDs is one case per malformed path id (named "<what>: id <kind>"), each
+// of them 400 BAD_REQUEST: prefix + id + suffix is the path.
+func badPathIDs(what, method, prefix, suffix string, headers []string) []badInputCase {
+	var out []badInputCase
+	for _, id := range []struct{ kind, id string }{
+		{"word", "abc"}, {"zero", "0"}, {"negative", "-3"}, {"plus", "+1"},
+		{"fraction", "1.5"}, {"overflow", "99999999999999999999"},
+	} {
+		out = append(out, badInputCase{what + ": id " + id.kind, method, prefix + id.id + suffix, "", headers, 400, "BAD_REQUEST"})
+	}
+	return out
+}
+
 // TestBadInput hits every endpoint with what a careless or hostile client sends
 // and checks the exact contract status and code, that no answer is a 500, and that
 // nothing changed afterwards.
@@ -38,14 +61,7 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("user key %q: want uk1.<id>.<gen>.<mac>", userKey)
 	}
 
-	cases := []struct {
-		name         string
-		method, path string
-		body         string
-		headers      []string
-		status       int
-		code         string
-	}{
+	cases := []badInputCase{
 		// POST /api/users
 		{"user: empty body", "POST", "/api/users", "", nil, 400, "BAD_REQUEST"},
 		{"user: array", "POST", "/api/users", `[]`, nil, 400, "BAD_REQUEST"},
@@ -109,14 +125,9 @@ func TestBadInput(t *testing.T) {
 		{"schedules: concertId negative", "GET", "/api/concerts/schedules?concertId=-1", "", nil, 400, "BAD_REQUEST"},
 		{"schedules: concertId empty", "GET", "/api/concerts/schedules?concertId=", "", nil, 400, "BAD_REQUEST"},
 
-		// GET /api/concerts/schedules/{id}/seats
+		// GET /api/concerts/schedules/{id}/seats (and badPathIDs below)
 		{"seats: no token", "GET", "/api/concerts/schedules/" + sid + "/seats", "", nil, 401, "TOKEN_MISSING"},
 		{"seats: forged", "GET", "/api/concerts/schedules/" + sid + "/seats", "", bearer(forged), 401, "TOKEN_INVALID"},
-		{"seats: id word", "GET", "/api/concerts/schedules/abc/seats", "", auth, 400, "BAD_REQUEST"},
-		{"seats: id zero", "GET", "/api/concerts/schedules/0/seats", "", auth, 400, "BAD_REQUEST"},
-		{"seats: id negative", "GET", "/api/concerts/schedules/-3/seats", "", auth, 400, "BAD_REQUEST"},
-		{"seats: id fraction", "GET", "/api/concerts/schedules/1.5/seats", "", auth, 400, "BAD_REQUEST"},
-		{"seats: id overflow", "GET", "/api/concerts/schedules/99999999999999999999/seats", "", auth, 400, "BAD_REQUEST"},
 		// The seat map checks the token before the schedule (TestSeatMapOrderHTTP
 		// has these with an ACTIVE token).
 		{"seats: unknown schedule", "GET", "/api/concerts/schedules/999/seats", "", auth, 403, "NOT_ADMITTED"},
@@ -147,15 +158,11 @@ func TestBadInput(t *testing.T) {
 		{"hold: empty body", "POST", "/api/reservations", ``, auth, 400, "BAD_REQUEST"},
 		{"hold: 70 KiB", "POST", "/api/reservations", big, auth, 413, "BODY_TOO_LARGE"},
 
-		// GET and DELETE /api/reservations/{id}
+		// GET and DELETE /api/reservations/{id} (and badPathIDs below)
 		{"reservation: no token", "GET", "/api/reservations/1", "", nil, 401, "TOKEN_MISSING"},
-		{"reservation: id word", "GET", "/api/reservations/abc", "", auth, 400, "BAD_REQUEST"},
-		{"reservation: id zero", "GET", "/api/reservations/0", "", auth, 400, "BAD_REQUEST"},
-		{"reservation: id plus", "GET", "/api/reservations/+1", "", auth, 400, "BAD_REQUEST"},
 		{"reservation: unknown", "GET", "/api/reservations/999", "", auth, 404, "RESERVATION_NOT_FOUND"},
 		{"cancel: no token", "DELETE", "/api/reservations/1", "", nil, 401, "TOKEN_MISSING"},
 		{"cancel: forged", "DELETE", "/api/reservations/1", "", bearer(forged), 401, "TOKEN_INVALID"},
-		{"cancel: id word", "DELETE", "/api/reservations/abc", "", auth, 400, "BAD_REQUEST"},
 		{"cancel: unknown", "DELETE", "/api/reservations/999", "", auth, 404, "RESERVATION_NOT_FOUND"},
 
 		// POST /api/users/balance/charge
@@ -233,6 +240,9 @@ func TestBadInput(t *testing.T) {
 		{"wrong method on reservation", "PATCH", "/api/reservations/1", "", auth, 405, "METHOD_NOT_ALLOWED"},
 		{"options", "OPTIONS", "/api/queue/status", "", nil, 405, "METHOD_NOT_ALLOWED"},
 	}
+	cases = append(cases, badPathIDs("seats", "GET", "/api/concerts/schedules/", "/seats", auth)...)
+	cases = append(cases, badPathIDs("reservation", "GET", "/api/reservations/", "", auth)...)
+	cases = append(cases, badPathIDs("cancel", "DELETE", "/api/reservations/", "", auth)...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := h.request(t, c.method, c.path, c.body, c.headers...)

@@ -1,11 +1,8 @@
 package api
 
 import (
-	"context"
 	"strings"
 	"testing"
-
-	"github.com/concertd/concertd/engine"
 )
 
 // TestUserKeysHTTP walks a user key through the contract: created with the user
@@ -68,64 +65,6 @@ func TestUserKeysHTTP(t *testing.T) {
 	}
 	if b := h.mustStatus(200, "GET", "/api/users/balance", "", bearer(fresh)...); number(t, b, "currentBalance") != 1500 {
 		t.Fatalf("balance by the new key: %v", b)
-	}
-}
-
-// fakeIdentity stands for the operator's login: it knows some raw tokens.
-type fakeIdentity map[string]int64
-
-func (f fakeIdentity) UserFor(_ context.Context, raw string) (int64, error) {
-	switch raw {
-	case "expired-jwt":
-		return 0, engine.ErrTokenExpired
-	}
-	if id, ok := f[raw]; ok {
-		return id, nil
-	}
-	return 0, engine.ErrTokenInvalid
-}
-
-// TestIdentityDispatch: a credential that is neither a user key nor a user token
-// goes to Options.Identity when one is configured, and is TOKEN_INVALID when not;
-// what the hook says is the caller; keys and tokens never reach it; an identity
-// token cannot rotate a key.
-func TestIdentityDispatch(t *testing.T) {
-	t.Parallel()
-	ids := fakeIdentity{}
-	h, _ := startHarnessWith(t, nil, nil, func(o *Options) { o.Identity = ids })
-	c, _ := h.concert(concertBody)
-	kim := h.user("kim")
-	ids["site-jwt-kim"] = kim
-	// A hook that answers for every raw value would be asked a key's user too if
-	// the dispatch sent keys there: it must never be.
-	ids[h.key(kim)] = 999
-
-	enter := `{"concertId":` + itoa(c) + `}`
-	g := h.mustStatus(201, "POST", "/api/users/token", enter, bearer("site-jwt-kim")...)
-	if g2 := h.mustStatus(200, "POST", "/api/users/token", enter, bearer(h.key(kim))...); g2["userToken"] != g["userToken"] {
-		t.Fatalf("the key and the identity token entered different users: %v, %v", g, g2)
-	}
-	h.mustStatus(200, "POST", "/api/users/balance/charge", `{"amount":700}`, bearer("site-jwt-kim")...)
-	if b := h.mustStatus(200, "GET", "/api/users/balance", "", bearer(h.key(kim))...); number(t, b, "currentBalance") != 700 {
-		t.Fatalf("balance: %v, want the identity token's charge", b)
-	}
-	for _, c := range []struct {
-		raw, path, code string
-	}{
-		{"expired-jwt", "/api/users/token", "TOKEN_EXPIRED"},
-		{"unknown-jwt", "/api/users/token", "TOKEN_INVALID"},
-		{"site-jwt-kim", "/api/users/key", "TOKEN_INVALID"},
-	} {
-		if m := h.mustStatus(401, "POST", c.path, enter, bearer(c.raw)...); m["code"] != c.code {
-			t.Errorf("%s on %s: %v, want %s", c.raw, c.path, m, c.code)
-		}
-	}
-
-	// Without a hook the same credential is refused.
-	plain := newHarness(t)
-	pc, _ := plain.concert(concertBody)
-	if m := plain.mustStatus(401, "POST", "/api/users/token", `{"concertId":`+itoa(pc)+`}`, bearer("site-jwt-kim")...); m["code"] != "TOKEN_INVALID" {
-		t.Fatalf("identity token with no hook: %v", m)
 	}
 }
 

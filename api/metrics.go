@@ -152,22 +152,46 @@ const maxScrapedConcerts = 20
 // own timeout (10s by default).
 const engineScrapeTimeout = 3 * time.Second
 
+// series is one metric read from the engine at scrape time: of is its value in
+// what the scrape read (engine.Stats of one concert, engine.Counters of this
+// instance).
+type series[T any] struct {
+	desc *prometheus.Desc
+	kind prometheus.ValueType
+	of   func(T) int64
+}
+
+// concertSeries are the per-concert series, labelled by concert_id.
+var concertSeries = []series[engine.Stats]{
+	concertSeriesOf("concertd_concert_waiting", "Tokens waiting in the concert's line.", prometheus.GaugeValue, func(st engine.Stats) int64 { return st.Waiting }),
+	concertSeriesOf("concertd_concert_active", "Tokens admitted and active.", prometheus.GaugeValue, func(st engine.Stats) int64 { return st.Active }),
+	concertSeriesOf("concertd_concert_seats_held", "Seats held and not yet paid.", prometheus.GaugeValue, func(st engine.Stats) int64 { return st.Held }),
+	concertSeriesOf("concertd_concert_seats_sold", "Seats sold.", prometheus.GaugeValue, func(st engine.Stats) int64 { return st.Sold }),
+	concertSeriesOf("concertd_concert_seats_total", "Seats over all the concert's schedules.", prometheus.GaugeValue, func(st engine.Stats) int64 { return st.SeatsTotal }),
+	concertSeriesOf("concertd_admissions_total", "Tokens admitted from the waiting room since the sale began.", prometheus.CounterValue, func(st engine.Stats) int64 { return st.AdmittedTotal }),
+}
+
+func concertSeriesOf(name, help string, kind prometheus.ValueType, of func(engine.Stats) int64) series[engine.Stats] {
+	return series[engine.Stats]{prometheus.NewDesc(name, help, []string{"concert_id"}, nil), kind, of}
+}
+
+// instanceCounters are this instance's counters, without labels.
+var instanceCounters = []series[engine.Counters]{
+	counterOf("concertd_payments_settled_from_ledger_total", "Holds left PAYING that the ledger said were sold and the sweeper marked sold.", func(n engine.Counters) int64 { return n.SettledFromLedger }),
+	counterOf("concertd_polls_from_cache_total", "Queue status polls this instance answered from memory, within the contract's one-second lag on position.", func(n engine.Counters) int64 { return n.PollsFromCache }),
+	counterOf("concertd_holds_refused_from_memory_total", "Seat holds this instance refused as SEAT_TAKEN from its seat view, without asking Redis.", func(n engine.Counters) int64 { return n.HoldsRefusedHere }),
+	counterOf("concertd_active_checks_ahead_total", "ACTIVE tokens this instance asked Redis about again in the background, before its word on them ran out (HOLD_CACHE_AGE).", func(n engine.Counters) int64 { return n.ActiveChecksAhead }),
+}
+
+func counterOf(name, help string, of func(engine.Counters) int64) series[engine.Counters] {
+	return series[engine.Counters]{prometheus.NewDesc(name, help, nil, nil), prometheus.CounterValue, of}
+}
+
 var (
-	concertLabels  = []string{"concert_id"}
-	descWaiting    = prometheus.NewDesc("concertd_concert_waiting", "Tokens waiting in the concert's line.", concertLabels, nil)
-	descActive     = prometheus.NewDesc("concertd_concert_active", "Tokens admitted and active.", concertLabels, nil)
-	descHeld       = prometheus.NewDesc("concertd_concert_seats_held", "Seats held and not yet paid.", concertLabels, nil)
-	descSold       = prometheus.NewDesc("concertd_concert_seats_sold", "Seats sold.", concertLabels, nil)
-	descSeats      = prometheus.NewDesc("concertd_concert_seats_total", "Seats over all the concert's schedules.", concertLabels, nil)
-	descAdmissions = prometheus.NewDesc("concertd_admissions_total", "Tokens admitted from the waiting room since the sale began.", concertLabels, nil)
-	descScrapeOK   = prometheus.NewDesc("concertd_engine_scrape_success", "1 if the engine's counts were read in full on this scrape.", nil, nil)
-	descExpiries   = prometheus.NewDesc("concertd_hold_expiries_total", "Expired holds freed by this instance, by the path that found them (listener: keyspace expiry hint; sweeper: periodic sweep).", []string{"path"}, nil)
-	descSettled    = prometheus.NewDesc("concertd_payments_settled_from_ledger_total", "Holds left PAYING that the ledger said were sold and the sweeper marked sold.", nil, nil)
-	descPollCache  = prometheus.NewDesc("concertd_polls_from_cache_total", "Queue status polls this instance answered from memory, within the contract's one-second lag on position.", nil, nil)
-	descHoldsHere  = prometheus.NewDesc("concertd_holds_refused_from_memory_total", "Seat holds this instance refused as SEAT_TAKEN from its seat view, without asking Redis.", nil, nil)
-	descChecks     = prometheus.NewDesc("concertd_active_checks_ahead_total", "ACTIVE tokens this instance asked Redis about again in the background, before its word on them ran out (HOLD_CACHE_AGE).", nil, nil)
-	descOutboxLag  = prometheus.NewDesc("concertd_outbox_lag_seconds", "Age of the oldest payment event not yet relayed to the Redis stream (0 when none).", nil, nil)
-	descUp         = prometheus.NewDesc("concertd_dependency_up", "1 if the dependency answered a ping on this scrape (dependency: redis or database), as /readyz asks.", []string{"dependency"}, nil)
+	descScrapeOK  = prometheus.NewDesc("concertd_engine_scrape_success", "1 if the engine's counts were read in full on this scrape.", nil, nil)
+	descExpiries  = prometheus.NewDesc("concertd_hold_expiries_total", "Expired holds freed by this instance, by the path that found them (listener: keyspace expiry hint; sweeper: periodic sweep).", []string{"path"}, nil)
+	descOutboxLag = prometheus.NewDesc("concertd_outbox_lag_seconds", "Age of the oldest payment event not yet relayed to the Redis stream (0 when none).", nil, nil)
+	descUp        = prometheus.NewDesc("concertd_dependency_up", "1 if the dependency answered a ping on this scrape (dependency: redis or database), as /readyz asks.", []string{"dependency"}, nil)
 )
 
 // engineCollector reads engine.Stats at scrape time, so the request path pays
@@ -180,7 +204,13 @@ type engineCollector struct {
 }
 
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descWaiting, descActive, descHeld, descSold, descSeats, descAdmissions, descScrapeOK, descExpiries, descSettled, descPollCache, descHoldsHere, descChecks, descOutboxLag, descUp} {
+	for _, s := range concertSeries {
+		ch <- s.desc
+	}
+	for _, s := range instanceCounters {
+		ch <- s.desc
+	}
+	for _, d := range []*prometheus.Desc{descScrapeOK, descExpiries, descOutboxLag, descUp} {
 		ch <- d
 	}
 }
@@ -195,10 +225,9 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	n := c.e.Counters()
 	ch <- prometheus.MustNewConstMetric(descExpiries, prometheus.CounterValue, float64(n.ExpiredByHint), "listener")
 	ch <- prometheus.MustNewConstMetric(descExpiries, prometheus.CounterValue, float64(n.ExpiredBySweep), "sweeper")
-	ch <- prometheus.MustNewConstMetric(descSettled, prometheus.CounterValue, float64(n.SettledFromLedger))
-	ch <- prometheus.MustNewConstMetric(descPollCache, prometheus.CounterValue, float64(n.PollsFromCache))
-	ch <- prometheus.MustNewConstMetric(descHoldsHere, prometheus.CounterValue, float64(n.HoldsRefusedHere))
-	ch <- prometheus.MustNewConstMetric(descChecks, prometheus.CounterValue, float64(n.ActiveChecksAhead))
+	for _, s := range instanceCounters {
+		ch <- prometheus.MustNewConstMetric(s.desc, s.kind, float64(s.of(n)))
+	}
 	up := func(b bool) float64 {
 		if b {
 			return 1
@@ -239,14 +268,8 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		id := strconv.FormatInt(con.ID, 10)
-		gauge := func(d *prometheus.Desc, v int64) {
-			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), id)
+		for _, s := range concertSeries {
+			ch <- prometheus.MustNewConstMetric(s.desc, s.kind, float64(s.of(st)), id)
 		}
-		gauge(descWaiting, st.Waiting)
-		gauge(descActive, st.Active)
-		gauge(descHeld, st.Held)
-		gauge(descSold, st.Sold)
-		gauge(descSeats, st.SeatsTotal)
-		ch <- prometheus.MustNewConstMetric(descAdmissions, prometheus.CounterValue, float64(st.AdmittedTotal), id)
 	}
 }

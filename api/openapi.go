@@ -79,6 +79,35 @@ var tokenErrs = []engine.Code{engine.CodeTokenMissing, engine.CodeTokenInvalid, 
 // activeErrs are the answers of an endpoint that needs an ACTIVE token.
 var activeErrs = append(slices.Clone(tokenErrs), engine.CodeNotAdmitted, engine.CodeWrongConcert)
 
+// holdErrs are the answers of a hold endpoint; taken is how it says the seats
+// it asked for are gone.
+func holdErrs(taken engine.Code) []engine.Code {
+	return codes([]engine.Code{engine.CodeBadRequest, engine.CodeInvalidSeat}, activeErrs,
+		[]engine.Code{engine.CodeScheduleNotFound, taken, engine.CodeHoldLimitReached,
+			engine.CodeTicketLimitReached, engine.CodeSaleClosed})
+}
+
+// reservationErrs are the answers of an endpoint on one of the user's
+// reservations, more the ones it adds.
+func reservationErrs(more ...engine.Code) []engine.Code {
+	return codes([]engine.Code{engine.CodeBadRequest}, tokenErrs, []engine.Code{engine.CodeReservationNotFound}, more)
+}
+
+// The path parameters of the endpoints on one reservation and on one concert.
+var (
+	reservationParams = []param{pathParam("reservationId", "the reservation")}
+	concertParams     = []param{pathParam("concertId", "the concert")}
+)
+
+// adminConcertErrs are the answers of an operator endpoint on one concert.
+var adminConcertErrs = []engine.Code{engine.CodeBadRequest, engine.CodeAdminOnly, engine.CodeConcertNotFound}
+
+// newOrExisting are the answers of an endpoint that makes something once: 201
+// with the new one, 200 with the one the user already had.
+func newOrExisting(schema, created, existing string) []answer {
+	return []answer{{201, schema, created}, {200, schema, existing}}
+}
+
 func codes(groups ...[]engine.Code) []engine.Code {
 	var out []engine.Code
 	for _, g := range groups {
@@ -105,10 +134,7 @@ var operations = []operation{
 			"a `userId` in the body must be the credential's user.",
 		auth: authBearer,
 		body: "EnterRequest",
-		ok: []answer{
-			{201, "TokenGrant", "a new token, usually WAITING"},
-			{200, "TokenGrant", "the live token the user already had"},
-		},
+		ok:   newOrExisting("TokenGrant", "a new token, usually WAITING", "the live token the user already had"),
 		errs: codes([]engine.Code{engine.CodeBadRequest}, tokenErrs, []engine.Code{engine.CodeUserNotFound, engine.CodeConcertNotFound,
 			engine.CodeProofRequired, engine.CodeProofInvalid, engine.CodeNotInvited, engine.CodeSaleClosed}),
 	},
@@ -162,13 +188,8 @@ var operations = []operation{
 			"that reservation with 200. A user holds at most maxHoldsPerUser (default 4) seats of one concert.",
 		auth: authBearer,
 		body: "HoldRequest",
-		ok: []answer{
-			{201, "Reservation", "the new hold"},
-			{200, "Reservation", "the user's existing hold on that seat"},
-		},
-		errs: codes([]engine.Code{engine.CodeBadRequest, engine.CodeInvalidSeat}, activeErrs,
-			[]engine.Code{engine.CodeScheduleNotFound, engine.CodeSeatTaken, engine.CodeHoldLimitReached,
-				engine.CodeTicketLimitReached, engine.CodeSaleClosed}),
+		ok:   newOrExisting("Reservation", "the new hold", "the user's existing hold on that seat"),
+		errs: holdErrs(engine.CodeSeatTaken),
 	},
 	{
 		method: "POST", path: "/api/reservations/best", tag: "holds", summary: "Hold the best seats side by side",
@@ -180,26 +201,23 @@ var operations = []operation{
 		auth: authBearer,
 		body: "BestRequest",
 		ok:   []answer{{201, "BestReservations", "one new hold per seat, in seat order"}},
-		errs: codes([]engine.Code{engine.CodeBadRequest, engine.CodeInvalidSeat}, activeErrs,
-			[]engine.Code{engine.CodeScheduleNotFound, engine.CodeSeatsUnavailable, engine.CodeHoldLimitReached,
-				engine.CodeTicketLimitReached, engine.CodeSaleClosed}),
+		errs: holdErrs(engine.CodeSeatsUnavailable),
 	},
 	{
 		method: "GET", path: "/api/reservations/{reservationId}", tag: "holds", summary: "Read one of the user's reservations",
 		desc:   "Another user's reservation answers RESERVATION_NOT_FOUND.",
 		auth:   authBearer,
-		params: []param{pathParam("reservationId", "the reservation")},
+		params: reservationParams,
 		ok:     []answer{{200, "Reservation", "the reservation"}},
-		errs:   codes([]engine.Code{engine.CodeBadRequest}, tokenErrs, []engine.Code{engine.CodeReservationNotFound}),
+		errs:   reservationErrs(),
 	},
 	{
 		method: "DELETE", path: "/api/reservations/{reservationId}", tag: "holds", summary: "Give a pending hold back",
 		desc:   "The seat is available again at once.",
 		auth:   authBearer,
-		params: []param{pathParam("reservationId", "the reservation")},
+		params: reservationParams,
 		ok:     []answer{{200, "CancelledReservation", "the hold is cancelled"}},
-		errs: codes([]engine.Code{engine.CodeBadRequest}, tokenErrs,
-			[]engine.Code{engine.CodeReservationNotFound, engine.CodeAlreadyPaid, engine.CodeReservationExpired}),
+		errs:   reservationErrs(engine.CodeAlreadyPaid, engine.CodeReservationExpired),
 	},
 	{
 		method: "POST", path: "/api/users/balance/charge", tag: "money", summary: "Add money to the balance",
@@ -246,27 +264,27 @@ var operations = []operation{
 			"TOKEN_EXPIRED; what was sold and paid stays. A concert also closes by itself the day after its " +
 			"last schedule's date.",
 		auth:   authAdmin,
-		params: []param{pathParam("concertId", "the concert")},
+		params: concertParams,
 		body:   "QueuePatch",
 		ok:     []answer{{200, "QueueSettings", "the settings now in force"}},
-		errs:   []engine.Code{engine.CodeBadRequest, engine.CodeAdminOnly, engine.CodeConcertNotFound, engine.CodeSaleClosed},
+		errs:   append(slices.Clone(adminConcertErrs), engine.CodeSaleClosed),
 	},
 	{
 		method: "GET", path: "/api/admin/concerts/{concertId}/stats", tag: "operators", summary: "A concert's queue and seat counts",
 		auth:   authAdmin,
-		params: []param{pathParam("concertId", "the concert")},
+		params: concertParams,
 		ok:     []answer{{200, "Stats", "live counts"}},
-		errs:   []engine.Code{engine.CodeBadRequest, engine.CodeAdminOnly, engine.CodeConcertNotFound},
+		errs:   adminConcertErrs,
 	},
 	{
 		method: "POST", path: "/api/admin/concerts/{concertId}/presale", tag: "operators", summary: "Make presale codes",
 		desc: "count new single-use codes (only their hashes are kept), and the presale now ends at until. " +
 			"A code belongs to the first user who enters with it.",
 		auth:   authAdmin,
-		params: []param{pathParam("concertId", "the concert")},
+		params: concertParams,
 		body:   "PresaleRequest",
 		ok:     []answer{{201, "PresaleCodes", "the new codes, shown once"}},
-		errs:   []engine.Code{engine.CodeBadRequest, engine.CodeAdminOnly, engine.CodeConcertNotFound},
+		errs:   adminConcertErrs,
 	},
 	{
 		method: "GET", path: "/healthz", tag: "service", summary: "Liveness",

@@ -74,9 +74,7 @@ func TestRateLimitPollPerToken(t *testing.T) {
 
 func TestRateLimitHoldPerToken(t *testing.T) {
 	h := buildHarness(t, nil, RateLimits{Hold: Limit{Rate: 1, Burst: 2}})
-	f := h.fixture()
-	h.runEngine()
-	h.waitActive(f.token)
+	f := h.admitted()
 	hold := func(seat string) response {
 		return h.do("POST", "/api/reservations", `{"concertScheduleId":`+itoa(f.scheduleID)+`,"seatNumber":`+seat+`}`, bearer(f.token)...)
 	}

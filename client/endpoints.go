@@ -9,18 +9,14 @@ func id(n int64) string { return strconv.FormatInt(n, 10) }
 
 // CreateUser registers a user (POST /api/users).
 func (c *Client) CreateUser(ctx context.Context, r CreateUserRequest) (User, error) {
-	var u User
-	_, err := c.do(ctx, call{method: "POST", path: "/api/users", route: "POST /api/users", in: r,
-		idempotency: keyOr(r.IdempotencyKey)}, &u)
-	return u, err
+	return fetch[User](ctx, c, call{method: "POST", path: "/api/users", route: "POST /api/users", in: r,
+		idempotency: keyOr(r.IdempotencyKey)})
 }
 
 // RotateKey replaces the user key given as userKey by a new one (POST
 // /api/users/key); the old key stops working.
 func (c *Client) RotateKey(ctx context.Context, userKey string) (User, error) {
-	var u User
-	_, err := c.do(ctx, call{method: "POST", path: "/api/users/key", route: "POST /api/users/key", auth: userKey}, &u)
-	return u, err
+	return fetch[User](ctx, c, call{method: "POST", path: "/api/users/key", route: "POST /api/users/key", auth: userKey})
 }
 
 // EnterQueue takes a place in a concert's waiting room (POST /api/users/token)
@@ -47,17 +43,13 @@ func (c *Client) EnterQueue(ctx context.Context, cred string, r EnterRequest) (Q
 // QueueStatus polls a user token's place (GET /api/queue/status); it is also the
 // waiting token's heartbeat.
 func (c *Client) QueueStatus(ctx context.Context, userToken string) (QueueStatus, error) {
-	var q QueueStatus
-	_, err := c.do(ctx, call{method: "GET", path: "/api/queue/status", route: "GET /api/queue/status", auth: userToken, retry: true}, &q)
-	return q, err
+	return fetch[QueueStatus](ctx, c, call{method: "GET", path: "/api/queue/status", route: "GET /api/queue/status", auth: userToken, retry: true})
 }
 
 // Challenge fetches a proof-of-work challenge of a concert (GET
 // /api/queue/challenge); Bits 0 means the concert asks for none.
 func (c *Client) Challenge(ctx context.Context, concertID int64) (Challenge, error) {
-	var ch Challenge
-	_, err := c.do(ctx, call{method: "GET", path: "/api/queue/challenge?concertId=" + id(concertID), route: "GET /api/queue/challenge", retry: true}, &ch)
-	return ch, err
+	return fetch[Challenge](ctx, c, call{method: "GET", path: "/api/queue/challenge?concertId=" + id(concertID), route: "GET /api/queue/challenge", retry: true})
 }
 
 // Concerts lists the catalog (GET /api/concerts).
@@ -89,9 +81,7 @@ const SeatMapRoute = "GET /api/concerts/schedules/{id}/seats"
 // SeatMap reads every seat of a schedule (GET
 // /api/concerts/schedules/{id}/seats) with an ACTIVE user token.
 func (c *Client) SeatMap(ctx context.Context, userToken string, scheduleID int64) (SeatMap, error) {
-	var m SeatMap
-	_, err := c.do(ctx, c.seatMapCall(userToken, scheduleID), &m)
-	return m, err
+	return fetch[SeatMap](ctx, c, c.seatMapCall(userToken, scheduleID))
 }
 
 // SeatMapRaw is SeatMap without decoding: the JSON body, for callers that scan
@@ -112,9 +102,7 @@ func (c *Client) seatMapCall(userToken string, scheduleID int64) call {
 // Hold holds one seat (POST /api/reservations) with an ACTIVE user token.
 // Holding a seat the user already holds returns that reservation.
 func (c *Client) Hold(ctx context.Context, userToken string, r HoldRequest) (Reservation, error) {
-	var v Reservation
-	_, err := c.do(ctx, call{method: "POST", path: "/api/reservations", route: "POST /api/reservations", auth: userToken, in: r, retry: true}, &v)
-	return v, err
+	return fetch[Reservation](ctx, c, call{method: "POST", path: "/api/reservations", route: "POST /api/reservations", auth: userToken, in: r, retry: true})
 }
 
 // HoldBest holds the best Quantity adjacent seats the server finds (POST
@@ -129,27 +117,21 @@ func (c *Client) HoldBest(ctx context.Context, userToken string, r BestRequest) 
 
 // Reservation reads one of the user's reservations (GET /api/reservations/{id}).
 func (c *Client) Reservation(ctx context.Context, userToken string, reservationID int64) (Reservation, error) {
-	var v Reservation
-	_, err := c.do(ctx, call{method: "GET", path: "/api/reservations/" + id(reservationID), route: "GET /api/reservations/{id}",
-		auth: userToken, retry: true}, &v)
-	return v, err
+	return fetch[Reservation](ctx, c, call{method: "GET", path: "/api/reservations/" + id(reservationID), route: "GET /api/reservations/{id}",
+		auth: userToken, retry: true})
 }
 
 // Cancel gives a pending hold back (DELETE /api/reservations/{id}).
 func (c *Client) Cancel(ctx context.Context, userToken string, reservationID int64) (Reservation, error) {
-	var v Reservation
-	_, err := c.do(ctx, call{method: "DELETE", path: "/api/reservations/" + id(reservationID), route: "DELETE /api/reservations/{id}",
-		auth: userToken}, &v)
-	return v, err
+	return fetch[Reservation](ctx, c, call{method: "DELETE", path: "/api/reservations/" + id(reservationID), route: "DELETE /api/reservations/{id}",
+		auth: userToken})
 }
 
 // Charge adds money to a balance (POST /api/users/balance/charge); cred is a user
 // key, an identity token or a user token.
 func (c *Client) Charge(ctx context.Context, cred string, r ChargeRequest) (Charged, error) {
-	var v Charged
-	_, err := c.do(ctx, call{method: "POST", path: "/api/users/balance/charge", route: "POST /api/users/balance/charge",
-		auth: cred, in: r, idempotency: keyOr(r.IdempotencyKey)}, &v)
-	return v, err
+	return fetch[Charged](ctx, c, call{method: "POST", path: "/api/users/balance/charge", route: "POST /api/users/balance/charge",
+		auth: cred, in: r, idempotency: keyOr(r.IdempotencyKey)})
 }
 
 // Balance reads the balance and up to limit history lines, newest first (GET
@@ -159,41 +141,31 @@ func (c *Client) Balance(ctx context.Context, cred string, limit int) (Balance, 
 	if limit != 0 {
 		p += "?limit=" + strconv.Itoa(limit)
 	}
-	var v Balance
-	_, err := c.do(ctx, call{method: "GET", path: p, route: "GET /api/users/balance", auth: cred, retry: true}, &v)
-	return v, err
+	return fetch[Balance](ctx, c, call{method: "GET", path: p, route: "GET /api/users/balance", auth: cred, retry: true})
 }
 
 // Pay pays one hold or several (POST /api/payments) with an ACTIVE user token.
 func (c *Client) Pay(ctx context.Context, userToken string, r PayRequest) (Payment, error) {
-	var v Payment
-	_, err := c.do(ctx, call{method: "POST", path: "/api/payments", route: "POST /api/payments",
-		auth: userToken, in: r, idempotency: keyOr(r.IdempotencyKey)}, &v)
-	return v, err
+	return fetch[Payment](ctx, c, call{method: "POST", path: "/api/payments", route: "POST /api/payments",
+		auth: userToken, in: r, idempotency: keyOr(r.IdempotencyKey)})
 }
 
 // CreateConcert creates a concert and its schedules (POST /api/admin/concerts).
 func (c *Client) CreateConcert(ctx context.Context, r NewConcert) (CreatedConcert, error) {
-	var v CreatedConcert
-	_, err := c.do(ctx, call{method: "POST", path: "/api/admin/concerts", route: "POST /api/admin/concerts", admin: true, in: r}, &v)
-	return v, err
+	return fetch[CreatedConcert](ctx, c, call{method: "POST", path: "/api/admin/concerts", route: "POST /api/admin/concerts", admin: true, in: r})
 }
 
 // PatchQueue changes a concert's queue settings (PATCH
 // /api/admin/concerts/{id}/queue) and returns them all.
 func (c *Client) PatchQueue(ctx context.Context, concertID int64, p QueuePatch) (QueueSettings, error) {
-	var v QueueSettings
-	_, err := c.do(ctx, call{method: "PATCH", path: "/api/admin/concerts/" + id(concertID) + "/queue",
-		route: "PATCH /api/admin/concerts/{id}/queue", admin: true, in: p, retry: true}, &v)
-	return v, err
+	return fetch[QueueSettings](ctx, c, call{method: "PATCH", path: "/api/admin/concerts/" + id(concertID) + "/queue",
+		route: "PATCH /api/admin/concerts/{id}/queue", admin: true, in: p, retry: true})
 }
 
 // Stats reads a concert's counts (GET /api/admin/concerts/{id}/stats).
 func (c *Client) Stats(ctx context.Context, concertID int64) (Stats, error) {
-	var v Stats
-	_, err := c.do(ctx, call{method: "GET", path: "/api/admin/concerts/" + id(concertID) + "/stats",
-		route: "GET /api/admin/concerts/{id}/stats", admin: true, retry: true}, &v)
-	return v, err
+	return fetch[Stats](ctx, c, call{method: "GET", path: "/api/admin/concerts/" + id(concertID) + "/stats",
+		route: "GET /api/admin/concerts/{id}/stats", admin: true, retry: true})
 }
 
 // PresaleCodes makes new single-use presale codes (POST
@@ -218,6 +190,13 @@ func (c *Client) Healthz(ctx context.Context) error {
 func (c *Client) Readyz(ctx context.Context) error {
 	_, err := c.do(ctx, call{method: "GET", path: "/readyz", route: "GET /readyz", once: true}, nil)
 	return err
+}
+
+// fetch makes the call and decodes its answer into a V.
+func fetch[V any](ctx context.Context, c *Client, k call) (V, error) {
+	var v V
+	_, err := c.do(ctx, k, &v)
+	return v, err
 }
 
 func keyOr(k string) string {

@@ -81,6 +81,7 @@ type Schedule struct {
 	ConcertDate    string `json:"concertDate"`
 	TotalSeats     int    `json:"totalSeats"`
 	AvailableSeats int64  `json:"availableSeats"`
+	Price          int64  `json:"price"`
 }
 
 // SeatMap is every seat of a schedule, by number.

@@ -78,6 +78,26 @@ async function admin(method, p, body) {
   return res.json();
 }
 
+// enterAsBuyer opens the buyer page, signs up as name and waits for the seat map.
+async function enterAsBuyer(page, name) {
+  await page.goto(base + "/");
+  await page.waitForSelector("#concert option", { state: "attached" });
+  await page.fill("#name", name);
+  await page.click("#enterBtn");
+  await page.waitForSelector("#seats:not([hidden])", { timeout: 15000 });
+  await page.waitForSelector("#seatMap .seat.available");
+}
+
+// chargeForHolds goes on to payment and charges the amount the page proposes,
+// which must be amount.
+async function chargeForHolds(page, amount) {
+  await page.click("#toPayBtn");
+  await page.waitForSelector("#pay:not([hidden])");
+  await page.waitForFunction((a) => document.getElementById("amount").value === a, amount);
+  await page.click("#chargeBtn");
+  await page.waitForFunction(() => document.getElementById("msg").textContent.startsWith("Added"));
+}
+
 test("a buyer waits, is admitted, holds a seat, charges and pays", async (t) => {
   const page = await newPage(t);
   // Paused admission keeps the buyer in line long enough to see the waiting view.
@@ -104,11 +124,7 @@ test("a buyer waits, is admitted, holds a seat, charges and pays", async (t) => 
   await page.waitForFunction(() => / · 49 of 50 free$/.test(document.getElementById("schedule").selectedOptions[0].textContent));
   await shot(page, "2-seat-held.png");
 
-  await page.click("#toPayBtn");
-  await page.waitForSelector("#pay:not([hidden])");
-  await page.waitForFunction(() => document.getElementById("amount").value === "50000");
-  await page.click("#chargeBtn");
-  await page.waitForFunction(() => document.getElementById("msg").textContent.startsWith("Added"));
+  await chargeForHolds(page, "50000");
   await page.click("#payBtn");
   await page.waitForSelector("#done:not([hidden])");
   assert.match(await page.textContent("#doneText"), /Seat 12 .* payment #\d+/);
@@ -117,12 +133,7 @@ test("a buyer waits, is admitted, holds a seat, charges and pays", async (t) => 
 
 test("a buyer takes the best seat the server picks", async (t) => {
   const page = await newPage(t);
-  await page.goto(base + "/");
-  await page.waitForSelector("#concert option", { state: "attached" });
-  await page.fill("#name", "Best Seat");
-  await page.click("#enterBtn");
-  await page.waitForSelector("#seats:not([hidden])", { timeout: 15000 });
-  await page.waitForSelector("#seatMap .seat.available");
+  await enterAsBuyer(page, "Best Seat");
   // The demo date is one section "A" of one row of 50, seat 12 sold above: the seat
   // nearest the row's middle that leaves no lone seat is 25 (25 and 26 tie: left).
   await page.waitForFunction(() => [...document.getElementById("section").options].some((o) => o.value === "A"));
@@ -165,22 +176,13 @@ test("the API docs render from embedded assets", async (t) => {
 
 test("a buyer takes the best two seats together and pays for both at once", async (t) => {
   const page = await newPage(t);
-  await page.goto(base + "/");
-  await page.waitForSelector("#concert option", { state: "attached" });
-  await page.fill("#name", "Two Together");
-  await page.click("#enterBtn");
-  await page.waitForSelector("#seats:not([hidden])", { timeout: 15000 });
-  await page.waitForSelector("#seatMap .seat.available");
+  await enterAsBuyer(page, "Two Together");
   await page.selectOption("#quantity", "2");
   await page.click("#bestBtn");
   await page.waitForSelector("#holdBox:not([hidden])");
   assert.equal(await page.textContent("#holdSeat"), "25, 26");
   await page.waitForFunction(() => document.querySelectorAll("#seatMap .seat.mine").length === 2);
-  await page.click("#toPayBtn");
-  await page.waitForSelector("#pay:not([hidden])");
-  await page.waitForFunction(() => document.getElementById("amount").value === "100000");
-  await page.click("#chargeBtn");
-  await page.waitForFunction(() => document.getElementById("msg").textContent.startsWith("Added"));
+  await chargeForHolds(page, "100000");
   const payment = page.waitForRequest((r) => r.method() === "POST" && new URL(r.url()).pathname === "/api/payments");
   await page.click("#payBtn");
   assert.equal((await payment).postDataJSON().reservationIds.length, 2);
