@@ -122,8 +122,9 @@ type Engine struct {
 	signer   signer
 	keys     *userKeys // userkey.go
 	catalog  *catalog
-	seatMaps seatMapCache
 	polls    Polls // the queue's, decorated by pollCache unless PollCacheAge is CacheOff
+
+	seatViews SeatViews // liveSeatViews, decorated by seatViewCache
 	// activeTokens are tokens the shared state said were ACTIVE within HoldCacheAge.
 	activeTokens recentMap[*activeFact]
 	avail        Availability // liveAvailability, decorated by availabilityCache
@@ -172,6 +173,7 @@ func New(cfg Config, clk clock.Clock, s Stores) *Engine {
 	if cfg.PollCacheAge > 0 {
 		e.polls = newPollCache(e.polls, cfg.PollCacheAge, cfg.IdleTimeout)
 	}
+	e.seatViews = newSeatViewCache(liveSeatViews{holds: s.Holds}, clk)
 	e.activeTokens.maxAge = max(cfg.HoldCacheAge, 0)
 	return e
 }
