@@ -204,7 +204,7 @@ func (e *Engine) complete(t Token, r Reservation) {
 	defer cancel()
 	_, _ = e.payments.CompletePayment(ctx, r, e.clock.Now())
 	e.forgetSeatMap(r.ScheduleID)
-	e.activeTokens.forget(keyOf(t)) // the token may be DONE now
+	e.holdGate.Forget(t) // the token may be DONE now
 }
 
 func (e *Engine) abortAll(held map[int64]Reservation) {

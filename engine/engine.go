@@ -30,7 +30,7 @@ type Config struct {
 	PollCacheAge time.Duration
 	// HoldCacheAge is how long a token the shared state saw ACTIVE may have a hold
 	// on a seat this instance's seat view shows taken refused from memory (see
-	// takenInView); at most 1s; CacheOff: every hold asks the shared state.
+	// activeWordCache); at most 1s; CacheOff: every hold asks the shared state.
 	HoldCacheAge time.Duration
 }
 
@@ -122,13 +122,13 @@ type Engine struct {
 	signer   signer
 	keys     *userKeys // userkey.go
 	catalog  *catalog
-	seatMaps seatMapCache
 	polls    Polls // the queue's, decorated by pollCache unless PollCacheAge is CacheOff
-	// activeTokens are tokens the shared state said were ACTIVE within HoldCacheAge.
-	activeTokens recentMap[*activeFact]
-	avail        Availability // liveAvailability, decorated by availabilityCache
-	gateCache    sync.Map     // concert id -> *gateEntry
-	sweepHint    chan sweepTarget
+
+	seatViews SeatViews    // liveSeatViews, decorated by seatViewCache
+	holdGate  HoldGate     // the shared state's, decorated by activeWordCache unless HoldCacheAge is CacheOff
+	avail     Availability // liveAvailability, decorated by availabilityCache
+	gateCache sync.Map     // concert id -> *gateEntry
+	sweepHint chan sweepTarget
 
 	counts     counters
 	knownUsers knownUsers
@@ -172,7 +172,11 @@ func New(cfg Config, clk clock.Clock, s Stores) *Engine {
 	if cfg.PollCacheAge > 0 {
 		e.polls = newPollCache(e.polls, cfg.PollCacheAge, cfg.IdleTimeout)
 	}
-	e.activeTokens.maxAge = max(cfg.HoldCacheAge, 0)
+	e.seatViews = newSeatViewCache(liveSeatViews{holds: s.Holds}, clk)
+	e.holdGate = sharedHoldGate{holds: s.Holds, queue: s.Queue, idle: cfg.IdleTimeout}
+	if cfg.HoldCacheAge > 0 {
+		e.holdGate = newActiveWordCache(e.holdGate, e.seatViews, cfg.HoldCacheAge, clk)
+	}
 	return e
 }
 

@@ -7,13 +7,12 @@ import (
 
 // requireActive checks that the token is ACTIVE in the shared queue.
 func (e *Engine) requireActive(ctx context.Context, t Token, now time.Time) error {
-	s, err := e.queue.Status(ctx, t, now, e.cfg.IdleTimeout)
+	s, err := e.holdGate.Status(ctx, t, now)
 	if err != nil {
 		return err
 	}
 	switch s.State {
 	case TokenActive:
-		e.sawActive(t, now)
 		return nil
 	case TokenWaiting:
 		return ErrNotAdmitted
@@ -50,21 +49,17 @@ func (e *Engine) Hold(ctx context.Context, t Token, scheduleID int64, seat int) 
 	if seat < 1 || seat > s.SeatCount {
 		return Reservation{}, false, ErrInvalidSeat
 	}
-	now := e.clock.Now()
-	if err := e.takenInView(ctx, t, s, seat, now); err != nil {
-		return Reservation{}, false, err
-	}
-	r, err := e.hold(ctx, t, s, seat, now)
-	e.learnHoldOutcome(t, err, now)
+	r, err := e.hold(ctx, t, s, seat, e.clock.Now())
 	if err != nil {
 		return Reservation{}, false, err
 	}
 	return clientView(r.Reservation), r.Created, nil
 }
 
-// hold asks the shared state for the hold; the store draws its reservation id.
+// hold asks the hold gate for the hold: the shared state, unless this instance
+// can refuse it from memory; the store draws its reservation id.
 func (e *Engine) hold(ctx context.Context, t Token, s Schedule, seat int, now time.Time) (HoldResult, error) {
-	return e.holds.Hold(ctx, HoldRequest{
+	return e.holdGate.Hold(ctx, HoldRequest{
 		Token:    t,
 		Schedule: s,
 		Seat:     seat,

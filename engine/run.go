@@ -169,13 +169,12 @@ type Counters struct {
 	ExpiredBySweep    int64 // expired holds found by the periodic sweep
 	SettledFromLedger int64 // PAYING holds the ledger said were sold (repaired step 3)
 	PollsFromCache    int64 // polls answered from this instance's memory (pollCache)
-	HoldsRefusedHere  int64 // holds refused from this instance's memory (takenInView)
-	ActiveChecksAhead int64 // tokens seen ACTIVE again by a background check (checkActiveAhead)
+	HoldsRefusedHere  int64 // holds refused from this instance's memory (activeWordCache)
+	ActiveChecksAhead int64 // tokens seen ACTIVE again by a background check (activeWordCache)
 }
 
 type counters struct {
 	expiredByHint, expiredBySweep, settledFromLedger atomic.Int64
-	holdsRefusedHere, activeChecksAhead              atomic.Int64
 }
 
 // Counters returns this instance's totals so far.
@@ -185,9 +184,23 @@ func (e *Engine) Counters() Counters {
 		ExpiredBySweep:    e.counts.expiredBySweep.Load(),
 		SettledFromLedger: e.counts.settledFromLedger.Load(),
 		PollsFromCache:    e.pollsFromCache(),
-		HoldsRefusedHere:  e.counts.holdsRefusedHere.Load(),
-		ActiveChecksAhead: e.counts.activeChecksAhead.Load(),
+		HoldsRefusedHere:  e.holdsRefusedHere(),
+		ActiveChecksAhead: e.activeChecksAhead(),
 	}
+}
+
+func (e *Engine) holdsRefusedHere() int64 {
+	if g, ok := e.holdGate.(*activeWordCache); ok {
+		return g.refusedHere.Load()
+	}
+	return 0
+}
+
+func (e *Engine) activeChecksAhead() int64 {
+	if g, ok := e.holdGate.(*activeWordCache); ok {
+		return g.checksAhead.Load()
+	}
+	return 0
 }
 
 func (e *Engine) pollsFromCache() int64 {

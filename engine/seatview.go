@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/concertd/concertd/engine/clock"
 )
 
 // SeatMapView is a schedule's seat map at one instant. Views are shared and
@@ -31,70 +33,28 @@ func (v *SeatMapView) freshAt(now time.Time) bool {
 	return v != nil && now.Sub(v.At) < seatMapMaxAge && !now.Before(v.At)
 }
 
-type seatMapCache struct {
-	views sync.Map // schedule id -> *seatMapEntry
+// SeatViews answers a schedule's seat map at now. liveSeatViews reads it from
+// the shared state every time; seatViewCache decorates it.
+type SeatViews interface {
+	// View returns the schedule's seat map at now, for a seat-map request.
+	View(ctx context.Context, s Schedule, now time.Time) (*SeatMapView, error)
+	// ForHold returns a view a hold on the schedule may be refused from, or nil:
+	// ask the shared state.
+	ForHold(ctx context.Context, s Schedule, now time.Time) *SeatMapView
+	// Forget drops what is kept of the schedule after a change this instance
+	// made itself, so its own client sees the change on the next read.
+	Forget(scheduleID int64)
 }
 
-type seatMapEntry struct {
-	mu   sync.Mutex // one reader refreshes the view; see SeatMap and takenInView
-	view atomic.Pointer[SeatMapView]
+// liveSeatViews reads every seat map from the shared state and keeps none, so a
+// hold always asks the shared state.
+type liveSeatViews struct {
+	holds Holds
 }
 
-// replace stores v, read after old was loaded, unless the view was forgotten in
-// the meantime: a change this instance made during the read may be missing from v.
-func (en *seatMapEntry) replace(old, v *SeatMapView) { en.view.CompareAndSwap(old, v) }
-
-func (c *seatMapCache) entry(scheduleID int64) *seatMapEntry {
-	if e, ok := c.views.Load(scheduleID); ok {
-		return e.(*seatMapEntry)
-	}
-	e, _ := c.views.LoadOrStore(scheduleID, &seatMapEntry{})
-	return e.(*seatMapEntry)
-}
-
-// SeatMap returns every seat of a schedule with its status, for an ACTIVE token.
-// The token is checked before the schedule is looked up, so only an admitted
-// user's unknown schedule ids can reach the catalog.
-func (e *Engine) SeatMap(ctx context.Context, t Token, scheduleID int64) (*SeatMapView, error) {
-	if scheduleID <= 0 {
-		return nil, ErrScheduleNotFound
-	}
-	now := e.clock.Now()
-	if err := e.requireActive(ctx, t, now); err != nil {
-		return nil, err
-	}
-	s, err := e.scheduleFor(ctx, t, scheduleID)
-	if err != nil {
-		return nil, err
-	}
-	entry := e.seatMaps.entry(s.ID)
-	if v := entry.view.Load(); v.freshAt(now) {
-		return v, nil
-	}
-	// The others wait for this reader's result rather than all read Redis.
-	entry.mu.Lock()
-	defer entry.mu.Unlock()
-	return e.refreshSeatView(ctx, entry, s, now)
-}
-
-// refreshSeatView returns a view fresh at now, the caller holding entry.mu: the
-// one another reader stored while the caller waited, or one read now.
-func (e *Engine) refreshSeatView(ctx context.Context, entry *seatMapEntry, s Schedule, now time.Time) (*SeatMapView, error) {
-	old := entry.view.Load()
-	if old.freshAt(now) {
-		return old, nil
-	}
-	v, err := e.readSeatMap(ctx, s, now)
-	if err != nil {
-		return nil, err
-	}
-	entry.replace(old, v)
-	return v, nil
-}
-
-// readSeatMap reads a schedule's seat map from the shared state at now.
-func (e *Engine) readSeatMap(ctx context.Context, s Schedule, now time.Time) (*SeatMapView, error) {
-	m, err := e.holds.SeatMap(ctx, s.ConcertID, s.ID, s.SeatCount, now)
+// View reads a schedule's seat map from the shared state at now.
+func (l liveSeatViews) View(ctx context.Context, s Schedule, now time.Time) (*SeatMapView, error) {
+	m, err := l.holds.SeatMap(ctx, s.ConcertID, s.ID, s.SeatCount, now)
 	if err != nil {
 		return nil, err
 	}
@@ -112,69 +72,78 @@ func (e *Engine) readSeatMap(ctx context.Context, s Schedule, now time.Time) (*S
 	return v, nil
 }
 
-// forgetSeatMap drops this instance's cached view after a change it made itself,
-// so its own client sees the change on the next read. The empty view it leaves
-// is never fresh, and is a new pointer each time, so a read that began before the
-// change cannot replace it (see replace).
-func (e *Engine) forgetSeatMap(scheduleID int64) {
-	e.seatMaps.entry(scheduleID).view.Store(&SeatMapView{})
+func (liveSeatViews) ForHold(context.Context, Schedule, time.Time) *SeatMapView { return nil }
+
+func (liveSeatViews) Forget(int64) {}
+
+// seatViewCache serves each schedule's view for up to seatMapMaxAge: the readers
+// that find it stale wait for one of them to read the next from next, and holds
+// renew it ahead of its end in the background (ForHold).
+type seatViewCache struct {
+	next  SeatViews   // reads a view on a miss
+	clock clock.Clock // the time a background renewal reads at
+	views sync.Map    // schedule id -> *seatMapEntry
 }
 
-// takenInView refuses a hold from this instance's memory when the answer cannot
-// be anything but SEAT_TAKEN: under a rush most holds are refused, nearly all of
-// them on seats someone else already holds, and each would otherwise cost a
-// script run in Redis. It answers only when
-//
-//   - the shared state said within the last HoldCacheAge (at most a second) that
-//     the token is ACTIVE, so a waiting or expired token still hears
-//     NOT_ADMITTED or TOKEN_EXPIRED; a token that ended within that second hears
-//     SEAT_TAKEN instead, a refusal either way. Once that word is 3/4 of the age
-//     old, the shared state is asked again in the background (checkActiveAhead);
-//   - the schedule's seat view, at most seatMapMaxAge old, shows the seat sold, or
-//     held by someone whose holder tag differs from the asker's: the holder, who
-//     must hear 200 with their own reservation, always asks the shared state.
-//
-// A seat freed since the view was read (expiry, or a cancel on another instance;
-// a cancel here drops the view) is refused for at most seatMapMaxAge more, as the
-// seat map itself shows it taken. Holds that win are always decided in the shared
-// state, so no seat is ever given out from here.
-func (e *Engine) takenInView(ctx context.Context, t Token, s Schedule, seat int, now time.Time) error {
-	n := now.UnixNano()
-	fact, at, ok := e.activeTokens.getAt(keyOf(t), n)
-	if !ok {
-		return nil
-	}
-	if n-at >= int64(e.activeTokens.maxAge*3/4) && fact.checking.CompareAndSwap(false, true) {
-		go e.checkActiveAhead(t)
-	}
-	v := e.seatViewForHold(ctx, s, now)
-	if v == nil {
-		return nil
-	}
-	switch v.Seats[seat-1] {
-	case SeatReserved:
-		e.counts.holdsRefusedHere.Add(1)
-		return Errorf(CodeSeatTaken, "seat %d is sold", seat)
-	case SeatPending:
-		if seat < len(v.tags) && v.tags[seat] != HolderTag(t.UserID) {
-			e.counts.holdsRefusedHere.Add(1)
-			return Errorf(CodeSeatTaken, "seat %d is held", seat)
-		}
-	}
-	return nil
+func newSeatViewCache(next SeatViews, clk clock.Clock) *seatViewCache {
+	return &seatViewCache{next: next, clock: clk}
 }
 
-// seatViewForHold returns a fresh view of the schedule, reading one if none is
-// and no other request is reading it already; nil means ask the shared state.
-// A view past seatViewRenewAge is still used while one request reads the next in
-// the background: were the view let lapse first, every hold would go to Redis
-// for as long as the read took.
-func (e *Engine) seatViewForHold(ctx context.Context, s Schedule, now time.Time) *SeatMapView {
-	entry := e.seatMaps.entry(s.ID)
+type seatMapEntry struct {
+	mu   sync.Mutex // one reader refreshes the view; see View and ForHold
+	view atomic.Pointer[SeatMapView]
+}
+
+// replace stores v, read after old was loaded, unless the view was forgotten in
+// the meantime: a change this instance made during the read may be missing from v.
+func (en *seatMapEntry) replace(old, v *SeatMapView) { en.view.CompareAndSwap(old, v) }
+
+func (c *seatViewCache) entry(scheduleID int64) *seatMapEntry {
+	if e, ok := c.views.Load(scheduleID); ok {
+		return e.(*seatMapEntry)
+	}
+	e, _ := c.views.LoadOrStore(scheduleID, &seatMapEntry{})
+	return e.(*seatMapEntry)
+}
+
+// View returns the kept view while it is fresh at now. The others wait for the
+// reader that reads the next one rather than all read Redis.
+func (c *seatViewCache) View(ctx context.Context, s Schedule, now time.Time) (*SeatMapView, error) {
+	entry := c.entry(s.ID)
+	if v := entry.view.Load(); v.freshAt(now) {
+		return v, nil
+	}
+	entry.mu.Lock()
+	defer entry.mu.Unlock()
+	return c.refresh(ctx, entry, s, now)
+}
+
+// refresh returns a view fresh at now, the caller holding entry.mu: the one
+// another reader stored while the caller waited, or one read now.
+func (c *seatViewCache) refresh(ctx context.Context, entry *seatMapEntry, s Schedule, now time.Time) (*SeatMapView, error) {
+	old := entry.view.Load()
+	if old.freshAt(now) {
+		return old, nil
+	}
+	v, err := c.next.View(ctx, s, now)
+	if err != nil {
+		return nil, err
+	}
+	entry.replace(old, v)
+	return v, nil
+}
+
+// ForHold returns a fresh view of the schedule, reading one if none is and no
+// other request is reading it already; nil means ask the shared state. A view
+// past seatViewRenewAge is still used while one request reads the next in the
+// background: were the view let lapse first, every hold would go to Redis for as
+// long as the read took.
+func (c *seatViewCache) ForHold(ctx context.Context, s Schedule, now time.Time) *SeatMapView {
+	entry := c.entry(s.ID)
 	old := entry.view.Load()
 	if old.freshAt(now) {
 		if now.Sub(old.At) >= seatViewRenewAge && entry.mu.TryLock() {
-			go e.renewSeatView(entry, old, s)
+			go c.renew(entry, old, s)
 		}
 		return old
 	}
@@ -182,60 +151,47 @@ func (e *Engine) seatViewForHold(ctx context.Context, s Schedule, now time.Time)
 		return nil
 	}
 	defer entry.mu.Unlock()
-	v, err := e.refreshSeatView(ctx, entry, s, now)
+	v, err := c.refresh(ctx, entry, s, now)
 	if err != nil {
 		return nil // the hold, asking the shared state, meets the cause itself
 	}
 	return v
 }
 
-// renewSeatView reads the next view in the background; the caller holds entry.mu.
-func (e *Engine) renewSeatView(entry *seatMapEntry, old *SeatMapView, s Schedule) {
+// renew reads the next view in the background; the caller holds entry.mu.
+func (c *seatViewCache) renew(entry *seatMapEntry, old *SeatMapView, s Schedule) {
 	defer entry.mu.Unlock()
 	ctx, cancel := background()
 	defer cancel()
-	if v, err := e.readSeatMap(ctx, s, e.clock.Now()); err == nil {
+	if v, err := c.next.View(ctx, s, c.clock.Now()); err == nil {
 		entry.replace(old, v)
 	}
 }
 
-// activeFact is the shared state's word that a token is ACTIVE.
-type activeFact struct {
-	checking atomic.Bool // a check ahead of this word's end is under way
+// Forget leaves an empty view, which is never fresh and is a new pointer each
+// time, so a read that began before the change cannot replace it (see replace).
+func (c *seatViewCache) Forget(scheduleID int64) {
+	c.entry(scheduleID).view.Store(&SeatMapView{})
 }
 
-// sawActive keeps the shared state's word, given at now, that t is ACTIVE.
-func (e *Engine) sawActive(t Token, now time.Time) {
-	e.activeTokens.put(keyOf(t), now.UnixNano(), &activeFact{})
-}
-
-// checkActiveAhead asks the shared state again, in the background, for a token
-// whose word is about to run out. A token that keeps holding would otherwise send
-// one hold a second to Redis just to be seen ACTIVE again, and under load that
-// hold waits longest.
-func (e *Engine) checkActiveAhead(t Token) {
-	ctx, cancel := background()
-	defer cancel()
+// SeatMap returns every seat of a schedule with its status, for an ACTIVE token.
+// The token is checked before the schedule is looked up, so only an admitted
+// user's unknown schedule ids can reach the catalog.
+func (e *Engine) SeatMap(ctx context.Context, t Token, scheduleID int64) (*SeatMapView, error) {
+	if scheduleID <= 0 {
+		return nil, ErrScheduleNotFound
+	}
 	now := e.clock.Now()
-	s, err := e.queue.Status(ctx, t, now, e.cfg.IdleTimeout)
-	switch {
-	case err != nil: // the word runs out on its own
-	case s.State == TokenActive:
-		e.counts.activeChecksAhead.Add(1)
-		e.sawActive(t, now)
-	default:
-		e.activeTokens.forget(keyOf(t))
+	if err := e.requireActive(ctx, t, now); err != nil {
+		return nil, err
 	}
+	s, err := e.scheduleFor(ctx, t, scheduleID)
+	if err != nil {
+		return nil, err
+	}
+	return e.seatViews.View(ctx, s, now)
 }
 
-// learnHoldOutcome keeps what a hold decided in the shared state at now says of
-// the token: a hold made, or refused for the seat or the limit, passed the ACTIVE
-// check; NOT_ADMITTED and TOKEN_EXPIRED say the token is not ACTIVE.
-func (e *Engine) learnHoldOutcome(t Token, err error, now time.Time) {
-	switch {
-	case err == nil || isCode(err, CodeSeatTaken) || isCode(err, CodeHoldLimitReached):
-		e.sawActive(t, now)
-	case isCode(err, CodeNotAdmitted) || isCode(err, CodeTokenExpired):
-		e.activeTokens.forget(keyOf(t))
-	}
-}
+// forgetSeatMap drops this instance's view of a schedule after a change it made
+// itself, so its own client sees the change on the next read.
+func (e *Engine) forgetSeatMap(scheduleID int64) { e.seatViews.Forget(scheduleID) }
