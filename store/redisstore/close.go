@@ -10,8 +10,6 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-var _ engine.SaleCloser = (*Store)(nil)
-
 // purgeScan is how many keys one SCAN step asks for.
 const purgeScan = 1000
 
@@ -28,7 +26,7 @@ func (s *Store) PurgeConcert(ctx context.Context, concertID int64) error {
 		}
 		node = m
 	}
-	pattern := globEscape(s.keys.concert(concertID)) + "*"
+	pattern := GlobEscape(s.keys.concert(concertID)) + "*"
 	var cursor uint64
 	for {
 		batch, next, err := node.Scan(ctx, cursor, pattern, purgeScan).Result()
@@ -70,8 +68,8 @@ func (s *Store) Purged(ctx context.Context, concertIDs []int64) (map[int64]bool,
 	return out, nil
 }
 
-// globEscape quotes the characters SCAN's MATCH treats as patterns.
-func globEscape(s string) string {
+// GlobEscape quotes the characters SCAN's MATCH treats as patterns.
+func GlobEscape(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		if strings.ContainsRune(`*?[]\`, r) {

@@ -21,7 +21,7 @@ func (q *qfix) concertKeys(c int64) []string {
 		node = m
 	}
 	var out []string
-	iter := node.Scan(q.ctx, 0, globEscape(q.s.keys.concert(c))+"*", 1000).Iterator()
+	iter := node.Scan(q.ctx, 0, GlobEscape(q.s.keys.concert(c))+"*", 1000).Iterator()
 	for iter.Next(q.ctx) {
 		out = append(out, iter.Val())
 	}
@@ -62,9 +62,9 @@ func TestPurgeConcert(t *testing.T) {
 }
 
 func TestGlobEscape(t *testing.T) {
-	for in, want := range map[string]string{"concertd:{c1}:": "concertd:{c1}:", `a*b?[c]\`: `a\*b\?\[c\]\\`} {
-		if got := globEscape(in); got != want {
-			t.Errorf("globEscape(%q) = %q, want %q", in, got, want)
+	for in, want := range map[string]string{"concertd:{c1}:": "concertd:{c1}:", "a*b": `a\*b`, `a*b?[c]\`: `a\*b\?\[c\]\\`} {
+		if got := GlobEscape(in); got != want {
+			t.Errorf("GlobEscape(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
