@@ -10,8 +10,6 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-var _ engine.BestSeats = (*Store)(nil)
-
 var (
 	bestScript = script("best")
 	rowsScript = script("rows")

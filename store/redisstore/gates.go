@@ -6,11 +6,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/concertd/concertd/engine"
 )
-
-var _ engine.Gates = (*Store)(nil)
 
 var liveTokenScript = script("live_token")
 

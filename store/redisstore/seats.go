@@ -16,13 +16,6 @@ import (
 )
 
 var (
-	_ engine.Holds    = (*Store)(nil)
-	_ engine.Payments = (*Store)(nil)
-	_ engine.Expiries = (*Store)(nil)
-	_ engine.Pinger   = (*Store)(nil)
-)
-
-var (
 	cancelScript      = script("cancel")
 	payBeginScript    = script("pay_begin")
 	payAbortScript    = script("pay_abort")
