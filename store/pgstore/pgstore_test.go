@@ -22,12 +22,7 @@ import (
 	"github.com/concertd/concertd/store/storetest"
 )
 
-// Store is a whole ledger (every engine ledger role, and what redisstore reads to
-// rebuild Redis) that forgets old idempotency keys.
-var (
-	_ ledgertest.Ledger = (*pgstore.Store)(nil)
-	_ ledgertest.Purger = (*pgstore.Store)(nil)
-)
+var _ ledgertest.Purger = (*pgstore.Store)(nil)
 
 // open returns a Store on a fresh database of its own, closed when the test ends,
 // and the database's URL; query adds pool settings to the Store's URL only.

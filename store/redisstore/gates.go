@@ -8,8 +8,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-var liveTokenScript = script("live_token")
-
 // ProofOfWorkBits reads the powBits field of the concert's cfg hash.
 func (s *Store) ProofOfWorkBits(ctx context.Context, concertID int64) (int, bool, error) {
 	v, err := s.rdb.HGet(ctx, s.keys.cfg(concertID), "powBits").Int()

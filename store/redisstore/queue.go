@@ -13,13 +13,6 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-var (
-	enterScript  = script("enter")
-	statusScript = script("status")
-	admitScript  = script("admit")
-	patchScript  = script("patch")
-)
-
 const (
 	// maxPreQueueScore bounds pre-queue scores below the arrival scores (2^52+seq),
 	// which stay exact doubles below 2^53.

@@ -6,8 +6,6 @@ import (
 	"time"
 )
 
-var reissueScript = script("reissue")
-
 // Reissue runs reissue.lua; see engine.TokenReissuer.
 func (s *Store) Reissue(ctx context.Context, concertID, userID, gen int64, now time.Time) (int64, time.Time, bool, error) {
 	v, err := reissueScript.Run(ctx, s.rdb, []string{s.keys.tokens(concertID), s.keys.seq(concertID)},

@@ -15,16 +15,6 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-var (
-	cancelScript      = script("cancel")
-	payBeginScript    = script("pay_begin")
-	payAbortScript    = script("pay_abort")
-	payCompleteScript = script("pay_complete")
-	releaseScript     = script("release")
-	markSoldScript    = script("mark_sold")
-	idsAboveScript    = script("seat_ids_above")
-)
-
 const (
 	// reservationTTL keeps a reservation record readable for a day after its hold,
 	// long past any hold or payment window; after that the ledger answers for it.

@@ -82,6 +82,30 @@ func (s *Store) runReply(ctx context.Context, sc *redis.Script, op string, keys 
 	return v, nil
 }
 
+// The Lua scripts the store runs, one handle each (see script).
+var (
+	bestScript          = script("best")
+	rowsScript          = script("rows")
+	boughtScript        = script("bought")
+	liveTokenScript     = script("live_token")
+	holdScript          = script("hold")
+	enterScript         = script("enter")
+	statusScript        = script("status")
+	admitScript         = script("admit")
+	patchScript         = script("patch")
+	rateLimitScript     = script("ratelimit")
+	reissueScript       = script("reissue")
+	cancelScript        = script("cancel")
+	payBeginScript      = script("pay_begin")
+	payAbortScript      = script("pay_abort")
+	payCompleteScript   = script("pay_complete")
+	releaseScript       = script("release")
+	markSoldScript      = script("mark_sold")
+	idsAboveScript      = script("seat_ids_above")
+	userKeyGensScript   = script("user_key_gens")
+	userKeyBucketScript = script("user_key_bucket")
+)
+
 // Ping reports whether Redis answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
