@@ -15,8 +15,9 @@ import (
 	"github.com/concertd/concertd/store/storetest"
 )
 
-// layoutFixture is a fixture whose schedule has the given sections, rebuilt and
-// with its rows loaded, as the engine leaves a schedule before its first hold.
+// layoutFixture is a fixture whose schedule has the given sections, rebuilt as
+// the engine leaves a schedule before its first hold; its rows are not loaded
+// yet (loadRows, openTo).
 func layoutFixture(t testing.TB, b backend, secs ...engine.Section) *fixture {
 	t.Helper()
 	f := newFixture(t, b)
@@ -34,6 +35,17 @@ func (f *fixture) loadRows() {
 	if err := f.s.LoadRows(f.ctx, f.sched); err != nil {
 		f.t.Fatal(err)
 	}
+}
+
+// openTo loads the rows and lets uids hold: each active until an hour past t0,
+// with a hold limit of max.
+func (f *fixture) openTo(max int, uids ...int64) {
+	f.t.Helper()
+	f.loadRows()
+	for _, uid := range uids {
+		f.activate(uid, t0.Add(time.Hour))
+	}
+	f.max = max
 }
 
 // best asks for q seats for uid at now in section sec (1-based, 0 = any).
@@ -210,9 +222,7 @@ func TestBestRule(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				f := layoutFixture(t, b, tc.secs...)
 				f.takeSeats(tc.taken)
-				f.loadRows()
-				f.activate(1, t0.Add(time.Hour))
-				f.max = max(tc.q, 4)
+				f.openTo(max(tc.q, 4), 1)
 				rs, err := f.best(1, tc.q, tc.sec, t0)
 				if tc.want == nil {
 					wantErr(t, err, engine.ErrSeatsUnavailable)
@@ -371,9 +381,7 @@ func TestBestRacePairs(t *testing.T) {
 func TestBestLimits(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		f := layoutFixture(t, b, engine.Section{Name: "A", Price: 100, Rows: 10, SeatsPerRow: 10})
-		f.loadRows()
-		f.activate(1, t0.Add(time.Hour))
-		f.max = 10
+		f.openTo(10, 1)
 		if err := f.rdb.HSet(f.ctx, f.s.keys.cfg(f.c), "maxTickets", 5).Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -421,10 +429,7 @@ func TestBestRowsFollowEveryScript(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		f := layoutFixture(t, b, engine.Section{Name: "A", Price: 100, Rows: 4, SeatsPerRow: 5},
 			engine.Section{Name: "B", Price: 50, Rows: 2, SeatsPerRow: 3})
-		f.loadRows()
-		f.activate(1, t0.Add(time.Hour))
-		f.activate(2, t0.Add(time.Hour))
-		f.max = 20
+		f.openTo(20, 1, 2)
 		r1 := f.mustHold(1, 3, t0)
 		f.requireRowCounts()
 		rs, err := f.best(2, 3, 2, t0)
@@ -523,10 +528,7 @@ func BenchmarkBest50k(b *testing.B) {
 func TestBestRowWithoutARun(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		f := layoutFixture(t, b, engine.Section{Name: "A", Price: 100, Rows: 3, SeatsPerRow: 10})
-		f.loadRows()
-		f.activate(1, t0.Add(time.Hour))
-		f.activate(2, t0.Add(time.Hour))
-		f.max = 20
+		f.openTo(20, 1, 2)
 		var five engine.Reservation
 		for _, seat := range []int{1, 3, 5, 7, 9} {
 			r := f.mustHold(1, seat, t0)
@@ -559,9 +561,7 @@ func TestBestRowWithoutARun(t *testing.T) {
 func TestBestSkipsTheFullFront(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		f := layoutFixture(t, b, engine.Section{Name: "A", Price: 100, Rows: 3, SeatsPerRow: 4})
-		f.loadRows()
-		f.activate(2, t0.Add(time.Hour))
-		f.max = 20
+		f.openTo(20, 2)
 		var first []engine.Reservation
 		for _, want := range [][]int{{1, 2}, {3, 4}, {5, 6}, {7, 8}, {9, 10}} {
 			rs, err := f.best(2, 2, 0, t0)

@@ -18,153 +18,6 @@ import (
 	"github.com/concertd/concertd/store/storetest"
 )
 
-// qt0 is the queue tests' clock; time moves only by adding to it.
-var qt0 = time.UnixMilli(1_950_000_000_000).UTC()
-
-const qIdle = 2 * time.Minute
-
-// qParams are the engine's defaults, with batches big enough not to bind unless a
-// test says so; the idle timeout is qfix.idle, so one test uses one throughout.
-var qParams = engine.AdmitParams{ActiveTTL: 10 * time.Minute, MaxBatch: 10_000, MaxIdleScan: 10_000}
-
-// qfix is one configured concert on one backend.
-type qfix struct {
-	t   testing.TB
-	ctx context.Context
-	s   *Store
-	rdb redis.UniversalClient
-	c   int64
-	// idle is the idle timeout of the helpers' Enter, Status and Admit calls; tests
-	// that do not poll raise it.
-	idle time.Duration
-	gens map[int64]int64 // each user's gen from their last Enter
-}
-
-var queueConcerts atomic.Int64
-
-// eachQueueBackend runs fn on each Redis of eachRedis, each with a fresh concert
-// (open at qt0, 1000/s, 1000 active).
-func eachQueueBackend(t *testing.T, fn func(t *testing.T, q *qfix)) {
-	t.Helper()
-	eachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string, _ bool) {
-		q := &qfix{t: t, ctx: context.Background(), s: New(rdb, prefix, nil), rdb: rdb, c: 5000 + queueConcerts.Add(1), idle: qIdle}
-		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
-		fn(t, q)
-	})
-}
-
-func (q *qfix) configure(opens time.Time, st engine.QueueSettings) {
-	q.t.Helper()
-	if err := q.s.Configure(q.ctx, engine.QueueConfig{ConcertID: q.c, SaleOpensAt: opens, Settings: st}); err != nil {
-		q.t.Fatal(err)
-	}
-}
-
-func (q *qfix) enterScore(uid int64, now time.Time, score int64) engine.EnterResult {
-	q.t.Helper()
-	r, err := q.s.Enter(q.ctx, q.c, uid, now, q.idle, score)
-	if err != nil {
-		q.t.Fatalf("enter %d: %v", uid, err)
-	}
-	if q.gens == nil {
-		q.gens = map[int64]int64{}
-	}
-	q.gens[uid] = r.Gen
-	return r
-}
-
-// gen is the user's gen from their last Enter (0, which no token has, if none).
-func (q *qfix) gen(uid int64) int64 { return q.gens[uid] }
-
-// markDone does to a token record what pay_complete.lua does when its user paid
-// for everything.
-func (q *qfix) markDone(uid int64) {
-	q.t.Helper()
-	k, f := q.s.keys.tokens(q.c), strconv.FormatInt(uid, 10)
-	rec, err := q.rdb.HGet(q.ctx, k, f).Result()
-	if err == nil {
-		err = q.rdb.HSet(q.ctx, k, f, rec+":d").Err()
-	}
-	if err != nil {
-		q.t.Fatalf("mark %d done: %v", uid, err)
-	}
-}
-
-func (q *qfix) enter(uid int64, now time.Time) engine.EnterResult {
-	q.t.Helper()
-	return q.enterScore(uid, now, -1)
-}
-
-func (q *qfix) tok(uid, gen int64) engine.Token {
-	return engine.Token{ConcertID: q.c, UserID: uid, Gen: gen, IssuedAt: qt0}
-}
-
-func (q *qfix) status(uid, gen int64, now time.Time) engine.TokenStatus {
-	q.t.Helper()
-	st, err := q.s.Status(q.ctx, q.tok(uid, gen), now, q.idle)
-	if err != nil {
-		q.t.Fatalf("status %d: %v", uid, err)
-	}
-	return st
-}
-
-func (q *qfix) admitWith(now time.Time, p engine.AdmitParams) engine.AdmitResult {
-	q.t.Helper()
-	p.IdleTimeout = q.idle
-	r, err := q.s.Admit(q.ctx, q.c, now, p)
-	if err != nil {
-		q.t.Fatalf("admit: %v", err)
-	}
-	return r
-}
-
-func (q *qfix) admit(now time.Time) engine.AdmitResult {
-	q.t.Helper()
-	return q.admitWith(now, qParams)
-}
-
-func (q *qfix) stats(now time.Time) engine.QueueStats {
-	q.t.Helper()
-	return must[engine.QueueStats](q.t, "stats")(q.s.Stats(q.ctx, q.c, now))
-}
-
-func (q *qfix) patch(p engine.QueuePatch) engine.QueueSettings {
-	q.t.Helper()
-	return must[engine.QueueSettings](q.t, "patch")(q.s.Patch(q.ctx, q.c, p))
-}
-
-// must fails the test when a call named what returns an error, and otherwise
-// passes its value on: must(t, "stats")(s.Stats(...)).
-func must[T any](t testing.TB, what string) func(T, error) T {
-	return func(v T, err error) T {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		return v
-	}
-}
-
-// enterMany queues users from..to one after another, 1 ms apart from at.
-func (q *qfix) enterMany(from, to int64, at time.Time) {
-	q.t.Helper()
-	for uid := from; uid <= to; uid++ {
-		q.enter(uid, at.Add(time.Duration(uid-from)*time.Millisecond))
-	}
-}
-
-// wantState fails unless uid's current token is in state want (and, when WAITING,
-// at rank).
-func (q *qfix) wantState(uid int64, now time.Time, want engine.TokenState, rank int64) {
-	q.t.Helper()
-	st := q.status(uid, q.gen(uid), now)
-	if st.State != want || (want == engine.TokenWaiting && st.Rank != rank) {
-		q.t.Fatalf("user %d: %+v, want %s rank %d", uid, st, want, rank)
-	}
-}
-
-func qptr[T any](v T) *T { return &v }
-
 func TestQueuePositions(t *testing.T) {
 	for _, n := range []int64{1, 2, 25} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
@@ -615,10 +468,7 @@ func TestAdmitLimits(t *testing.T) {
 
 func TestAdmitBatchAndLease(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 100, MaxActive: 4})
-		q.idle = time.Hour
-		q.enterMany(1, 10, qt0)
-		q.admit(qt0)
+		q.lineUp(engine.QueueSettings{AdmitPerSecond: 100, MaxActive: 4}, 10)
 		p := qParams
 		p.MaxBatch = 3
 		now := qt0.Add(time.Second)
@@ -712,10 +562,7 @@ func TestQueuePatch(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			eachQueueBackend(t, func(t *testing.T, q *qfix) {
-				q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 5, MaxActive: 100})
-				q.idle = time.Hour
-				q.enterMany(1, 50, qt0)
-				q.admit(qt0)
+				q.lineUp(engine.QueueSettings{AdmitPerSecond: 5, MaxActive: 100}, 50)
 				if r := q.admit(qt0.Add(time.Second)); r.Admitted != 5 {
 					t.Fatalf("admit before patch %+v", r)
 				}
@@ -732,10 +579,7 @@ func TestQueuePatch(t *testing.T) {
 
 func TestQueuePauseAccruesNothing(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 10, MaxActive: 1000})
-		q.idle = time.Hour
-		q.enterMany(1, 100, qt0)
-		q.admit(qt0)
+		q.lineUp(engine.QueueSettings{AdmitPerSecond: 10, MaxActive: 1000}, 100)
 		q.patch(engine.QueuePatch{Paused: qptr(true)})
 		for i := 1; i <= 50; i++ {
 			if r := q.admit(qt0.Add(time.Duration(i) * 100 * time.Millisecond)); r.Admitted != 0 {
@@ -944,4 +788,270 @@ func (q *qfix) benchScript(b *testing.B, script *redis.Script, keys []string, it
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*scriptCalls*scriptItems), "ns/"+item)
+}
+
+// TestEnterBatchDecidesInOrder runs one enter.lua call for entries that depend on
+// each other: each must be decided as if it ran alone after the ones before it.
+func TestEnterBatchDecidesInOrder(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		q.enter(9, qt0) // already in line before the batch
+		cases := []struct {
+			uid    int64
+			score  int64
+			reused bool
+			rank   int64
+		}{
+			{uid: 1, score: -1, rank: 1},
+			{uid: 2, score: -1, rank: 2},
+			{uid: 1, score: -1, reused: true, rank: 1}, // a double click in the same batch
+			{uid: 9, score: -1, reused: true, rank: 0},
+			{uid: 3, score: 0, rank: 0}, // a pre-queue score sorts ahead of arrivals
+		}
+		batch := make([]*enterCall, len(cases))
+		for i, c := range cases {
+			batch[i] = &enterCall{req: enterReq{userID: c.uid, now: qt0.Add(time.Second), idle: q.idle, score: c.score}}
+		}
+		q.s.runEnters(q.c, batch)
+		gens := map[int64]int64{}
+		for i, c := range cases {
+			got := batch[i]
+			if got.err != nil {
+				t.Fatalf("entry %d (user %d): %v", i, c.uid, got.err)
+			}
+			r := got.res
+			if r.Reused != c.reused || r.Status.State != engine.TokenWaiting || r.Status.Rank != c.rank {
+				t.Errorf("entry %d (user %d): reused=%v %s rank %d, want reused=%v WAITING rank %d",
+					i, c.uid, r.Reused, r.Status.State, r.Status.Rank, c.reused, c.rank)
+			}
+			if g, ok := gens[c.uid]; ok && g != r.Gen {
+				t.Errorf("user %d got gens %d and %d in one batch", c.uid, g, r.Gen)
+			}
+			gens[c.uid] = r.Gen
+		}
+		if gens[1] == gens[2] || gens[2] == gens[3] {
+			t.Errorf("gens not distinct: %v", gens)
+		}
+		if n := q.rdb.ZCard(q.ctx, q.s.keys.wait(q.c)).Val(); n != 4 {
+			t.Errorf("%d in line, want 4", n)
+		}
+	})
+}
+
+// TestEnterBatchUnknownConcert refuses every entry of the call and stores nothing.
+func TestEnterBatchUnknownConcert(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		batch := []*enterCall{
+			{req: enterReq{userID: 1, now: qt0, idle: q.idle, score: -1}},
+			{req: enterReq{userID: 2, now: qt0, idle: q.idle, score: -1}},
+		}
+		q.s.runEnters(q.c+100_000, batch)
+		for i, c := range batch {
+			if !errors.Is(c.err, engine.ErrConcertNotFound) {
+				t.Errorf("entry %d: %v, want ErrConcertNotFound", i, c.err)
+			}
+		}
+		if n := q.rdb.Exists(q.ctx, q.s.keys.wait(q.c+100_000), q.s.keys.tokens(q.c+100_000)).Val(); n != 0 {
+			t.Errorf("%d keys written for an unknown concert", n)
+		}
+	})
+}
+
+// TestEnterRankIsZRANK: the place in line an entry answers is the token's ZRANK in
+// the wait set, through arrivals, pre-queue entries that sort ahead of them,
+// double clicks, re-entries after going idle (a new generation, at the back) and
+// idle waiters dropped from the line before the next arrival.
+func TestEnterRankIsZRANK(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		now := qt0
+		steps := []struct {
+			uid   int64
+			score int64
+			wait  time.Duration // how long after the step before
+			poll  bool          // poll instead of entering (an idle waiter's poll drops it)
+		}{
+			{1, -1, 0, false}, {2, -1, 0, false}, {3, 7, 0, false}, {4, -1, 0, false}, {5, 3, 0, false}, {2, -1, 0, false},
+			{6, -1, time.Millisecond, false}, {7, 1 << 40, 0, false}, {8, -1, 0, false},
+			{1, -1, q.idle + time.Second, false}, // 1's place lapsed: a new token, last in line
+			{2, 0, 0, true}, {4, 0, 0, true},     // idle: dropped from the line
+			{9, -1, 0, false}, {3, -1, 0, false}, {10, 0, 0, false}, {11, -1, 0, false},
+		}
+		for i, s := range steps {
+			now = now.Add(s.wait)
+			if s.poll {
+				if st := q.status(s.uid, q.gen(s.uid), now); st.State != engine.TokenExpired {
+					t.Fatalf("step %d: idle user %d polled %s, want EXPIRED", i, s.uid, st.State)
+				}
+				continue
+			}
+			r := q.enterScore(s.uid, now, s.score)
+			want, err := q.rdb.ZRank(q.ctx, q.s.keys.wait(q.c), itoa(s.uid)).Result()
+			if err != nil {
+				t.Fatalf("step %d: user %d not in line: %v", i, s.uid, err)
+			}
+			if r.Status.State != engine.TokenWaiting || r.Status.Rank != want {
+				t.Fatalf("step %d (user %d, score %d): %s rank %d, ZRANK %d", i, s.uid, s.score, r.Status.State, r.Status.Rank, want)
+			}
+		}
+	})
+}
+
+// TestEnterBatchMatchesSingleCalls: a call of many entries answers each exactly as
+// separate calls in the same order would, and leaves the same line. enter.lua
+// joins arrivals to the line together at the end of a call; the random mix puts
+// double clicks, pre-queue scores, a user with a lease, users whose place went idle
+// and users with a finished token among them, so every path that reads the line
+// while arrivals are pending is taken.
+func TestEnterBatchMatchesSingleCalls(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		single := &qfix{t: t, ctx: q.ctx, s: q.s, rdb: q.rdb, c: q.c + 100_000, idle: q.idle}
+		single.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
+		// The same history on both concerts: users 1-20 in line since qt0, of whom
+		// 1-6 were admitted and 6 finished; then the clock passes the idle timeout,
+		// and 7-10 poll, so only 11-20 go idle.
+		now := qt0.Add(q.idle + time.Minute)
+		for _, f := range []*qfix{q, single} {
+			f.enterMany(1, 20, qt0)
+			admit := engine.AdmitParams{ActiveTTL: time.Hour, MaxBatch: 6}
+			f.admitWith(qt0.Add(time.Second), admit) // the bucket starts empty
+			if r := f.admitWith(qt0.Add(2*time.Second), admit); r.Admitted != 6 {
+				t.Fatalf("admitted %d, want 6", r.Admitted)
+			}
+			f.markDone(6)
+			for uid := int64(7); uid <= 10; uid++ {
+				f.enter(uid, now.Add(-time.Second))
+			}
+		}
+		rng := rand.New(rand.NewPCG(7, uint64(q.c)))
+		var batch []*enterCall
+		// 900 entries, most of them new users (21-1000 have no record yet), so
+		// the arrivals join the line in more than one slice too.
+		for range 900 {
+			uid := 1 + rng.Int64N(1000)
+			score := int64(-1)
+			if rng.IntN(20) == 0 {
+				score = rng.Int64N(1 << 40)
+			}
+			batch = append(batch, &enterCall{req: enterReq{userID: uid, now: now, idle: q.idle, score: score}})
+		}
+		q.s.runEnters(q.c, batch)
+		for i, call := range batch {
+			if call.err != nil {
+				t.Fatalf("entry %d: %v", i, call.err)
+			}
+			want, err := single.s.Enter(q.ctx, single.c, call.req.userID, now, q.idle, call.req.score)
+			if err != nil {
+				t.Fatalf("entry %d alone: %v", i, err)
+			}
+			if want.Status.State == engine.TokenWaiting {
+				if rank := single.rdb.ZRank(q.ctx, single.s.keys.wait(single.c), itoa(call.req.userID)).Val(); want.Status.Rank != rank {
+					t.Fatalf("entry %d (user %d) alone: rank %d, ZRANK %d", i, call.req.userID, want.Status.Rank, rank)
+				}
+			}
+			if call.res != want {
+				t.Fatalf("entry %d (user %d, score %d): batched %+v, alone %+v", i, call.req.userID, call.req.score, call.res, want)
+			}
+		}
+		line := func(f *qfix) []redis.Z {
+			z, err := f.rdb.ZRangeWithScores(f.ctx, f.s.keys.wait(f.c), 0, -1).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return z
+		}
+		if a, b := line(q), line(single); !slices.Equal(a, b) {
+			t.Fatalf("lines differ:\nbatched %v\nalone   %v", a, b)
+		}
+	})
+}
+
+// TestStatusBatchedAnswersEachToken: polls that arrive together share status.lua
+// calls, and each still gets its own token's answer: waiters their own rank, an
+// admitted token ACTIVE, a stale generation EXPIRED, a DONE token DONE.
+func TestStatusBatchedAnswersEachToken(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		const n = 300
+		for uid := int64(1); uid <= n; uid++ {
+			q.enter(uid, qt0)
+		}
+		now := qt0.Add(time.Second)
+		// Admit the first 10 (1000/s for 1 s allows them); they leave the line.
+		// The bucket starts empty at the first step; the second finds a second's worth.
+		for _, at := range []time.Time{qt0, now} {
+			if _, err := q.s.Admit(q.ctx, q.c, at, engine.AdmitParams{ActiveTTL: time.Minute, IdleTimeout: qIdle, MaxBatch: 10, MaxIdleScan: 100}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		q.markDone(5)
+		type answer struct {
+			st  engine.TokenStatus
+			err error
+		}
+		got := make([]answer, n+2)
+		var wg sync.WaitGroup
+		poll := func(slot, uid, gen int64) {
+			wg.Go(func() {
+				st, err := q.s.Status(q.ctx, q.tok(uid, gen), now, q.idle)
+				got[slot] = answer{st, err}
+			})
+		}
+		for uid := int64(1); uid <= n; uid++ {
+			poll(uid, uid, q.gen(uid))
+		}
+		poll(n+1, 7, q.gen(8)) // a generation the user does not hold
+		wg.Wait()
+		for uid := int64(1); uid <= n; uid++ {
+			a := got[uid]
+			if a.err != nil {
+				t.Fatalf("user %d: %v", uid, a.err)
+			}
+			switch {
+			case uid == 5:
+				if a.st.State != engine.TokenDone {
+					t.Errorf("user 5 (done): %+v", a.st)
+				}
+			case uid <= 10:
+				if a.st.State != engine.TokenActive || !a.st.ActiveUntil.Equal(now.Add(time.Minute)) {
+					t.Errorf("user %d (admitted): %+v", uid, a.st)
+				}
+			default:
+				if a.st.State != engine.TokenWaiting || a.st.Rank != uid-11 {
+					t.Errorf("user %d: %+v, want WAITING rank %d", uid, a.st, uid-11)
+				}
+			}
+		}
+		if a := got[n+1]; a.err != nil || a.st.State != engine.TokenExpired {
+			t.Errorf("stale generation: %+v %v, want EXPIRED", a.st, a.err)
+		}
+	})
+}
+
+// TestAdmitLapsedLeasesBounded: one admission step forgets at most 1,000 lapsed
+// leases, whatever their number, and the ones left for later steps do not count as
+// active: admission goes on at once.
+func TestAdmitLapsedLeasesBounded(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 10})
+		q.admit(qt0)
+		const lapsed = 2500
+		zs := make([]redis.Z, lapsed)
+		for i := range zs {
+			zs[i] = redis.Z{Score: float64(qt0.UnixMilli()), Member: strconv.Itoa(100_000 + i)}
+		}
+		if err := q.rdb.ZAdd(q.ctx, q.s.keys.active(q.c), zs...).Err(); err != nil {
+			t.Fatal(err)
+		}
+		q.enterMany(1, 5, qt0)
+		now := qt0.Add(time.Second)
+		if r := q.admit(now); r.Admitted != 5 {
+			t.Fatalf("admitted %d with %d lapsed leases left, want 5", r.Admitted, lapsed)
+		}
+		if n := q.rdb.ZCard(q.ctx, q.s.keys.active(q.c)).Val(); n != lapsed-1000+5 {
+			t.Fatalf("%d leases after one step, want %d (1,000 lapsed ones forgotten, 5 new)", n, lapsed-1000+5)
+		}
+		q.admit(now.Add(100 * time.Millisecond))
+		q.admit(now.Add(200 * time.Millisecond))
+		if n := q.rdb.ZCard(q.ctx, q.s.keys.active(q.c)).Val(); n != 5 {
+			t.Fatalf("%d leases after three steps, want the 5 live ones", n)
+		}
+	})
 }
