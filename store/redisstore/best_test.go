@@ -48,6 +48,25 @@ func (f *fixture) openTo(max int, uids ...int64) {
 	f.max = max
 }
 
+// wantBest holds q seats anywhere for uid at t0 and fails unless they are want;
+// what names the hold in the failure.
+func (f *fixture) wantBest(uid int64, q int, want []int, what string) []engine.Reservation {
+	f.t.Helper()
+	rs, err := f.best(uid, q, 0, t0)
+	if err != nil || !slices.Equal(seatsOf(rs), want) {
+		f.t.Fatalf("%s = %v, %v; want %v", what, seatsOf(rs), err, want)
+	}
+	return rs
+}
+
+// cancel cancels uid's reservation rid at t0.
+func (f *fixture) cancel(rid, uid int64) {
+	f.t.Helper()
+	if _, err := f.s.Cancel(f.ctx, f.c, rid, uid, t0); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
 // best asks for q seats for uid at now in section sec (1-based, 0 = any).
 func (f *fixture) best(uid int64, q, sec int, now time.Time) ([]engine.Reservation, error) {
 	ids := make([]int64, q)
@@ -245,9 +264,7 @@ func TestBestRule(t *testing.T) {
 				}
 				f.requireHolderInvariant()
 				f.requireRowCounts()
-				if _, err := f.s.Cancel(f.ctx, f.c, rs[0].ID, 1, t0); err != nil {
-					t.Fatal(err)
-				}
+				f.cancel(rs[0].ID, 1)
 				f.requireRowCounts()
 			})
 		}
@@ -437,9 +454,7 @@ func TestBestRowsFollowEveryScript(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.requireRowCounts()
-		if _, err := f.s.Cancel(f.ctx, f.c, rs[1].ID, 2, t0); err != nil {
-			t.Fatal(err)
-		}
+		f.cancel(rs[1].ID, 2)
 		f.requireRowCounts()
 		// Pay for seat 3.
 		r, err := f.s.BeginPayment(f.ctx, f.token(1), r1.ID, t0, t0.Add(10*time.Second))
@@ -537,21 +552,13 @@ func TestBestRowWithoutARun(t *testing.T) {
 			}
 		}
 		for _, want := range [][]int{{15, 16}, {13, 14}} { // row 1 (2, 4, 6, 8, 10 free) has no pair
-			rs, err := f.best(2, 2, 0, t0)
-			if err != nil || !slices.Equal(seatsOf(rs), want) {
-				t.Fatalf("best pair = %v, %v; want %v", seatsOf(rs), err, want)
-			}
+			f.wantBest(2, 2, want, "best pair")
 		}
 		if m, err := f.rdb.HGet(f.ctx, f.s.keys.rows(f.c, f.sched.ID), "m1").Result(); err != nil || m != "1" {
 			t.Fatalf("row 1's longest run = %q, %v; want it marked 1", m, err)
 		}
-		if _, err := f.s.Cancel(f.ctx, f.c, five.ID, 1, t0); err != nil {
-			t.Fatal(err)
-		}
-		rs, err := f.best(2, 2, 0, t0)
-		if err != nil || !slices.Equal(seatsOf(rs), []int{5, 6}) {
-			t.Fatalf("best pair after seat 5 was freed = %v, %v; want [5 6]", seatsOf(rs), err)
-		}
+		f.cancel(five.ID, 1)
+		f.wantBest(2, 2, []int{5, 6}, "best pair after seat 5 was freed")
 		f.requireRowCounts()
 	})
 }
@@ -564,10 +571,7 @@ func TestBestSkipsTheFullFront(t *testing.T) {
 		f.openTo(20, 2)
 		var first []engine.Reservation
 		for _, want := range [][]int{{1, 2}, {3, 4}, {5, 6}, {7, 8}, {9, 10}} {
-			rs, err := f.best(2, 2, 0, t0)
-			if err != nil || !slices.Equal(seatsOf(rs), want) {
-				t.Fatalf("best pair = %v, %v; want %v", seatsOf(rs), err, want)
-			}
+			rs := f.wantBest(2, 2, want, "best pair")
 			if first == nil {
 				first = rs
 			}
@@ -583,19 +587,12 @@ func TestBestSkipsTheFullFront(t *testing.T) {
 		if got := front(); got != "3" {
 			t.Fatalf("f1 = %s with rows 1 and 2 full, want 3", got)
 		}
-		if _, err := f.s.Cancel(f.ctx, f.c, first[0].ID, 2, t0); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.s.Cancel(f.ctx, f.c, first[1].ID, 2, t0); err != nil {
-			t.Fatal(err)
-		}
+		f.cancel(first[0].ID, 2)
+		f.cancel(first[1].ID, 2)
 		if got := front(); got != "1" {
 			t.Fatalf("f1 = %s after seats 1 and 2 were freed, want 1", got)
 		}
-		rs, err := f.best(2, 2, 0, t0)
-		if err != nil || !slices.Equal(seatsOf(rs), []int{1, 2}) {
-			t.Fatalf("best pair after the cancels = %v, %v; want [1 2]", seatsOf(rs), err)
-		}
+		f.wantBest(2, 2, []int{1, 2}, "best pair after the cancels")
 		f.requireRowCounts()
 	})
 }
