@@ -12,20 +12,12 @@ import (
 // concertKeys lists one concert's keys on the server that holds its slot.
 func (q *qfix) concertKeys(c int64) []string {
 	q.t.Helper()
-	var node redis.Cmdable = q.rdb
-	if cc, ok := q.rdb.(*redis.ClusterClient); ok {
-		m, err := cc.MasterForKey(q.ctx, q.s.keys.cfg(c))
-		if err != nil {
-			q.t.Fatal(err)
-		}
-		node = m
-	}
 	var out []string
-	iter := node.Scan(q.ctx, 0, GlobEscape(q.s.keys.concert(c))+"*", 1000).Iterator()
-	for iter.Next(q.ctx) {
-		out = append(out, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
+	err := q.s.scanConcert(q.ctx, c, func(_ redis.Cmdable, batch []string) error {
+		out = append(out, batch...)
+		return nil
+	})
+	if err != nil {
 		q.t.Fatal(err)
 	}
 	return out
