@@ -350,23 +350,20 @@ func TestBestRacePairs(t *testing.T) {
 		var mu sync.Mutex
 		var got [][]engine.Reservation
 		var unavailable atomic.Int64
-		var wg sync.WaitGroup
-		for uid := int64(1); uid <= users; uid++ {
-			wg.Go(func() {
-				rs, err := f.best(uid, 2, 0, t0)
-				switch {
-				case err == nil:
-					mu.Lock()
-					got = append(got, rs)
-					mu.Unlock()
-				case errors.Is(err, engine.ErrSeatsUnavailable):
-					unavailable.Add(1)
-				default:
-					t.Errorf("user %d: %v", uid, err)
-				}
-			})
-		}
-		wg.Wait()
+		atOnce(users, func(i int) {
+			uid := int64(i + 1)
+			rs, err := f.best(uid, 2, 0, t0)
+			switch {
+			case err == nil:
+				mu.Lock()
+				got = append(got, rs)
+				mu.Unlock()
+			case errors.Is(err, engine.ErrSeatsUnavailable):
+				unavailable.Add(1)
+			default:
+				t.Errorf("user %d: %v", uid, err)
+			}
+		})
 		owner := map[int]int64{}
 		for _, rs := range got {
 			if len(rs) != 2 {
@@ -407,28 +404,24 @@ func TestBestLimits(t *testing.T) {
 		}
 		// Two bought: at most three more, whatever mix of holds and best runs at once.
 		var held atomic.Int64
-		var wg sync.WaitGroup
-		for i := range 30 {
-			wg.Go(func() {
-				if i%2 == 0 {
-					rs, err := f.best(1, 1+i%3, 0, t0)
-					if err == nil {
-						held.Add(int64(len(rs)))
-					} else if !errors.Is(err, engine.ErrTicketLimitReached) && !errors.Is(err, engine.ErrSeatsUnavailable) {
-						t.Errorf("best: %v", err)
-					}
-					return
+		atOnce(30, func(i int) {
+			if i%2 == 0 {
+				rs, err := f.best(1, 1+i%3, 0, t0)
+				if err == nil {
+					held.Add(int64(len(rs)))
+				} else if !errors.Is(err, engine.ErrTicketLimitReached) && !errors.Is(err, engine.ErrSeatsUnavailable) {
+					t.Errorf("best: %v", err)
 				}
-				r, err := f.hold(1, 1+i, t0)
-				if err == nil && r.Created {
-					held.Add(1)
-				} else if err != nil && !errors.Is(err, engine.ErrTicketLimitReached) {
-					// (err == nil, not created: a best run above already gave user 1 this seat.)
-					t.Errorf("hold: %v", err)
-				}
-			})
-		}
-		wg.Wait()
+				return
+			}
+			r, err := f.hold(1, 1+i, t0)
+			if err == nil && r.Created {
+				held.Add(1)
+			} else if err != nil && !errors.Is(err, engine.ErrTicketLimitReached) {
+				// (err == nil, not created: a best run above already gave user 1 this seat.)
+				t.Errorf("hold: %v", err)
+			}
+		})
 		if n := f.liveHolds(1); held.Load() > 3 || n != held.Load() {
 			t.Fatalf("held %d (user holds %d), want at most 3", held.Load(), n)
 		}

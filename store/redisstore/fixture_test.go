@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +21,21 @@ import (
 
 // t0 is the tests' clock; time moves only by adding to it.
 var t0 = time.UnixMilli(1_900_000_000_000).UTC()
+
+// atOnce calls fn(0) … fn(n-1), each on a goroutine of its own, releases them
+// together and waits for them all.
+func atOnce(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+}
 
 // backend is one Redis a test runs against, with a fresh key prefix.
 type backend struct {

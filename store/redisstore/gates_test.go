@@ -1,7 +1,6 @@
 package redisstore
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -14,20 +13,13 @@ func TestUseChallengeOnce(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
 		const n = 20
 		won := make([]bool, n)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range n {
-			wg.Go(func() {
-				<-start
-				ok, err := q.s.UseChallenge(q.ctx, q.c, "mac-1", 5*time.Minute)
-				if err != nil {
-					t.Error(err)
-				}
-				won[i] = ok
-			})
-		}
-		close(start)
-		wg.Wait()
+		atOnce(n, func(i int) {
+			ok, err := q.s.UseChallenge(q.ctx, q.c, "mac-1", 5*time.Minute)
+			if err != nil {
+				t.Error(err)
+			}
+			won[i] = ok
+		})
 		wins := 0
 		for _, ok := range won {
 			if ok {

@@ -200,21 +200,18 @@ type seatHold struct {
 // the ones refused with refusal; any other answer fails the test.
 func (f *fixture) holdAtOnce(refusal error, holds []seatHold) (created, refused int64) {
 	var c, r atomic.Int64
-	var wg sync.WaitGroup
-	for _, h := range holds {
-		wg.Go(func() {
-			res, err := f.hold(h.uid, h.seat, t0)
-			switch {
-			case err == nil && res.Created:
-				c.Add(1)
-			case errors.Is(err, refusal):
-				r.Add(1)
-			default:
-				f.t.Errorf("user %d, seat %d: created=%v err=%v", h.uid, h.seat, res.Created, err)
-			}
-		})
-	}
-	wg.Wait()
+	atOnce(len(holds), func(i int) {
+		h := holds[i]
+		res, err := f.hold(h.uid, h.seat, t0)
+		switch {
+		case err == nil && res.Created:
+			c.Add(1)
+		case errors.Is(err, refusal):
+			r.Add(1)
+		default:
+			f.t.Errorf("user %d, seat %d: created=%v err=%v", h.uid, h.seat, res.Created, err)
+		}
+	})
 	return c.Load(), r.Load()
 }
 
@@ -244,24 +241,21 @@ func TestHoldRaceManyUsers(t *testing.T) {
 		}
 		var mu sync.Mutex
 		var created []engine.Reservation
-		var wg sync.WaitGroup
-		for uid := int64(1); uid <= users; uid++ {
-			wg.Go(func() {
-				for range tries {
-					r, err := f.hold(uid, 1+rand.IntN(f.sched.SeatCount), t0)
-					switch {
-					case err == nil && r.Created:
-						mu.Lock()
-						created = append(created, r.Reservation)
-						mu.Unlock()
-					case err == nil, errors.Is(err, engine.ErrSeatTaken):
-					default:
-						t.Errorf("user %d: %v", uid, err)
-					}
+		atOnce(users, func(i int) {
+			uid := int64(i + 1)
+			for range tries {
+				r, err := f.hold(uid, 1+rand.IntN(f.sched.SeatCount), t0)
+				switch {
+				case err == nil && r.Created:
+					mu.Lock()
+					created = append(created, r.Reservation)
+					mu.Unlock()
+				case err == nil, errors.Is(err, engine.ErrSeatTaken):
+				default:
+					t.Errorf("user %d: %v", uid, err)
 				}
-			})
-		}
-		wg.Wait()
+			}
+		})
 
 		owner := map[int]engine.Reservation{}
 		for _, r := range created {
@@ -640,21 +634,17 @@ func TestReservationStateMachine(t *testing.T) {
 		}},
 		{"50 concurrent begins, one wins", func(f *fixture, r engine.Reservation) {
 			var won, paid atomic.Int64
-			var wg sync.WaitGroup
-			for range 50 {
-				wg.Go(func() {
-					_, err := f.s.BeginPayment(f.ctx, f.token(1), r.ID, t0, t0.Add(window))
-					switch {
-					case err == nil:
-						won.Add(1)
-					case errors.Is(err, engine.ErrAlreadyPaid):
-						paid.Add(1)
-					default:
-						f.t.Errorf("begin: %v", err)
-					}
-				})
-			}
-			wg.Wait()
+			atOnce(50, func(int) {
+				_, err := f.s.BeginPayment(f.ctx, f.token(1), r.ID, t0, t0.Add(window))
+				switch {
+				case err == nil:
+					won.Add(1)
+				case errors.Is(err, engine.ErrAlreadyPaid):
+					paid.Add(1)
+				default:
+					f.t.Errorf("begin: %v", err)
+				}
+			})
 			if won.Load() != 1 || paid.Load() != 49 {
 				f.t.Fatalf("won %d, already paid %d", won.Load(), paid.Load())
 			}
