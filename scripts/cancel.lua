@@ -37,16 +37,7 @@ local function restate(to)
 end
 
 --#include recount
-
--- freeSeat ends this reservation's hold on its seat: the holds set, the holder,
--- its tag and the expiry trigger go together, as every script keeps them.
-local function freeSeat()
-  redis.call('ZREM', KEYS[2], seat)
-  redis.call('HDEL', KEYS[3], seat)
-  redis.call('SETRANGE', KEYS[6], seat, '\0')
-  redis.call('DEL', KEYS[4])
-  recount(KEYS[7], seat, 1)
-end
+--#include freeseat
 
 local ours = redis.call('HGET', KEYS[3], seat) == rid .. ':' .. uid
 if state ~= 'PENDING' or tonumber(deadline) <= tonumber(ARGV[3]) or not ours then
@@ -55,13 +46,13 @@ if state ~= 'PENDING' or tonumber(deadline) <= tonumber(ARGV[3]) or not ours the
   end
   -- Still ours but past its deadline: free it now rather than wait for the sweeper.
   if ours then
-    freeSeat()
+    freeSeat(KEYS[2], KEYS[3], KEYS[6], KEYS[4], KEYS[7], seat)
   end
   redis.call('ZREM', KEYS[5], rid)
   return redis.error_reply('RESERVATION_EXPIRED reservation ' .. rid .. ' has expired')
 end
 
-freeSeat()
+freeSeat(KEYS[2], KEYS[3], KEYS[6], KEYS[4], KEYS[7], seat)
 redis.call('ZREM', KEYS[5], rid)
 restate('CANCELLED')
 return res

@@ -28,6 +28,7 @@
 --          RESERVATION_EXPIRED.
 
 --#include recount
+--#include freeseat
 
 local uid, rid = ARGV[1], ARGV[3]
 local now = tonumber(ARGV[4])
@@ -66,11 +67,7 @@ if state ~= 'PENDING' or tonumber(deadline) <= now or not ours then
     restate('EXPIRED')
   end
   if ours then
-    redis.call('ZREM', KEYS[5], seat)
-    redis.call('HDEL', KEYS[7], seat)
-    redis.call('SETRANGE', KEYS[10], seat, '\0')
-    redis.call('DEL', KEYS[8])
-    recount(KEYS[11], seat, 1)
+    freeSeat(KEYS[5], KEYS[7], KEYS[10], KEYS[8], KEYS[11], seat)
   end
   redis.call('ZREM', KEYS[9], rid)
   return redis.error_reply('RESERVATION_EXPIRED reservation ' .. rid .. ' has expired')
