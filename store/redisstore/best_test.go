@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/concertd/concertd/engine"
-	"github.com/concertd/concertd/store/storetest"
 )
 
 // layoutFixture is a fixture whose schedule has the given sections, rebuilt as
@@ -506,8 +505,7 @@ func TestBestRowsFollowEveryScript(t *testing.T) {
 }
 
 func BenchmarkBest50k(b *testing.B) {
-	rdb, prefix := storetest.Redis(b)
-	f := layoutFixture(b, backend{s: New(rdb, prefix, nil), rdb: rdb, real: true},
+	f := layoutFixture(b, realBackend(b),
 		engine.Section{Name: "VIP", Price: 300, Rows: 50, SeatsPerRow: 100},
 		engine.Section{Name: "R", Price: 100, Rows: 450, SeatsPerRow: 100})
 	f.loadRows()

@@ -74,6 +74,12 @@ func eachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
 	})
 }
 
+// realBackend is the real Redis with a key prefix of its own, for benchmarks.
+func realBackend(tb testing.TB) backend {
+	rdb, prefix := storetest.Redis(tb)
+	return backend{s: New(rdb, prefix, nil), rdb: rdb, real: true}
+}
+
 // fixture is one concert with one 100-seat schedule on a backend.
 type fixture struct {
 	backend
@@ -300,6 +306,16 @@ func eachQueueBackend(t *testing.T, fn func(t *testing.T, q *qfix)) {
 		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
 		fn(t, q)
 	})
+}
+
+// realQueue is concert 1 on realBackend, configured as eachQueueBackend
+// configures its concerts, with idle as the helpers' idle timeout; for
+// benchmarks.
+func realQueue(tb testing.TB, idle time.Duration) *qfix {
+	r := realBackend(tb)
+	q := &qfix{t: tb, ctx: context.Background(), s: r.s, rdb: r.rdb, c: 1, idle: idle}
+	q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
+	return q
 }
 
 func (q *qfix) configure(opens time.Time, st engine.QueueSettings) {

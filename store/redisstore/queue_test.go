@@ -1,7 +1,6 @@
 package redisstore
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -15,7 +14,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/concertd/concertd/engine"
-	"github.com/concertd/concertd/store/storetest"
 )
 
 func TestQueuePositions(t *testing.T) {
@@ -40,22 +38,18 @@ func TestEnterConcurrentRanks(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
 		const workers, per = 50, 10
 		ranks, gens := make([]int64, workers*per), make([]int64, workers*per)
-		var wg sync.WaitGroup
 		errs := make(chan error, workers)
-		for w := range workers {
-			wg.Go(func() {
-				for i := range per {
-					uid := int64(w*per + i + 1)
-					r, err := q.s.Enter(q.ctx, q.c, uid, qt0, qIdle, -1)
-					if err != nil {
-						errs <- err
-						return
-					}
-					ranks[uid-1], gens[uid-1] = r.Status.Rank, r.Gen
+		atOnce(workers, func(w int) {
+			for i := range per {
+				uid := int64(w*per + i + 1)
+				r, err := q.s.Enter(q.ctx, q.c, uid, qt0, qIdle, -1)
+				if err != nil {
+					errs <- err
+					return
 				}
-			})
-		}
-		wg.Wait()
+				ranks[uid-1], gens[uid-1] = r.Status.Rank, r.Gen
+			}
+		})
 		close(errs)
 		for err := range errs {
 			t.Fatal(err)
@@ -510,24 +504,20 @@ func TestAdmitRateConcurrent(t *testing.T) {
 			t.Fatal(err)
 		}
 		var total atomic.Int64
-		var wg sync.WaitGroup
 		errs := make(chan error, 3)
-		for inst := range 3 {
-			wg.Go(func() {
-				r := rand.New(rand.NewPCG(uint64(inst), 7))
-				for i := 0; i <= seconds*10; i++ {
-					// Each instance's clock is a little off; steps overlap in any order.
-					now := qt0.Add(time.Duration(i)*100*time.Millisecond + time.Duration(r.IntN(30))*time.Millisecond)
-					res, err := q.s.Admit(q.ctx, q.c, now, p)
-					if err != nil {
-						errs <- err
-						return
-					}
-					total.Add(int64(res.Admitted))
+		atOnce(3, func(inst int) {
+			r := rand.New(rand.NewPCG(uint64(inst), 7))
+			for i := 0; i <= seconds*10; i++ {
+				// Each instance's clock is a little off; steps overlap in any order.
+				now := qt0.Add(time.Duration(i)*100*time.Millisecond + time.Duration(r.IntN(30))*time.Millisecond)
+				res, err := q.s.Admit(q.ctx, q.c, now, p)
+				if err != nil {
+					errs <- err
+					return
 				}
-			})
-		}
-		wg.Wait()
+				total.Add(int64(res.Admitted))
+			}
+		})
 		close(errs)
 		for err := range errs {
 			t.Fatal(err)
@@ -673,9 +663,7 @@ func TestQueueConcertNotFound(t *testing.T) {
 }
 
 func BenchmarkStatus(b *testing.B) {
-	rdb, prefix := storetest.Redis(b)
-	q := &qfix{t: b, ctx: context.Background(), s: New(rdb, prefix, nil), rdb: rdb, c: 1}
-	q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
+	q := realQueue(b, 0)
 	for uid := int64(1); uid <= 1000; uid++ {
 		q.enter(uid, qt0)
 	}
@@ -737,9 +725,7 @@ func eachQueueLength(b *testing.B, fn func(b *testing.B, q *qfix, n int)) {
 			if n > 1_000 && testing.Short() {
 				b.Skip("filling 1M waiters takes ~20 s")
 			}
-			rdb, prefix := storetest.Redis(b)
-			q := &qfix{t: b, ctx: context.Background(), s: New(rdb, prefix, nil), rdb: rdb, c: 1, idle: 2 * time.Hour}
-			q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
+			q := realQueue(b, 2*time.Hour)
 			q.fillQueue(n)
 			fn(b, q, n)
 		})

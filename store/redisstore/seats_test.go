@@ -14,7 +14,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/concertd/concertd/engine"
-	"github.com/concertd/concertd/store/storetest"
 )
 
 func TestHoldCases(t *testing.T) {
@@ -784,27 +783,22 @@ func TestNextReservationIDUnique(t *testing.T) {
 		stores := []*Store{b.s, New(b.rdb, b.s.Prefix(), nil), New(b.rdb, b.s.Prefix(), nil)}
 		var mu sync.Mutex
 		seen := map[int64]bool{}
-		var wg sync.WaitGroup
-		for _, s := range stores {
-			for range 10 {
-				wg.Go(func() {
-					for range 120 {
-						id, err := s.NextReservationID(context.Background())
-						if err != nil {
-							t.Error(err)
-							return
-						}
-						mu.Lock()
-						if seen[id] || id <= 0 {
-							t.Errorf("id %d handed out twice", id)
-						}
-						seen[id] = true
-						mu.Unlock()
-					}
-				})
+		atOnce(len(stores)*10, func(i int) { // 10 callers on each store
+			s := stores[i/10]
+			for range 120 {
+				id, err := s.NextReservationID(context.Background())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if seen[id] || id <= 0 {
+					t.Errorf("id %d handed out twice", id)
+				}
+				seen[id] = true
+				mu.Unlock()
 			}
-		}
-		wg.Wait()
+		})
 		if len(seen) != 3*10*120 {
 			t.Fatalf("%d ids", len(seen))
 		}
@@ -830,8 +824,8 @@ func TestNextReservationIDUnique(t *testing.T) {
 
 // BenchmarkSeatMap50k reads a 50,000-seat schedule with a third sold and 5,000 held.
 func BenchmarkSeatMap50k(b *testing.B) {
-	rdb, prefix := storetest.Redis(b)
-	s := New(rdb, prefix, nil)
+	r := realBackend(b)
+	s := r.s
 	ctx := context.Background()
 	const seats, c, sid = 50_000, 1, 1
 	var sold []int
@@ -845,7 +839,7 @@ func BenchmarkSeatMap50k(b *testing.B) {
 		b.Fatal(err)
 	}
 	// Holds as hold.lua leaves them: in the holds set, with a holder and its tag.
-	pipe := rdb.Pipeline()
+	pipe := r.rdb.Pipeline()
 	for i, n := 0, 2; i < 5000; i, n = i+1, n+9 {
 		uid := int64(i + 1)
 		pipe.ZAdd(ctx, s.keys.holds(c, sid), redis.Z{Score: float64(t0.Add(time.Minute).UnixMilli()), Member: n})
