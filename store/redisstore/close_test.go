@@ -27,10 +27,10 @@ func (q *qfix) concertKeys(c int64) []string {
 // holds its slot; another concert's keys stay; P:closed records it.
 func TestPurgeConcert(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		q.enterMany(1, 50, qt0)
-		q.admit(qt0.Add(1e9))
+		q.enterMany(1, 50, t0)
+		q.admit(t0.Add(1e9))
 		other := q.c + 100_000
-		if err := q.s.Configure(context.Background(), engine.QueueConfig{ConcertID: other, SaleOpensAt: qt0,
+		if err := q.s.Configure(context.Background(), engine.QueueConfig{ConcertID: other, SaleOpensAt: t0,
 			Settings: engine.QueueSettings{AdmitPerSecond: 1, MaxActive: 1}}); err != nil {
 			t.Fatal(err)
 		}

@@ -273,9 +273,6 @@ func wantErr(t testing.TB, got, want error) {
 	}
 }
 
-// qt0 is the queue tests' clock; time moves only by adding to it.
-var qt0 = time.UnixMilli(1_950_000_000_000).UTC()
-
 const qIdle = 2 * time.Minute
 
 // qParams are the engine's defaults, with batches big enough not to bind unless a
@@ -298,12 +295,12 @@ type qfix struct {
 var queueConcerts atomic.Int64
 
 // eachQueueBackend runs fn on each Redis of eachRedis, each with a fresh concert
-// (open at qt0, 1000/s, 1000 active).
+// (open at t0, 1000/s, 1000 active).
 func eachQueueBackend(t *testing.T, fn func(t *testing.T, q *qfix)) {
 	t.Helper()
 	eachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string, _ bool) {
 		q := &qfix{t: t, ctx: context.Background(), s: New(rdb, prefix, nil), rdb: rdb, c: 5000 + queueConcerts.Add(1), idle: qIdle}
-		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
+		q.configure(t0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
 		fn(t, q)
 	})
 }
@@ -314,7 +311,7 @@ func eachQueueBackend(t *testing.T, fn func(t *testing.T, q *qfix)) {
 func realQueue(tb testing.TB, idle time.Duration) *qfix {
 	r := realBackend(tb)
 	q := &qfix{t: tb, ctx: context.Background(), s: r.s, rdb: r.rdb, c: 1, idle: idle}
-	q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
+	q.configure(t0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
 	return q
 }
 
@@ -361,7 +358,7 @@ func (q *qfix) enter(uid int64, now time.Time) engine.EnterResult {
 }
 
 func (q *qfix) tok(uid, gen int64) engine.Token {
-	return engine.Token{ConcertID: q.c, UserID: uid, Gen: gen, IssuedAt: qt0}
+	return engine.Token{ConcertID: q.c, UserID: uid, Gen: gen, IssuedAt: t0}
 }
 
 func (q *qfix) status(uid, gen int64, now time.Time) engine.TokenStatus {
@@ -411,13 +408,13 @@ func must[T any](t testing.TB, what string) func(T, error) T {
 }
 
 // lineUp configures st, lets nobody idle out, queues users 1..n 1 ms apart from
-// qt0 and runs the admission step at qt0, which starts the token bucket empty.
+// t0 and runs the admission step at t0, which starts the token bucket empty.
 func (q *qfix) lineUp(st engine.QueueSettings, n int64) {
 	q.t.Helper()
-	q.configure(qt0, st)
+	q.configure(t0, st)
 	q.idle = time.Hour
-	q.enterMany(1, n, qt0)
-	q.admit(qt0)
+	q.enterMany(1, n, t0)
+	q.admit(t0)
 }
 
 // enterMany queues users from..to one after another, 1 ms apart from at.

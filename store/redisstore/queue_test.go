@@ -21,13 +21,13 @@ func TestQueuePositions(t *testing.T) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			eachQueueBackend(t, func(t *testing.T, q *qfix) {
 				for uid := int64(1); uid <= n; uid++ {
-					r := q.enter(uid, qt0.Add(time.Duration(uid)*time.Millisecond))
+					r := q.enter(uid, t0.Add(time.Duration(uid)*time.Millisecond))
 					if r.Reused || r.Gen != uid || r.Status.State != engine.TokenWaiting || r.Status.Rank+1 != uid {
 						t.Fatalf("enter %d: %+v, want new WAITING at position %d", uid, r, uid)
 					}
 				}
 				for uid := int64(1); uid <= n; uid++ {
-					q.wantState(uid, qt0.Add(time.Second), engine.TokenWaiting, uid-1)
+					q.wantState(uid, t0.Add(time.Second), engine.TokenWaiting, uid-1)
 				}
 			})
 		})
@@ -42,7 +42,7 @@ func TestEnterConcurrentRanks(t *testing.T) {
 		atOnce(workers, func(w int) {
 			for i := range per {
 				uid := int64(w*per + i + 1)
-				r, err := q.s.Enter(q.ctx, q.c, uid, qt0, qIdle, -1)
+				r, err := q.s.Enter(q.ctx, q.c, uid, t0, qIdle, -1)
 				if err != nil {
 					errs <- err
 					return
@@ -69,7 +69,7 @@ func TestEnterConcurrentRanks(t *testing.T) {
 		q.gens = map[int64]int64{}
 		for uid := int64(1); uid <= workers*per; uid++ {
 			q.gens[uid] = gens[uid-1]
-			q.wantState(uid, qt0.Add(time.Second), engine.TokenWaiting, ranks[uid-1])
+			q.wantState(uid, t0.Add(time.Second), engine.TokenWaiting, ranks[uid-1])
 		}
 	})
 }
@@ -86,25 +86,25 @@ func wantPermutation(t *testing.T, ranks []int64, from int64) {
 }
 
 func TestEnterReuse(t *testing.T) {
-	at := qt0.Add(time.Minute)
+	at := t0.Add(time.Minute)
 	cases := []struct {
 		name       string
-		setup      func(q *qfix) // user 1 entered at qt0; the second Enter is at `at` unless idle
+		setup      func(q *qfix) // user 1 entered at t0; the second Enter is at `at` unless idle
 		second     time.Time
 		wantReused bool
 		wantState  engine.TokenState
 	}{
 		{name: "waiting", second: at, wantReused: true, wantState: engine.TokenWaiting},
-		{name: "active", setup: func(q *qfix) { q.admit(qt0.Add(time.Second)) },
+		{name: "active", setup: func(q *qfix) { q.admit(t0.Add(time.Second)) },
 			second: at, wantReused: true, wantState: engine.TokenActive},
-		{name: "idle", second: qt0.Add(qIdle), wantState: engine.TokenWaiting},
+		{name: "idle", second: t0.Add(qIdle), wantState: engine.TokenWaiting},
 		{name: "expired by status", setup: func(q *qfix) {
-			q.wantState(1, qt0.Add(qIdle), engine.TokenExpired, 0)
-		}, second: qt0.Add(qIdle), wantState: engine.TokenWaiting},
-		{name: "lease ran out", setup: func(q *qfix) { q.admit(qt0.Add(time.Second)) },
-			second: qt0.Add(time.Second + qParams.ActiveTTL), wantState: engine.TokenWaiting},
+			q.wantState(1, t0.Add(qIdle), engine.TokenExpired, 0)
+		}, second: t0.Add(qIdle), wantState: engine.TokenWaiting},
+		{name: "lease ran out", setup: func(q *qfix) { q.admit(t0.Add(time.Second)) },
+			second: t0.Add(time.Second + qParams.ActiveTTL), wantState: engine.TokenWaiting},
 		{name: "done", setup: func(q *qfix) {
-			q.admit(qt0.Add(time.Second))
+			q.admit(t0.Add(time.Second))
 			// What pay_complete.lua does when the user paid for everything.
 			q.markDone(1)
 			q.rdb.ZRem(q.ctx, q.s.keys.active(q.c), "1")
@@ -114,8 +114,8 @@ func TestEnterReuse(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			eachQueueBackend(t, func(t *testing.T, q *qfix) {
 				// The bucket starts empty at the first step after opening.
-				q.admit(qt0)
-				first := q.enter(1, qt0)
+				q.admit(t0)
+				first := q.enter(1, t0)
 				if tc.setup != nil {
 					tc.setup(q)
 				}
@@ -156,9 +156,9 @@ func TestEnterReuse(t *testing.T) {
 
 func TestEnterReusedPollIsHeartbeat(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		q.enter(1, qt0)
-		q.enter(1, qt0.Add(qIdle-time.Second)) // reused: counts as a poll
-		q.wantState(1, qt0.Add(qIdle+time.Second), engine.TokenWaiting, 0)
+		q.enter(1, t0)
+		q.enter(1, t0.Add(qIdle-time.Second)) // reused: counts as a poll
+		q.wantState(1, t0.Add(qIdle+time.Second), engine.TokenWaiting, 0)
 	})
 }
 
@@ -166,7 +166,7 @@ func TestEnterReusedPollIsHeartbeat(t *testing.T) {
 // recorded one write nothing; the next one moves the heartbeat forward.
 func TestStatusHeartbeatAtMostOncePerSecond(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		q.enter(1, qt0)
+		q.enter(1, t0)
 		record := func() string {
 			rec, err := q.rdb.HGet(q.ctx, q.s.keys.tokens(q.c), "1").Result()
 			if err != nil {
@@ -177,10 +177,10 @@ func TestStatusHeartbeatAtMostOncePerSecond(t *testing.T) {
 		gen := q.gen(1)
 		for _, tc := range []struct {
 			at   time.Duration
-			want int64 // ms after qt0 the record says the waiter last polled
+			want int64 // ms after t0 the record says the waiter last polled
 		}{{0, 0}, {999 * time.Millisecond, 0}, {time.Second, 1000}, {1500 * time.Millisecond, 1000}, {2100 * time.Millisecond, 2100}} {
-			q.wantState(1, qt0.Add(tc.at), engine.TokenWaiting, 0)
-			if want := fmt.Sprintf("%d:%d:%d", gen, qt0.Unix(), tc.want); record() != want {
+			q.wantState(1, t0.Add(tc.at), engine.TokenWaiting, 0)
+			if want := fmt.Sprintf("%d:%d:%d", gen, t0.Unix(), tc.want); record() != want {
 				t.Fatalf("after a poll at +%v: record %q, want %q", tc.at, record(), want)
 			}
 		}
@@ -191,24 +191,24 @@ func TestStatusHeartbeatAtMostOncePerSecond(t *testing.T) {
 // issued the token (or last recorded a poll) neither breaks nor shortens it.
 func TestLaggingClockKeepsTheToken(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		first := q.enter(1, qt0.Add(10*time.Second))
-		again := q.enter(1, qt0.Add(5*time.Second)) // another instance, 5 s behind
+		first := q.enter(1, t0.Add(10*time.Second))
+		again := q.enter(1, t0.Add(5*time.Second)) // another instance, 5 s behind
 		if !again.Reused || again.Gen != first.Gen {
 			t.Fatalf("enter from a lagging clock: %+v, want the same token %+v", again, first)
 		}
-		q.wantState(1, qt0.Add(4*time.Second), engine.TokenWaiting, 0)
+		q.wantState(1, t0.Add(4*time.Second), engine.TokenWaiting, 0)
 		// The heartbeat still says +10 s: idle from there, not from the lagging polls.
-		q.wantState(1, qt0.Add(10*time.Second+qIdle-time.Second), engine.TokenWaiting, 0)
+		q.wantState(1, t0.Add(10*time.Second+qIdle-time.Second), engine.TokenWaiting, 0)
 	})
 }
 
 func TestStatusIdleExpiry(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		q.enterMany(1, 5, qt0)
+		q.enterMany(1, 5, t0)
 		for _, uid := range []int64{1, 3, 5} {
-			q.wantState(uid, qt0.Add(time.Minute), engine.TokenWaiting, uid-1)
+			q.wantState(uid, t0.Add(time.Minute), engine.TokenWaiting, uid-1)
 		}
-		late := qt0.Add(qIdle + 10*time.Second) // 2 and 4 last polled at entry
+		late := t0.Add(qIdle + 10*time.Second) // 2 and 4 last polled at entry
 		q.wantState(2, late, engine.TokenExpired, 0)
 		// 2 is gone at once, so 3 moved up before any admission step.
 		q.wantState(3, late, engine.TokenWaiting, 1)
@@ -247,14 +247,14 @@ func TestAdmitDropsIdle(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			eachQueueBackend(t, func(t *testing.T, q *qfix) {
-				q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 3, MaxActive: 1000})
-				q.admit(qt0) // bucket starts empty at qt0
-				q.enterMany(1, 10, qt0)
-				poll := qt0.Add(time.Minute)
+				q.configure(t0, engine.QueueSettings{AdmitPerSecond: 3, MaxActive: 1000})
+				q.admit(t0) // bucket starts empty at t0
+				q.enterMany(1, 10, t0)
+				poll := t0.Add(time.Minute)
 				for _, uid := range []int64{2, 4, 6, 8} {
 					q.wantState(uid, poll, engine.TokenWaiting, uid-1)
 				}
-				now := qt0.Add(qIdle + time.Second)
+				now := t0.Add(qIdle + time.Second)
 				p := qParams
 				p.MaxIdleScan = tc.maxIdleScan
 				r := q.admitWith(now, p)
@@ -277,12 +277,12 @@ func TestAdmitDropsIdle(t *testing.T) {
 // waiters: a window per step, moving on past what it kept and starting over at the end.
 func TestAdmitIdleScanWalksTheQueue(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		q.enterMany(1, 10, qt0)
+		q.enterMany(1, 10, t0)
 		for _, uid := range []int64{2, 4, 6, 8} {
-			q.wantState(uid, qt0.Add(time.Minute), engine.TokenWaiting, uid-1)
+			q.wantState(uid, t0.Add(time.Minute), engine.TokenWaiting, uid-1)
 		}
 		q.patch(engine.QueuePatch{Paused: qptr(true)})
-		now := qt0.Add(qIdle + time.Second)
+		now := t0.Add(qIdle + time.Second)
 		p := qParams
 		p.MaxIdleScan = 3
 		// Windows: [1 2 3] [4 5 6] [7 8 9] [10] (end: start over) [2 4 6].
@@ -316,12 +316,12 @@ func TestAdmitIdleScanPaced(t *testing.T) {
 		p.IdleScanPeriod = 10 * time.Second
 		// Admission steps run before anyone enters: this one starts the scan's clock
 		// on an empty line.
-		if r := q.admitWith(qt0, p); r.IdleDropped != 0 || r.Admitted != 0 {
+		if r := q.admitWith(t0, p); r.IdleDropped != 0 || r.Admitted != 0 {
 			t.Fatalf("first step %+v", r)
 		}
-		q.enterMany(1, 100, qt0)
+		q.enterMany(1, 100, t0)
 		q.patch(engine.QueuePatch{Paused: qptr(true)})
-		now := qt0.Add(qIdle + time.Second) // every waiter is idle
+		now := t0.Add(qIdle + time.Second) // every waiter is idle
 		steps := []struct {
 			after    time.Duration // since now
 			maxScan  int
@@ -340,7 +340,7 @@ func TestAdmitIdleScanPaced(t *testing.T) {
 		for i, s := range steps {
 			if s.newcomer {
 				for uid := int64(101); uid <= 110; uid++ {
-					q.enter(uid, qt0)
+					q.enter(uid, t0)
 				}
 			}
 			p.MaxIdleScan = s.maxScan
@@ -358,12 +358,12 @@ func TestAdmitIdleScanPaced(t *testing.T) {
 // except a DONE one, which keeps answering DONE.
 func TestAdmitForgetsLapsedLeases(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		q.admit(qt0)
-		q.enterMany(1, 2, qt0)
-		q.admit(qt0.Add(time.Second))
-		q.wantState(1, qt0.Add(time.Second), engine.TokenActive, 0)
+		q.admit(t0)
+		q.enterMany(1, 2, t0)
+		q.admit(t0.Add(time.Second))
+		q.wantState(1, t0.Add(time.Second), engine.TokenActive, 0)
 		q.markDone(2)
-		end := qt0.Add(time.Second + qParams.ActiveTTL)
+		end := t0.Add(time.Second + qParams.ActiveTTL)
 		q.admit(end)
 		q.wantState(1, end, engine.TokenExpired, 0)
 		q.wantState(2, end, engine.TokenDone, 0)
@@ -375,13 +375,13 @@ func TestAdmitForgetsLapsedLeases(t *testing.T) {
 
 func TestQueuePreQueue(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		opens := qt0.Add(time.Hour)
+		opens := t0.Add(time.Hour)
 		q.configure(opens, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
 		const pre, later = 200, 20
 		q.idle = 2 * time.Hour // the pre-queue does not poll in this test
 		for uid := int64(1); uid <= pre; uid++ {
 			// The engine draws these with crypto/rand; any uniform source will do here.
-			q.enterScore(uid, qt0.Add(time.Duration(uid)*time.Second), rand.Int64N(maxPreQueueScore))
+			q.enterScore(uid, t0.Add(time.Duration(uid)*time.Second), rand.Int64N(maxPreQueueScore))
 		}
 		for uid := int64(pre + 1); uid <= pre+later; uid++ {
 			q.enter(uid, opens.Add(time.Duration(uid)*time.Millisecond))
@@ -407,11 +407,11 @@ func TestQueuePreQueue(t *testing.T) {
 }
 
 func TestAdmitLimits(t *testing.T) {
-	opens := qt0.Add(10 * time.Second)
+	opens := t0.Add(10 * time.Second)
 	cases := []struct {
 		name     string
 		settings engine.QueueSettings
-		steps    int // one step per 100 ms from qt0 (the sale opens at qt0+10s)
+		steps    int // one step per 100 ms from t0 (the sale opens at t0+10s)
 		want     int // admitted in all
 	}{
 		{name: "before opening", settings: engine.QueueSettings{AdmitPerSecond: 100, MaxActive: 1000}, steps: 100, want: 0},
@@ -427,11 +427,11 @@ func TestAdmitLimits(t *testing.T) {
 				const n = 300
 				q.idle = time.Hour // nobody polls here
 				for uid := int64(1); uid <= n; uid++ {
-					q.enter(uid, qt0)
+					q.enter(uid, t0)
 				}
 				total := 0
 				for i := range tc.steps + 1 {
-					now := qt0.Add(time.Duration(i) * 100 * time.Millisecond)
+					now := t0.Add(time.Duration(i) * 100 * time.Millisecond)
 					r := q.admit(now)
 					total += r.Admitted
 					if now.Before(opens) && r.Admitted != 0 {
@@ -445,7 +445,7 @@ func TestAdmitLimits(t *testing.T) {
 					t.Fatalf("admitted %d, want %d", total, tc.want)
 				}
 				// In queue order: the first `total` users are active, the rest wait in order.
-				end := qt0.Add(time.Duration(tc.steps) * 100 * time.Millisecond)
+				end := t0.Add(time.Duration(tc.steps) * 100 * time.Millisecond)
 				for uid := int64(1); uid <= n; uid++ {
 					st := q.status(uid, q.gen(uid), end)
 					if uid <= int64(total) && st.State != engine.TokenActive {
@@ -465,7 +465,7 @@ func TestAdmitBatchAndLease(t *testing.T) {
 		q.lineUp(engine.QueueSettings{AdmitPerSecond: 100, MaxActive: 4}, 10)
 		p := qParams
 		p.MaxBatch = 3
-		now := qt0.Add(time.Second)
+		now := t0.Add(time.Second)
 		if r := q.admitWith(now, p); r.Admitted != 3 {
 			t.Fatalf("admit %+v, want MaxBatch 3", r)
 		}
@@ -491,14 +491,14 @@ func TestAdmitBatchAndLease(t *testing.T) {
 func TestAdmitRateConcurrent(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
 		const rate, seconds = 50, 10
-		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: rate, MaxActive: 1_000_000})
+		q.configure(t0, engine.QueueSettings{AdmitPerSecond: rate, MaxActive: 1_000_000})
 		p := qParams
 		p.IdleTimeout = qIdle
 		pipe := q.rdb.Pipeline()
 		for uid := int64(1); uid <= 1000; uid++ {
 			// Straight into the line: only admission is under test here.
 			pipe.ZAdd(q.ctx, q.s.keys.wait(q.c), redis.Z{Score: float64(uid), Member: uid})
-			pipe.HSet(q.ctx, q.s.keys.tokens(q.c), uid, tokenRecord(uid, qt0))
+			pipe.HSet(q.ctx, q.s.keys.tokens(q.c), uid, tokenRecord(uid, t0))
 		}
 		if _, err := pipe.Exec(q.ctx); err != nil {
 			t.Fatal(err)
@@ -509,7 +509,7 @@ func TestAdmitRateConcurrent(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(inst), 7))
 			for i := 0; i <= seconds*10; i++ {
 				// Each instance's clock is a little off; steps overlap in any order.
-				now := qt0.Add(time.Duration(i)*100*time.Millisecond + time.Duration(r.IntN(30))*time.Millisecond)
+				now := t0.Add(time.Duration(i)*100*time.Millisecond + time.Duration(r.IntN(30))*time.Millisecond)
 				res, err := q.s.Admit(q.ctx, q.c, now, p)
 				if err != nil {
 					errs <- err
@@ -526,7 +526,7 @@ func TestAdmitRateConcurrent(t *testing.T) {
 		if got > rate*seconds+rate || got < rate*(seconds-1) {
 			t.Fatalf("admitted %d in %ds at %d/s from 3 instances", got, seconds, rate)
 		}
-		if st := q.stats(qt0.Add(seconds * time.Second)); st.AdmittedTotal != got || st.Active != got || st.Waiting != 1000-got {
+		if st := q.stats(t0.Add(seconds * time.Second)); st.AdmittedTotal != got || st.Active != got || st.Waiting != 1000-got {
 			t.Fatalf("stats %+v, admitted %d", st, got)
 		}
 	})
@@ -553,13 +553,13 @@ func TestQueuePatch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			eachQueueBackend(t, func(t *testing.T, q *qfix) {
 				q.lineUp(engine.QueueSettings{AdmitPerSecond: 5, MaxActive: 100}, 50)
-				if r := q.admit(qt0.Add(time.Second)); r.Admitted != 5 {
+				if r := q.admit(t0.Add(time.Second)); r.Admitted != 5 {
 					t.Fatalf("admit before patch %+v", r)
 				}
 				if got := q.patch(tc.patch); got != tc.want {
 					t.Fatalf("patch returned %+v, want %+v", got, tc.want)
 				}
-				if r := q.admit(qt0.Add(2 * time.Second)); r.Admitted != tc.admit {
+				if r := q.admit(t0.Add(2 * time.Second)); r.Admitted != tc.admit {
 					t.Fatalf("admit after patch %+v, want %d", r, tc.admit)
 				}
 			})
@@ -572,12 +572,12 @@ func TestQueuePauseAccruesNothing(t *testing.T) {
 		q.lineUp(engine.QueueSettings{AdmitPerSecond: 10, MaxActive: 1000}, 100)
 		q.patch(engine.QueuePatch{Paused: qptr(true)})
 		for i := 1; i <= 50; i++ {
-			if r := q.admit(qt0.Add(time.Duration(i) * 100 * time.Millisecond)); r.Admitted != 0 {
+			if r := q.admit(t0.Add(time.Duration(i) * 100 * time.Millisecond)); r.Admitted != 0 {
 				t.Fatalf("paused step admitted %d", r.Admitted)
 			}
 		}
 		q.patch(engine.QueuePatch{Paused: qptr(false)})
-		if r := q.admit(qt0.Add(5100 * time.Millisecond)); r.Admitted != 1 {
+		if r := q.admit(t0.Add(5100 * time.Millisecond)); r.Admitted != 1 {
 			t.Fatalf("first step after resuming %+v, want 1 (100 ms at 10/s)", r)
 		}
 	})
@@ -585,13 +585,13 @@ func TestQueuePauseAccruesNothing(t *testing.T) {
 
 func TestQueueStats(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		if st := q.stats(qt0); st != (engine.QueueStats{}) {
+		if st := q.stats(t0); st != (engine.QueueStats{}) {
 			t.Fatalf("empty %+v", st)
 		}
-		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 3, MaxActive: 100})
-		q.enterMany(1, 10, qt0)
-		q.admit(qt0)
-		now := qt0.Add(time.Second)
+		q.configure(t0, engine.QueueSettings{AdmitPerSecond: 3, MaxActive: 100})
+		q.enterMany(1, 10, t0)
+		q.admit(t0)
+		now := t0.Add(time.Second)
 		q.admit(now)
 		if st := q.stats(now); st != (engine.QueueStats{Waiting: 7, Active: 3, AdmittedTotal: 3}) {
 			t.Fatalf("stats %+v", st)
@@ -602,7 +602,7 @@ func TestQueueStats(t *testing.T) {
 			t.Fatalf("after leases %+v", st)
 		}
 		// Configure again (a restore from the ledger) keeps the counters.
-		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 3, MaxActive: 100})
+		q.configure(t0, engine.QueueSettings{AdmitPerSecond: 3, MaxActive: 100})
 		if st := q.stats(now); st.AdmittedTotal != 3 {
 			t.Fatalf("after reconfigure %+v", st)
 		}
@@ -611,8 +611,8 @@ func TestQueueStats(t *testing.T) {
 
 func TestStatusStates(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		q.enter(1, qt0)
-		q.enter(2, qt0)
+		q.enter(1, t0)
+		q.enter(2, t0)
 		cases := []struct {
 			name string
 			uid  int64
@@ -627,7 +627,7 @@ func TestStatusStates(t *testing.T) {
 		}
 		q.markDone(2)
 		for _, tc := range cases {
-			if st := q.status(tc.uid, tc.gen, qt0.Add(time.Second)); st.State != tc.want {
+			if st := q.status(tc.uid, tc.gen, t0.Add(time.Second)); st.State != tc.want {
 				t.Errorf("%s: %+v, want %s", tc.name, st, tc.want)
 			}
 		}
@@ -644,9 +644,9 @@ func TestQueueConcertNotFound(t *testing.T) {
 		if ok, err := q.s.Configured(q.ctx, q.c); err != nil || !ok {
 			t.Fatalf("configured = %v, %v", ok, err)
 		}
-		_, err1 := q.s.Enter(q.ctx, unknown, 1, qt0, qIdle, -1)
+		_, err1 := q.s.Enter(q.ctx, unknown, 1, t0, qIdle, -1)
 		_, err2 := q.s.Patch(q.ctx, unknown, engine.QueuePatch{Paused: qptr(true)})
-		_, err3 := q.s.Admit(q.ctx, unknown, qt0, qParams)
+		_, err3 := q.s.Admit(q.ctx, unknown, t0, qParams)
 		for i, err := range []error{err1, err2, err3} {
 			if !errors.Is(err, engine.ErrConcertNotFound) {
 				t.Errorf("call %d: %v, want CONCERT_NOT_FOUND", i+1, err)
@@ -665,11 +665,11 @@ func TestQueueConcertNotFound(t *testing.T) {
 func BenchmarkStatus(b *testing.B) {
 	q := realQueue(b, 0)
 	for uid := int64(1); uid <= 1000; uid++ {
-		q.enter(uid, qt0)
+		q.enter(uid, t0)
 	}
 	tok := q.tok(500, q.gen(500))
 	for b.Loop() {
-		if _, err := q.s.Status(q.ctx, tok, qt0, qIdle); err != nil {
+		if _, err := q.s.Status(q.ctx, tok, t0, qIdle); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -780,7 +780,7 @@ func (q *qfix) benchScript(b *testing.B, script *redis.Script, keys []string, it
 // each other: each must be decided as if it ran alone after the ones before it.
 func TestEnterBatchDecidesInOrder(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		q.enter(9, qt0) // already in line before the batch
+		q.enter(9, t0) // already in line before the batch
 		cases := []struct {
 			uid    int64
 			score  int64
@@ -795,7 +795,7 @@ func TestEnterBatchDecidesInOrder(t *testing.T) {
 		}
 		batch := make([]*enterCall, len(cases))
 		for i, c := range cases {
-			batch[i] = &enterCall{req: enterReq{userID: c.uid, now: qt0.Add(time.Second), idle: q.idle, score: c.score}}
+			batch[i] = &enterCall{req: enterReq{userID: c.uid, now: t0.Add(time.Second), idle: q.idle, score: c.score}}
 		}
 		q.s.runEnters(q.c, batch)
 		gens := map[int64]int64{}
@@ -827,8 +827,8 @@ func TestEnterBatchDecidesInOrder(t *testing.T) {
 func TestEnterBatchUnknownConcert(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
 		batch := []*enterCall{
-			{req: enterReq{userID: 1, now: qt0, idle: q.idle, score: -1}},
-			{req: enterReq{userID: 2, now: qt0, idle: q.idle, score: -1}},
+			{req: enterReq{userID: 1, now: t0, idle: q.idle, score: -1}},
+			{req: enterReq{userID: 2, now: t0, idle: q.idle, score: -1}},
 		}
 		q.s.runEnters(q.c+100_000, batch)
 		for i, c := range batch {
@@ -848,7 +848,7 @@ func TestEnterBatchUnknownConcert(t *testing.T) {
 // idle waiters dropped from the line before the next arrival.
 func TestEnterRankIsZRANK(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		now := qt0
+		now := t0
 		steps := []struct {
 			uid   int64
 			score int64
@@ -890,16 +890,16 @@ func TestEnterRankIsZRANK(t *testing.T) {
 func TestEnterBatchMatchesSingleCalls(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
 		single := &qfix{t: t, ctx: q.ctx, s: q.s, rdb: q.rdb, c: q.c + 100_000, idle: q.idle}
-		single.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
-		// The same history on both concerts: users 1-20 in line since qt0, of whom
+		single.configure(t0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
+		// The same history on both concerts: users 1-20 in line since t0, of whom
 		// 1-6 were admitted and 6 finished; then the clock passes the idle timeout,
 		// and 7-10 poll, so only 11-20 go idle.
-		now := qt0.Add(q.idle + time.Minute)
+		now := t0.Add(q.idle + time.Minute)
 		for _, f := range []*qfix{q, single} {
-			f.enterMany(1, 20, qt0)
+			f.enterMany(1, 20, t0)
 			admit := engine.AdmitParams{ActiveTTL: time.Hour, MaxBatch: 6}
-			f.admitWith(qt0.Add(time.Second), admit) // the bucket starts empty
-			if r := f.admitWith(qt0.Add(2*time.Second), admit); r.Admitted != 6 {
+			f.admitWith(t0.Add(time.Second), admit) // the bucket starts empty
+			if r := f.admitWith(t0.Add(2*time.Second), admit); r.Admitted != 6 {
 				t.Fatalf("admitted %d, want 6", r.Admitted)
 			}
 			f.markDone(6)
@@ -957,12 +957,12 @@ func TestStatusBatchedAnswersEachToken(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
 		const n = 300
 		for uid := int64(1); uid <= n; uid++ {
-			q.enter(uid, qt0)
+			q.enter(uid, t0)
 		}
-		now := qt0.Add(time.Second)
+		now := t0.Add(time.Second)
 		// Admit the first 10 (1000/s for 1 s allows them); they leave the line.
 		// The bucket starts empty at the first step; the second finds a second's worth.
-		for _, at := range []time.Time{qt0, now} {
+		for _, at := range []time.Time{t0, now} {
 			if _, err := q.s.Admit(q.ctx, q.c, at, engine.AdmitParams{ActiveTTL: time.Minute, IdleTimeout: qIdle, MaxBatch: 10, MaxIdleScan: 100}); err != nil {
 				t.Fatal(err)
 			}
@@ -1016,18 +1016,18 @@ func TestStatusBatchedAnswersEachToken(t *testing.T) {
 // active: admission goes on at once.
 func TestAdmitLapsedLeasesBounded(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 10})
-		q.admit(qt0)
+		q.configure(t0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 10})
+		q.admit(t0)
 		const lapsed = 2500
 		zs := make([]redis.Z, lapsed)
 		for i := range zs {
-			zs[i] = redis.Z{Score: float64(qt0.UnixMilli()), Member: strconv.Itoa(100_000 + i)}
+			zs[i] = redis.Z{Score: float64(t0.UnixMilli()), Member: strconv.Itoa(100_000 + i)}
 		}
 		if err := q.rdb.ZAdd(q.ctx, q.s.keys.active(q.c), zs...).Err(); err != nil {
 			t.Fatal(err)
 		}
-		q.enterMany(1, 5, qt0)
-		now := qt0.Add(time.Second)
+		q.enterMany(1, 5, t0)
+		now := t0.Add(time.Second)
 		if r := q.admit(now); r.Admitted != 5 {
 			t.Fatalf("admitted %d with %d lapsed leases left, want 5", r.Admitted, lapsed)
 		}
