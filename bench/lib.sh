@@ -15,3 +15,8 @@ stop_pids() {
 }
 
 log() { printf '\n== %s\n' "$*" >&2; }
+
+# create_db NAME and drop_db NAME: a database of this run on $PGHOST as $PGUSER;
+# drop_db is quiet and never fails (it runs in cleanups).
+create_db() { psql -h "$PGHOST" -U "$PGUSER" -qc "CREATE DATABASE $1" >/dev/null; }
+drop_db() { psql -h "$PGHOST" -U "$PGUSER" -qc "DROP DATABASE IF EXISTS $1" >/dev/null 2>&1 || true; }

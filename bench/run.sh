@@ -100,8 +100,8 @@ REDIS_BENCH_DB=${REDIS_BENCH_DB:-15}
 
 cleanup() {
   stop_pids
-  psql -h "$PGHOST" -U "$PGUSER" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
-  psql -h "$PGHOST" -U "$PGUSER" -qc "DROP DATABASE IF EXISTS $pgbench_db" >/dev/null 2>&1 || true
+  drop_db "$db"
+  drop_db "$pgbench_db"
   redis_bench_clean
   redis-cli -h "$REDIS_HOST" --scan --pattern "$prefix:*" | xargs -r -n 500 redis-cli -h "$REDIS_HOST" del >/dev/null 2>&1 || true
 }
@@ -128,7 +128,7 @@ go build -o "$BIN/rush" ./cmd/rush
 go build -o "$BIN/bare" ./bench/bare
 
 log "fresh database $db, redis prefix $prefix"
-psql -h "$PGHOST" -U "$PGUSER" -qc "CREATE DATABASE $db" >/dev/null
+create_db "$db"
 
 # start_concertd PORT NAME [VAR=value...]: a concertd on this run's Redis prefix and
 # database (instances share both, and the token key kept in Redis), its pid in
@@ -438,10 +438,10 @@ if want pgbench; then
   pgb_run=(pgbench -h "$PGHOST" -U "$PGUSER" -c 16 -j 2 -T "$(seconds "$DURATION")" -N -M prepared "$pgbench_db")
   printf '%s\n%s\n' "${pgb_init[*]}" "${pgb_run[*]}" >"$OUT/pgbench.cmd"
   log "pgbench: ${pgb_run[*]}"
-  psql -h "$PGHOST" -U "$PGUSER" -qc "CREATE DATABASE $pgbench_db" >/dev/null
+  create_db "$pgbench_db"
   "${pgb_init[@]}" >"$OUT/pgbench-init.txt" 2>&1
   "${pgb_run[@]}" 2>&1 | tee "$OUT/pgbench.txt" >&2 || true
-  psql -h "$PGHOST" -U "$PGUSER" -qc "DROP DATABASE IF EXISTS $pgbench_db" >/dev/null 2>&1 || true
+  drop_db "$pgbench_db"
 fi
 
 # 7. Payments alone: holds made untimed, then every hold paid (PostgreSQL commit).

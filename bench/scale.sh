@@ -76,7 +76,7 @@ db=concertd_scale_$(date +%s)
 
 cleanup() {
   stop_pids
-  psql -h "$PGHOST" -U "$PGUSER" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+  drop_db "$db"
 }
 trap cleanup EXIT
 
@@ -113,7 +113,7 @@ redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
 pids+=($!)
 for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 redis-cli -p "$REDIS_PORT" ping >/dev/null
-psql -h "$PGHOST" -U "$PGUSER" -qc "CREATE DATABASE $db" >/dev/null
+create_db "$db"
 
 # IDLE_TIMEOUT=2h: nobody polls most tokens, and none may drop out of the line
 # while the queue grows. RATE_LIMIT=off: one client creates a million users.

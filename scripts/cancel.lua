@@ -30,38 +30,16 @@ if state == 'CANCELLED' then
   return res
 end
 
--- restate writes the record with a new state, keeping its TTL.
-local function restate(to)
-  res = string.gsub(res, '%u+$', to)
-  redis.call('SET', KEYS[1], res, 'KEEPTTL')
-end
-
 --#include recount
+--#include freeseat
+--#include lapsed
 
--- freeSeat ends this reservation's hold on its seat: the holds set, the holder,
--- its tag and the expiry trigger go together, as every script keeps them.
-local function freeSeat()
-  redis.call('ZREM', KEYS[2], seat)
-  redis.call('HDEL', KEYS[3], seat)
-  redis.call('SETRANGE', KEYS[6], seat, '\0')
-  redis.call('DEL', KEYS[4])
-  recount(KEYS[7], seat, 1)
+local lapsed = endLapsed({res = KEYS[1], holds = KEYS[2], holders = KEYS[3], tags = KEYS[6],
+  trigger = KEYS[4], rows = KEYS[7], userHolds = KEYS[5]}, res, seat, state, deadline, tonumber(ARGV[3]), rid, uid)
+if lapsed then
+  return lapsed
 end
 
-local ours = redis.call('HGET', KEYS[3], seat) == rid .. ':' .. uid
-if state ~= 'PENDING' or tonumber(deadline) <= tonumber(ARGV[3]) or not ours then
-  if state == 'PENDING' then
-    restate('EXPIRED')
-  end
-  -- Still ours but past its deadline: free it now rather than wait for the sweeper.
-  if ours then
-    freeSeat()
-  end
-  redis.call('ZREM', KEYS[5], rid)
-  return redis.error_reply('RESERVATION_EXPIRED reservation ' .. rid .. ' has expired')
-end
-
-freeSeat()
+freeSeat(KEYS[2], KEYS[3], KEYS[6], KEYS[4], KEYS[7], seat)
 redis.call('ZREM', KEYS[5], rid)
-restate('CANCELLED')
-return res
+return restate(KEYS[1], res, 'CANCELLED')

@@ -28,6 +28,8 @@
 --          RESERVATION_EXPIRED.
 
 --#include recount
+--#include freeseat
+--#include lapsed
 
 local uid, rid = ARGV[1], ARGV[3]
 local now = tonumber(ARGV[4])
@@ -55,30 +57,15 @@ end
 if user ~= uid then
   return redis.error_reply('RESERVATION_NOT_FOUND no such reservation')
 end
--- restate writes the record with a new state, keeping its TTL.
-local function restate(to)
-  res = string.gsub(res, '%u+$', to)
-  redis.call('SET', KEYS[4], res, 'KEEPTTL')
-end
-local ours = redis.call('HGET', KEYS[7], seat) == rid .. ':' .. uid
-if state ~= 'PENDING' or tonumber(deadline) <= now or not ours then
-  if state == 'PENDING' then
-    restate('EXPIRED')
-  end
-  if ours then
-    redis.call('ZREM', KEYS[5], seat)
-    redis.call('HDEL', KEYS[7], seat)
-    redis.call('SETRANGE', KEYS[10], seat, '\0')
-    redis.call('DEL', KEYS[8])
-    recount(KEYS[11], seat, 1)
-  end
-  redis.call('ZREM', KEYS[9], rid)
-  return redis.error_reply('RESERVATION_EXPIRED reservation ' .. rid .. ' has expired')
+local lapsed = endLapsed({res = KEYS[4], holds = KEYS[5], holders = KEYS[7], tags = KEYS[10],
+  trigger = KEYS[8], rows = KEYS[11], userHolds = KEYS[9]}, res, seat, state, deadline, now, rid, uid)
+if lapsed then
+  return lapsed
 end
 
 redis.call('ZREM', KEYS[5], seat)
 redis.call('ZADD', KEYS[6], ARGV[5], seat)
-restate('PAYING')
+res = restate(KEYS[4], res, 'PAYING')
 redis.call('ZADD', KEYS[9], ARGV[5], rid)
 local ttl = tonumber(ARGV[5]) - now
 if ttl > 0 then

@@ -19,6 +19,7 @@
 -- Returns 1 if the seat was freed, 0 if there was nothing to do.
 
 --#include recount
+--#include freeseat
 
 local seat, rid, uid = ARGV[1], ARGV[2], ARGV[3]
 local now = tonumber(ARGV[4])
@@ -43,12 +44,8 @@ if holder ~= rid .. ':' .. uid then
 end
 
 redis.call('ZREM', KEYS[1], seat)
-redis.call('ZREM', KEYS[2], seat)
-redis.call('HDEL', KEYS[3], seat)
-redis.call('SETRANGE', KEYS[7], seat, '\0')
-redis.call('DEL', KEYS[4])
 -- A seat with a holder is never sold (selling drops the holder): it is free now.
-recount(KEYS[8], seat, 1)
+freeSeat(KEYS[2], KEYS[3], KEYS[7], KEYS[4], KEYS[8], seat)
 -- The record (see hold.lua) ends in its state.
 local res = redis.call('GET', KEYS[5])
 if res and (string.sub(res, -8) == ':PENDING' or string.sub(res, -7) == ':PAYING') then

@@ -9,12 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-
-	"github.com/concertd/concertd/test/rushtest"
 )
 
 // deployFiles are the dashboard and the alert rules under deploy/.
@@ -31,9 +28,7 @@ var seriesName = regexp.MustCompile(`\bconcertd_[a-z0-9_]+`)
 // _sum and _count included). A renamed metric breaks this test, not a dashboard
 // nobody looks at until the night of a sale.
 func TestDeploySeriesExist(t *testing.T) {
-	in := start(t, testConfig(t))
-	c := rushtest.NewClient(testAdminKey, in.base)
-	ctx := ctxFor(t, 30*time.Second)
+	in, _, c, ctx := startClient(t)
 	if _, _, err := c.Concert(ctx, 10, 1000, 100, 1000); err != nil { // per-concert series exist once a concert does
 		t.Fatal(err)
 	}

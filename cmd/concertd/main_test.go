@@ -106,6 +106,24 @@ func (in *instance) wait(t *testing.T, d time.Duration) error {
 	}
 }
 
+// startClient starts an instance of a fresh test config and returns it, the
+// config, a client of it and a 30-second context.
+func startClient(t *testing.T) (*instance, Config, *rushtest.Client, context.Context) {
+	t.Helper()
+	cfg := testConfig(t)
+	in := start(t, cfg)
+	return in, cfg, rushtest.NewClient(testAdminKey, in.base), ctxFor(t, 30*time.Second)
+}
+
+// startPair starts two instances of one fresh test config, sharing Redis and
+// PostgreSQL, and returns a client of each and a 30-second context.
+func startPair(t *testing.T) (a, b *rushtest.Client, ctx context.Context) {
+	t.Helper()
+	cfg := testConfig(t)
+	ina, inb := start(t, cfg), start(t, cfg)
+	return rushtest.NewClient(testAdminKey, ina.base), rushtest.NewClient(testAdminKey, inb.base), ctxFor(t, 30*time.Second)
+}
+
 func ctxFor(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
@@ -125,12 +143,30 @@ type sale struct {
 	buyer                                buyer
 }
 
-func newSale(t *testing.T, ctx context.Context, c *rushtest.Client, seats, seat int) sale {
+// newConcert creates a concert of seats seats at 1000 each, admitting 1000 a
+// second up to 1000 active, and returns its id and its schedule's.
+func newConcert(t *testing.T, ctx context.Context, c *rushtest.Client, seats int) (concertID, scheduleID int64) {
 	t.Helper()
 	cid, sid, err := c.Concert(ctx, seats, 1000, 1000, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cid, sid
+}
+
+// newUser creates a user named name and returns its id.
+func newUser(t *testing.T, ctx context.Context, c *rushtest.Client, name string) int64 {
+	t.Helper()
+	id, err := c.User(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func newSale(t *testing.T, ctx context.Context, c *rushtest.Client, seats, seat int) sale {
+	t.Helper()
+	cid, sid := newConcert(t, ctx, c, seats)
 	b := newBuyer(t, ctx, c, cid, 5000).admitted(t, ctx, c)
 	hold := mustDo(t, ctx, c, 201, "", "POST", "/api/reservations", map[string]any{"concertScheduleId": sid, "seatNumber": seat}, rushtest.Bearer(b.token)...)
 	return sale{concertID: cid, scheduleID: sid, reservationID: hold.Int("reservationId"), buyer: b}
@@ -138,10 +174,7 @@ func newSale(t *testing.T, ctx context.Context, c *rushtest.Client, seats, seat 
 
 func newBuyer(t *testing.T, ctx context.Context, c *rushtest.Client, concertID int64, charge int64) buyer {
 	t.Helper()
-	id, err := c.User(ctx, "b")
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := newUser(t, ctx, c, "b")
 	tok, err := c.Enter(ctx, id, concertID)
 	if err != nil {
 		t.Fatal(err)
@@ -280,14 +313,8 @@ func deadAddress(t *testing.T) string {
 // cancel comes (certainly in flight, and they must still get their 201 and their
 // user created), and a flood of fast requests of which none may get a 5xx.
 func TestGracefulShutdownUnderLoad(t *testing.T) {
-	cfg := testConfig(t)
-	in := start(t, cfg)
-	ctx := ctxFor(t, 30*time.Second)
-	c := rushtest.NewClient(testAdminKey, in.base)
-	cid, _, err := c.Concert(ctx, 50, 1000, 1000, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	in, cfg, c, ctx := startClient(t)
+	cid, _ := newConcert(t, ctx, c, 50)
 	b := newBuyer(t, ctx, c, cid, 0)
 
 	const slow = 20

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/concertd/concertd/store/storetest"
 	"github.com/concertd/concertd/test/rushtest"
 )
@@ -16,20 +14,12 @@ import (
 // running server to the P:events stream, carrying the reservation it paid.
 func TestPaymentEventReachesStream(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig(t)
-	in := start(t, cfg)
-	c := rushtest.NewClient(testAdminKey, in.base)
-	ctx := ctxFor(t, 30*time.Second)
+	_, cfg, c, ctx := startClient(t)
 	sl := newSale(t, ctx, c, 5, 2)
 	rid := sl.reservationID
 	mustDo(t, ctx, c, 201, "", "POST", "/api/payments", map[string]any{"reservationId": rid, "paymentAmount": 1000}, rushtest.Bearer(sl.buyer.token)...)
 
-	opt, err := redis.ParseURL(storetest.DefaultRedisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
+	rdb, _ := storetest.Redis(t) // the Redis testConfig names
 	eventually(t, 10*time.Second, func() string {
 		entries, err := rdb.XRange(ctx, cfg.RedisPrefix+":events", "-", "+").Result()
 		if err != nil {

@@ -11,19 +11,10 @@ import (
 // TestSecurity walks the ways a client may try to act beyond its token, each
 // against the running binary's logic with real Redis and PostgreSQL.
 func TestSecurity(t *testing.T) {
-	cfg := testConfig(t)
-	in := start(t, cfg)
-	ctx := ctxFor(t, 30*time.Second)
-	c := rushtest.NewClient(testAdminKey, in.base)
+	_, cfg, c, ctx := startClient(t)
 
-	concertA, schedA, err := c.Concert(ctx, 10, 1000, 1000, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	concertB, schedB, err := c.Concert(ctx, 10, 1000, 1000, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
+	concertA, schedA := newConcert(t, ctx, c, 10)
+	concertB, schedB := newConcert(t, ctx, c, 10)
 	alice := newBuyer(t, ctx, c, concertA, 10000).admitted(t, ctx, c)
 	bob := newBuyer(t, ctx, c, concertA, 10000).admitted(t, ctx, c)
 	seats := func(sched int64) string { return "/api/concerts/schedules/" + itoa(sched) + "/seats" }
@@ -87,10 +78,7 @@ func TestSecurity(t *testing.T) {
 	})
 
 	t.Run("waiting token cannot reach seats", func(t *testing.T) {
-		concertC, schedC, err := c.Concert(ctx, 10, 1000, 1000, 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
+		concertC, schedC := newConcert(t, ctx, c, 10)
 		mustDo(t, ctx, c, 200, "", "PATCH", "/api/admin/concerts/"+itoa(concertC)+"/queue", map[string]any{"paused": true}, c.Admin()...)
 		w := newBuyer(t, ctx, c, concertC, 0)
 		mustDo(t, ctx, c, 403, "NOT_ADMITTED", "GET", seats(schedC), nil, rushtest.Bearer(w.token)...)
@@ -152,4 +140,34 @@ func flip(s string) string {
 		b[0] = 'A'
 	}
 	return string(b)
+}
+
+// TestUserAuthNoneWarns: USER_AUTH=none lets a bare userId enter, and the server
+// says at start, in its log, that it does; with keys required (the default) it
+// says nothing of the kind and the bare userId is refused.
+func TestUserAuthNoneWarns(t *testing.T) {
+	for _, none := range []bool{true, false} {
+		cfg := testConfig(t)
+		cfg.UserAuthNone = none
+		cfg.LogLevel = "warn"
+		var log syncBuffer
+		in := startMain(t, &Main{Config: cfg, Log: &log})
+		ctx := ctxFor(t, 20*time.Second)
+		c := rushtest.NewClient(testAdminKey, in.base)
+		cid, _ := newConcert(t, ctx, c, 10)
+		uid := newUser(t, ctx, c, "bare")
+		warned := strings.Contains(log.String(), "USER_AUTH=none")
+		body := map[string]any{"userId": uid, "concertId": cid}
+		if none {
+			if !warned {
+				t.Fatalf("USER_AUTH=none: no warning in the log:\n%s", log.String())
+			}
+			mustDo(t, ctx, c, 201, "", "POST", "/api/users/token", body)
+		} else {
+			if warned {
+				t.Fatalf("keys required, yet the log warns of USER_AUTH=none:\n%s", log.String())
+			}
+			mustDo(t, ctx, c, 401, "TOKEN_MISSING", "POST", "/api/users/token", body)
+		}
+	}
 }

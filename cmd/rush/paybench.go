@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"slices"
 	"sync"
@@ -44,43 +43,19 @@ func runPayBench(args []string) error {
 		return err
 	}
 	scheduleID := ids[0]
-	type job struct {
-		user  int
-		token string
-		res   int64
-	}
-	tokens := make([]string, *users)
-	jobs := make([]job, 0, seats)
-	var mu sync.Mutex
-	err = forEach(setupCtx, *users, 64, func(ctx context.Context, i int) error {
-		q, err := cl.newcomer(ctx, concertID, fmt.Sprintf("pay %d", i), fmt.Sprintf("pay-%d-%d@rush.invalid", t0.UnixNano(), i))
-		if err != nil {
-			return err
-		}
-		tokens[i] = q.UserToken
-		if _, err := cl.api.Charge(ctx, q.UserToken, concertd.ChargeRequest{Amount: int64(price * *perUser)}); err != nil {
-			return err
-		}
-		if err := cl.waitActive(ctx, q.UserToken, 200*time.Millisecond, 60*time.Second); err != nil {
-			return err
-		}
-		for k := 0; k < *perUser; k++ {
-			r, err := cl.api.Hold(ctx, q.UserToken, concertd.HoldRequest{ScheduleID: scheduleID, SeatNumber: i**perUser + k + 1})
-			if err != nil {
-				return fmt.Errorf("hold: %w", err)
-			}
-			mu.Lock()
-			jobs = append(jobs, job{i, q.UserToken, r.ReservationID})
-			mu.Unlock()
-		}
-		return nil
+	tokens, err := newcomers(setupCtx, cl, concertID, *users, 64, func(i int) (string, string) {
+		return fmt.Sprintf("pay %d", i), fmt.Sprintf("pay-%d-%d@rush.invalid", t0.UnixNano(), i)
 	})
+	if err == nil {
+		err = waitAllActive(setupCtx, cl, tokens, 64, 200*time.Millisecond)
+	}
+	var jobs []ownHold
+	if err == nil {
+		jobs, err = holdOwnSeats(setupCtx, cl, scheduleID, tokens, *perUser, price, 64)
+	}
 	if err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}
-	// Users pay their holds in turn, not all at once: one user's concurrent
-	// payments would queue on the same balance row and measure that instead.
-	rand.Shuffle(len(jobs), func(i, j int) { jobs[i], jobs[j] = jobs[j], jobs[i] })
 	fmt.Fprintf(os.Stderr, "rush paybench: %d users, %d holds ready in %s; paying with %d in flight\n",
 		*users, len(jobs), time.Since(t0).Round(time.Millisecond), *concurrency)
 
@@ -90,15 +65,16 @@ func runPayBench(args []string) error {
 	ctx, cancelRun := context.WithTimeout(context.Background(), *duration)
 	defer cancelRun()
 	var paidN atomic.Int64
+	var mu sync.Mutex
 	var at []time.Time
 	start := time.Now()
 	_ = forEach(ctx, len(jobs), *concurrency, func(ctx context.Context, i int) error {
 		j := jobs[i]
 		key := ""
 		if *idem {
-			key = fmt.Sprintf("pb-%d", j.res)
+			key = fmt.Sprintf("pb-%d", j.ReservationID)
 		}
-		_, err := cl.api.Pay(ctx, j.token, concertd.PayRequest{ReservationID: j.res, PaymentAmount: price, IdempotencyKey: key})
+		_, err := cl.api.Pay(ctx, j.token, concertd.PayRequest{ReservationID: j.ReservationID, PaymentAmount: price, IdempotencyKey: key})
 		if err == nil {
 			paidN.Add(1)
 			mu.Lock()

@@ -38,8 +38,7 @@ type saleConfig struct {
 func runSale(args []string) error {
 	var c saleConfig
 	fs := flag.NewFlagSet("rush", flag.ExitOnError)
-	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "concertd address (host:port)")
-	fs.StringVar(&c.adminKey, "admin-key", os.Getenv("ADMIN_KEY"), "X-Admin-Key (default $ADMIN_KEY)")
+	serverFlags(fs, &c.addr, &c.adminKey)
 	fs.IntVar(&c.users, "users", 4000, "users taking part")
 	fs.IntVar(&c.seats, "seats", 10000, "seats on sale (one schedule)")
 	fs.IntVar(&c.perUser, "per-user", 4, "seats each user tries to buy (keep <= the server's MAX_HOLDS_PER_USER)")

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/concertd/concertd/store/redisstore"
 )
 
 // parseCommandStats reads INFO commandstats lines
@@ -109,7 +111,7 @@ func (s *scaleRun) keyUsage(ctx context.Context, row *scaleRow) error {
 	families := map[string]*family{}
 	var cursor uint64
 	for {
-		keys, next, err := s.rdb.Scan(ctx, cursor, redisMatchEscape(prefix)+"*", 5000).Result()
+		keys, next, err := s.rdb.Scan(ctx, cursor, redisstore.GlobEscape(prefix)+"*", 5000).Result()
 		if err != nil {
 			return fmt.Errorf("redis SCAN: %w", err)
 		}
@@ -193,17 +195,4 @@ func keyFamily(k string) (string, bool) {
 		}
 	}
 	return k[:i] + ":*", true
-}
-
-// redisMatchEscape escapes SCAN MATCH's glob characters ({c1} has none, but a
-// prefix might).
-func redisMatchEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[]\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

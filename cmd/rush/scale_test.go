@@ -127,12 +127,6 @@ func TestKeyFamily(t *testing.T) {
 	if got := breakdown(map[string]float64{"wait": 98.44, "tok:*": 120, "cfg": 0.001}, " + "); got != "tok:* 120.0 + wait 98.4" {
 		t.Errorf("breakdown: %q", got)
 	}
-	if got := redisMatchEscape("concertd:{c1}:"); got != "concertd:{c1}:" {
-		t.Errorf("escape: %q", got)
-	}
-	if got := redisMatchEscape("a*b"); got != `a\*b` {
-		t.Errorf("escape: %q", got)
-	}
 }
 
 func TestCommandStats(t *testing.T) {

@@ -79,25 +79,16 @@ func runSetup(args []string) error {
 	if *mode == "issue" {
 		return setupIssue(ctx, cl, concertID, *users, *concurrency, *userIDs, *out, start)
 	}
-	tokens := make([]string, *users)
 	tag := fmt.Sprintf("%s-%d", *mode, start.UnixNano())
-	err = forEach(ctx, *users, *concurrency, func(ctx context.Context, i int) error {
-		st, err := cl.newcomer(ctx, concertID, fmt.Sprintf("bench %d", i), fmt.Sprintf("%s-%d@bench.invalid", tag, i))
-		if err != nil {
-			return err
-		}
-		tokens[i] = st.UserToken
-		return nil
+	tokens, err := newcomers(ctx, cl, concertID, *users, *concurrency, func(i int) (string, string) {
+		return fmt.Sprintf("bench %d", i), fmt.Sprintf("%s-%d@bench.invalid", tag, i)
 	})
 	if err != nil {
 		return err
 	}
 	if *mode != "poll" {
-		err = forEach(ctx, *users, *concurrency, func(ctx context.Context, i int) error {
-			return cl.waitActive(ctx, tokens[i], 500*time.Millisecond, 60*time.Second)
-		})
-		if err != nil {
-			return fmt.Errorf("waiting for ACTIVE: %w", err)
+		if err := waitAllActive(ctx, cl, tokens, *concurrency, 500*time.Millisecond); err != nil {
+			return err
 		}
 	}
 	if *mode == "seatmap" && *held > 0 {
@@ -124,24 +115,14 @@ func runSetup(args []string) error {
 	}
 	if *mode == "pay" {
 		const perUser, price = 4, 50000
-		lines := make([]string, *users*perUser)
-		err = forEach(ctx, *users, *concurrency, func(ctx context.Context, i int) error {
-			if _, err := cl.api.Charge(ctx, tokens[i], concertd.ChargeRequest{Amount: perUser * price}); err != nil {
-				return err
-			}
-			for k := 0; k < perUser; k++ {
-				r, err := cl.api.Hold(ctx, tokens[i], concertd.HoldRequest{ScheduleID: scheduleID, SeatNumber: i*perUser + k + 1})
-				if err != nil {
-					return fmt.Errorf("hold: %w", err)
-				}
-				lines[i*perUser+k] = fmt.Sprintf("%s %d %d", tokens[i], r.ReservationID, r.Price)
-			}
-			return nil
-		})
+		holds, err := holdOwnSeats(ctx, cl, scheduleID, tokens, perUser, price, *concurrency)
 		if err != nil {
 			return err
 		}
-		rand.Shuffle(len(lines), func(i, j int) { lines[i], lines[j] = lines[j], lines[i] })
+		lines := make([]string, len(holds))
+		for j, h := range holds {
+			lines[j] = fmt.Sprintf("%s %d %d", h.token, h.ReservationID, h.Price)
+		}
 		tokens = lines
 	}
 	if err := writeLines(*out, len(tokens), func(i int) string { return tokens[i] }); err != nil {
@@ -158,6 +139,64 @@ func runSetup(args []string) error {
 		fmt.Printf("SCHEDULE_IDS=%s\n", strings.Join(ids, ","))
 	}
 	return nil
+}
+
+// newcomers creates n users, concurrency at a time, each entering concertID's
+// line; user i's name and email are naming(i). It returns their tokens in order.
+func newcomers(ctx context.Context, cl *client, concertID int64, n, concurrency int, naming func(i int) (name, email string)) ([]string, error) {
+	tokens := make([]string, n)
+	err := forEach(ctx, n, concurrency, func(ctx context.Context, i int) error {
+		name, email := naming(i)
+		st, err := cl.newcomer(ctx, concertID, name, email)
+		if err != nil {
+			return err
+		}
+		tokens[i] = st.UserToken
+		return nil
+	})
+	return tokens, err
+}
+
+// waitAllActive waits, concurrency at a time, until every token is ACTIVE,
+// polling each at most every pollCap and for at most a minute.
+func waitAllActive(ctx context.Context, cl *client, tokens []string, concurrency int, pollCap time.Duration) error {
+	err := forEach(ctx, len(tokens), concurrency, func(ctx context.Context, i int) error {
+		return cl.waitActive(ctx, tokens[i], pollCap, 60*time.Second)
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for ACTIVE: %w", err)
+	}
+	return nil
+}
+
+// ownHold is a hold of holdOwnSeats: its holder's token and the reservation.
+type ownHold struct {
+	token string
+	concertd.Reservation
+}
+
+// holdOwnSeats charges each token perUser*price and has it hold perUser seats of
+// its own (token i seats i*perUser+1 to (i+1)*perUser, so no two conflict),
+// concurrency tokens at a time. The holds come in random order: paid in that
+// order, users pay their holds in turn, not all at once (one user's concurrent
+// payments would queue on the same balance row and measure that instead).
+func holdOwnSeats(ctx context.Context, cl *client, scheduleID int64, tokens []string, perUser int, price int64, concurrency int) ([]ownHold, error) {
+	holds := make([]ownHold, len(tokens)*perUser)
+	err := forEach(ctx, len(tokens), concurrency, func(ctx context.Context, i int) error {
+		if _, err := cl.api.Charge(ctx, tokens[i], concertd.ChargeRequest{Amount: int64(perUser) * price}); err != nil {
+			return err
+		}
+		for k := 0; k < perUser; k++ {
+			r, err := cl.api.Hold(ctx, tokens[i], concertd.HoldRequest{ScheduleID: scheduleID, SeatNumber: i*perUser + k + 1})
+			if err != nil {
+				return fmt.Errorf("hold: %w", err)
+			}
+			holds[i*perUser+k] = ownHold{tokens[i], r}
+		}
+		return nil
+	})
+	rand.Shuffle(len(holds), func(i, j int) { holds[i], holds[j] = holds[j], holds[i] })
+	return holds, err
 }
 
 // arena returns n schedules on consecutive days, each of seats seats (rounded

@@ -39,14 +39,6 @@ type Store struct {
 	attempts map[int64]bool     // payment attempt → voided (fence.go)
 }
 
-var (
-	_ engine.Users    = (*Store)(nil)
-	_ engine.Concerts = (*Store)(nil)
-	_ engine.Wallet   = (*Store)(nil)
-	_ engine.Sales    = (*Store)(nil)
-	_ engine.Pinger   = (*Store)(nil)
-)
-
 type user struct {
 	name, email string
 	balance     int64

@@ -115,18 +115,8 @@ func (s *Store) SellMany(ctx context.Context, sales []engine.Sale, idem engine.I
 		}
 		return out, nil
 	}
-	if isUniqueViolation(err, "payment_attempts_pkey") {
-		return nil, errAttemptVoided
-	}
-	if isCheckViolation(err, "tickets_cap_check") {
-		return nil, engine.ErrTicketLimitReached
-	}
-	if !errors.Is(err, pgx.ErrNoRows) &&
-		!isUniqueViolation(err, "payments_reservation_id_key") &&
-		!isUniqueViolation(err, "sales_pkey") &&
-		!isUniqueViolation(err, "sales_reservation_id_key") &&
-		!isUniqueViolation(err, "idempotency_keys_pkey") {
-		return nil, translate(err)
+	if outcome, explain := sellError(err); !explain {
+		return nil, outcome
 	}
 	return s.sellManyFailed(ctx, sales, idem, err)
 }

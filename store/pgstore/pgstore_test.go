@@ -41,6 +41,21 @@ func open(t testing.TB, query string) (*pgstore.Store, string) {
 	return s, url
 }
 
+// newUser creates a user and charges it balance (none when 0).
+func newUser(tb testing.TB, s *pgstore.Store, name, email string, balance int64) int64 {
+	tb.Helper()
+	uid, err := s.CreateUser(tb.Context(), name, email, engine.Idempotency{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if balance > 0 {
+		if _, err := s.Charge(tb.Context(), uid, balance, engine.MaxBalance, engine.Idempotency{}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return uid
+}
+
 func connect(t testing.TB, url string) *pgx.Conn {
 	t.Helper()
 	c, err := pgx.Connect(context.Background(), url)
@@ -140,10 +155,7 @@ func TestDriverErrorsBecomeEngineErrors(t *testing.T) {
 	// connection can linger in pg_stat_activity for a moment after it returns.
 	s, url := open(t, "pool_max_conns=1&application_name=store-under-test")
 	ctx := t.Context()
-	id, err := s.CreateUser(ctx, "Kim", "kim@example.com", engine.Idempotency{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := newUser(t, s, "Kim", "kim@example.com", 0)
 
 	t.Run("timeout", func(t *testing.T) {
 		// Another transaction holds the user's row, so the charge waits until its
@@ -216,13 +228,7 @@ func TestDriverErrorsBecomeEngineErrors(t *testing.T) {
 func TestRelayOutbox(t *testing.T) {
 	s, _ := open(t, "")
 	ctx := t.Context()
-	uid, err := s.CreateUser(ctx, "Kim", "kim@example.com", engine.Idempotency{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Charge(ctx, uid, 1_000_000, engine.MaxBalance, engine.Idempotency{}); err != nil {
-		t.Fatal(err)
-	}
+	uid := newUser(t, s, "Kim", "kim@example.com", 1_000_000)
 	_, scheds, err := s.CreateConcert(ctx, engine.NewConcert{Title: "T", SaleOpensAt: time.Now(),
 		Schedules: []engine.NewSchedule{{Date: "2030-01-01", SeatCount: 100, Price: 1000}}})
 	if err != nil {
@@ -361,13 +367,7 @@ func BenchmarkSellParallel(b *testing.B) {
 	_, sched := benchFixture(b, s)
 	users := make(chan int64, 64)
 	for i := range 64 {
-		uid, err := s.CreateUser(ctx, "bench", fmt.Sprintf("p%d@example.com", i), engine.Idempotency{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := s.Charge(ctx, uid, engine.MaxBalance, engine.MaxBalance, engine.Idempotency{}); err != nil {
-			b.Fatal(err)
-		}
+		uid := newUser(b, s, "bench", fmt.Sprintf("p%d@example.com", i), engine.MaxBalance)
 		users <- uid
 	}
 	var seq sync.Mutex
@@ -393,13 +393,7 @@ func BenchmarkSellParallel(b *testing.B) {
 
 func benchFixture(b *testing.B, s *pgstore.Store) (int64, []engine.Schedule) {
 	ctx := b.Context()
-	uid, err := s.CreateUser(ctx, "bench", "bench@example.com", engine.Idempotency{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := s.Charge(ctx, uid, engine.MaxBalance, engine.MaxBalance, engine.Idempotency{}); err != nil {
-		b.Fatal(err)
-	}
+	uid := newUser(b, s, "bench", "bench@example.com", engine.MaxBalance)
 	ns := make([]engine.NewSchedule, 10)
 	for i := range ns {
 		ns[i] = engine.NewSchedule{Date: "2030-01-01", SeatCount: engine.MaxSeatCount, Price: 1}
@@ -427,13 +421,7 @@ func TestOutboxLag(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = c
-	u, err := s.CreateUser(ctx, "a", "a@example.com", engine.Idempotency{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Charge(ctx, u, 100, engine.MaxBalance, engine.Idempotency{}); err != nil {
-		t.Fatal(err)
-	}
+	u := newUser(t, s, "a", "a@example.com", 100)
 	if _, err := s.Sell(ctx, engine.Sale{ReservationID: 1, ScheduleID: schedules[0].ID, Seat: 1, UserID: u, Amount: 10}, engine.Idempotency{}); err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/concertd/concertd/engine"
 )
@@ -90,20 +89,30 @@ func (s *Store) Sell(ctx context.Context, sale engine.Sale, idem engine.Idempote
 		sale.Attempt = 0
 		return sale, nil
 	}
-	if isUniqueViolation(err, "payment_attempts_pkey") {
-		return engine.Sale{}, errAttemptVoided
-	}
-	if isCheckViolation(err, "tickets_cap_check") {
-		return engine.Sale{}, engine.ErrTicketLimitReached
-	}
-	if !errors.Is(err, pgx.ErrNoRows) &&
-		!isUniqueViolation(err, "payments_reservation_id_key") &&
-		!isUniqueViolation(err, "sales_pkey") &&
-		!isUniqueViolation(err, "sales_reservation_id_key") &&
-		!isUniqueViolation(err, "idempotency_keys_pkey") {
-		return engine.Sale{}, translate(err)
+	if outcome, explain := sellError(err); !explain {
+		return engine.Sale{}, outcome
 	}
 	return s.sellFailed(ctx, sale, idem, err)
+}
+
+// sellError reads the error of sellSQL or sellManySQL: the outcome when the
+// error is one (a voided attempt, the ticket cap, or anything translate knows),
+// or explain when the statement matched no row or collided with another
+// payment, sale or idempotency key, which sellFailed must explain.
+func sellError(err error) (outcome error, explain bool) {
+	switch {
+	case isUniqueViolation(err, "payment_attempts_pkey"):
+		return errAttemptVoided, false
+	case isCheckViolation(err, "tickets_cap_check"):
+		return engine.ErrTicketLimitReached, false
+	case errors.Is(err, pgx.ErrNoRows),
+		isUniqueViolation(err, "payments_reservation_id_key"),
+		isUniqueViolation(err, "sales_pkey"),
+		isUniqueViolation(err, "sales_reservation_id_key"),
+		isUniqueViolation(err, "idempotency_keys_pkey"):
+		return nil, true
+	}
+	return translate(err), false
 }
 
 // sellFailed explains, in one more round trip, why sellSQL changed nothing. Sales and
@@ -372,9 +381,4 @@ func (s *Store) BoughtCounts(ctx context.Context, concertID int64) (map[int64]in
 		out[uid] = n
 	}
 	return out, translate(rows.Err())
-}
-
-func isCheckViolation(err error, constraint string) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23514" && pgErr.ConstraintName == constraint
 }

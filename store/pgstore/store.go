@@ -28,14 +28,6 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
-var (
-	_ engine.Users    = (*Store)(nil)
-	_ engine.Concerts = (*Store)(nil)
-	_ engine.Wallet   = (*Store)(nil)
-	_ engine.Sales    = (*Store)(nil)
-	_ engine.Pinger   = (*Store)(nil)
-)
-
 // sessionTimeouts bound every statement of the pool (unless DATABASE_URL sets its
 // own): a payment's statement ends, committed or not, well inside the engine's
 // payment window (10 s), so when the sweeper asks the ledger about a hold whose

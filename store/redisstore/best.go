@@ -10,13 +10,6 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-var _ engine.BestSeats = (*Store)(nil)
-
-var (
-	bestScript = script("best")
-	rowsScript = script("rows")
-)
-
 // layoutArg is a schedule's layout as rows.lua stores it: per section
 // "start,seatsPerRow,firstRow,rows;", rows numbered 1.. across sections.
 func layoutArg(s engine.Schedule) string {
@@ -131,8 +124,6 @@ func (s *Store) holdBest(ctx context.Context, r engine.BestRequest) ([]engine.Re
 	}
 	return out, nil
 }
-
-var boughtScript = script("bought")
 
 // LoadBought runs bought.lua: the ledger's bought counts of a concert, which
 // hold.lua and best.lua add to a user's live holds, written once per empty state

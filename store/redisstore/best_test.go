@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/concertd/concertd/engine"
-	"github.com/concertd/concertd/store/storetest"
 )
 
-// layoutFixture is a fixture whose schedule has the given sections, rebuilt and
-// with its rows loaded, as the engine leaves a schedule before its first hold.
+// layoutFixture is a fixture whose schedule has the given sections, rebuilt as
+// the engine leaves a schedule before its first hold; its rows are not loaded
+// yet (loadRows, openTo).
 func layoutFixture(t testing.TB, b backend, secs ...engine.Section) *fixture {
 	t.Helper()
 	f := newFixture(t, b)
@@ -32,6 +32,36 @@ func layoutFixture(t testing.TB, b backend, secs ...engine.Section) *fixture {
 func (f *fixture) loadRows() {
 	f.t.Helper()
 	if err := f.s.LoadRows(f.ctx, f.sched); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// openTo loads the rows and lets uids hold: each active until an hour past t0,
+// with a hold limit of max.
+func (f *fixture) openTo(max int, uids ...int64) {
+	f.t.Helper()
+	f.loadRows()
+	for _, uid := range uids {
+		f.activate(uid, t0.Add(time.Hour))
+	}
+	f.max = max
+}
+
+// wantBest holds q seats anywhere for uid at t0 and fails unless they are want;
+// what names the hold in the failure.
+func (f *fixture) wantBest(uid int64, q int, want []int, what string) []engine.Reservation {
+	f.t.Helper()
+	rs, err := f.best(uid, q, 0, t0)
+	if err != nil || !slices.Equal(seatsOf(rs), want) {
+		f.t.Fatalf("%s = %v, %v; want %v", what, seatsOf(rs), err, want)
+	}
+	return rs
+}
+
+// cancel cancels uid's reservation rid at t0.
+func (f *fixture) cancel(rid, uid int64) {
+	f.t.Helper()
+	if _, err := f.s.Cancel(f.ctx, f.c, rid, uid, t0); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -210,9 +240,7 @@ func TestBestRule(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				f := layoutFixture(t, b, tc.secs...)
 				f.takeSeats(tc.taken)
-				f.loadRows()
-				f.activate(1, t0.Add(time.Hour))
-				f.max = max(tc.q, 4)
+				f.openTo(max(tc.q, 4), 1)
 				rs, err := f.best(1, tc.q, tc.sec, t0)
 				if tc.want == nil {
 					wantErr(t, err, engine.ErrSeatsUnavailable)
@@ -235,9 +263,7 @@ func TestBestRule(t *testing.T) {
 				}
 				f.requireHolderInvariant()
 				f.requireRowCounts()
-				if _, err := f.s.Cancel(f.ctx, f.c, rs[0].ID, 1, t0); err != nil {
-					t.Fatal(err)
-				}
+				f.cancel(rs[0].ID, 1)
 				f.requireRowCounts()
 			})
 		}
@@ -323,23 +349,20 @@ func TestBestRacePairs(t *testing.T) {
 		var mu sync.Mutex
 		var got [][]engine.Reservation
 		var unavailable atomic.Int64
-		var wg sync.WaitGroup
-		for uid := int64(1); uid <= users; uid++ {
-			wg.Go(func() {
-				rs, err := f.best(uid, 2, 0, t0)
-				switch {
-				case err == nil:
-					mu.Lock()
-					got = append(got, rs)
-					mu.Unlock()
-				case errors.Is(err, engine.ErrSeatsUnavailable):
-					unavailable.Add(1)
-				default:
-					t.Errorf("user %d: %v", uid, err)
-				}
-			})
-		}
-		wg.Wait()
+		atOnce(users, func(i int) {
+			uid := int64(i + 1)
+			rs, err := f.best(uid, 2, 0, t0)
+			switch {
+			case err == nil:
+				mu.Lock()
+				got = append(got, rs)
+				mu.Unlock()
+			case errors.Is(err, engine.ErrSeatsUnavailable):
+				unavailable.Add(1)
+			default:
+				t.Errorf("user %d: %v", uid, err)
+			}
+		})
 		owner := map[int]int64{}
 		for _, rs := range got {
 			if len(rs) != 2 {
@@ -371,9 +394,7 @@ func TestBestRacePairs(t *testing.T) {
 func TestBestLimits(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		f := layoutFixture(t, b, engine.Section{Name: "A", Price: 100, Rows: 10, SeatsPerRow: 10})
-		f.loadRows()
-		f.activate(1, t0.Add(time.Hour))
-		f.max = 10
+		f.openTo(10, 1)
 		if err := f.rdb.HSet(f.ctx, f.s.keys.cfg(f.c), "maxTickets", 5).Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -382,28 +403,24 @@ func TestBestLimits(t *testing.T) {
 		}
 		// Two bought: at most three more, whatever mix of holds and best runs at once.
 		var held atomic.Int64
-		var wg sync.WaitGroup
-		for i := range 30 {
-			wg.Go(func() {
-				if i%2 == 0 {
-					rs, err := f.best(1, 1+i%3, 0, t0)
-					if err == nil {
-						held.Add(int64(len(rs)))
-					} else if !errors.Is(err, engine.ErrTicketLimitReached) && !errors.Is(err, engine.ErrSeatsUnavailable) {
-						t.Errorf("best: %v", err)
-					}
-					return
+		atOnce(30, func(i int) {
+			if i%2 == 0 {
+				rs, err := f.best(1, 1+i%3, 0, t0)
+				if err == nil {
+					held.Add(int64(len(rs)))
+				} else if !errors.Is(err, engine.ErrTicketLimitReached) && !errors.Is(err, engine.ErrSeatsUnavailable) {
+					t.Errorf("best: %v", err)
 				}
-				r, err := f.hold(1, 1+i, t0)
-				if err == nil && r.Created {
-					held.Add(1)
-				} else if err != nil && !errors.Is(err, engine.ErrTicketLimitReached) {
-					// (err == nil, not created: a best run above already gave user 1 this seat.)
-					t.Errorf("hold: %v", err)
-				}
-			})
-		}
-		wg.Wait()
+				return
+			}
+			r, err := f.hold(1, 1+i, t0)
+			if err == nil && r.Created {
+				held.Add(1)
+			} else if err != nil && !errors.Is(err, engine.ErrTicketLimitReached) {
+				// (err == nil, not created: a best run above already gave user 1 this seat.)
+				t.Errorf("hold: %v", err)
+			}
+		})
 		if n := f.liveHolds(1); held.Load() > 3 || n != held.Load() {
 			t.Fatalf("held %d (user holds %d), want at most 3", held.Load(), n)
 		}
@@ -421,10 +438,7 @@ func TestBestRowsFollowEveryScript(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		f := layoutFixture(t, b, engine.Section{Name: "A", Price: 100, Rows: 4, SeatsPerRow: 5},
 			engine.Section{Name: "B", Price: 50, Rows: 2, SeatsPerRow: 3})
-		f.loadRows()
-		f.activate(1, t0.Add(time.Hour))
-		f.activate(2, t0.Add(time.Hour))
-		f.max = 20
+		f.openTo(20, 1, 2)
 		r1 := f.mustHold(1, 3, t0)
 		f.requireRowCounts()
 		rs, err := f.best(2, 3, 2, t0)
@@ -432,9 +446,7 @@ func TestBestRowsFollowEveryScript(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.requireRowCounts()
-		if _, err := f.s.Cancel(f.ctx, f.c, rs[1].ID, 2, t0); err != nil {
-			t.Fatal(err)
-		}
+		f.cancel(rs[1].ID, 2)
 		f.requireRowCounts()
 		// Pay for seat 3.
 		r, err := f.s.BeginPayment(f.ctx, f.token(1), r1.ID, t0, t0.Add(10*time.Second))
@@ -493,8 +505,7 @@ func TestBestRowsFollowEveryScript(t *testing.T) {
 }
 
 func BenchmarkBest50k(b *testing.B) {
-	rdb, prefix := storetest.Redis(b)
-	f := layoutFixture(b, backend{s: New(rdb, prefix, nil), rdb: rdb, real: true},
+	f := layoutFixture(b, realBackend(b),
 		engine.Section{Name: "VIP", Price: 300, Rows: 50, SeatsPerRow: 100},
 		engine.Section{Name: "R", Price: 100, Rows: 450, SeatsPerRow: 100})
 	f.loadRows()
@@ -523,10 +534,7 @@ func BenchmarkBest50k(b *testing.B) {
 func TestBestRowWithoutARun(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		f := layoutFixture(t, b, engine.Section{Name: "A", Price: 100, Rows: 3, SeatsPerRow: 10})
-		f.loadRows()
-		f.activate(1, t0.Add(time.Hour))
-		f.activate(2, t0.Add(time.Hour))
-		f.max = 20
+		f.openTo(20, 1, 2)
 		var five engine.Reservation
 		for _, seat := range []int{1, 3, 5, 7, 9} {
 			r := f.mustHold(1, seat, t0)
@@ -535,21 +543,13 @@ func TestBestRowWithoutARun(t *testing.T) {
 			}
 		}
 		for _, want := range [][]int{{15, 16}, {13, 14}} { // row 1 (2, 4, 6, 8, 10 free) has no pair
-			rs, err := f.best(2, 2, 0, t0)
-			if err != nil || !slices.Equal(seatsOf(rs), want) {
-				t.Fatalf("best pair = %v, %v; want %v", seatsOf(rs), err, want)
-			}
+			f.wantBest(2, 2, want, "best pair")
 		}
 		if m, err := f.rdb.HGet(f.ctx, f.s.keys.rows(f.c, f.sched.ID), "m1").Result(); err != nil || m != "1" {
 			t.Fatalf("row 1's longest run = %q, %v; want it marked 1", m, err)
 		}
-		if _, err := f.s.Cancel(f.ctx, f.c, five.ID, 1, t0); err != nil {
-			t.Fatal(err)
-		}
-		rs, err := f.best(2, 2, 0, t0)
-		if err != nil || !slices.Equal(seatsOf(rs), []int{5, 6}) {
-			t.Fatalf("best pair after seat 5 was freed = %v, %v; want [5 6]", seatsOf(rs), err)
-		}
+		f.cancel(five.ID, 1)
+		f.wantBest(2, 2, []int{5, 6}, "best pair after seat 5 was freed")
 		f.requireRowCounts()
 	})
 }
@@ -559,15 +559,10 @@ func TestBestRowWithoutARun(t *testing.T) {
 func TestBestSkipsTheFullFront(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		f := layoutFixture(t, b, engine.Section{Name: "A", Price: 100, Rows: 3, SeatsPerRow: 4})
-		f.loadRows()
-		f.activate(2, t0.Add(time.Hour))
-		f.max = 20
+		f.openTo(20, 2)
 		var first []engine.Reservation
 		for _, want := range [][]int{{1, 2}, {3, 4}, {5, 6}, {7, 8}, {9, 10}} {
-			rs, err := f.best(2, 2, 0, t0)
-			if err != nil || !slices.Equal(seatsOf(rs), want) {
-				t.Fatalf("best pair = %v, %v; want %v", seatsOf(rs), err, want)
-			}
+			rs := f.wantBest(2, 2, want, "best pair")
 			if first == nil {
 				first = rs
 			}
@@ -583,19 +578,12 @@ func TestBestSkipsTheFullFront(t *testing.T) {
 		if got := front(); got != "3" {
 			t.Fatalf("f1 = %s with rows 1 and 2 full, want 3", got)
 		}
-		if _, err := f.s.Cancel(f.ctx, f.c, first[0].ID, 2, t0); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.s.Cancel(f.ctx, f.c, first[1].ID, 2, t0); err != nil {
-			t.Fatal(err)
-		}
+		f.cancel(first[0].ID, 2)
+		f.cancel(first[1].ID, 2)
 		if got := front(); got != "1" {
 			t.Fatalf("f1 = %s after seats 1 and 2 were freed, want 1", got)
 		}
-		rs, err := f.best(2, 2, 0, t0)
-		if err != nil || !slices.Equal(seatsOf(rs), []int{1, 2}) {
-			t.Fatalf("best pair after the cancels = %v, %v; want [1 2]", seatsOf(rs), err)
-		}
+		f.wantBest(2, 2, []int{1, 2}, "best pair after the cancels")
 		f.requireRowCounts()
 	})
 }

@@ -12,20 +12,12 @@ import (
 // concertKeys lists one concert's keys on the server that holds its slot.
 func (q *qfix) concertKeys(c int64) []string {
 	q.t.Helper()
-	var node redis.Cmdable = q.rdb
-	if cc, ok := q.rdb.(*redis.ClusterClient); ok {
-		m, err := cc.MasterForKey(q.ctx, q.s.keys.cfg(c))
-		if err != nil {
-			q.t.Fatal(err)
-		}
-		node = m
-	}
 	var out []string
-	iter := node.Scan(q.ctx, 0, globEscape(q.s.keys.concert(c))+"*", 1000).Iterator()
-	for iter.Next(q.ctx) {
-		out = append(out, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
+	err := q.s.scanConcert(q.ctx, c, func(_ redis.Cmdable, batch []string) error {
+		out = append(out, batch...)
+		return nil
+	})
+	if err != nil {
 		q.t.Fatal(err)
 	}
 	return out
@@ -35,10 +27,10 @@ func (q *qfix) concertKeys(c int64) []string {
 // holds its slot; another concert's keys stay; P:closed records it.
 func TestPurgeConcert(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		q.enterMany(1, 50, qt0)
-		q.admit(qt0.Add(1e9))
+		q.enterMany(1, 50, t0)
+		q.admit(t0.Add(1e9))
 		other := q.c + 100_000
-		if err := q.s.Configure(context.Background(), engine.QueueConfig{ConcertID: other, SaleOpensAt: qt0,
+		if err := q.s.Configure(context.Background(), engine.QueueConfig{ConcertID: other, SaleOpensAt: t0,
 			Settings: engine.QueueSettings{AdmitPerSecond: 1, MaxActive: 1}}); err != nil {
 			t.Fatal(err)
 		}
@@ -62,9 +54,9 @@ func TestPurgeConcert(t *testing.T) {
 }
 
 func TestGlobEscape(t *testing.T) {
-	for in, want := range map[string]string{"concertd:{c1}:": "concertd:{c1}:", `a*b?[c]\`: `a\*b\?\[c\]\\`} {
-		if got := globEscape(in); got != want {
-			t.Errorf("globEscape(%q) = %q, want %q", in, got, want)
+	for in, want := range map[string]string{"concertd:{c1}:": "concertd:{c1}:", "a*b": `a\*b`, `a*b?[c]\`: `a\*b\?\[c\]\\`} {
+		if got := GlobEscape(in); got != want {
+			t.Errorf("GlobEscape(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

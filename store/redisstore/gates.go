@@ -6,13 +6,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/concertd/concertd/engine"
 )
-
-var _ engine.Gates = (*Store)(nil)
-
-var liveTokenScript = script("live_token")
 
 // ProofOfWorkBits reads the powBits field of the concert's cfg hash.
 func (s *Store) ProofOfWorkBits(ctx context.Context, concertID int64) (int, bool, error) {

@@ -1,7 +1,6 @@
 package redisstore
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -14,20 +13,13 @@ func TestUseChallengeOnce(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
 		const n = 20
 		won := make([]bool, n)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range n {
-			wg.Go(func() {
-				<-start
-				ok, err := q.s.UseChallenge(q.ctx, q.c, "mac-1", 5*time.Minute)
-				if err != nil {
-					t.Error(err)
-				}
-				won[i] = ok
-			})
-		}
-		close(start)
-		wg.Wait()
+		atOnce(n, func(i int) {
+			ok, err := q.s.UseChallenge(q.ctx, q.c, "mac-1", 5*time.Minute)
+			if err != nil {
+				t.Error(err)
+			}
+			won[i] = ok
+		})
 		wins := 0
 		for _, ok := range won {
 			if ok {
@@ -65,23 +57,23 @@ func TestHasLiveToken(t *testing.T) {
 			}
 			return ok
 		}
-		if live(1, qt0) {
+		if live(1, t0) {
 			t.Fatal("a user who never entered is live")
 		}
-		q.enter(1, qt0)
-		q.enter(2, qt0)
-		q.enter(3, qt0)
-		if !live(1, qt0) || !live(1, qt0.Add(q.idle-time.Millisecond)) {
+		q.enter(1, t0)
+		q.enter(2, t0)
+		q.enter(3, t0)
+		if !live(1, t0) || !live(1, t0.Add(q.idle-time.Millisecond)) {
 			t.Fatal("a fresh waiter is not live")
 		}
-		if live(1, qt0.Add(q.idle)) {
+		if live(1, t0.Add(q.idle)) {
 			t.Fatal("an idle waiter is live")
 		}
 		// Admit user 1 only.
-		at := qt0.Add(time.Second)
+		at := t0.Add(time.Second)
 		p := qParams
 		p.IdleTimeout, p.MaxBatch = q.idle, 1
-		for _, now := range []time.Time{qt0, at} {
+		for _, now := range []time.Time{t0, at} {
 			if _, err := q.s.Admit(q.ctx, q.c, now, p); err != nil {
 				t.Fatal(err)
 			}
@@ -113,7 +105,7 @@ func TestProofOfWorkBitsSetting(t *testing.T) {
 		if err != nil || !ok || bits != 0 {
 			t.Fatalf("configured without bits: %d, %v, %v", bits, ok, err)
 		}
-		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 10, MaxActive: 10, ProofOfWorkBits: 12})
+		q.configure(t0, engine.QueueSettings{AdmitPerSecond: 10, MaxActive: 10, ProofOfWorkBits: 12})
 		if bits, _, _ := q.s.ProofOfWorkBits(q.ctx, q.c); bits != 12 {
 			t.Fatalf("configured 12, read %d", bits)
 		}

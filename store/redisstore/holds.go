@@ -13,8 +13,6 @@ const (
 	holdFlushers = 4
 )
 
-var holdScript = script("hold")
-
 type holdReq = engine.HoldRequest
 
 // holdAnswer is one hold's outcome: a new hold (created) or the user's existing

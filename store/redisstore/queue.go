@@ -13,15 +13,6 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-var _ engine.Queue = (*Store)(nil)
-
-var (
-	enterScript  = script("enter")
-	statusScript = script("status")
-	admitScript  = script("admit")
-	patchScript  = script("patch")
-)
-
 const (
 	// maxPreQueueScore bounds pre-queue scores below the arrival scores (2^52+seq),
 	// which stay exact doubles below 2^53.
@@ -64,13 +55,10 @@ func (s *Store) Patch(ctx context.Context, concertID int64, p engine.QueuePatch)
 	if p.Paused != nil {
 		paused = boolDigit(*p.Paused)
 	}
-	v, err := patchScript.Run(ctx, s.rdb, []string{s.keys.cfg(concertID)},
-		opt(p.AdmitPerSecond), opt(p.MaxActive), paused, opt(p.ProofOfWorkBits), opt(p.MaxTicketsPerUser)).Slice()
+	v, err := s.runReply(ctx, patchScript, "patch", []string{s.keys.cfg(concertID)}, 5,
+		opt(p.AdmitPerSecond), opt(p.MaxActive), paused, opt(p.ProofOfWorkBits), opt(p.MaxTicketsPerUser))
 	if err != nil {
-		return engine.QueueSettings{}, domainError("patch", err)
-	}
-	if len(v) != 5 {
-		return engine.QueueSettings{}, fmt.Errorf("redis patch: unexpected reply %v", v)
+		return engine.QueueSettings{}, err
 	}
 	rate, err1 := queueInt(v[0])
 	maxActive, err2 := queueInt(v[1])
@@ -152,14 +140,11 @@ func parseEnterReply(v []any) (engine.EnterResult, error) {
 func (s *Store) Admit(ctx context.Context, concertID int64, now time.Time, p engine.AdmitParams) (engine.AdmitResult, error) {
 	k := s.keys
 	keys := []string{k.cfg(concertID), k.wait(concertID), k.tokens(concertID), k.active(concertID)}
-	v, err := admitScript.Run(ctx, s.rdb, keys,
+	v, err := s.runReply(ctx, admitScript, "admit", keys, 2,
 		now.UnixMilli(), p.IdleTimeout.Milliseconds(), p.ActiveTTL.Milliseconds(),
-		max(p.MaxBatch, 0), max(p.MaxIdleScan, 0), max(p.IdleScanPeriod.Milliseconds(), 0)).Slice()
+		max(p.MaxBatch, 0), max(p.MaxIdleScan, 0), max(p.IdleScanPeriod.Milliseconds(), 0))
 	if err != nil {
-		return engine.AdmitResult{}, domainError("admit", err)
-	}
-	if len(v) != 2 {
-		return engine.AdmitResult{}, fmt.Errorf("redis admit: unexpected reply %v", v)
+		return engine.AdmitResult{}, err
 	}
 	admitted, err1 := queueInt(v[0])
 	dropped, err2 := queueInt(v[1])

@@ -1,7 +1,6 @@
 package redisstore
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -15,168 +14,20 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/concertd/concertd/engine"
-	"github.com/concertd/concertd/store/storetest"
 )
-
-// qt0 is the queue tests' clock; time moves only by adding to it.
-var qt0 = time.UnixMilli(1_950_000_000_000).UTC()
-
-const qIdle = 2 * time.Minute
-
-// qParams are the engine's defaults, with batches big enough not to bind unless a
-// test says so; the idle timeout is qfix.idle, so one test uses one throughout.
-var qParams = engine.AdmitParams{ActiveTTL: 10 * time.Minute, MaxBatch: 10_000, MaxIdleScan: 10_000}
-
-// qfix is one configured concert on one backend.
-type qfix struct {
-	t   testing.TB
-	ctx context.Context
-	s   *Store
-	rdb redis.UniversalClient
-	c   int64
-	// idle is the idle timeout of the helpers' Enter, Status and Admit calls; tests
-	// that do not poll raise it.
-	idle time.Duration
-	gens map[int64]int64 // each user's gen from their last Enter
-}
-
-var queueConcerts atomic.Int64
-
-// eachQueueBackend runs fn on each Redis of eachRedis, each with a fresh concert
-// (open at qt0, 1000/s, 1000 active).
-func eachQueueBackend(t *testing.T, fn func(t *testing.T, q *qfix)) {
-	t.Helper()
-	eachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string, _ bool) {
-		q := &qfix{t: t, ctx: context.Background(), s: New(rdb, prefix, nil), rdb: rdb, c: 5000 + queueConcerts.Add(1), idle: qIdle}
-		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
-		fn(t, q)
-	})
-}
-
-func (q *qfix) configure(opens time.Time, st engine.QueueSettings) {
-	q.t.Helper()
-	if err := q.s.Configure(q.ctx, engine.QueueConfig{ConcertID: q.c, SaleOpensAt: opens, Settings: st}); err != nil {
-		q.t.Fatal(err)
-	}
-}
-
-func (q *qfix) enterScore(uid int64, now time.Time, score int64) engine.EnterResult {
-	q.t.Helper()
-	r, err := q.s.Enter(q.ctx, q.c, uid, now, q.idle, score)
-	if err != nil {
-		q.t.Fatalf("enter %d: %v", uid, err)
-	}
-	if q.gens == nil {
-		q.gens = map[int64]int64{}
-	}
-	q.gens[uid] = r.Gen
-	return r
-}
-
-// gen is the user's gen from their last Enter (0, which no token has, if none).
-func (q *qfix) gen(uid int64) int64 { return q.gens[uid] }
-
-// markDone does to a token record what pay_complete.lua does when its user paid
-// for everything.
-func (q *qfix) markDone(uid int64) {
-	q.t.Helper()
-	k, f := q.s.keys.tokens(q.c), strconv.FormatInt(uid, 10)
-	rec, err := q.rdb.HGet(q.ctx, k, f).Result()
-	if err == nil {
-		err = q.rdb.HSet(q.ctx, k, f, rec+":d").Err()
-	}
-	if err != nil {
-		q.t.Fatalf("mark %d done: %v", uid, err)
-	}
-}
-
-func (q *qfix) enter(uid int64, now time.Time) engine.EnterResult {
-	q.t.Helper()
-	return q.enterScore(uid, now, -1)
-}
-
-func (q *qfix) tok(uid, gen int64) engine.Token {
-	return engine.Token{ConcertID: q.c, UserID: uid, Gen: gen, IssuedAt: qt0}
-}
-
-func (q *qfix) status(uid, gen int64, now time.Time) engine.TokenStatus {
-	q.t.Helper()
-	st, err := q.s.Status(q.ctx, q.tok(uid, gen), now, q.idle)
-	if err != nil {
-		q.t.Fatalf("status %d: %v", uid, err)
-	}
-	return st
-}
-
-func (q *qfix) admitWith(now time.Time, p engine.AdmitParams) engine.AdmitResult {
-	q.t.Helper()
-	p.IdleTimeout = q.idle
-	r, err := q.s.Admit(q.ctx, q.c, now, p)
-	if err != nil {
-		q.t.Fatalf("admit: %v", err)
-	}
-	return r
-}
-
-func (q *qfix) admit(now time.Time) engine.AdmitResult {
-	q.t.Helper()
-	return q.admitWith(now, qParams)
-}
-
-func (q *qfix) stats(now time.Time) engine.QueueStats {
-	q.t.Helper()
-	return must[engine.QueueStats](q.t, "stats")(q.s.Stats(q.ctx, q.c, now))
-}
-
-func (q *qfix) patch(p engine.QueuePatch) engine.QueueSettings {
-	q.t.Helper()
-	return must[engine.QueueSettings](q.t, "patch")(q.s.Patch(q.ctx, q.c, p))
-}
-
-// must fails the test when a call named what returns an error, and otherwise
-// passes its value on: must(t, "stats")(s.Stats(...)).
-func must[T any](t testing.TB, what string) func(T, error) T {
-	return func(v T, err error) T {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		return v
-	}
-}
-
-// enterMany queues users from..to one after another, 1 ms apart from at.
-func (q *qfix) enterMany(from, to int64, at time.Time) {
-	q.t.Helper()
-	for uid := from; uid <= to; uid++ {
-		q.enter(uid, at.Add(time.Duration(uid-from)*time.Millisecond))
-	}
-}
-
-// wantState fails unless uid's current token is in state want (and, when WAITING,
-// at rank).
-func (q *qfix) wantState(uid int64, now time.Time, want engine.TokenState, rank int64) {
-	q.t.Helper()
-	st := q.status(uid, q.gen(uid), now)
-	if st.State != want || (want == engine.TokenWaiting && st.Rank != rank) {
-		q.t.Fatalf("user %d: %+v, want %s rank %d", uid, st, want, rank)
-	}
-}
-
-func qptr[T any](v T) *T { return &v }
 
 func TestQueuePositions(t *testing.T) {
 	for _, n := range []int64{1, 2, 25} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			eachQueueBackend(t, func(t *testing.T, q *qfix) {
 				for uid := int64(1); uid <= n; uid++ {
-					r := q.enter(uid, qt0.Add(time.Duration(uid)*time.Millisecond))
+					r := q.enter(uid, t0.Add(time.Duration(uid)*time.Millisecond))
 					if r.Reused || r.Gen != uid || r.Status.State != engine.TokenWaiting || r.Status.Rank+1 != uid {
 						t.Fatalf("enter %d: %+v, want new WAITING at position %d", uid, r, uid)
 					}
 				}
 				for uid := int64(1); uid <= n; uid++ {
-					q.wantState(uid, qt0.Add(time.Second), engine.TokenWaiting, uid-1)
+					q.wantState(uid, t0.Add(time.Second), engine.TokenWaiting, uid-1)
 				}
 			})
 		})
@@ -187,22 +38,18 @@ func TestEnterConcurrentRanks(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
 		const workers, per = 50, 10
 		ranks, gens := make([]int64, workers*per), make([]int64, workers*per)
-		var wg sync.WaitGroup
 		errs := make(chan error, workers)
-		for w := range workers {
-			wg.Go(func() {
-				for i := range per {
-					uid := int64(w*per + i + 1)
-					r, err := q.s.Enter(q.ctx, q.c, uid, qt0, qIdle, -1)
-					if err != nil {
-						errs <- err
-						return
-					}
-					ranks[uid-1], gens[uid-1] = r.Status.Rank, r.Gen
+		atOnce(workers, func(w int) {
+			for i := range per {
+				uid := int64(w*per + i + 1)
+				r, err := q.s.Enter(q.ctx, q.c, uid, t0, qIdle, -1)
+				if err != nil {
+					errs <- err
+					return
 				}
-			})
-		}
-		wg.Wait()
+				ranks[uid-1], gens[uid-1] = r.Status.Rank, r.Gen
+			}
+		})
 		close(errs)
 		for err := range errs {
 			t.Fatal(err)
@@ -222,7 +69,7 @@ func TestEnterConcurrentRanks(t *testing.T) {
 		q.gens = map[int64]int64{}
 		for uid := int64(1); uid <= workers*per; uid++ {
 			q.gens[uid] = gens[uid-1]
-			q.wantState(uid, qt0.Add(time.Second), engine.TokenWaiting, ranks[uid-1])
+			q.wantState(uid, t0.Add(time.Second), engine.TokenWaiting, ranks[uid-1])
 		}
 	})
 }
@@ -239,25 +86,25 @@ func wantPermutation(t *testing.T, ranks []int64, from int64) {
 }
 
 func TestEnterReuse(t *testing.T) {
-	at := qt0.Add(time.Minute)
+	at := t0.Add(time.Minute)
 	cases := []struct {
 		name       string
-		setup      func(q *qfix) // user 1 entered at qt0; the second Enter is at `at` unless idle
+		setup      func(q *qfix) // user 1 entered at t0; the second Enter is at `at` unless idle
 		second     time.Time
 		wantReused bool
 		wantState  engine.TokenState
 	}{
 		{name: "waiting", second: at, wantReused: true, wantState: engine.TokenWaiting},
-		{name: "active", setup: func(q *qfix) { q.admit(qt0.Add(time.Second)) },
+		{name: "active", setup: func(q *qfix) { q.admit(t0.Add(time.Second)) },
 			second: at, wantReused: true, wantState: engine.TokenActive},
-		{name: "idle", second: qt0.Add(qIdle), wantState: engine.TokenWaiting},
+		{name: "idle", second: t0.Add(qIdle), wantState: engine.TokenWaiting},
 		{name: "expired by status", setup: func(q *qfix) {
-			q.wantState(1, qt0.Add(qIdle), engine.TokenExpired, 0)
-		}, second: qt0.Add(qIdle), wantState: engine.TokenWaiting},
-		{name: "lease ran out", setup: func(q *qfix) { q.admit(qt0.Add(time.Second)) },
-			second: qt0.Add(time.Second + qParams.ActiveTTL), wantState: engine.TokenWaiting},
+			q.wantState(1, t0.Add(qIdle), engine.TokenExpired, 0)
+		}, second: t0.Add(qIdle), wantState: engine.TokenWaiting},
+		{name: "lease ran out", setup: func(q *qfix) { q.admit(t0.Add(time.Second)) },
+			second: t0.Add(time.Second + qParams.ActiveTTL), wantState: engine.TokenWaiting},
 		{name: "done", setup: func(q *qfix) {
-			q.admit(qt0.Add(time.Second))
+			q.admit(t0.Add(time.Second))
 			// What pay_complete.lua does when the user paid for everything.
 			q.markDone(1)
 			q.rdb.ZRem(q.ctx, q.s.keys.active(q.c), "1")
@@ -267,8 +114,8 @@ func TestEnterReuse(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			eachQueueBackend(t, func(t *testing.T, q *qfix) {
 				// The bucket starts empty at the first step after opening.
-				q.admit(qt0)
-				first := q.enter(1, qt0)
+				q.admit(t0)
+				first := q.enter(1, t0)
 				if tc.setup != nil {
 					tc.setup(q)
 				}
@@ -309,9 +156,9 @@ func TestEnterReuse(t *testing.T) {
 
 func TestEnterReusedPollIsHeartbeat(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		q.enter(1, qt0)
-		q.enter(1, qt0.Add(qIdle-time.Second)) // reused: counts as a poll
-		q.wantState(1, qt0.Add(qIdle+time.Second), engine.TokenWaiting, 0)
+		q.enter(1, t0)
+		q.enter(1, t0.Add(qIdle-time.Second)) // reused: counts as a poll
+		q.wantState(1, t0.Add(qIdle+time.Second), engine.TokenWaiting, 0)
 	})
 }
 
@@ -319,7 +166,7 @@ func TestEnterReusedPollIsHeartbeat(t *testing.T) {
 // recorded one write nothing; the next one moves the heartbeat forward.
 func TestStatusHeartbeatAtMostOncePerSecond(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		q.enter(1, qt0)
+		q.enter(1, t0)
 		record := func() string {
 			rec, err := q.rdb.HGet(q.ctx, q.s.keys.tokens(q.c), "1").Result()
 			if err != nil {
@@ -330,10 +177,10 @@ func TestStatusHeartbeatAtMostOncePerSecond(t *testing.T) {
 		gen := q.gen(1)
 		for _, tc := range []struct {
 			at   time.Duration
-			want int64 // ms after qt0 the record says the waiter last polled
+			want int64 // ms after t0 the record says the waiter last polled
 		}{{0, 0}, {999 * time.Millisecond, 0}, {time.Second, 1000}, {1500 * time.Millisecond, 1000}, {2100 * time.Millisecond, 2100}} {
-			q.wantState(1, qt0.Add(tc.at), engine.TokenWaiting, 0)
-			if want := fmt.Sprintf("%d:%d:%d", gen, qt0.Unix(), tc.want); record() != want {
+			q.wantState(1, t0.Add(tc.at), engine.TokenWaiting, 0)
+			if want := fmt.Sprintf("%d:%d:%d", gen, t0.Unix(), tc.want); record() != want {
 				t.Fatalf("after a poll at +%v: record %q, want %q", tc.at, record(), want)
 			}
 		}
@@ -344,24 +191,24 @@ func TestStatusHeartbeatAtMostOncePerSecond(t *testing.T) {
 // issued the token (or last recorded a poll) neither breaks nor shortens it.
 func TestLaggingClockKeepsTheToken(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		first := q.enter(1, qt0.Add(10*time.Second))
-		again := q.enter(1, qt0.Add(5*time.Second)) // another instance, 5 s behind
+		first := q.enter(1, t0.Add(10*time.Second))
+		again := q.enter(1, t0.Add(5*time.Second)) // another instance, 5 s behind
 		if !again.Reused || again.Gen != first.Gen {
 			t.Fatalf("enter from a lagging clock: %+v, want the same token %+v", again, first)
 		}
-		q.wantState(1, qt0.Add(4*time.Second), engine.TokenWaiting, 0)
+		q.wantState(1, t0.Add(4*time.Second), engine.TokenWaiting, 0)
 		// The heartbeat still says +10 s: idle from there, not from the lagging polls.
-		q.wantState(1, qt0.Add(10*time.Second+qIdle-time.Second), engine.TokenWaiting, 0)
+		q.wantState(1, t0.Add(10*time.Second+qIdle-time.Second), engine.TokenWaiting, 0)
 	})
 }
 
 func TestStatusIdleExpiry(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		q.enterMany(1, 5, qt0)
+		q.enterMany(1, 5, t0)
 		for _, uid := range []int64{1, 3, 5} {
-			q.wantState(uid, qt0.Add(time.Minute), engine.TokenWaiting, uid-1)
+			q.wantState(uid, t0.Add(time.Minute), engine.TokenWaiting, uid-1)
 		}
-		late := qt0.Add(qIdle + 10*time.Second) // 2 and 4 last polled at entry
+		late := t0.Add(qIdle + 10*time.Second) // 2 and 4 last polled at entry
 		q.wantState(2, late, engine.TokenExpired, 0)
 		// 2 is gone at once, so 3 moved up before any admission step.
 		q.wantState(3, late, engine.TokenWaiting, 1)
@@ -400,14 +247,14 @@ func TestAdmitDropsIdle(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			eachQueueBackend(t, func(t *testing.T, q *qfix) {
-				q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 3, MaxActive: 1000})
-				q.admit(qt0) // bucket starts empty at qt0
-				q.enterMany(1, 10, qt0)
-				poll := qt0.Add(time.Minute)
+				q.configure(t0, engine.QueueSettings{AdmitPerSecond: 3, MaxActive: 1000})
+				q.admit(t0) // bucket starts empty at t0
+				q.enterMany(1, 10, t0)
+				poll := t0.Add(time.Minute)
 				for _, uid := range []int64{2, 4, 6, 8} {
 					q.wantState(uid, poll, engine.TokenWaiting, uid-1)
 				}
-				now := qt0.Add(qIdle + time.Second)
+				now := t0.Add(qIdle + time.Second)
 				p := qParams
 				p.MaxIdleScan = tc.maxIdleScan
 				r := q.admitWith(now, p)
@@ -430,12 +277,12 @@ func TestAdmitDropsIdle(t *testing.T) {
 // waiters: a window per step, moving on past what it kept and starting over at the end.
 func TestAdmitIdleScanWalksTheQueue(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		q.enterMany(1, 10, qt0)
+		q.enterMany(1, 10, t0)
 		for _, uid := range []int64{2, 4, 6, 8} {
-			q.wantState(uid, qt0.Add(time.Minute), engine.TokenWaiting, uid-1)
+			q.wantState(uid, t0.Add(time.Minute), engine.TokenWaiting, uid-1)
 		}
 		q.patch(engine.QueuePatch{Paused: qptr(true)})
-		now := qt0.Add(qIdle + time.Second)
+		now := t0.Add(qIdle + time.Second)
 		p := qParams
 		p.MaxIdleScan = 3
 		// Windows: [1 2 3] [4 5 6] [7 8 9] [10] (end: start over) [2 4 6].
@@ -469,12 +316,12 @@ func TestAdmitIdleScanPaced(t *testing.T) {
 		p.IdleScanPeriod = 10 * time.Second
 		// Admission steps run before anyone enters: this one starts the scan's clock
 		// on an empty line.
-		if r := q.admitWith(qt0, p); r.IdleDropped != 0 || r.Admitted != 0 {
+		if r := q.admitWith(t0, p); r.IdleDropped != 0 || r.Admitted != 0 {
 			t.Fatalf("first step %+v", r)
 		}
-		q.enterMany(1, 100, qt0)
+		q.enterMany(1, 100, t0)
 		q.patch(engine.QueuePatch{Paused: qptr(true)})
-		now := qt0.Add(qIdle + time.Second) // every waiter is idle
+		now := t0.Add(qIdle + time.Second) // every waiter is idle
 		steps := []struct {
 			after    time.Duration // since now
 			maxScan  int
@@ -493,7 +340,7 @@ func TestAdmitIdleScanPaced(t *testing.T) {
 		for i, s := range steps {
 			if s.newcomer {
 				for uid := int64(101); uid <= 110; uid++ {
-					q.enter(uid, qt0)
+					q.enter(uid, t0)
 				}
 			}
 			p.MaxIdleScan = s.maxScan
@@ -511,12 +358,12 @@ func TestAdmitIdleScanPaced(t *testing.T) {
 // except a DONE one, which keeps answering DONE.
 func TestAdmitForgetsLapsedLeases(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		q.admit(qt0)
-		q.enterMany(1, 2, qt0)
-		q.admit(qt0.Add(time.Second))
-		q.wantState(1, qt0.Add(time.Second), engine.TokenActive, 0)
+		q.admit(t0)
+		q.enterMany(1, 2, t0)
+		q.admit(t0.Add(time.Second))
+		q.wantState(1, t0.Add(time.Second), engine.TokenActive, 0)
 		q.markDone(2)
-		end := qt0.Add(time.Second + qParams.ActiveTTL)
+		end := t0.Add(time.Second + qParams.ActiveTTL)
 		q.admit(end)
 		q.wantState(1, end, engine.TokenExpired, 0)
 		q.wantState(2, end, engine.TokenDone, 0)
@@ -528,13 +375,13 @@ func TestAdmitForgetsLapsedLeases(t *testing.T) {
 
 func TestQueuePreQueue(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		opens := qt0.Add(time.Hour)
+		opens := t0.Add(time.Hour)
 		q.configure(opens, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
 		const pre, later = 200, 20
 		q.idle = 2 * time.Hour // the pre-queue does not poll in this test
 		for uid := int64(1); uid <= pre; uid++ {
 			// The engine draws these with crypto/rand; any uniform source will do here.
-			q.enterScore(uid, qt0.Add(time.Duration(uid)*time.Second), rand.Int64N(maxPreQueueScore))
+			q.enterScore(uid, t0.Add(time.Duration(uid)*time.Second), rand.Int64N(maxPreQueueScore))
 		}
 		for uid := int64(pre + 1); uid <= pre+later; uid++ {
 			q.enter(uid, opens.Add(time.Duration(uid)*time.Millisecond))
@@ -560,11 +407,11 @@ func TestQueuePreQueue(t *testing.T) {
 }
 
 func TestAdmitLimits(t *testing.T) {
-	opens := qt0.Add(10 * time.Second)
+	opens := t0.Add(10 * time.Second)
 	cases := []struct {
 		name     string
 		settings engine.QueueSettings
-		steps    int // one step per 100 ms from qt0 (the sale opens at qt0+10s)
+		steps    int // one step per 100 ms from t0 (the sale opens at t0+10s)
 		want     int // admitted in all
 	}{
 		{name: "before opening", settings: engine.QueueSettings{AdmitPerSecond: 100, MaxActive: 1000}, steps: 100, want: 0},
@@ -580,11 +427,11 @@ func TestAdmitLimits(t *testing.T) {
 				const n = 300
 				q.idle = time.Hour // nobody polls here
 				for uid := int64(1); uid <= n; uid++ {
-					q.enter(uid, qt0)
+					q.enter(uid, t0)
 				}
 				total := 0
 				for i := range tc.steps + 1 {
-					now := qt0.Add(time.Duration(i) * 100 * time.Millisecond)
+					now := t0.Add(time.Duration(i) * 100 * time.Millisecond)
 					r := q.admit(now)
 					total += r.Admitted
 					if now.Before(opens) && r.Admitted != 0 {
@@ -598,7 +445,7 @@ func TestAdmitLimits(t *testing.T) {
 					t.Fatalf("admitted %d, want %d", total, tc.want)
 				}
 				// In queue order: the first `total` users are active, the rest wait in order.
-				end := qt0.Add(time.Duration(tc.steps) * 100 * time.Millisecond)
+				end := t0.Add(time.Duration(tc.steps) * 100 * time.Millisecond)
 				for uid := int64(1); uid <= n; uid++ {
 					st := q.status(uid, q.gen(uid), end)
 					if uid <= int64(total) && st.State != engine.TokenActive {
@@ -615,13 +462,10 @@ func TestAdmitLimits(t *testing.T) {
 
 func TestAdmitBatchAndLease(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 100, MaxActive: 4})
-		q.idle = time.Hour
-		q.enterMany(1, 10, qt0)
-		q.admit(qt0)
+		q.lineUp(engine.QueueSettings{AdmitPerSecond: 100, MaxActive: 4}, 10)
 		p := qParams
 		p.MaxBatch = 3
-		now := qt0.Add(time.Second)
+		now := t0.Add(time.Second)
 		if r := q.admitWith(now, p); r.Admitted != 3 {
 			t.Fatalf("admit %+v, want MaxBatch 3", r)
 		}
@@ -647,37 +491,33 @@ func TestAdmitBatchAndLease(t *testing.T) {
 func TestAdmitRateConcurrent(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
 		const rate, seconds = 50, 10
-		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: rate, MaxActive: 1_000_000})
+		q.configure(t0, engine.QueueSettings{AdmitPerSecond: rate, MaxActive: 1_000_000})
 		p := qParams
 		p.IdleTimeout = qIdle
 		pipe := q.rdb.Pipeline()
 		for uid := int64(1); uid <= 1000; uid++ {
 			// Straight into the line: only admission is under test here.
 			pipe.ZAdd(q.ctx, q.s.keys.wait(q.c), redis.Z{Score: float64(uid), Member: uid})
-			pipe.HSet(q.ctx, q.s.keys.tokens(q.c), uid, tokenRecord(uid, qt0))
+			pipe.HSet(q.ctx, q.s.keys.tokens(q.c), uid, tokenRecord(uid, t0))
 		}
 		if _, err := pipe.Exec(q.ctx); err != nil {
 			t.Fatal(err)
 		}
 		var total atomic.Int64
-		var wg sync.WaitGroup
 		errs := make(chan error, 3)
-		for inst := range 3 {
-			wg.Go(func() {
-				r := rand.New(rand.NewPCG(uint64(inst), 7))
-				for i := 0; i <= seconds*10; i++ {
-					// Each instance's clock is a little off; steps overlap in any order.
-					now := qt0.Add(time.Duration(i)*100*time.Millisecond + time.Duration(r.IntN(30))*time.Millisecond)
-					res, err := q.s.Admit(q.ctx, q.c, now, p)
-					if err != nil {
-						errs <- err
-						return
-					}
-					total.Add(int64(res.Admitted))
+		atOnce(3, func(inst int) {
+			r := rand.New(rand.NewPCG(uint64(inst), 7))
+			for i := 0; i <= seconds*10; i++ {
+				// Each instance's clock is a little off; steps overlap in any order.
+				now := t0.Add(time.Duration(i)*100*time.Millisecond + time.Duration(r.IntN(30))*time.Millisecond)
+				res, err := q.s.Admit(q.ctx, q.c, now, p)
+				if err != nil {
+					errs <- err
+					return
 				}
-			})
-		}
-		wg.Wait()
+				total.Add(int64(res.Admitted))
+			}
+		})
 		close(errs)
 		for err := range errs {
 			t.Fatal(err)
@@ -686,7 +526,7 @@ func TestAdmitRateConcurrent(t *testing.T) {
 		if got > rate*seconds+rate || got < rate*(seconds-1) {
 			t.Fatalf("admitted %d in %ds at %d/s from 3 instances", got, seconds, rate)
 		}
-		if st := q.stats(qt0.Add(seconds * time.Second)); st.AdmittedTotal != got || st.Active != got || st.Waiting != 1000-got {
+		if st := q.stats(t0.Add(seconds * time.Second)); st.AdmittedTotal != got || st.Active != got || st.Waiting != 1000-got {
 			t.Fatalf("stats %+v, admitted %d", st, got)
 		}
 	})
@@ -712,17 +552,14 @@ func TestQueuePatch(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			eachQueueBackend(t, func(t *testing.T, q *qfix) {
-				q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 5, MaxActive: 100})
-				q.idle = time.Hour
-				q.enterMany(1, 50, qt0)
-				q.admit(qt0)
-				if r := q.admit(qt0.Add(time.Second)); r.Admitted != 5 {
+				q.lineUp(engine.QueueSettings{AdmitPerSecond: 5, MaxActive: 100}, 50)
+				if r := q.admit(t0.Add(time.Second)); r.Admitted != 5 {
 					t.Fatalf("admit before patch %+v", r)
 				}
 				if got := q.patch(tc.patch); got != tc.want {
 					t.Fatalf("patch returned %+v, want %+v", got, tc.want)
 				}
-				if r := q.admit(qt0.Add(2 * time.Second)); r.Admitted != tc.admit {
+				if r := q.admit(t0.Add(2 * time.Second)); r.Admitted != tc.admit {
 					t.Fatalf("admit after patch %+v, want %d", r, tc.admit)
 				}
 			})
@@ -732,18 +569,15 @@ func TestQueuePatch(t *testing.T) {
 
 func TestQueuePauseAccruesNothing(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 10, MaxActive: 1000})
-		q.idle = time.Hour
-		q.enterMany(1, 100, qt0)
-		q.admit(qt0)
+		q.lineUp(engine.QueueSettings{AdmitPerSecond: 10, MaxActive: 1000}, 100)
 		q.patch(engine.QueuePatch{Paused: qptr(true)})
 		for i := 1; i <= 50; i++ {
-			if r := q.admit(qt0.Add(time.Duration(i) * 100 * time.Millisecond)); r.Admitted != 0 {
+			if r := q.admit(t0.Add(time.Duration(i) * 100 * time.Millisecond)); r.Admitted != 0 {
 				t.Fatalf("paused step admitted %d", r.Admitted)
 			}
 		}
 		q.patch(engine.QueuePatch{Paused: qptr(false)})
-		if r := q.admit(qt0.Add(5100 * time.Millisecond)); r.Admitted != 1 {
+		if r := q.admit(t0.Add(5100 * time.Millisecond)); r.Admitted != 1 {
 			t.Fatalf("first step after resuming %+v, want 1 (100 ms at 10/s)", r)
 		}
 	})
@@ -751,13 +585,13 @@ func TestQueuePauseAccruesNothing(t *testing.T) {
 
 func TestQueueStats(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		if st := q.stats(qt0); st != (engine.QueueStats{}) {
+		if st := q.stats(t0); st != (engine.QueueStats{}) {
 			t.Fatalf("empty %+v", st)
 		}
-		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 3, MaxActive: 100})
-		q.enterMany(1, 10, qt0)
-		q.admit(qt0)
-		now := qt0.Add(time.Second)
+		q.configure(t0, engine.QueueSettings{AdmitPerSecond: 3, MaxActive: 100})
+		q.enterMany(1, 10, t0)
+		q.admit(t0)
+		now := t0.Add(time.Second)
 		q.admit(now)
 		if st := q.stats(now); st != (engine.QueueStats{Waiting: 7, Active: 3, AdmittedTotal: 3}) {
 			t.Fatalf("stats %+v", st)
@@ -768,7 +602,7 @@ func TestQueueStats(t *testing.T) {
 			t.Fatalf("after leases %+v", st)
 		}
 		// Configure again (a restore from the ledger) keeps the counters.
-		q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 3, MaxActive: 100})
+		q.configure(t0, engine.QueueSettings{AdmitPerSecond: 3, MaxActive: 100})
 		if st := q.stats(now); st.AdmittedTotal != 3 {
 			t.Fatalf("after reconfigure %+v", st)
 		}
@@ -777,8 +611,8 @@ func TestQueueStats(t *testing.T) {
 
 func TestStatusStates(t *testing.T) {
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
-		q.enter(1, qt0)
-		q.enter(2, qt0)
+		q.enter(1, t0)
+		q.enter(2, t0)
 		cases := []struct {
 			name string
 			uid  int64
@@ -793,7 +627,7 @@ func TestStatusStates(t *testing.T) {
 		}
 		q.markDone(2)
 		for _, tc := range cases {
-			if st := q.status(tc.uid, tc.gen, qt0.Add(time.Second)); st.State != tc.want {
+			if st := q.status(tc.uid, tc.gen, t0.Add(time.Second)); st.State != tc.want {
 				t.Errorf("%s: %+v, want %s", tc.name, st, tc.want)
 			}
 		}
@@ -810,9 +644,9 @@ func TestQueueConcertNotFound(t *testing.T) {
 		if ok, err := q.s.Configured(q.ctx, q.c); err != nil || !ok {
 			t.Fatalf("configured = %v, %v", ok, err)
 		}
-		_, err1 := q.s.Enter(q.ctx, unknown, 1, qt0, qIdle, -1)
+		_, err1 := q.s.Enter(q.ctx, unknown, 1, t0, qIdle, -1)
 		_, err2 := q.s.Patch(q.ctx, unknown, engine.QueuePatch{Paused: qptr(true)})
-		_, err3 := q.s.Admit(q.ctx, unknown, qt0, qParams)
+		_, err3 := q.s.Admit(q.ctx, unknown, t0, qParams)
 		for i, err := range []error{err1, err2, err3} {
 			if !errors.Is(err, engine.ErrConcertNotFound) {
 				t.Errorf("call %d: %v, want CONCERT_NOT_FOUND", i+1, err)
@@ -829,15 +663,13 @@ func TestQueueConcertNotFound(t *testing.T) {
 }
 
 func BenchmarkStatus(b *testing.B) {
-	rdb, prefix := storetest.Redis(b)
-	q := &qfix{t: b, ctx: context.Background(), s: New(rdb, prefix, nil), rdb: rdb, c: 1}
-	q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
+	q := realQueue(b, 0)
 	for uid := int64(1); uid <= 1000; uid++ {
-		q.enter(uid, qt0)
+		q.enter(uid, t0)
 	}
 	tok := q.tok(500, q.gen(500))
 	for b.Loop() {
-		if _, err := q.s.Status(q.ctx, tok, qt0, qIdle); err != nil {
+		if _, err := q.s.Status(q.ctx, tok, t0, qIdle); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -893,9 +725,7 @@ func eachQueueLength(b *testing.B, fn func(b *testing.B, q *qfix, n int)) {
 			if n > 1_000 && testing.Short() {
 				b.Skip("filling 1M waiters takes ~20 s")
 			}
-			rdb, prefix := storetest.Redis(b)
-			q := &qfix{t: b, ctx: context.Background(), s: New(rdb, prefix, nil), rdb: rdb, c: 1, idle: 2 * time.Hour}
-			q.configure(qt0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
+			q := realQueue(b, 2*time.Hour)
 			q.fillQueue(n)
 			fn(b, q, n)
 		})
@@ -944,4 +774,270 @@ func (q *qfix) benchScript(b *testing.B, script *redis.Script, keys []string, it
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*scriptCalls*scriptItems), "ns/"+item)
+}
+
+// TestEnterBatchDecidesInOrder runs one enter.lua call for entries that depend on
+// each other: each must be decided as if it ran alone after the ones before it.
+func TestEnterBatchDecidesInOrder(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		q.enter(9, t0) // already in line before the batch
+		cases := []struct {
+			uid    int64
+			score  int64
+			reused bool
+			rank   int64
+		}{
+			{uid: 1, score: -1, rank: 1},
+			{uid: 2, score: -1, rank: 2},
+			{uid: 1, score: -1, reused: true, rank: 1}, // a double click in the same batch
+			{uid: 9, score: -1, reused: true, rank: 0},
+			{uid: 3, score: 0, rank: 0}, // a pre-queue score sorts ahead of arrivals
+		}
+		batch := make([]*enterCall, len(cases))
+		for i, c := range cases {
+			batch[i] = &enterCall{req: enterReq{userID: c.uid, now: t0.Add(time.Second), idle: q.idle, score: c.score}}
+		}
+		q.s.runEnters(q.c, batch)
+		gens := map[int64]int64{}
+		for i, c := range cases {
+			got := batch[i]
+			if got.err != nil {
+				t.Fatalf("entry %d (user %d): %v", i, c.uid, got.err)
+			}
+			r := got.res
+			if r.Reused != c.reused || r.Status.State != engine.TokenWaiting || r.Status.Rank != c.rank {
+				t.Errorf("entry %d (user %d): reused=%v %s rank %d, want reused=%v WAITING rank %d",
+					i, c.uid, r.Reused, r.Status.State, r.Status.Rank, c.reused, c.rank)
+			}
+			if g, ok := gens[c.uid]; ok && g != r.Gen {
+				t.Errorf("user %d got gens %d and %d in one batch", c.uid, g, r.Gen)
+			}
+			gens[c.uid] = r.Gen
+		}
+		if gens[1] == gens[2] || gens[2] == gens[3] {
+			t.Errorf("gens not distinct: %v", gens)
+		}
+		if n := q.rdb.ZCard(q.ctx, q.s.keys.wait(q.c)).Val(); n != 4 {
+			t.Errorf("%d in line, want 4", n)
+		}
+	})
+}
+
+// TestEnterBatchUnknownConcert refuses every entry of the call and stores nothing.
+func TestEnterBatchUnknownConcert(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		batch := []*enterCall{
+			{req: enterReq{userID: 1, now: t0, idle: q.idle, score: -1}},
+			{req: enterReq{userID: 2, now: t0, idle: q.idle, score: -1}},
+		}
+		q.s.runEnters(q.c+100_000, batch)
+		for i, c := range batch {
+			if !errors.Is(c.err, engine.ErrConcertNotFound) {
+				t.Errorf("entry %d: %v, want ErrConcertNotFound", i, c.err)
+			}
+		}
+		if n := q.rdb.Exists(q.ctx, q.s.keys.wait(q.c+100_000), q.s.keys.tokens(q.c+100_000)).Val(); n != 0 {
+			t.Errorf("%d keys written for an unknown concert", n)
+		}
+	})
+}
+
+// TestEnterRankIsZRANK: the place in line an entry answers is the token's ZRANK in
+// the wait set, through arrivals, pre-queue entries that sort ahead of them,
+// double clicks, re-entries after going idle (a new generation, at the back) and
+// idle waiters dropped from the line before the next arrival.
+func TestEnterRankIsZRANK(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		now := t0
+		steps := []struct {
+			uid   int64
+			score int64
+			wait  time.Duration // how long after the step before
+			poll  bool          // poll instead of entering (an idle waiter's poll drops it)
+		}{
+			{1, -1, 0, false}, {2, -1, 0, false}, {3, 7, 0, false}, {4, -1, 0, false}, {5, 3, 0, false}, {2, -1, 0, false},
+			{6, -1, time.Millisecond, false}, {7, 1 << 40, 0, false}, {8, -1, 0, false},
+			{1, -1, q.idle + time.Second, false}, // 1's place lapsed: a new token, last in line
+			{2, 0, 0, true}, {4, 0, 0, true},     // idle: dropped from the line
+			{9, -1, 0, false}, {3, -1, 0, false}, {10, 0, 0, false}, {11, -1, 0, false},
+		}
+		for i, s := range steps {
+			now = now.Add(s.wait)
+			if s.poll {
+				if st := q.status(s.uid, q.gen(s.uid), now); st.State != engine.TokenExpired {
+					t.Fatalf("step %d: idle user %d polled %s, want EXPIRED", i, s.uid, st.State)
+				}
+				continue
+			}
+			r := q.enterScore(s.uid, now, s.score)
+			want, err := q.rdb.ZRank(q.ctx, q.s.keys.wait(q.c), itoa(s.uid)).Result()
+			if err != nil {
+				t.Fatalf("step %d: user %d not in line: %v", i, s.uid, err)
+			}
+			if r.Status.State != engine.TokenWaiting || r.Status.Rank != want {
+				t.Fatalf("step %d (user %d, score %d): %s rank %d, ZRANK %d", i, s.uid, s.score, r.Status.State, r.Status.Rank, want)
+			}
+		}
+	})
+}
+
+// TestEnterBatchMatchesSingleCalls: a call of many entries answers each exactly as
+// separate calls in the same order would, and leaves the same line. enter.lua
+// joins arrivals to the line together at the end of a call; the random mix puts
+// double clicks, pre-queue scores, a user with a lease, users whose place went idle
+// and users with a finished token among them, so every path that reads the line
+// while arrivals are pending is taken.
+func TestEnterBatchMatchesSingleCalls(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		single := &qfix{t: t, ctx: q.ctx, s: q.s, rdb: q.rdb, c: q.c + 100_000, idle: q.idle}
+		single.configure(t0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 1000})
+		// The same history on both concerts: users 1-20 in line since t0, of whom
+		// 1-6 were admitted and 6 finished; then the clock passes the idle timeout,
+		// and 7-10 poll, so only 11-20 go idle.
+		now := t0.Add(q.idle + time.Minute)
+		for _, f := range []*qfix{q, single} {
+			f.enterMany(1, 20, t0)
+			admit := engine.AdmitParams{ActiveTTL: time.Hour, MaxBatch: 6}
+			f.admitWith(t0.Add(time.Second), admit) // the bucket starts empty
+			if r := f.admitWith(t0.Add(2*time.Second), admit); r.Admitted != 6 {
+				t.Fatalf("admitted %d, want 6", r.Admitted)
+			}
+			f.markDone(6)
+			for uid := int64(7); uid <= 10; uid++ {
+				f.enter(uid, now.Add(-time.Second))
+			}
+		}
+		rng := rand.New(rand.NewPCG(7, uint64(q.c)))
+		var batch []*enterCall
+		// 900 entries, most of them new users (21-1000 have no record yet), so
+		// the arrivals join the line in more than one slice too.
+		for range 900 {
+			uid := 1 + rng.Int64N(1000)
+			score := int64(-1)
+			if rng.IntN(20) == 0 {
+				score = rng.Int64N(1 << 40)
+			}
+			batch = append(batch, &enterCall{req: enterReq{userID: uid, now: now, idle: q.idle, score: score}})
+		}
+		q.s.runEnters(q.c, batch)
+		for i, call := range batch {
+			if call.err != nil {
+				t.Fatalf("entry %d: %v", i, call.err)
+			}
+			want, err := single.s.Enter(q.ctx, single.c, call.req.userID, now, q.idle, call.req.score)
+			if err != nil {
+				t.Fatalf("entry %d alone: %v", i, err)
+			}
+			if want.Status.State == engine.TokenWaiting {
+				if rank := single.rdb.ZRank(q.ctx, single.s.keys.wait(single.c), itoa(call.req.userID)).Val(); want.Status.Rank != rank {
+					t.Fatalf("entry %d (user %d) alone: rank %d, ZRANK %d", i, call.req.userID, want.Status.Rank, rank)
+				}
+			}
+			if call.res != want {
+				t.Fatalf("entry %d (user %d, score %d): batched %+v, alone %+v", i, call.req.userID, call.req.score, call.res, want)
+			}
+		}
+		line := func(f *qfix) []redis.Z {
+			z, err := f.rdb.ZRangeWithScores(f.ctx, f.s.keys.wait(f.c), 0, -1).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return z
+		}
+		if a, b := line(q), line(single); !slices.Equal(a, b) {
+			t.Fatalf("lines differ:\nbatched %v\nalone   %v", a, b)
+		}
+	})
+}
+
+// TestStatusBatchedAnswersEachToken: polls that arrive together share status.lua
+// calls, and each still gets its own token's answer: waiters their own rank, an
+// admitted token ACTIVE, a stale generation EXPIRED, a DONE token DONE.
+func TestStatusBatchedAnswersEachToken(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		const n = 300
+		for uid := int64(1); uid <= n; uid++ {
+			q.enter(uid, t0)
+		}
+		now := t0.Add(time.Second)
+		// Admit the first 10 (1000/s for 1 s allows them); they leave the line.
+		// The bucket starts empty at the first step; the second finds a second's worth.
+		for _, at := range []time.Time{t0, now} {
+			if _, err := q.s.Admit(q.ctx, q.c, at, engine.AdmitParams{ActiveTTL: time.Minute, IdleTimeout: qIdle, MaxBatch: 10, MaxIdleScan: 100}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		q.markDone(5)
+		type answer struct {
+			st  engine.TokenStatus
+			err error
+		}
+		got := make([]answer, n+2)
+		var wg sync.WaitGroup
+		poll := func(slot, uid, gen int64) {
+			wg.Go(func() {
+				st, err := q.s.Status(q.ctx, q.tok(uid, gen), now, q.idle)
+				got[slot] = answer{st, err}
+			})
+		}
+		for uid := int64(1); uid <= n; uid++ {
+			poll(uid, uid, q.gen(uid))
+		}
+		poll(n+1, 7, q.gen(8)) // a generation the user does not hold
+		wg.Wait()
+		for uid := int64(1); uid <= n; uid++ {
+			a := got[uid]
+			if a.err != nil {
+				t.Fatalf("user %d: %v", uid, a.err)
+			}
+			switch {
+			case uid == 5:
+				if a.st.State != engine.TokenDone {
+					t.Errorf("user 5 (done): %+v", a.st)
+				}
+			case uid <= 10:
+				if a.st.State != engine.TokenActive || !a.st.ActiveUntil.Equal(now.Add(time.Minute)) {
+					t.Errorf("user %d (admitted): %+v", uid, a.st)
+				}
+			default:
+				if a.st.State != engine.TokenWaiting || a.st.Rank != uid-11 {
+					t.Errorf("user %d: %+v, want WAITING rank %d", uid, a.st, uid-11)
+				}
+			}
+		}
+		if a := got[n+1]; a.err != nil || a.st.State != engine.TokenExpired {
+			t.Errorf("stale generation: %+v %v, want EXPIRED", a.st, a.err)
+		}
+	})
+}
+
+// TestAdmitLapsedLeasesBounded: one admission step forgets at most 1,000 lapsed
+// leases, whatever their number, and the ones left for later steps do not count as
+// active: admission goes on at once.
+func TestAdmitLapsedLeasesBounded(t *testing.T) {
+	eachQueueBackend(t, func(t *testing.T, q *qfix) {
+		q.configure(t0, engine.QueueSettings{AdmitPerSecond: 1000, MaxActive: 10})
+		q.admit(t0)
+		const lapsed = 2500
+		zs := make([]redis.Z, lapsed)
+		for i := range zs {
+			zs[i] = redis.Z{Score: float64(t0.UnixMilli()), Member: strconv.Itoa(100_000 + i)}
+		}
+		if err := q.rdb.ZAdd(q.ctx, q.s.keys.active(q.c), zs...).Err(); err != nil {
+			t.Fatal(err)
+		}
+		q.enterMany(1, 5, t0)
+		now := t0.Add(time.Second)
+		if r := q.admit(now); r.Admitted != 5 {
+			t.Fatalf("admitted %d with %d lapsed leases left, want 5", r.Admitted, lapsed)
+		}
+		if n := q.rdb.ZCard(q.ctx, q.s.keys.active(q.c)).Val(); n != lapsed-1000+5 {
+			t.Fatalf("%d leases after one step, want %d (1,000 lapsed ones forgotten, 5 new)", n, lapsed-1000+5)
+		}
+		q.admit(now.Add(100 * time.Millisecond))
+		q.admit(now.Add(200 * time.Millisecond))
+		if n := q.rdb.ZCard(q.ctx, q.s.keys.active(q.c)).Val(); n != 5 {
+			t.Fatalf("%d leases after three steps, want the 5 live ones", n)
+		}
+	})
 }

@@ -10,8 +10,6 @@ import (
 	"github.com/concertd/concertd/engine/clock"
 )
 
-var rateLimitScript = script("ratelimit")
-
 // Limiter is a GCRA rate limiter in Redis (scripts/ratelimit.lua). It needs only
 // the script calls, so a client, a cluster client or a ring all serve.
 type Limiter struct {

@@ -69,7 +69,7 @@ func TestLimiterGCRA(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			eachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string, _ bool) {
-				clk := clock.NewSimulated(qt0)
+				clk := clock.NewSimulated(t0)
 				l := NewLimiter(rdb, prefix, clk)
 				ctx := context.Background()
 				for i, st := range tc.steps {
@@ -104,7 +104,7 @@ func TestLimiterGCRA(t *testing.T) {
 // information, so idle tokens and addresses do not pile up in Redis.
 func TestLimiterKeyExpires(t *testing.T) {
 	eachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string, _ bool) {
-		l := NewLimiter(rdb, prefix, clock.NewSimulated(qt0))
+		l := NewLimiter(rdb, prefix, clock.NewSimulated(t0))
 		ctx := context.Background()
 		for range 3 {
 			if ok, _, err := l.Allow(ctx, "ttl", 2, 5); err != nil || !ok {

@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -48,21 +47,17 @@ func TestRebuildFromLedger(t *testing.T) {
 		// Every user asks for seat 3 or 7 (sold) or a seat of their own, at once.
 		results := make([]error, users)
 		ids := make([]int64, users)
-		var wg sync.WaitGroup
-		for i := range users {
-			wg.Go(func() {
-				seat := 10 + i
-				if i < 4 {
-					seat = []int{3, 7}[i%2]
-				}
-				r, err := s.Hold(f.ctx, engine.HoldRequest{ // the store draws the id
-					Token: f.token(int64(i + 1)), Schedule: f.sched, Seat: seat,
-					Now: t0, Deadline: t0.Add(time.Minute), MaxHolds: f.max,
-				})
-				results[i], ids[i] = err, r.Reservation.ID
+		atOnce(users, func(i int) {
+			seat := 10 + i
+			if i < 4 {
+				seat = []int{3, 7}[i%2]
+			}
+			r, err := s.Hold(f.ctx, engine.HoldRequest{ // the store draws the id
+				Token: f.token(int64(i + 1)), Schedule: f.sched, Seat: seat,
+				Now: t0, Deadline: t0.Add(time.Minute), MaxHolds: f.max,
 			})
-		}
-		wg.Wait()
+			results[i], ids[i] = err, r.Reservation.ID
+		})
 		for i, err := range results {
 			switch {
 			case i < 4:

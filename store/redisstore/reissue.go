@@ -4,13 +4,7 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/concertd/concertd/engine"
 )
-
-var reissueScript = script("reissue")
-
-var _ engine.TokenReissuer = (*Store)(nil)
 
 // Reissue runs reissue.lua; see engine.TokenReissuer.
 func (s *Store) Reissue(ctx context.Context, concertID, userID, gen int64, now time.Time) (int64, time.Time, bool, error) {

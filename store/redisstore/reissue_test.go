@@ -15,8 +15,8 @@ func TestReissue(t *testing.T) {
 	t.Parallel()
 	eachQueueBackend(t, func(t *testing.T, q *qfix) {
 		q.idle = 48 * time.Hour
-		q.enterMany(1, 3, qt0)
-		later := qt0.Add(24*time.Hour + 1500*time.Millisecond)
+		q.enterMany(1, 3, t0)
+		later := t0.Add(24*time.Hour + 1500*time.Millisecond)
 		old := q.gen(2)
 		gen, issued, ok, err := q.s.Reissue(q.ctx, q.c, 2, old, later)
 		if err != nil || !ok || gen <= old || !issued.Equal(later.Truncate(time.Second)) {

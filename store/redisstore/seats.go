@@ -15,23 +15,6 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-var (
-	_ engine.Holds    = (*Store)(nil)
-	_ engine.Payments = (*Store)(nil)
-	_ engine.Expiries = (*Store)(nil)
-	_ engine.Pinger   = (*Store)(nil)
-)
-
-var (
-	cancelScript      = script("cancel")
-	payBeginScript    = script("pay_begin")
-	payAbortScript    = script("pay_abort")
-	payCompleteScript = script("pay_complete")
-	releaseScript     = script("release")
-	markSoldScript    = script("mark_sold")
-	idsAboveScript    = script("seat_ids_above")
-)
-
 const (
 	// reservationTTL keeps a reservation record readable for a day after its hold,
 	// long past any hold or payment window; after that the ledger answers for it.

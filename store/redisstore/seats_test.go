@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,241 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/concertd/concertd/engine"
-	"github.com/concertd/concertd/store/storetest"
 )
-
-// t0 is the tests' clock; time moves only by adding to it.
-var t0 = time.UnixMilli(1_900_000_000_000).UTC()
-
-// backend is one Redis a test runs against, with a fresh key prefix.
-type backend struct {
-	s    *Store
-	rdb  redis.UniversalClient
-	real bool
-}
-
-// eachRedis runs fn as a parallel subtest against real Redis, a real Redis
-// Cluster and miniredis, each with a key prefix of its own; real is false for
-// miniredis.
-func eachRedis(t *testing.T, fn func(t *testing.T, rdb redis.UniversalClient, prefix string, real bool)) {
-	t.Helper()
-	t.Run("redis", func(t *testing.T) {
-		t.Parallel()
-		rdb, prefix := storetest.Redis(t)
-		fn(t, rdb, prefix, true)
-	})
-	t.Run("cluster", func(t *testing.T) {
-		t.Parallel()
-		rdb, prefix := storetest.Cluster(t)
-		fn(t, rdb, prefix, true)
-	})
-	t.Run("miniredis", func(t *testing.T) {
-		t.Parallel()
-		_, rdb := storetest.Miniredis(t)
-		fn(t, rdb, storetest.RandomName("t"), false)
-	})
-}
-
-// eachBackend runs fn on each Redis of eachRedis.
-func eachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
-	t.Helper()
-	eachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string, real bool) {
-		fn(t, backend{s: New(rdb, prefix, nil), rdb: rdb, real: real})
-	})
-}
-
-// fixture is one concert with one 100-seat schedule on a backend.
-type fixture struct {
-	backend
-	t     testing.TB
-	ctx   context.Context
-	c     int64
-	sched engine.Schedule
-	max   int
-}
-
-var nextConcert atomic.Int64
-
-// newFixture marks the schedule rebuilt, as the engine does before its first hold:
-// hold.lua and SeatMap refuse a schedule whose sold seats were never loaded.
-func newFixture(t testing.TB, b backend) *fixture {
-	c := 1000 + nextConcert.Add(1)
-	f := &fixture{
-		backend: b, t: t, ctx: context.Background(), c: c, max: 4,
-		sched: engine.Schedule{ID: c*10 + 1, ConcertID: c, SeatCount: 100, Price: 50000},
-	}
-	if err := f.s.setRebuilt(f.ctx, f.c, f.sched.ID); err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-func (f *fixture) token(uid int64) engine.Token {
-	return engine.Token{ConcertID: f.c, UserID: uid, Gen: 1, IssuedAt: t0}
-}
-
-// tokenRecord is a token record as enter.lua writes it, last polled when issued.
-func tokenRecord(gen int64, issued time.Time) string {
-	return fmt.Sprintf("%d:%d:%d", gen, issued.Unix(), issued.UnixMilli()%1000)
-}
-
-// activate writes an ACTIVE token the way the queue's admission does: gen 1 and a
-// lease in the active zset.
-func (f *fixture) activate(uid int64, until time.Time) {
-	f.t.Helper()
-	k := f.s.keys
-	if err := f.rdb.HSet(f.ctx, k.tokens(f.c), uid, tokenRecord(1, t0)).Err(); err != nil {
-		f.t.Fatal(err)
-	}
-	if err := f.rdb.ZAdd(f.ctx, k.active(f.c), redis.Z{Score: float64(until.UnixMilli()), Member: uid}).Err(); err != nil {
-		f.t.Fatal(err)
-	}
-}
-
-// wait writes a WAITING token: current gen, in the wait zset, no lease.
-func (f *fixture) wait(uid int64) {
-	f.t.Helper()
-	k := f.s.keys
-	if err := f.rdb.HSet(f.ctx, k.tokens(f.c), uid, tokenRecord(1, t0)).Err(); err != nil {
-		f.t.Fatal(err)
-	}
-	if err := f.rdb.ZAdd(f.ctx, k.wait(f.c), redis.Z{Score: 1, Member: uid}).Err(); err != nil {
-		f.t.Fatal(err)
-	}
-}
-
-// hold holds seat for uid at now with a 1-minute hold TTL.
-func (f *fixture) hold(uid int64, seat int, now time.Time) (engine.HoldResult, error) {
-	return f.holdToken(f.token(uid), seat, now)
-}
-
-func (f *fixture) holdToken(tok engine.Token, seat int, now time.Time) (engine.HoldResult, error) {
-	id, err := f.s.NextReservationID(f.ctx)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return f.s.Hold(f.ctx, engine.HoldRequest{
-		Token: tok, ReservationID: id, Schedule: f.sched, Seat: seat,
-		Now: now, Deadline: now.Add(time.Minute), MaxHolds: f.max,
-	})
-}
-
-func (f *fixture) mustHold(uid int64, seat int, now time.Time) engine.Reservation {
-	f.t.Helper()
-	r, err := f.hold(uid, seat, now)
-	if err != nil || !r.Created {
-		f.t.Fatalf("hold seat %d by %d: created=%v err=%v", seat, uid, r.Created, err)
-	}
-	return r.Reservation
-}
-
-func (f *fixture) seatMap(now time.Time) engine.SeatMap {
-	f.t.Helper()
-	m, err := f.s.SeatMap(f.ctx, f.c, f.sched.ID, f.sched.SeatCount, now)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return m
-}
-
-func (f *fixture) counts(now time.Time) (sold, held int64) {
-	f.t.Helper()
-	sold, held, err := f.s.Counts(f.ctx, f.c, f.sched.ID, now)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return sold, held
-}
-
-func (f *fixture) state(rid int64, now time.Time) engine.ReservationState {
-	f.t.Helper()
-	r, err := f.s.Reservation(f.ctx, f.c, rid, now)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return r.State
-}
-
-func (f *fixture) holder(seat int) string {
-	v, _ := f.rdb.HGet(f.ctx, f.s.keys.holders(f.c, f.sched.ID), strconv.Itoa(seat)).Result()
-	return v
-}
-
-// requireHolderInvariant: a seat has a holder exactly while it is in the holds
-// or the paying set, and its tag byte is its holder's HolderTag exactly then
-// (0 otherwise). Cancel, payment and release decide whose a seat is from its
-// holder alone, and the seat map reads holds from the tags, so every script that
-// moves a seat must keep the three in step.
-func (f *fixture) requireHolderInvariant() {
-	f.t.Helper()
-	k := f.s.keys
-	owners, err := f.rdb.HGetAll(f.ctx, k.holders(f.c, f.sched.ID)).Result()
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	tags, err := f.rdb.Get(f.ctx, k.tags(f.c, f.sched.ID)).Bytes()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		f.t.Fatal(err)
-	}
-	for n := 1; n <= max(len(tags)-1, f.sched.SeatCount); n++ {
-		var want, got byte
-		if o, ok := owners[strconv.Itoa(n)]; ok {
-			_, uid, _ := parseHolder(o)
-			want = engine.HolderTag(uid)
-		}
-		if n < len(tags) {
-			got = tags[n]
-		}
-		if got != want {
-			f.t.Fatalf("seat %d: tag %d, want %d (holder %q)", n, got, want, owners[strconv.Itoa(n)])
-		}
-	}
-	inSets := map[string]bool{}
-	for _, set := range []string{k.holds(f.c, f.sched.ID), k.paying(f.c, f.sched.ID)} {
-		seats, err := f.rdb.ZRange(f.ctx, set, 0, -1).Result()
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		for _, seat := range seats {
-			inSets[seat] = true
-		}
-	}
-	holders, err := f.rdb.HKeys(f.ctx, k.holders(f.c, f.sched.ID)).Result()
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	for _, seat := range holders {
-		if !inSets[seat] {
-			f.t.Fatalf("seat %s has a holder but is in neither the holds nor the paying set", seat)
-		}
-		delete(inSets, seat)
-	}
-	for seat := range inSets {
-		f.t.Fatalf("seat %s is held or being paid for but has no holder", seat)
-	}
-}
-
-func (f *fixture) liveHolds(uid int64) int64 {
-	f.t.Helper()
-	n, err := f.rdb.ZCard(f.ctx, f.s.keys.userHolds(f.c, uid)).Result()
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return n
-}
-
-func wantErr(t testing.TB, got, want error) {
-	t.Helper()
-	if want == nil {
-		if got != nil {
-			t.Fatalf("unexpected error %v", got)
-		}
-		return
-	}
-	if !errors.Is(got, want) {
-		t.Fatalf("error = %v, want %v", got, want)
-	}
-}
 
 func TestHoldCases(t *testing.T) {
 	later := t0.Add(2 * time.Minute) // past a hold made at t0
@@ -434,21 +199,18 @@ type seatHold struct {
 // the ones refused with refusal; any other answer fails the test.
 func (f *fixture) holdAtOnce(refusal error, holds []seatHold) (created, refused int64) {
 	var c, r atomic.Int64
-	var wg sync.WaitGroup
-	for _, h := range holds {
-		wg.Go(func() {
-			res, err := f.hold(h.uid, h.seat, t0)
-			switch {
-			case err == nil && res.Created:
-				c.Add(1)
-			case errors.Is(err, refusal):
-				r.Add(1)
-			default:
-				f.t.Errorf("user %d, seat %d: created=%v err=%v", h.uid, h.seat, res.Created, err)
-			}
-		})
-	}
-	wg.Wait()
+	atOnce(len(holds), func(i int) {
+		h := holds[i]
+		res, err := f.hold(h.uid, h.seat, t0)
+		switch {
+		case err == nil && res.Created:
+			c.Add(1)
+		case errors.Is(err, refusal):
+			r.Add(1)
+		default:
+			f.t.Errorf("user %d, seat %d: created=%v err=%v", h.uid, h.seat, res.Created, err)
+		}
+	})
 	return c.Load(), r.Load()
 }
 
@@ -478,24 +240,21 @@ func TestHoldRaceManyUsers(t *testing.T) {
 		}
 		var mu sync.Mutex
 		var created []engine.Reservation
-		var wg sync.WaitGroup
-		for uid := int64(1); uid <= users; uid++ {
-			wg.Go(func() {
-				for range tries {
-					r, err := f.hold(uid, 1+rand.IntN(f.sched.SeatCount), t0)
-					switch {
-					case err == nil && r.Created:
-						mu.Lock()
-						created = append(created, r.Reservation)
-						mu.Unlock()
-					case err == nil, errors.Is(err, engine.ErrSeatTaken):
-					default:
-						t.Errorf("user %d: %v", uid, err)
-					}
+		atOnce(users, func(i int) {
+			uid := int64(i + 1)
+			for range tries {
+				r, err := f.hold(uid, 1+rand.IntN(f.sched.SeatCount), t0)
+				switch {
+				case err == nil && r.Created:
+					mu.Lock()
+					created = append(created, r.Reservation)
+					mu.Unlock()
+				case err == nil, errors.Is(err, engine.ErrSeatTaken):
+				default:
+					t.Errorf("user %d: %v", uid, err)
 				}
-			})
-		}
-		wg.Wait()
+			}
+		})
 
 		owner := map[int]engine.Reservation{}
 		for _, r := range created {
@@ -874,21 +633,17 @@ func TestReservationStateMachine(t *testing.T) {
 		}},
 		{"50 concurrent begins, one wins", func(f *fixture, r engine.Reservation) {
 			var won, paid atomic.Int64
-			var wg sync.WaitGroup
-			for range 50 {
-				wg.Go(func() {
-					_, err := f.s.BeginPayment(f.ctx, f.token(1), r.ID, t0, t0.Add(window))
-					switch {
-					case err == nil:
-						won.Add(1)
-					case errors.Is(err, engine.ErrAlreadyPaid):
-						paid.Add(1)
-					default:
-						f.t.Errorf("begin: %v", err)
-					}
-				})
-			}
-			wg.Wait()
+			atOnce(50, func(int) {
+				_, err := f.s.BeginPayment(f.ctx, f.token(1), r.ID, t0, t0.Add(window))
+				switch {
+				case err == nil:
+					won.Add(1)
+				case errors.Is(err, engine.ErrAlreadyPaid):
+					paid.Add(1)
+				default:
+					f.t.Errorf("begin: %v", err)
+				}
+			})
 			if won.Load() != 1 || paid.Load() != 49 {
 				f.t.Fatalf("won %d, already paid %d", won.Load(), paid.Load())
 			}
@@ -1028,27 +783,22 @@ func TestNextReservationIDUnique(t *testing.T) {
 		stores := []*Store{b.s, New(b.rdb, b.s.Prefix(), nil), New(b.rdb, b.s.Prefix(), nil)}
 		var mu sync.Mutex
 		seen := map[int64]bool{}
-		var wg sync.WaitGroup
-		for _, s := range stores {
-			for range 10 {
-				wg.Go(func() {
-					for range 120 {
-						id, err := s.NextReservationID(context.Background())
-						if err != nil {
-							t.Error(err)
-							return
-						}
-						mu.Lock()
-						if seen[id] || id <= 0 {
-							t.Errorf("id %d handed out twice", id)
-						}
-						seen[id] = true
-						mu.Unlock()
-					}
-				})
+		atOnce(len(stores)*10, func(i int) { // 10 callers on each store
+			s := stores[i/10]
+			for range 120 {
+				id, err := s.NextReservationID(context.Background())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if seen[id] || id <= 0 {
+					t.Errorf("id %d handed out twice", id)
+				}
+				seen[id] = true
+				mu.Unlock()
 			}
-		}
-		wg.Wait()
+		})
 		if len(seen) != 3*10*120 {
 			t.Fatalf("%d ids", len(seen))
 		}
@@ -1074,8 +824,8 @@ func TestNextReservationIDUnique(t *testing.T) {
 
 // BenchmarkSeatMap50k reads a 50,000-seat schedule with a third sold and 5,000 held.
 func BenchmarkSeatMap50k(b *testing.B) {
-	rdb, prefix := storetest.Redis(b)
-	s := New(rdb, prefix, nil)
+	r := realBackend(b)
+	s := r.s
 	ctx := context.Background()
 	const seats, c, sid = 50_000, 1, 1
 	var sold []int
@@ -1089,7 +839,7 @@ func BenchmarkSeatMap50k(b *testing.B) {
 		b.Fatal(err)
 	}
 	// Holds as hold.lua leaves them: in the holds set, with a holder and its tag.
-	pipe := rdb.Pipeline()
+	pipe := r.rdb.Pipeline()
 	for i, n := 0, 2; i < 5000; i, n = i+1, n+9 {
 		uid := int64(i + 1)
 		pipe.ZAdd(ctx, s.keys.holds(c, sid), redis.Z{Score: float64(t0.Add(time.Minute).UnixMilli()), Member: n})

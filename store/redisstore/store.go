@@ -29,6 +29,20 @@ type Store struct {
 	entries  batcher[enterReq, engine.EnterResult]
 }
 
+// The engine roles Store implements, checked by the compiler.
+var (
+	_ engine.Holds         = (*Store)(nil)
+	_ engine.Payments      = (*Store)(nil)
+	_ engine.Expiries      = (*Store)(nil)
+	_ engine.Pinger        = (*Store)(nil)
+	_ engine.Queue         = (*Store)(nil)
+	_ engine.Gates         = (*Store)(nil)
+	_ engine.BestSeats     = (*Store)(nil)
+	_ engine.SaleCloser    = (*Store)(nil)
+	_ engine.TokenReissuer = (*Store)(nil)
+	_ engine.UserKeyMirror = (*Store)(nil)
+)
+
 // New returns a Store whose keys start with prefix (default "concertd"), which
 // rebuilds a schedule's sold seats from ledger when Redis lost them. A nil ledger
 // suits a store that holds no seats: its holds on a schedule never loaded fail.
@@ -53,6 +67,44 @@ func (s *Store) Prefix() string { return s.keys.prefix }
 // script loads scripts/<name>.lua once; Run uses EVALSHA and falls back to EVAL on
 // NOSCRIPT, so a flushed or restarted Redis needs no reload step.
 func script(name string) *redis.Script { return redis.NewScript(scripts.Source(name)) }
+
+// runReply runs sc and returns its reply, which must have n entries: an error
+// reply becomes the engine's error (domainError), a reply of another length an
+// "unexpected reply" error.
+func (s *Store) runReply(ctx context.Context, sc *redis.Script, op string, keys []string, n int, args ...any) ([]any, error) {
+	v, err := sc.Run(ctx, s.rdb, keys, args...).Slice()
+	if err != nil {
+		return nil, domainError(op, err)
+	}
+	if len(v) != n {
+		return nil, fmt.Errorf("redis %s: unexpected reply %v", op, v)
+	}
+	return v, nil
+}
+
+// The Lua scripts the store runs, one handle each (see script).
+var (
+	bestScript          = script("best")
+	rowsScript          = script("rows")
+	boughtScript        = script("bought")
+	liveTokenScript     = script("live_token")
+	holdScript          = script("hold")
+	enterScript         = script("enter")
+	statusScript        = script("status")
+	admitScript         = script("admit")
+	patchScript         = script("patch")
+	rateLimitScript     = script("ratelimit")
+	reissueScript       = script("reissue")
+	cancelScript        = script("cancel")
+	payBeginScript      = script("pay_begin")
+	payAbortScript      = script("pay_abort")
+	payCompleteScript   = script("pay_complete")
+	releaseScript       = script("release")
+	markSoldScript      = script("mark_sold")
+	idsAboveScript      = script("seat_ids_above")
+	userKeyGensScript   = script("user_key_gens")
+	userKeyBucketScript = script("user_key_bucket")
+)
 
 // Ping reports whether Redis answers.
 func (s *Store) Ping(ctx context.Context) error {

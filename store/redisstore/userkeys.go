@@ -8,13 +8,6 @@ import (
 	"github.com/concertd/concertd/engine"
 )
 
-var (
-	userKeyGensScript   = script("user_key_gens")
-	userKeyBucketScript = script("user_key_bucket")
-)
-
-var _ engine.UserKeyMirror = (*Store)(nil)
-
 // KeyBucket runs user_key_bucket.lua; see engine.UserKeyMirror.
 func (s *Store) KeyBucket(ctx context.Context, bucket int, since int64) (engine.KeyBucket, error) {
 	v, err := userKeyBucketScript.Run(ctx, s.rdb, []string{s.keys.userKeyGens(bucket)}, since).Slice()
