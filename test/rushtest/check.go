@@ -156,23 +156,34 @@ func (s *Sale) checkMap(ctx context.Context, payments []Purchase, inv *Invariant
 			return fmt.Errorf("checker: %w", err)
 		}
 	}
-	body, err := s.Buyers.SeatMapRaw(ctx, u.Token, s.ScheduleID)
-	if err != nil {
-		return err
-	}
-	_, _, status := ParseSeatMap(body)
-	inv.MapChecked = true
-	for _, st := range status {
-		if st == 'r' {
-			inv.MapReserved++
+	// An instance serves a schedule's seat map from a view up to 100 ms old
+	// (engine/seatview.go), so a map read just after the last payments may not
+	// show them yet: a map that disagrees is read again for a second, and only
+	// one that still disagrees then is a broken invariant.
+	for deadline := time.Now().Add(time.Second); ; {
+		body, err := s.Buyers.SeatMapRaw(ctx, u.Token, s.ScheduleID)
+		if err != nil {
+			return err
+		}
+		_, _, status := ParseSeatMap(body)
+		inv.MapChecked, inv.MapReserved, inv.MapNotReserved = true, 0, nil
+		for _, st := range status {
+			if st == 'r' {
+				inv.MapReserved++
+			}
+		}
+		for _, p := range payments {
+			if status[p.Seat] != 'r' {
+				inv.MapNotReserved = append(inv.MapNotReserved, fmt.Sprintf("seat %d is %q", p.Seat, status[p.Seat]))
+			}
+		}
+		if len(inv.MapNotReserved) == 0 && inv.MapReserved == len(payments) || time.Now().After(deadline) {
+			return nil
+		}
+		if err := Sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
 		}
 	}
-	for _, p := range payments {
-		if status[p.Seat] != 'r' {
-			inv.MapNotReserved = append(inv.MapNotReserved, fmt.Sprintf("seat %d is %q", p.Seat, status[p.Seat]))
-		}
-	}
-	return nil
 }
 
 // DuplicateSeats lists the seats that more than one purchase names.
