@@ -415,9 +415,18 @@ func holds(held []client.Reservation, id int64) bool {
 }
 
 // holdBest asks the server for PerUser seats side by side, fewer when no run
-// that long is left.
+// that long is left. Like the buyer page, which shows what is left beside the
+// button, it asks only while the schedule lists a free seat: when every seat is
+// held or sold it looks again every 100 ms (holds lapse or are cancelled), as a
+// pick-a-seat buyer does on an empty seat map, until the sale ends.
 func (s *Sale) holdBest(ctx context.Context, u *User) []client.Reservation {
 	for n := s.Config.PerUser; n > 0 && ctx.Err() == nil; {
+		if !s.seatsLeft(ctx) {
+			if Sleep(ctx, 100*time.Millisecond) != nil {
+				return nil
+			}
+			continue
+		}
 		rs, err := s.Buyers.HoldBest(ctx, u.Token, client.BestRequest{ScheduleID: s.ScheduleID, Quantity: n})
 		switch {
 		case err == nil:
@@ -433,6 +442,22 @@ func (s *Sale) holdBest(ctx context.Context, u *User) []client.Reservation {
 		}
 	}
 	return nil
+}
+
+// seatsLeft tells whether the sale's schedule lists a free seat (GET
+// /api/concerts/schedules, which leaves out a schedule with none). An unanswered
+// read counts as yes: the hold request then finds out.
+func (s *Sale) seatsLeft(ctx context.Context) bool {
+	list, err := s.Buyers.Schedules(ctx, s.ConcertID)
+	if err != nil {
+		return true
+	}
+	for _, sc := range list {
+		if sc.ScheduleID == s.ScheduleID {
+			return sc.AvailableSeats > 0
+		}
+	}
+	return false
 }
 
 // pay pays one hold, topping the balance up on 402 and retrying lost answers and
