@@ -224,6 +224,13 @@ func servePprof(addr string, log zerolog.Logger) {
 	}()
 }
 
+// clusterReload is how often a Cluster client reads the slot map again. go-redis
+// reads it at once on MOVED and ASK, and after a failed pipeline, but a single
+// command meant for a killed master answers neither: it goes on dialling the dead
+// server until the next periodic read (60 s by default), long after the replica
+// took over (storetest's TestClusterWithReplicas shows it).
+const clusterReload = 2 * time.Second
+
 // connectRedis opens REDIS_URL: one redis:// URL, or several comma-separated
 // host:port addresses meaning Redis Cluster. One URL of a cluster-enabled server
 // means Cluster too, with that server as the seed: a plain client there would
@@ -245,7 +252,7 @@ func connectRedis(ctx context.Context, url string, autoPipe bool) (redis.Univers
 			a = strings.TrimPrefix(strings.TrimSpace(a), "redis://")
 			addrs = append(addrs, strings.TrimSuffix(a, "/0"))
 		}
-		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, PoolSize: 64})
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, PoolSize: 64, ClusterStateReloadInterval: clusterReload})
 	} else {
 		opt, err := redis.ParseURL(url)
 		if err != nil {
@@ -266,7 +273,7 @@ func connectRedis(ctx context.Context, url string, autoPipe bool) (redis.Univers
 			}
 			rdb = redis.NewClusterClient(&redis.ClusterOptions{
 				Addrs: []string{opt.Addr}, Username: opt.Username, Password: opt.Password,
-				TLSConfig: opt.TLSConfig, PoolSize: 64,
+				TLSConfig: opt.TLSConfig, PoolSize: 64, ClusterStateReloadInterval: clusterReload,
 			})
 		}
 	}

@@ -28,12 +28,39 @@ func TestRushThroughSentinelFailover(t *testing.T) {
 	if n, err := strconv.Atoi(os.Getenv("SENTINEL_RUSH_USERS")); err == nil && n > 0 {
 		users, seats = n, n/3
 	}
-	sentinelRush(t, users, seats)
+	failoverRush(t, sentinelFailover{storetest.Sentinel(t)}, users, seats)
 }
 
-// sentinelRush is TestRushThroughSentinelFailover with users buyers for seats seats.
-func sentinelRush(t *testing.T, users, seats int) {
-	set := storetest.Sentinel(t)
+// TestRushThroughClusterFailover is the same rush on a Redis Cluster whose masters
+// each have a replica: the master that holds the sale's concert is killed, and
+// its replica takes over.
+func TestRushThroughClusterFailover(t *testing.T) {
+	failoverRush(t, clusterFailover{storetest.ClusterWithReplicas(t)}, 150, 60)
+}
+
+// failover is a Redis whose master the test can kill and see replaced.
+type failover interface {
+	URL() string
+	// Master is the address of the master that holds concert's keys now.
+	Master(ctx context.Context, concert int64) (string, error)
+	Kill(addr string) error
+}
+
+type sentinelFailover struct{ *storetest.SentinelSet }
+
+func (s sentinelFailover) Master(ctx context.Context, _ int64) (string, error) {
+	return s.MasterAddr(ctx)
+}
+func (s sentinelFailover) Kill(string) error { return s.KillMaster() }
+
+type clusterFailover struct{ *storetest.FailoverCluster }
+
+func (c clusterFailover) Master(ctx context.Context, concert int64) (string, error) {
+	return c.MasterOf(ctx, "{c"+strconv.FormatInt(concert, 10)+"}")
+}
+
+// failoverRush is the failover tests' rush, users buyers for seats seats.
+func failoverRush(t *testing.T, set failover, users, seats int) {
 	cfg := testConfig(t)
 	cfg.RedisURL = set.URL()
 	const holdTTL = 3 * time.Second
@@ -84,9 +111,9 @@ func sentinelRush(t *testing.T, users, seats int) {
 		Ramp: 3 * time.Second,
 		// The kill and the wait for a promotion run on the test's context: the
 		// sale's ends as soon as the seats are gone, the failover's work does not.
-		During: func(context.Context) {
+		During: func(_ context.Context, sale *rushtest.Sale) {
 			time.Sleep(500 * time.Millisecond)
-			first, err := set.MasterAddr(ctx)
+			first, err := set.Master(ctx, sale.ConcertID)
 			if err != nil {
 				t.Error(err)
 				return
@@ -94,12 +121,12 @@ func sentinelRush(t *testing.T, users, seats int) {
 			mu.Lock()
 			killed = time.Now()
 			mu.Unlock()
-			if err := set.KillMaster(); err != nil {
+			if err := set.Kill(first); err != nil {
 				t.Error(err)
 				return
 			}
 			for ctx.Err() == nil {
-				if a, err := set.MasterAddr(ctx); err == nil && a != first {
+				if a, err := set.Master(ctx, sale.ConcertID); err == nil && a != first {
 					mu.Lock()
 					promoted = time.Now()
 					mu.Unlock()

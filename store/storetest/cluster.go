@@ -48,9 +48,7 @@ func Cluster(t testing.TB) (*redis.ClusterClient, string) {
 	return rdb, RandomName("t")
 }
 
-// startCluster runs clusterMasters redis-servers, gives each a third of the
-// slots and introduces them, as `redis-cli --cluster create` would, then waits
-// until every server reports the cluster ok.
+// startCluster runs clusterMasters redis-servers and forms a cluster of them.
 func startCluster() ([]string, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -63,7 +61,7 @@ func startCluster() ([]string, error) {
 	}
 	var addrs []string
 	for i := range clusterMasters {
-		addr, err := startClusterNode(bin, filepath.Join(dir, fmt.Sprint(i)))
+		addr, _, err := startClusterNode(bin, filepath.Join(dir, fmt.Sprint(i)), clusterNodeTimeout)
 		if err != nil {
 			return nil, err
 		}
@@ -71,6 +69,13 @@ func startCluster() ([]string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	return addrs, formCluster(ctx, addrs)
+}
+
+// formCluster gives each server at addrs an equal share of the slots and
+// introduces them, as `redis-cli --cluster create` would, then waits until every
+// server reports the cluster ok.
+func formCluster(ctx context.Context, addrs []string) error {
 	nodes := make([]*redis.Client, len(addrs))
 	for i, a := range addrs {
 		nodes[i] = redis.NewClient(&redis.Options{Addr: a})
@@ -80,33 +85,50 @@ func startCluster() ([]string, error) {
 	for i, n := range nodes {
 		from, to := i*slots/len(nodes), (i+1)*slots/len(nodes)-1
 		if err := n.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", from, to).Err(); err != nil {
-			return nil, fmt.Errorf("%s: cluster addslotsrange: %w", addrs[i], err)
+			return fmt.Errorf("%s: cluster addslotsrange: %w", addrs[i], err)
 		}
 		// Distinct epochs spare the servers the collision round that equal ones cost.
 		if err := n.Do(ctx, "CLUSTER", "SET-CONFIG-EPOCH", i+1).Err(); err != nil {
-			return nil, fmt.Errorf("%s: cluster set-config-epoch: %w", addrs[i], err)
+			return fmt.Errorf("%s: cluster set-config-epoch: %w", addrs[i], err)
 		}
 	}
 	for _, a := range addrs[1:] {
-		host, port, _ := strings.Cut(a, ":")
-		if err := nodes[0].Do(ctx, "CLUSTER", "MEET", host, port).Err(); err != nil {
-			return nil, fmt.Errorf("cluster meet %s: %w", a, err)
+		if err := meet(ctx, nodes[0], a); err != nil {
+			return err
 		}
 	}
-	for i, n := range nodes {
+	return awaitClusterOK(ctx, addrs, len(addrs))
+}
+
+// meet introduces the server at addr to the cluster n is part of.
+func meet(ctx context.Context, n *redis.Client, addr string) error {
+	host, port, _ := strings.Cut(addr, ":")
+	if err := n.Do(ctx, "CLUSTER", "MEET", host, port).Err(); err != nil {
+		return fmt.Errorf("cluster meet %s: %w", addr, err)
+	}
+	return nil
+}
+
+// awaitClusterOK waits until every server at addrs knows known nodes and reports
+// the cluster ok.
+func awaitClusterOK(ctx context.Context, addrs []string, known int) error {
+	for _, a := range addrs {
+		n := redis.NewClient(&redis.Options{Addr: a})
 		for {
 			info, err := n.ClusterInfo(ctx).Result()
 			if err == nil && strings.Contains(info, "cluster_state:ok") &&
-				strings.Contains(info, fmt.Sprintf("cluster_known_nodes:%d", len(nodes))) {
+				strings.Contains(info, fmt.Sprintf("cluster_known_nodes:%d", known)) {
 				break
 			}
 			if ctx.Err() != nil {
-				return nil, fmt.Errorf("%s: cluster not ok: %v %q", addrs[i], err, info)
+				_ = n.Close()
+				return fmt.Errorf("%s: cluster not ok: %v %q", a, err, info)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+		_ = n.Close()
 	}
-	return addrs, nil
+	return nil
 }
 
 // clusterDirPrefix begins the name of a test binary's cluster directory, then
@@ -130,9 +152,13 @@ func removeStaleClusterDirs(tmp string) {
 // startClusterNode starts one cluster-enabled redis-server on a free port (its
 // bus port, 10000 higher, free too) and waits until it answers. The server gets
 // SIGKILL when the test binary exits, however it exits.
-func startClusterNode(bin, dir string) (string, error) {
+// clusterNodeTimeout is the shared test cluster's cluster-node-timeout (ms): no
+// server of it is ever killed, so it need not be short.
+const clusterNodeTimeout = "5000"
+
+func startClusterNode(bin, dir, nodeTimeout string) (string, *exec.Cmd, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	var last error
 	for range 20 {
@@ -143,21 +169,21 @@ func startClusterNode(bin, dir string) (string, error) {
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
 			"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
-			"--cluster-node-timeout", "5000", "--dir", dir,
+			"--cluster-node-timeout", nodeTimeout, "--dir", dir,
 			"--save", "", "--appendonly", "no", "--logfile", filepath.Join(dir, "redis.log"))
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if last = awaitServer(addr, cmd.Process.Pid); last == nil {
 			go func() { _ = cmd.Wait() }()
-			return addr, nil
+			return addr, cmd, nil
 		}
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		_ = os.Remove(filepath.Join(dir, "nodes.conf"))
 	}
-	return "", fmt.Errorf("no redis-server cluster node started: %w", last)
+	return "", nil, fmt.Errorf("no redis-server cluster node started: %w", last)
 }
 
 func portFree(port int) bool {

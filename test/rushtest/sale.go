@@ -43,8 +43,9 @@ type Config struct {
 	// SampleEvery is how often the concert's stats are read for the admission
 	// check (0: 100 ms).
 	SampleEvery time.Duration
-	// During, when set, runs alongside the buyers (a fault to inject, say).
-	During func(ctx context.Context)
+	// During, when set, runs alongside the buyers (a fault to inject, say),
+	// given the sale, whose concert and schedule exist by then.
+	During func(ctx context.Context, s *Sale)
 	// Workers bounds how many users are created at once in Prepare (0: 64).
 	Workers int
 }
@@ -172,7 +173,7 @@ func (s *Sale) Run(ctx context.Context) {
 		}
 	}()
 	if s.Config.During != nil {
-		go s.Config.During(ctx)
+		go s.Config.During(ctx, s)
 	}
 	var wg sync.WaitGroup
 	for i, u := range s.Users {

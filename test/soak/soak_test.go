@@ -57,7 +57,7 @@ func TestSoakKillAndCut(t *testing.T) {
 	sale, err := c.Rush(ctx, rushtest.Config{
 		Users: users, Seats: seats, Price: 30000, Charge: 50000, AdmitPerSecond: 200, MaxActive: 2000,
 		PollCap: 200 * time.Millisecond,
-		During: func(ctx context.Context) {
+		During: func(ctx context.Context, _ *rushtest.Sale) {
 			wait := func(d time.Duration) bool {
 				select {
 				case <-ctx.Done():
