@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -127,16 +128,23 @@ func masterOf(ctx context.Context, n *redis.Client, key string) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	slots, err := n.ClusterSlots(ctx).Result()
+	shards, err := n.ClusterShards(ctx).Result()
 	if err != nil {
 		return "", err
 	}
-	for _, s := range slots {
-		if int64(s.Start) <= slot && slot <= int64(s.End) && len(s.Nodes) > 0 {
-			return s.Nodes[0].Addr, nil
+	for _, sh := range shards {
+		for _, r := range sh.Slots {
+			if r.Start > slot || slot > r.End {
+				continue
+			}
+			for _, node := range sh.Nodes {
+				if node.Role == "master" {
+					return node.IP + ":" + strconv.FormatInt(node.Port, 10), nil
+				}
+			}
 		}
 	}
-	return "", fmt.Errorf("no server serves slot %d", slot)
+	return "", fmt.Errorf("no master serves slot %d", slot)
 }
 
 // Kill kills the server at addr with SIGKILL.
