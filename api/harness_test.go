@@ -103,13 +103,9 @@ func apiOver(dial func() (net.Conn, error), maxConns int) *client.Client {
 // testStores puts an in-memory ledger and a Redis store in the engine's roles,
 // the queue role taken by q.
 func testStores(l *memstore.Store, s *redisstore.Store, q engine.Queue) engine.Stores {
-	return engine.Stores{
-		Users: l, Concerts: l, Wallet: l, Sales: l,
-		Queue: q, Holds: s, Payments: s, Expiries: s,
-		Shared: s, Ledger: l,
-		External: l, KeyLedger: l, KeyMirror: s, Reissuer: s,
-		Gates: s, Presale: l, Best: s, Fence: l, Multi: l, Closer: s,
-	}
+	st := s.Roles(l)
+	st.Queue = q
+	return st
 }
 
 // serve runs hs on ln until the test ends, then shuts it down and waits for Serve

@@ -243,7 +243,7 @@ func TestPayUnknownOutcomeIsSettled(t *testing.T) {
 		v.hold(tok, ss[0].ID, 6) // keeps the token ACTIVE after a sale
 		l := lostReply{v.ledger, v.ledger.(engine.PaymentFence), commit}
 		s := redisstore.New(v.rdb, v.prefix, l)
-		e := engine.New(v.cfg, v.clk, stores(l, s))
+		e := engine.New(v.cfg, v.clk, s.Roles(l))
 		sale, err := e.Pay(v.ctx, tok, r.ID, r.Price, "")
 		if commit {
 			if err != nil || sale.ReservationID != r.ID || sale.Balance != 1_000_000-r.Price {
@@ -605,7 +605,7 @@ func TestPayManyUnknownOutcomeIsSettled(t *testing.T) {
 		tok := v.buyer(c.ID, 1_000_000)
 		rs := v.holds(tok, ss[0].ID, 5, 6)
 		l := lostManyReply{v.ledger, v.ledger.(engine.PaymentFence), v.ledger.(engine.MultiSeller), commit}
-		e := engine.New(v.cfg, v.clk, stores(l, v.store))
+		e := engine.New(v.cfg, v.clk, v.store.Roles(l))
 		sales, err := e.PayMany(v.ctx, tok, ids(rs), sum(rs), "")
 		if commit {
 			if err != nil || len(sales) != 2 || sales[0].ReservationID != rs[0].ID || sales[1].ReservationID != rs[1].ID ||

@@ -36,7 +36,7 @@ func countingEngine(t *testing.T) (*engine.Engine, *externalCountingLedger) {
 	_, rdb := storetest.Miniredis(t)
 	l := &externalCountingLedger{Store: memstore.New()}
 	s := redisstore.New(rdb, "concertd", l)
-	return engine.New(engine.Config{Secret: secret}, clock.NewSimulated(t0), stores(l, s)), l
+	return engine.New(engine.Config{Secret: secret}, clock.NewSimulated(t0), s.Roles(l)), l
 }
 
 // TestExternalUserOneUserPerSub: a sub is one user across instances and racing
@@ -106,7 +106,7 @@ func TestExternalUserCache(t *testing.T) {
 	// A second instance has its own cache and finds the same user.
 	_, rdb := storetest.Miniredis(t)
 	s := redisstore.New(rdb, "concertd", l)
-	e2 := engine.New(engine.Config{Secret: secret}, clock.NewSimulated(t0), stores(l, s))
+	e2 := engine.New(engine.Config{Secret: secret}, clock.NewSimulated(t0), s.Roles(l))
 	if id, err := e2.ExternalUser(ctx, engine.ExternalIdentity{Subject: "sub-1"}); err != nil || id != ids[0] {
 		t.Errorf("second instance = %d, %v; want %d", id, err, ids[0])
 	}

@@ -340,7 +340,7 @@ func TestSeatMapUnknownSchedules(t *testing.T) {
 	s := redisstore.New(rdb, "concertd", l)
 	clk := clock.NewSimulated(t0)
 	v := &env{t: t, ctx: context.Background(), cfg: engine.Config{Secret: secret}, clk: clk, ledger: l, store: s, rdb: rdb, prefix: "concertd"}
-	v.e = engine.New(v.cfg, clk, stores(l, s))
+	v.e = engine.New(v.cfg, clk, s.Roles(l))
 	c, ss := v.concert(show{rate: 1})
 	ids := v.users(2)
 	active, _ := v.enter(v.e, ids[0], c.ID)

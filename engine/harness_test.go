@@ -83,7 +83,7 @@ func newEnv(t *testing.T, cfg engine.Config, rdb *redis.Client, prefix string, l
 	clk := clock.NewSimulated(t0)
 	return &env{
 		t: t, ctx: context.Background(), cfg: cfg, clk: clk,
-		e:      engine.New(cfg, clk, stores(l, s)),
+		e:      engine.New(cfg, clk, s.Roles(l)),
 		ledger: l, store: s, rdb: rdb, prefix: prefix, mr: mr, dbURL: url,
 	}
 }
@@ -91,24 +91,7 @@ func newEnv(t *testing.T, cfg engine.Config, rdb *redis.Client, prefix string, l
 // another is a second instance sharing this one's Redis, ledger and clock, with its
 // own caches and its own block of reservation ids.
 func (v *env) another() *engine.Engine {
-	return engine.New(v.cfg, v.clk, stores(v.ledger, redisstore.New(v.rdb, v.prefix, v.ledger)))
-}
-
-// stores puts a ledger and a shared state in their roles, as concertd does. The
-// ledger's optional roles are the ones it has: a test's wrapper may have fewer.
-func stores(l ledgertest.Ledger, s *redisstore.Store) engine.Stores {
-	st := engine.Stores{
-		Users: l, Concerts: l, Wallet: l, Sales: l,
-		Queue: s, Holds: s, Payments: s, Expiries: s,
-		Shared: s, Ledger: l,
-		KeyMirror: s, Reissuer: s, Gates: s, Best: s, Closer: s,
-	}
-	st.External, _ = l.(engine.ExternalUsers)
-	st.KeyLedger, _ = l.(engine.UserKeyLedger)
-	st.Presale, _ = l.(engine.PresaleLedger)
-	st.Fence, _ = l.(engine.PaymentFence)
-	st.Multi, _ = l.(engine.MultiSeller)
-	return st
+	return engine.New(v.cfg, v.clk, redisstore.New(v.rdb, v.prefix, v.ledger).Roles(v.ledger))
 }
 
 // key names a concert's Redis key the way store/redisstore/keys.go does, for the
@@ -383,7 +366,7 @@ func (c *crashAfterLedger) CompletePayment(ctx context.Context, r engine.Reserva
 // makes v.e an engine over it; the test crashes and revives it through crashed.
 func (v *env) crashable() *crashAfterLedger {
 	seats := &crashAfterLedger{Payments: v.store}
-	st := stores(v.ledger, v.store)
+	st := v.store.Roles(v.ledger)
 	st.Payments = seats
 	v.e = engine.New(v.cfg, v.clk, st)
 	return seats

@@ -34,7 +34,7 @@ func TestTokenRushReadsUsersInBulk(t *testing.T) {
 		c, _ := v.concert(show{})
 		ids := v.users(300) // created through v.e: the instance below never saw them
 		l := &countingLedger{Users: v.ledger}
-		st := stores(v.ledger, redisstore.New(v.rdb, v.prefix, v.ledger))
+		st := redisstore.New(v.rdb, v.prefix, v.ledger).Roles(v.ledger)
 		st.Users = l
 		fresh := engine.New(v.cfg, v.clk, st)
 		parallel(t, len(ids), 32, func(i int) error {
@@ -64,7 +64,7 @@ func TestWarmUsersBeforeTheRush(t *testing.T) {
 		c, _ := v.concert(show{})
 		ids := v.users(300)
 		l := &countingLedger{Users: v.ledger}
-		st := stores(v.ledger, redisstore.New(v.rdb, v.prefix, v.ledger))
+		st := redisstore.New(v.rdb, v.prefix, v.ledger).Roles(v.ledger)
 		st.Users = l
 		fresh := engine.New(v.cfg, v.clk, st)
 		if err := fresh.WarmUsers(v.ctx); err != nil {

@@ -300,7 +300,7 @@ func TestSeatViewReadBeforeCancelIsNotKept(t *testing.T) {
 		sid := sched.ID
 		a, b := toks[0], toks[1]
 		gate := gatedSeats{Store: v.store, read: make(chan struct{}), release: make(chan struct{})}
-		st := stores(v.ledger, v.store)
+		st := v.store.Roles(v.ledger)
 		st.Holds = gate
 		e := engine.New(v.cfg, v.clk, st)
 		ra := v.hold(a, sid, 1)

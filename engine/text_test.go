@@ -123,7 +123,7 @@ func FuzzFreeTextReachesTheLedger(f *testing.F) {
 	}
 	f.Cleanup(l.Close)
 	s := redisstore.New(rdb, prefix, l)
-	e := engine.New(engine.Config{Secret: secret}, clock.NewSimulated(t0), stores(l, s))
+	e := engine.New(engine.Config{Secret: secret}, clock.NewSimulated(t0), s.Roles(l))
 	var seq atomic.Int64
 	f.Fuzz(func(t *testing.T, text string) {
 		ctx := context.Background()

@@ -111,7 +111,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	ecfg := c.Config
 	ecfg.Secret = secret
-	e := engine.New(ecfg, clock.Real{}, stores(ledger, store))
+	e := engine.New(ecfg, clock.Real{}, store.Roles(ledger))
 
 	// The port is taken before any loop starts: an instance that cannot serve
 	// must not admit anyone or sweep anything, even for a moment.
@@ -196,17 +196,6 @@ type ledger interface {
 	engine.PaymentFence
 	engine.MultiSeller
 	redisstore.Ledger
-}
-
-// stores puts the ledger and the shared state in every role of the engine.
-func stores(l ledger, s *redisstore.Store) engine.Stores {
-	return engine.Stores{
-		Users: l, Concerts: l, Wallet: l, Sales: l,
-		Queue: s, Holds: s, Payments: s, Expiries: s,
-		Shared: s, Ledger: l,
-		External: l, KeyLedger: l, KeyMirror: s, Reissuer: s,
-		Gates: s, Presale: l, Best: s, Fence: l, Multi: l, Closer: s,
-	}
 }
 
 // servePprof exposes net/http/pprof on addr (CONCERTD_PPROF=127.0.0.1:6060) for

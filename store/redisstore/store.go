@@ -29,19 +29,32 @@ type Store struct {
 	entries  batcher[enterReq, engine.EnterResult]
 }
 
-// The engine roles Store implements, checked by the compiler.
-var (
-	_ engine.Holds         = (*Store)(nil)
-	_ engine.Payments      = (*Store)(nil)
-	_ engine.Expiries      = (*Store)(nil)
-	_ engine.Pinger        = (*Store)(nil)
-	_ engine.Queue         = (*Store)(nil)
-	_ engine.Gates         = (*Store)(nil)
-	_ engine.BestSeats     = (*Store)(nil)
-	_ engine.SaleCloser    = (*Store)(nil)
-	_ engine.TokenReissuer = (*Store)(nil)
-	_ engine.UserKeyMirror = (*Store)(nil)
-)
+// EngineLedger is what a ledger must be to sit beside a Store in the engine
+// (Roles): the ledger's required roles.
+type EngineLedger interface {
+	engine.Users
+	engine.Concerts
+	engine.Wallet
+	engine.Sales
+	engine.Pinger
+}
+
+// Roles puts s in every engine role the shared state plays and l in the ledger's:
+// the required ones, and each optional one l implements. Setting s in each field
+// is also the compiler's check that Store plays those roles.
+func (s *Store) Roles(l EngineLedger) engine.Stores {
+	st := engine.Stores{
+		Users: l, Concerts: l, Wallet: l, Sales: l, Ledger: l,
+		Queue: s, Holds: s, Payments: s, Expiries: s, Shared: s,
+		KeyMirror: s, Reissuer: s, Gates: s, Best: s, Closer: s,
+	}
+	st.External, _ = l.(engine.ExternalUsers)
+	st.KeyLedger, _ = l.(engine.UserKeyLedger)
+	st.Presale, _ = l.(engine.PresaleLedger)
+	st.Fence, _ = l.(engine.PaymentFence)
+	st.Multi, _ = l.(engine.MultiSeller)
+	return st
+}
 
 // New returns a Store whose keys start with prefix (default "concertd"), which
 // rebuilds a schedule's sold seats from ledger when Redis lost them. A nil ledger
