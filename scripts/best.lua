@@ -116,14 +116,14 @@ local function placeOf(seat)
 end
 
 -- Expired PENDING holds count as free seats of their rows and sections.
-local lapsed, lapsedIn, extraRow, extraSec, lapsedFrom = {}, {}, {}, {}, {}
+-- lapsedIn[row] lists the row's lapsed seats (noSeats: none).
+local lapsed, lapsedIn, extraSec, lapsedFrom, noSeats = {}, {}, {}, {}, {}
 for _, m in ipairs(call('ZRANGEBYSCORE', KEYS[5], '-inf', nowArg, 'LIMIT', 0, 1000)) do
   local seat = tonumber(m)
   if seat then
     lapsed[seat] = true
     local k, r = placeOf(seat)
     if k > 0 then
-      extraRow[r] = (extraRow[r] or 0) + 1
       extraSec[k] = (extraSec[k] or 0) + 1
       lapsedFrom[k] = math.min(lapsedFrom[k] or r, r)
       lapsedIn[r] = lapsedIn[r] or {}
@@ -155,7 +155,7 @@ local function rowOf(r, from, n)
       bits = floor(bits / 2)
     end
   end
-  for _, seat in ipairs(lapsedIn[r] or {}) do
+  for _, seat in ipairs(lapsedIn[r] or noSeats) do
     local j = seat - from + 1
     flip[j] = flip[j] or '\0' -- a sold seat stays sold
   end
@@ -269,7 +269,7 @@ for k = 1, #secs do
       r0, chunk = r0 + chunk, math.min(chunk * 2, 256)
       local got = call('HMGET', KEYS[10], unpack(fields))
       for i, r in ipairs(rows) do
-        local free, extra = tonumber(got[2 * i - 1]) or 0, extraRow[r] or 0
+        local free, extra = tonumber(got[2 * i - 1]) or 0, #(lapsedIn[r] or noSeats)
         if free > 0 and not firstFree and r >= stored then
           firstFree = r
           if r > stored then
