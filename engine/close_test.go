@@ -130,7 +130,7 @@ func TestClosedConcertsCostNothing(t *testing.T) {
 	st := &countingStore{Store: redisstore.New(rdb, "concertd", l)}
 	cfg := engine.Config{Secret: secret, AdmitInterval: 5 * time.Millisecond, SweepInterval: 5 * time.Millisecond}
 	v := &env{t: t, ctx: context.Background()}
-	ss := st.Store.Roles(l)
+	ss := st.Roles(l)
 	ss.Queue, ss.Expiries = st, st // counted
 	e := engine.New(cfg, clock.Real{}, ss)
 	const closed = 1000
