@@ -13,6 +13,8 @@
 -- row that cannot fit the run with one HMGET entry; only a row that can is read
 -- (one GETRANGE of its holder tags, one of its sold bits), and a row found to
 -- have free seats but no run of q is marked so until one of its seats is freed.
+-- Each section keeps, per quantity, the row before which no run of it is left,
+-- so a call starts where the last one of its quantity stopped.
 --
 -- A seat is free when it is not sold and has no holder, or its PENDING hold is
 -- past its deadline (the deadline set is the truth, before the sweeper frees it;
@@ -210,49 +212,82 @@ local function choose(row, n)
   return best, longest
 end
 
+-- take holds the run of q seats from seat x of row r (from: the row's first
+-- seat). The seats are side by side, so each key is written once for all of
+-- them; only the reservation records are one key per seat.
 local function take(k, r, from, x)
   local out = {}
   local price = prices[k] or prices[1]
-  local due = tonumber(deadline)
+  local first = from + x - 1
+  local zholds, holders, zuser = {}, {}, {}
+  local counted = 0
   -- Numbers are turned into strings once each: Lua formats a number with
   -- printf's %.14g every time it is passed to redis.call or joined.
-  local row, section = tostring(r), 's' .. k
   for j = 0, q - 1 do
-    local seat = from + x - 1 + j
+    local seat = first + j
     local name = tostring(seat)
     local rid = ARGV[11 + j + 1]
     -- A lapsed hold keeps its holder until swept: the seat was never counted free.
     if not lapsed[seat] then
-      call('HINCRBY', KEYS[10], row, -1)
-      call('HINCRBY', KEYS[10], section, -1)
+      counted = counted + 1
     end
-    call('ZADD', KEYS[5], deadline, name)
-    call('HSET', KEYS[6], name, rid .. ':' .. uid)
-    call('SETRANGE', KEYS[8], name, ARGV[5])
-    call('ZADD', KEYS[9], deadline, rid)
+    zholds[#zholds + 1], zholds[#zholds + 2] = deadline, name
+    holders[#holders + 1], holders[#holders + 2] = name, rid .. ':' .. uid
+    zuser[#zuser + 1], zuser[#zuser + 2] = deadline, rid
     call('SET', KEYS[12 + j + 1], ARGV[7] .. ':' .. name .. ':' .. uid .. ':' .. price .. ':' ..
       deadline .. ':PENDING', 'PX', ARGV[8])
     out[#out + 1] = rid
     out[#out + 1] = seat
   end
-  if lease < due then
+  if counted > 0 then
+    call('HINCRBY', KEYS[10], tostring(r), -counted)
+    call('HINCRBY', KEYS[10], 's' .. k, -counted)
+  end
+  call('ZADD', KEYS[5], unpack(zholds))
+  call('HSET', KEYS[6], unpack(holders))
+  call('SETRANGE', KEYS[8], tostring(first), string.rep(ARGV[5], q))
+  call('ZADD', KEYS[9], unpack(zuser))
+  if lease < tonumber(deadline) then
     call('ZADD', KEYS[2], 'GT', deadline, uid)
   end
   return out
 end
 
 local only = tonumber(ARGV[10])
+-- Every section's free count s<k> and rows f<k>, in one read.
+local secFields = {}
+for k = 1, #secs do
+  secFields[2 * k - 1], secFields[2 * k] = 's' .. k, 'f' .. k
+end
+local secState = call('HMGET', KEYS[10], unpack(secFields))
 for k = 1, #secs do
   local s = secs[k]
-  local sec = call('HMGET', KEYS[10], 's' .. k, 'f' .. k)
-  if (only == 0 or only == k) and s.per >= q and (tonumber(sec[1]) or 0) + (extraSec[k] or 0) >= q then
-    -- f<k>: every row of the section before it has no free seat (best.lua moves
-    -- it on, recount moves it back when a seat before it is freed), so the
-    -- sold-out front of a section costs nothing; rows with lapsed holds are
-    -- looked at wherever they are.
-    local stored = tonumber(sec[2]) or s.first
+  if (only == 0 or only == k) and s.per >= q and (tonumber(secState[2 * k - 1]) or 0) + (extraSec[k] or 0) >= q then
+    -- f<k> lists a row per quantity i = 1, 2, ...: no row of the section before
+    -- the i-th has a run of i free seats (best.lua moves it on, recount moves
+    -- them all back when a seat before them is freed). No run of i means none of
+    -- q >= i either, so the scan starts at the furthest of the first q. A
+    -- section's sold-out front, and rows left with only lone seats, cost nothing;
+    -- rows with lapsed holds are looked at wherever they are.
+    local ptrs = {}
+    for p in string.gmatch(secState[2 * k] or '', '%d+') do
+      ptrs[#ptrs + 1] = tonumber(p)
+    end
+    local stored = s.first
+    for i = 1, math.min(q, #ptrs) do
+      stored = math.max(stored, ptrs[i])
+    end
+    -- movePointer records that no row from stored to before `to` has a run of q.
+    local function movePointer(to)
+      if to <= stored then return end
+      for i = #ptrs + 1, q do
+        ptrs[i] = s.first
+      end
+      ptrs[q] = to
+      call('HSET', KEYS[10], 'f' .. k, table.concat(ptrs, ','))
+    end
     local r0, chunk, last = math.min(stored, lapsedFrom[k] or stored), 8, s.first + s.rows - 1
-    local firstFree -- the first row from r0 with a free seat by its count
+    local firstMaybe -- the first row from stored that may have a run of q
     -- Free counts of the rows by HMGET, 8 rows first, then twice as many each
     -- time up to 256: the run is usually in the first few rows. With each count
     -- comes m<row>, the longest free run a call found there when it had none of
@@ -270,25 +305,26 @@ for k = 1, #secs do
       local got = call('HMGET', KEYS[10], unpack(fields))
       for i, r in ipairs(rows) do
         local free, extra = tonumber(got[2 * i - 1]) or 0, #(lapsedIn[r] or noSeats)
-        if free > 0 and not firstFree and r >= stored then
-          firstFree = r
-          if r > stored then
-            call('HSET', KEYS[10], 'f' .. k, r)
-          end
-        end
         local longest = tonumber(got[2 * i])
-        if free + extra >= q and (extra > 0 or not longest or longest >= q) then
+        local maybe = free >= q and (not longest or longest >= q) -- by its count and mark
+        if free + extra >= q and (extra > 0 or maybe) then
           local from = s.start + (r - s.first) * s.per
           local x, run = choose(rowOf(r, from, s.per), s.per)
           if x then
+            movePointer(firstMaybe or r)
             return take(k, r, from, x)
           end
+          maybe = false -- read: no run of q, even with its lapsed holds
           if extra == 0 then
             call('HSET', KEYS[10], fields[2 * i], run)
           end
         end
+        if maybe and not firstMaybe and r >= stored then
+          firstMaybe = r
+        end
       end
     end
+    movePointer(firstMaybe or last + 1)
   end
 end
 return redis.error_reply('SEATS_UNAVAILABLE no ' .. q .. ' seats side by side are left')

@@ -12,8 +12,9 @@
 --                                        s<k> = free seats of section k;
 --                                        best.lua adds m<row> (longest free run
 --                                        when it had none of its quantity) and
---                                        f<k> (no free seat in section k before
---                                        that row), both kept by recount
+--                                        f<k> (per quantity i, comma-separated:
+--                                        no run of i free seats in section k
+--                                        before that row), both kept by recount
 -- KEYS[2] -> P:{cN}:sold:<scheduleID>
 -- KEYS[3] -> P:{cN}:tags:<scheduleID>
 --

@@ -3,9 +3,9 @@
 -- Lua script sent to Redis cannot load another.
 
 -- recount moves the free counts of a seat's row and section by delta (see
--- rows.lua), and on a freed seat drops the row's m<row> and moves the section's
--- f<k> back to the row if it was past it (best.lua); nothing before the layout
--- is loaded.
+-- rows.lua), and on a freed seat drops the row's m<row> and moves each of the
+-- section's f<k> rows (one per quantity, best.lua) back to the seat's row if it
+-- was past it; nothing before the layout is loaded.
 local function recount(rowsKey, seat, delta)
   local layout = redis.call('HGET', rowsKey, 'L')
   if not layout then return end
@@ -23,9 +23,19 @@ local function recount(rowsKey, seat, delta)
       -- A freed seat may join two runs: best.lua's "no run of q here" no longer
       -- holds; and its row may lie before the section's first row with a free seat.
       redis.call('HDEL', rowsKey, 'm' .. r)
-      local f = tonumber(redis.call('HGET', rowsKey, 'f' .. k))
-      if f and r < f then
-        redis.call('HSET', rowsKey, 'f' .. k, r)
+      local f = redis.call('HGET', rowsKey, 'f' .. k)
+      if f then
+        local ptrs, moved = {}, false
+        for p in string.gmatch(f, '%d+') do
+          p = tonumber(p)
+          if r < p then
+            p, moved = r, true
+          end
+          ptrs[#ptrs + 1] = p
+        end
+        if moved then
+          redis.call('HSET', rowsKey, 'f' .. k, table.concat(ptrs, ','))
+        end
       end
     end
   end

@@ -554,6 +554,16 @@ func TestBestRowWithoutARun(t *testing.T) {
 	})
 }
 
+// front reads f1: section 1's row per quantity before which no run of it is left.
+func (f *fixture) front() string {
+	f.t.Helper()
+	v, err := f.rdb.HGet(f.ctx, f.s.keys.rows(f.c, f.sched.ID), "f1").Result()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return v
+}
+
 // TestBestSkipsTheFullFront: once the front rows are full, f1 points past them;
 // a cancel in a front row moves it back, and that row's seats are offered again.
 func TestBestSkipsTheFullFront(t *testing.T) {
@@ -567,23 +577,46 @@ func TestBestSkipsTheFullFront(t *testing.T) {
 				first = rs
 			}
 		}
-		front := func() string {
-			t.Helper()
-			v, err := f.rdb.HGet(f.ctx, f.s.keys.rows(f.c, f.sched.ID), "f1").Result()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return v
-		}
-		if got := front(); got != "3" {
-			t.Fatalf("f1 = %s with rows 1 and 2 full, want 3", got)
+		if got := f.front(); got != "1,3" {
+			t.Fatalf("f1 = %s with rows 1 and 2 full, want 1,3 (no pair before row 3)", got)
 		}
 		f.cancel(first[0].ID, 2)
 		f.cancel(first[1].ID, 2)
-		if got := front(); got != "1" {
-			t.Fatalf("f1 = %s after seats 1 and 2 were freed, want 1", got)
+		if got := f.front(); got != "1,1" {
+			t.Fatalf("f1 = %s after seats 1 and 2 were freed, want 1,1", got)
 		}
 		f.wantBest(2, 2, []int{1, 2}, "best pair after the cancels")
+		f.requireRowCounts()
+	})
+}
+
+// TestBestPointerPerQuantity: rows left with only lone seats are passed over by
+// pairs for good (f1's pair row moves past the section) but still serve single
+// seats, front row first; a cancel brings pairs back to the front row.
+func TestBestPointerPerQuantity(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		f := layoutFixture(t, b, engine.Section{Name: "A", Price: 100, Rows: 3, SeatsPerRow: 3})
+		f.openTo(20, 2)
+		first := f.wantBest(2, 2, []int{1, 2}, "pair in row 1")
+		f.wantBest(2, 2, []int{4, 5}, "pair in row 2")
+		f.wantBest(2, 2, []int{7, 8}, "pair in row 3")
+		if _, err := f.best(2, 2, 0, t0); !errors.Is(err, engine.ErrSeatsUnavailable) {
+			t.Fatalf("a fourth pair: %v, want SEATS_UNAVAILABLE", err)
+		}
+		if got := f.front(); got != "1,4" {
+			t.Fatalf("f1 = %s with only lone seats left, want 1,4 (no pair in rows 1-3)", got)
+		}
+		f.wantBest(2, 1, []int{3}, "single seat, front row")
+		f.wantBest(2, 1, []int{6}, "single seat, next row")
+		if got := f.front(); got != "2,4" {
+			t.Fatalf("f1 = %s after row 1's lone seat went, want 2,4", got)
+		}
+		f.cancel(first[0].ID, 2)
+		if got := f.front(); got != "1,1" {
+			t.Fatalf("f1 = %s after seat 1 was freed, want 1,1", got)
+		}
+		f.cancel(first[1].ID, 2)
+		f.wantBest(2, 2, []int{1, 2}, "pair after the cancels")
 		f.requireRowCounts()
 	})
 }
