@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 
 	"github.com/valyala/fasthttp"
 
@@ -33,19 +34,29 @@ func (s *Server) token(rc *fasthttp.RequestCtx) (engine.Token, error) {
 }
 
 // legacyToken reads the "userToken" field older clients send in the body. It is
-// lenient on purpose: a body it cannot read just has no token (401), and the
-// endpoint's own decoder judges the body (400) once the caller is known.
-func legacyToken(body []byte) string {
+// lenient about the rest of the body: one that is not JSON, or not an object, just
+// has no token (401), and the endpoint's own decoder judges the body (400) once
+// the caller is known. A userToken that is there but not a string (nor null) is
+// malformed input, though, and is 400: it is a credential sent wrong, not one
+// left out. Telling the two apart costs nothing on the common path, since it
+// looks only at the error of a decode that already failed.
+func legacyToken(body []byte) (string, error) {
 	if len(body) == 0 {
-		return ""
+		return "", nil
 	}
 	var w struct {
 		UserToken string `json:"userToken"`
 	}
-	if json.Unmarshal(body, &w) != nil {
-		return ""
+	if err := json.Unmarshal(body, &w); err != nil {
+		// A syntax error comes before any type error: json.Unmarshal checks the
+		// whole body is JSON before it decodes any of it.
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field == "userToken" {
+			return "", jsonError(err)
+		}
+		return "", nil
 	}
-	return w.UserToken
+	return w.UserToken, nil
 }
 
 // setAdminKey keeps only a digest: comparing fixed-size digests in constant time

@@ -79,13 +79,14 @@ func (s *Server) userFor(ctx context.Context, raw string, kind credential) (int6
 }
 
 // bearer reads the credential of Authorization: Bearer; when the header is absent
-// and legacy is set, the "userToken" field older clients send in the body. An
-// empty answer with no error means no credential was sent.
+// and legacy is set, the "userToken" field older clients send in the body (a
+// userToken that is not a string is BAD_REQUEST). An empty answer with no error
+// means no credential was sent.
 func (s *Server) bearer(rc *fasthttp.RequestCtx, legacy bool) (string, error) {
 	h := bytes.TrimSpace(rc.Request.Header.Peek(fasthttp.HeaderAuthorization))
 	if len(h) == 0 {
 		if legacy {
-			return legacyToken(rc.Request.Body()), nil
+			return legacyToken(rc.Request.Body())
 		}
 		return "", nil
 	}

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
@@ -436,8 +437,8 @@ func decodeCreateConcert(body []byte) (engine.NewConcert, error) {
 		if s.Date == nil {
 			return engine.NewConcert{}, engine.Errorf(engine.CodeBadRequest, "schedules[%d].concertDate is required", i)
 		}
-		if _, err := time.Parse(time.DateOnly, *s.Date); err != nil {
-			return engine.NewConcert{}, engine.Errorf(engine.CodeBadRequest, "schedules[%d].concertDate must be YYYY-MM-DD", i)
+		if _, err := engine.ParseConcertDate(fmt.Sprintf("schedules[%d].concertDate", i), *s.Date); err != nil {
+			return engine.NewConcert{}, err
 		}
 		if s.Sections != nil {
 			if s.SeatCount != nil || s.Price != nil {

@@ -63,6 +63,10 @@ func TestDecodeMessagesNameTheField(t *testing.T) {
 	if msg := err.(*engine.Error).Message; msg != "schedules.seatCount must be an integer, not bool" {
 		t.Fatalf("message %q", msg)
 	}
+	_, err = decodeCreateConcert([]byte(`{"title":"t","schedules":[{"concertDate":"2026-12-24","seatCount":1,"price":1},{"concertDate":"0000-12-24","seatCount":1,"price":1}]}`))
+	if msg := err.(*engine.Error).Message; msg != "schedules[1].concertDate must be a date YYYY-MM-DD from 2000-01-01 to 9999-12-31" {
+		t.Fatalf("message %q", msg)
+	}
 	_, err = decodeCreateUser([]byte(`{"name":{"a":1},"email":"x"}`))
 	if msg := err.(*engine.Error).Message; msg != "name must be a string, not object" {
 		t.Fatalf("message %q", msg)

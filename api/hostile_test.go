@@ -117,7 +117,25 @@ func TestBadInput(t *testing.T) {
 		{"status: basic scheme", "GET", "/api/queue/status", "", []string{"Authorization", "Basic " + waiting}, 401, "TOKEN_INVALID"},
 		{"status: very long", "GET", "/api/queue/status", "", bearer(strings.Repeat("v1.", 1000)), 401, "TOKEN_INVALID"},
 		{"status: legacy body garbage", "GET", "/api/queue/status", `{"userToken":"nope"}`, nil, 401, "TOKEN_INVALID"},
-		{"status: legacy body not a string", "GET", "/api/queue/status", `{"userToken":5}`, nil, 401, "TOKEN_MISSING"},
+		// The legacy body token (API.md "Conventions"), read when Authorization is
+		// absent: a userToken that is there but not a string is malformed input; one
+		// that is absent or null, or a body that is not JSON at all, is no token.
+		{"status: legacy body number", "GET", "/api/queue/status", `{"userToken":5}`, nil, 400, "BAD_REQUEST"},
+		{"status: legacy body object", "GET", "/api/queue/status", `{"userToken":{"t":"v1.x"}}`, nil, 400, "BAD_REQUEST"},
+		{"status: legacy body array", "GET", "/api/queue/status", `{"userToken":["` + waiting + `"]}`, nil, 400, "BAD_REQUEST"},
+		{"status: legacy body true", "GET", "/api/queue/status", `{"userToken":true}`, nil, 400, "BAD_REQUEST"},
+		{"status: legacy body null", "GET", "/api/queue/status", `{"userToken":null}`, nil, 401, "TOKEN_MISSING"},
+		{"status: legacy body without userToken", "GET", "/api/queue/status", `{"concertId":1}`, nil, 401, "TOKEN_MISSING"},
+		{"status: legacy body truncated", "GET", "/api/queue/status", `{"userToken":5`, nil, 401, "TOKEN_MISSING"},
+		{"status: legacy body not JSON", "GET", "/api/queue/status", `userToken=5`, nil, 401, "TOKEN_MISSING"},
+		{"status: legacy body an array", "GET", "/api/queue/status", `[{"userToken":"` + waiting + `"}]`, nil, 401, "TOKEN_MISSING"},
+		{"hold: legacy body number", "POST", "/api/reservations", `{"userToken":5,"concertScheduleId":` + sid + `,"seatNumber":1}`, nil, 400, "BAD_REQUEST"},
+		{"cancel: legacy body number", "DELETE", "/api/reservations/1", `{"userToken":5}`, nil, 400, "BAD_REQUEST"},
+		{"pay: legacy body number", "POST", "/api/payments", `{"userToken":5,"reservationId":1,"paymentAmount":50000}`, nil, 400, "BAD_REQUEST"},
+		{"charge: legacy body number", "POST", "/api/users/balance/charge", `{"userToken":5,"amount":100}`, nil, 400, "BAD_REQUEST"},
+		{"balance: legacy body object", "GET", "/api/users/balance", `{"userToken":{}}`, nil, 400, "BAD_REQUEST"},
+		// Entering takes no body token, so there userToken is an unknown field.
+		{"token: legacy body number", "POST", "/api/users/token", `{"userToken":5,"concertId":1}`, nil, 401, "TOKEN_MISSING"},
 
 		// GET /api/concerts/schedules
 		{"schedules: concertId word", "GET", "/api/concerts/schedules?concertId=abc", "", nil, 400, "BAD_REQUEST"},
@@ -216,6 +234,10 @@ func TestBadInput(t *testing.T) {
 		{"create concert: seatCount string", "POST", "/api/admin/concerts", `{"title":"t","schedules":[{"concertDate":"2026-12-24","seatCount":"5","price":1}]}`, admin(), 400, "BAD_REQUEST"},
 		{"create concert: price zero", "POST", "/api/admin/concerts", `{"title":"t","schedules":[{"concertDate":"2026-12-24","seatCount":5,"price":0}]}`, admin(), 400, "BAD_REQUEST"},
 		{"create concert: bad date", "POST", "/api/admin/concerts", `{"title":"t","schedules":[{"concertDate":"2026-13-01","seatCount":5,"price":1}]}`, admin(), 400, "BAD_REQUEST"},
+		{"create concert: year 0", "POST", "/api/admin/concerts", `{"title":"t","schedules":[{"concertDate":"0000-12-24","seatCount":5,"price":1}]}`, admin(), 400, "BAD_REQUEST"},
+		{"create concert: before 2000", "POST", "/api/admin/concerts", `{"title":"t","schedules":[{"concertDate":"1999-12-31","seatCount":5,"price":1}]}`, admin(), 400, "BAD_REQUEST"},
+		{"create concert: year 0 in a layout", "POST", "/api/admin/concerts", `{"title":"t","schedules":[{"concertDate":"2026-12-24","seatCount":5,"price":1},{"concertDate":"0000-01-01","sections":[{"name":"A","price":1,"rows":1,"seatsPerRow":1}]}]}`, admin(), 400, "BAD_REQUEST"},
+		{"create concert: five-digit year", "POST", "/api/admin/concerts", `{"title":"t","schedules":[{"concertDate":"10000-01-01","seatCount":5,"price":1}]}`, admin(), 400, "BAD_REQUEST"},
 		{"create concert: bad saleOpensAt", "POST", "/api/admin/concerts", `{"title":"t","saleOpensAt":"tomorrow","schedules":[{"concertDate":"2026-12-24","seatCount":5,"price":1}]}`, admin(), 400, "BAD_REQUEST"},
 		{"create concert: admitPerSecond zero", "POST", "/api/admin/concerts", `{"title":"t","queue":{"admitPerSecond":0},"schedules":[{"concertDate":"2026-12-24","seatCount":5,"price":1}]}`, admin(), 400, "BAD_REQUEST"},
 		{"create concert: queue array", "POST", "/api/admin/concerts", `{"title":"t","queue":[],"schedules":[{"concertDate":"2026-12-24","seatCount":5,"price":1}]}`, admin(), 400, "BAD_REQUEST"},

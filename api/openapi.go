@@ -160,7 +160,8 @@ var operations = []operation{
 			"in the pre-queue (before saleOpensAt), where `saleOpensAt` is given instead.",
 		auth: authBearer,
 		ok:   []answer{{200, "QueueStatus", "WAITING with position, ACTIVE with expiresAt, or DONE"}},
-		errs: tokenErrs,
+		// BAD_REQUEST: a body userToken that is not a string.
+		errs: codes([]engine.Code{engine.CodeBadRequest}, tokenErrs),
 	},
 	{
 		method: "GET", path: "/api/concerts", tag: "catalog", summary: "List concerts",
@@ -389,7 +390,8 @@ const openAPIDescription = "The HTTP contract of concertd, a ticket sale engine 
 	"a wrong method 405 METHOD_NOT_ALLOWED; 429 RATE_LIMITED and 503 UNAVAILABLE carry Retry-After.\n\n" +
 	"A caller proves who it is with `Authorization: Bearer`: the user key from POST /api/users, an " +
 	"identity token from the site's own login (when configured), or, where an endpoint takes one, the " +
-	"user token from POST /api/users/token (older clients may send a `userToken` field in the JSON body instead)."
+	"user token from POST /api/users/token (older clients may send a `userToken` field in the JSON body instead, read when " +
+	"Authorization is absent; one that is there but not a string is 400 BAD_REQUEST)."
 
 // openAPIDocument is the contract as OpenAPI 3.0.
 func openAPIDocument() obj {

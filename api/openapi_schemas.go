@@ -134,7 +134,7 @@ func schemas() obj {
 			"reservationIds", with(obj{"type": "array", "items": intID}, "description", "when reservationIds were paid"),
 			"amount", won, "currentBalance", won),
 		"ScheduleSpec": with(object([]string{"concertDate"},
-			"concertDate", dateT,
+			"concertDate", with(dateT, "description", "from "+engine.MinConcertDate+" to "+engine.MaxConcertDate),
 			"seatCount", obj{"type": "integer", "minimum": 1, "maximum": engine.MaxSeatCount, "example": 50},
 			"price", with(won, "minimum", 1, "example", 50000),
 			"sections", with(arrayOf("Section"), "minItems", 1,

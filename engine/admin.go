@@ -3,6 +3,7 @@ package engine
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +21,27 @@ const (
 	maxPrice              = MaxChargeAmount
 	maxSchedules          = 100
 )
+
+// The dates a schedule may have, YYYY-MM-DD. Go's time.Parse takes year 0,
+// which PostgreSQL's date does not have, and no sale is for a concert before
+// 2000; 9999 is the last year four digits write.
+const (
+	MinConcertDate = "2000-01-01"
+	MaxConcertDate = "9999-12-31"
+	minConcertYear = 2000
+)
+
+// ParseConcertDate reads a schedule's date: YYYY-MM-DD, a real day, from
+// MinConcertDate to MaxConcertDate. Every place a date enters (the HTTP decoder,
+// CreateConcert, each ledger) asks this, so they all refuse the same dates;
+// field names the date in the BAD_REQUEST.
+func ParseConcertDate(field, date string) (time.Time, error) {
+	d, err := time.Parse(time.DateOnly, date)
+	if err != nil || d.Year() < minConcertYear {
+		return time.Time{}, Errorf(CodeBadRequest, "%s must be a date YYYY-MM-DD from %s to %s", field, MinConcertDate, MaxConcertDate)
+	}
+	return d, nil
+}
 
 // CreateConcert validates and stores a concert with its schedules and opens its
 // waiting room. A zero SaleOpensAt means now.
@@ -48,8 +70,8 @@ func (e *Engine) CreateConcert(ctx context.Context, c NewConcert) (Concert, []Sc
 		return Concert{}, nil, Errorf(CodeBadRequest, "a concert needs 1 to %d schedules", maxSchedules)
 	}
 	for i, s := range c.Schedules {
-		if _, err := time.Parse(time.DateOnly, s.Date); err != nil {
-			return Concert{}, nil, Errorf(CodeBadRequest, "schedules[%d].concertDate must be YYYY-MM-DD", i)
+		if _, err := ParseConcertDate(fmt.Sprintf("schedules[%d].concertDate", i), s.Date); err != nil {
+			return Concert{}, nil, err
 		}
 		if len(s.Sections) > 0 {
 			n, err := checkSections(i, s.Sections)

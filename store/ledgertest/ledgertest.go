@@ -362,6 +362,9 @@ func testCatalog(t *testing.T, l Ledger) {
 	}{
 		{"date not YYYY-MM-DD", engine.NewSchedule{Date: "24/12/2026", SeatCount: 1, Price: 1}},
 		{"no such date", engine.NewSchedule{Date: "2026-02-30", SeatCount: 1, Price: 1}},
+		// PostgreSQL has no year 0; every ledger refuses dates before 2000 alike.
+		{"year 0", engine.NewSchedule{Date: "0000-12-24", SeatCount: 1, Price: 1}},
+		{"before 2000", engine.NewSchedule{Date: "1999-12-31", SeatCount: 1, Price: 1}},
 		{"no seats", engine.NewSchedule{Date: "2026-12-24", SeatCount: 0, Price: 1}},
 		{"too many seats", engine.NewSchedule{Date: "2026-12-24", SeatCount: engine.MaxSeatCount + 1, Price: 1}},
 		{"free seats", engine.NewSchedule{Date: "2026-12-24", SeatCount: 1, Price: 0}},

@@ -9,6 +9,7 @@ package memstore
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -132,8 +133,8 @@ func (s *Store) CreateConcert(ctx context.Context, c engine.NewConcert) (engine.
 	for i, ns := range c.Schedules {
 		ns = ns.Resolved()
 		c.Schedules[i] = ns
-		if _, err := time.Parse("2006-01-02", ns.Date); err != nil {
-			return engine.Concert{}, nil, engine.Errorf(engine.CodeBadRequest, "concertDate %q is not YYYY-MM-DD", ns.Date)
+		if _, err := engine.ParseConcertDate(fmt.Sprintf("schedules[%d].concertDate", i), ns.Date); err != nil {
+			return engine.Concert{}, nil, err
 		}
 		if ns.SeatCount < 1 || ns.SeatCount > engine.MaxSeatCount || ns.Price < 1 {
 			return engine.Concert{}, nil, engine.Errorf(engine.CodeBadRequest, "schedule %d: seatCount or price out of range", i)

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -19,9 +20,9 @@ func (s *Store) CreateConcert(ctx context.Context, c engine.NewConcert) (engine.
 	for i, ns := range c.Schedules {
 		ns = ns.Resolved()
 		c.Schedules[i] = ns
-		d, err := time.Parse(dateLayout, ns.Date)
+		d, err := engine.ParseConcertDate(fmt.Sprintf("schedules[%d].concertDate", i), ns.Date)
 		if err != nil {
-			return engine.Concert{}, nil, engine.Errorf(engine.CodeBadRequest, "concertDate %q is not YYYY-MM-DD", ns.Date)
+			return engine.Concert{}, nil, err
 		}
 		if ns.SeatCount < 1 || ns.SeatCount > engine.MaxSeatCount || ns.Price < 1 {
 			return engine.Concert{}, nil, engine.Errorf(engine.CodeBadRequest, "schedule %d: seatCount or price out of range", i)
