@@ -1,5 +1,8 @@
--- best.lua: find and hold the best `quantity` free seats side by side in one row,
--- for an ACTIVE token, in one atomic step (API.md "POST /api/reservations/best").
+-- best.lua: find and hold the best free seats side by side in one row, for
+-- ACTIVE tokens, each request in one atomic step (API.md "POST
+-- /api/reservations/best"). Concurrent requests on one schedule share one call
+-- (store/redisstore/best.go batches them); within a call they are served one
+-- after another, exactly as separate calls would be.
 --
 -- The rule: sections in the schedule's order (or only the one named), the first
 -- with such a run, and in it the front-most row that has one. Within that row a
@@ -8,13 +11,13 @@
 -- among those, the run whose middle is nearest the row's middle; a tie goes to
 -- the run further left. engine/best.go's ChooseRun is the same rule in Go.
 --
--- Cost is bounded by the rows scanned: KEYS[10] keeps a free count per row and
--- per section (see rows.lua), so a full section is skipped with one HGET and a
--- row that cannot fit the run with one HMGET entry; only a row that can is read
+-- Cost is bounded by the rows scanned: KEYS[9] keeps a free count per row and
+-- per section (see rows.lua), so a full section is skipped with one HMGET entry
+-- and a row that cannot fit the run with one more; only a row that can is read
 -- (one GETRANGE of its holder tags, one of its sold bits), and a row found to
 -- have free seats but no run of q is marked so until one of its seats is freed.
 -- Each section keeps, per quantity, the row before which no run of it is left,
--- so a call starts where the last one of its quantity stopped.
+-- so a request starts where the last one of its quantity stopped.
 --
 -- A seat is free when it is not sold and has no holder, or its PENDING hold is
 -- past its deadline (the deadline set is the truth, before the sweeper frees it;
@@ -35,65 +38,49 @@
 -- KEYS[6]  -> P:{cN}:holders:<scheduleID>
 -- KEYS[7]  -> P:{cN}:rebuilt:<scheduleID>
 -- KEYS[8]  -> P:{cN}:tags:<scheduleID>
--- KEYS[9]  -> P:{cN}:uh:<userID>
--- KEYS[10] -> P:{cN}:rows:<scheduleID>   (layout and free counts, see rows.lua)
--- KEYS[11] -> P:{cN}:bought             (userID -> seats bought on the concert)
--- KEYS[12] -> P:{cN}:cfg                (maxTickets: held plus bought per user, 0 or
---                                        missing = no limit beyond ARGV[6])
--- KEYS[12+i], i = 1..quantity -> P:{cN}:res:<reservationID_i> (fresh ids)
+-- KEYS[9]  -> P:{cN}:rows:<scheduleID>   (layout and free counts, see rows.lua)
+-- KEYS[10] -> P:{cN}:bought             (userID -> seats bought on the concert)
+-- KEYS[11] -> P:{cN}:cfg                (maxTickets: held plus bought per user, 0 or
+--                                        missing = no limit beyond the request's own)
+-- then per request, in ARGV's order: P:{cN}:uh:<userID>, and one
+--   P:{cN}:res:<reservationID> per fresh id
 --
--- ARGV[1]  userID
--- ARGV[2]  token gen
--- ARGV[3]  now (ms, the engine's clock)
--- ARGV[4]  hold deadline (ms)
--- ARGV[5]  the user's holder tag (one byte: engine.HolderTag)
--- ARGV[6]  max live holds per user on the concert
--- ARGV[7]  scheduleID
--- ARGV[8]  reservation record TTL (ms)
--- ARGV[9]  quantity
--- ARGV[10] section (1-based index in the layout; 0: every section in order)
--- ARGV[11] section prices, comma-separated, in layout order
--- ARGV[11+i], i = 1..quantity: fresh reservationID_i
+-- ARGV[1]  scheduleID
+-- ARGV[2]  reservation record TTL (ms)
+-- ARGV[3]  section prices, comma-separated, in layout order
+-- then per request: userID, token gen, now (ms, the engine's clock), hold
+--   deadline (ms), the user's holder tag (one byte: engine.HolderTag), max live
+--   holds per user on the concert, quantity q, section (1-based index in the
+--   layout; 0: every section in order), and q fresh reservation ids
 --
--- Returns a flat list, two entries per seat in seat order: reservationID, seat.
--- Errors:  TOKEN_EXPIRED, NOT_ADMITTED, HOLD_LIMIT_REACHED, TICKET_LIMIT_REACHED,
---          SEATS_UNAVAILABLE (the engine's codes); NOT_REBUILT when the sold seats
---          or the row counts are not loaded (the engine loads them and retries).
+-- Returns one entry per request, in ARGV's order: a list of two entries per
+-- seat in seat order (reservationID, seat), or {'CODE message'} when it is
+-- refused: TOKEN_EXPIRED, NOT_ADMITTED, HOLD_LIMIT_REACHED,
+-- TICKET_LIMIT_REACHED or SEATS_UNAVAILABLE (the engine's codes).
+-- Error:   NOT_REBUILT for the whole call when the sold seats or the row counts
+--          are not loaded (the engine loads them and retries).
 
 local call, tonumber, floor, byte, sub = redis.call, tonumber, math.floor, string.byte, string.sub
 
 if call('EXISTS', KEYS[7]) == 0 then
-  return redis.error_reply('NOT_REBUILT schedule ' .. ARGV[7] .. ' has no sold seats loaded')
+  return redis.error_reply('NOT_REBUILT schedule ' .. ARGV[1] .. ' has no sold seats loaded')
 end
-local layout = call('HGET', KEYS[10], 'L')
+local layout = call('HGET', KEYS[9], 'L')
 if not layout then
-  return redis.error_reply('NOT_REBUILT schedule ' .. ARGV[7] .. ' has no row counts loaded')
+  return redis.error_reply('NOT_REBUILT schedule ' .. ARGV[1] .. ' has no row counts loaded')
 end
 
-local uid, gen = ARGV[1], ARGV[2]
-local nowArg, deadline = ARGV[3], ARGV[4]
-local now = tonumber(nowArg)
-local q = tonumber(ARGV[9])
-
-local rec = call('HGET', KEYS[1], uid)
-if not rec or string.match(rec, '^%d+') ~= gen or string.sub(rec, -2) == ':d' then
-  return redis.error_reply('TOKEN_EXPIRED token is no longer current')
-end
-local lease = tonumber(call('ZSCORE', KEYS[2], uid))
-if not lease or lease <= now then
-  if call('ZSCORE', KEYS[3], uid) then
-    return redis.error_reply('NOT_ADMITTED token is still waiting in the queue')
+-- The requests: where each one's arguments and keys start.
+local reqs, minNow = {}, nil
+do
+  local a, k = 4, 12
+  while a <= #ARGV do
+    local q = tonumber(ARGV[a + 6])
+    reqs[#reqs + 1] = { a = a, k = k, q = q }
+    local now = tonumber(ARGV[a + 2])
+    minNow = math.min(minNow or now, now)
+    a, k = a + 8 + q, k + 1 + q
   end
-  return redis.error_reply('TOKEN_EXPIRED active time ran out')
-end
-
-local live = call('ZCOUNT', KEYS[9], '(' .. nowArg, '+inf')
-if live + q > tonumber(ARGV[6]) then
-  return redis.error_reply('HOLD_LIMIT_REACHED at most ' .. ARGV[6] .. ' seats may be held at once')
-end
-local maxTickets = tonumber(call('HGET', KEYS[12], 'maxTickets')) or 0
-if maxTickets > 0 and live + q + (tonumber(call('HGET', KEYS[11], uid)) or 0) > maxTickets then
-  return redis.error_reply('TICKET_LIMIT_REACHED at most ' .. maxTickets .. ' tickets per person')
 end
 
 -- The layout: per section "start,seatsPerRow,firstRow,rows;" (see rows.lua).
@@ -102,7 +89,7 @@ for start, per, first, rows in string.gmatch(layout, '(%d+),(%d+),(%d+),(%d+)') 
   secs[#secs + 1] = { start = tonumber(start), per = tonumber(per), first = tonumber(first), rows = tonumber(rows) }
 end
 local prices = {}
-for p in string.gmatch(ARGV[11], '%d+') do
+for p in string.gmatch(ARGV[3], '%d+') do
   prices[#prices + 1] = p
 end
 
@@ -117,15 +104,17 @@ local function placeOf(seat)
   return k, s.first + floor((seat - s.start) / s.per)
 end
 
--- Expired PENDING holds count as free seats of their rows and sections.
--- lapsedIn[row] lists the row's lapsed seats (noSeats: none).
+-- Expired PENDING holds count as free seats of their rows and sections, as of
+-- the earliest `now` of the call (a hold that lapsed since is simply not yet
+-- free). lapsedIn[row] lists the row's lapsed seats (noSeats: none); a lapsed
+-- seat taken here leaves them.
 local lapsed, lapsedIn, extraSec, lapsedFrom, noSeats = {}, {}, {}, {}, {}
-for _, m in ipairs(call('ZRANGEBYSCORE', KEYS[5], '-inf', nowArg, 'LIMIT', 0, 1000)) do
+for _, m in ipairs(call('ZRANGEBYSCORE', KEYS[5], '-inf', minNow, 'LIMIT', 0, 1000)) do
   local seat = tonumber(m)
   if seat then
-    lapsed[seat] = true
     local k, r = placeOf(seat)
     if k > 0 then
+      lapsed[seat] = r
       extraSec[k] = (extraSec[k] or 0) + 1
       lapsedFrom[k] = math.min(lapsedFrom[k] or r, r)
       lapsedIn[r] = lapsedIn[r] or {}
@@ -133,6 +122,21 @@ for _, m in ipairs(call('ZRANGEBYSCORE', KEYS[5], '-inf', nowArg, 'LIMIT', 0, 10
     end
   end
 end
+
+local function unlapse(k, seat)
+  local r = lapsed[seat]
+  lapsed[seat] = nil
+  extraSec[k] = extraSec[k] - 1
+  for i, other in ipairs(lapsedIn[r]) do
+    if other == seat then
+      table.remove(lapsedIn[r], i)
+      break
+    end
+  end
+end
+
+-- The ticket limit is the concert's live setting (PATCH .../queue), read once.
+local maxTickets = tonumber(call('HGET', KEYS[11], 'maxTickets')) or 0
 
 -- rowOf returns row r (n seats from seat `from`) as a string of n bytes, one per
 -- seat: "\0" when free, anything else when not. It starts from the holder tags
@@ -185,7 +189,7 @@ end
 -- lone seat rules out at most two of them) and the two that would leave a lone
 -- seat (the best when every start would). They are tried in seat order, so a tie
 -- still goes to the leftmost, exactly as trying every start would.
-local function choose(row, n)
+local function choose(row, n, q)
   local best, bestLone, bestDist
   local longest = 0
   local mid = floor((n + 2 - q) / 2) -- the start whose run's middle is the row's
@@ -212,119 +216,155 @@ local function choose(row, n)
   return best, longest
 end
 
--- take holds the run of q seats from seat x of row r (from: the row's first
--- seat). The seats are side by side, so each key is written once for all of
--- them; only the reservation records are one key per seat.
-local function take(k, r, from, x)
-  local out = {}
-  local price = prices[k] or prices[1]
-  local first = from + x - 1
-  local zholds, holders, zuser = {}, {}, {}
-  local counted = 0
-  -- Numbers are turned into strings once each: Lua formats a number with
-  -- printf's %.14g every time it is passed to redis.call or joined.
-  for j = 0, q - 1 do
-    local seat = first + j
-    local name = tostring(seat)
-    local rid = ARGV[11 + j + 1]
-    -- A lapsed hold keeps its holder until swept: the seat was never counted free.
-    if not lapsed[seat] then
-      counted = counted + 1
+-- serve answers one request (see the header): its token, its limits, then the
+-- best run and its holds.
+local function serve(req)
+  local a, q = req.a, req.q
+  local uid, gen, nowArg, deadline, tag = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local uhKey = KEYS[req.k]
+  local now = tonumber(nowArg)
+
+  local rec = call('HGET', KEYS[1], uid)
+  if not rec or string.match(rec, '^%d+') ~= gen or sub(rec, -2) == ':d' then
+    return { 'TOKEN_EXPIRED token is no longer current' }
+  end
+  local lease = tonumber(call('ZSCORE', KEYS[2], uid))
+  if not lease or lease <= now then
+    if call('ZSCORE', KEYS[3], uid) then
+      return { 'NOT_ADMITTED token is still waiting in the queue' }
     end
-    zholds[#zholds + 1], zholds[#zholds + 2] = deadline, name
-    holders[#holders + 1], holders[#holders + 2] = name, rid .. ':' .. uid
-    zuser[#zuser + 1], zuser[#zuser + 2] = deadline, rid
-    call('SET', KEYS[12 + j + 1], ARGV[7] .. ':' .. name .. ':' .. uid .. ':' .. price .. ':' ..
-      deadline .. ':PENDING', 'PX', ARGV[8])
-    out[#out + 1] = rid
-    out[#out + 1] = seat
+    return { 'TOKEN_EXPIRED active time ran out' }
   end
-  if counted > 0 then
-    call('HINCRBY', KEYS[10], tostring(r), -counted)
-    call('HINCRBY', KEYS[10], 's' .. k, -counted)
+  local live = call('ZCOUNT', uhKey, '(' .. nowArg, '+inf')
+  if live + q > tonumber(ARGV[a + 5]) then
+    return { 'HOLD_LIMIT_REACHED at most ' .. ARGV[a + 5] .. ' seats may be held at once' }
   end
-  call('ZADD', KEYS[5], unpack(zholds))
-  call('HSET', KEYS[6], unpack(holders))
-  call('SETRANGE', KEYS[8], tostring(first), string.rep(ARGV[5], q))
-  call('ZADD', KEYS[9], unpack(zuser))
-  if lease < tonumber(deadline) then
-    call('ZADD', KEYS[2], 'GT', deadline, uid)
+  if maxTickets > 0 and live + q + (tonumber(call('HGET', KEYS[10], uid)) or 0) > maxTickets then
+    return { 'TICKET_LIMIT_REACHED at most ' .. maxTickets .. ' tickets per person' }
   end
-  return out
+
+  -- take holds the run of q seats from seat x of row r (from: the row's first
+  -- seat). The seats are side by side, so each key is written once for all of
+  -- them; only the reservation records are one key per seat.
+  local function take(k, r, from, x)
+    local out = {}
+    local price = prices[k] or prices[1]
+    local first = from + x - 1
+    local zholds, holders, zuser = {}, {}, {}
+    local counted = 0
+    -- Numbers are turned into strings once each: Lua formats a number with
+    -- printf's %.14g every time it is passed to redis.call or joined.
+    for j = 0, q - 1 do
+      local seat = first + j
+      local name = tostring(seat)
+      local rid = ARGV[a + 8 + j]
+      -- A lapsed hold keeps its holder until swept: the seat was never counted free.
+      if lapsed[seat] then
+        unlapse(k, seat)
+      else
+        counted = counted + 1
+      end
+      zholds[#zholds + 1], zholds[#zholds + 2] = deadline, name
+      holders[#holders + 1], holders[#holders + 2] = name, rid .. ':' .. uid
+      zuser[#zuser + 1], zuser[#zuser + 2] = deadline, rid
+      call('SET', KEYS[req.k + 1 + j], ARGV[1] .. ':' .. name .. ':' .. uid .. ':' .. price .. ':' ..
+        deadline .. ':PENDING', 'PX', ARGV[2])
+      out[#out + 1] = rid
+      out[#out + 1] = seat
+    end
+    if counted > 0 then
+      call('HINCRBY', KEYS[9], tostring(r), -counted)
+      call('HINCRBY', KEYS[9], 's' .. k, -counted)
+    end
+    call('ZADD', KEYS[5], unpack(zholds))
+    call('HSET', KEYS[6], unpack(holders))
+    call('SETRANGE', KEYS[8], tostring(first), string.rep(tag, q))
+    call('ZADD', uhKey, unpack(zuser))
+    if lease < tonumber(deadline) then
+      call('ZADD', KEYS[2], 'GT', deadline, uid)
+    end
+    return out
+  end
+
+  local only = tonumber(ARGV[a + 7])
+  -- Every section's free count s<k> and rows f<k>, in one read.
+  local secFields = {}
+  for k = 1, #secs do
+    secFields[2 * k - 1], secFields[2 * k] = 's' .. k, 'f' .. k
+  end
+  local secState = call('HMGET', KEYS[9], unpack(secFields))
+  for k = 1, #secs do
+    local s = secs[k]
+    if (only == 0 or only == k) and s.per >= q and (tonumber(secState[2 * k - 1]) or 0) + (extraSec[k] or 0) >= q then
+      -- f<k> lists a row per quantity i = 1, 2, ...: no row of the section before
+      -- the i-th has a run of i free seats (best.lua moves it on, recount moves
+      -- them all back when a seat before them is freed). No run of i means none of
+      -- q >= i either, so the scan starts at the furthest of the first q. A
+      -- section's sold-out front, and rows left with only lone seats, cost nothing;
+      -- rows with lapsed holds are looked at wherever they are.
+      local ptrs = {}
+      for p in string.gmatch(secState[2 * k] or '', '%d+') do
+        ptrs[#ptrs + 1] = tonumber(p)
+      end
+      local stored = s.first
+      for i = 1, math.min(q, #ptrs) do
+        stored = math.max(stored, ptrs[i])
+      end
+      -- movePointer records that no row from stored to before `to` has a run of q.
+      local function movePointer(to)
+        if to <= stored then return end
+        for i = #ptrs + 1, q do
+          ptrs[i] = s.first
+        end
+        ptrs[q] = to
+        call('HSET', KEYS[9], 'f' .. k, table.concat(ptrs, ','))
+      end
+      local r0, chunk, last = math.min(stored, lapsedFrom[k] or stored), 8, s.first + s.rows - 1
+      local firstMaybe -- the first row from stored that may have a run of q
+      -- Free counts of the rows by HMGET, 8 rows first, then twice as many each
+      -- time up to 256: the run is usually in the first few rows. With each count
+      -- comes m<row>, the longest free run a call found there when it had none of
+      -- q (cleared when a seat of the row is freed, see recount): a row whose free
+      -- seats are all apart is not read again.
+      while r0 <= last do
+        local rows, fields = {}, {}
+        for r = r0, math.min(r0 + chunk - 1, last) do
+          local name = tostring(r)
+          rows[#rows + 1] = r
+          fields[#fields + 1] = name
+          fields[#fields + 1] = 'm' .. name
+        end
+        r0, chunk = r0 + chunk, math.min(chunk * 2, 256)
+        local got = call('HMGET', KEYS[9], unpack(fields))
+        for i, r in ipairs(rows) do
+          local free, extra = tonumber(got[2 * i - 1]) or 0, #(lapsedIn[r] or noSeats)
+          local longest = tonumber(got[2 * i])
+          local maybe = free >= q and (not longest or longest >= q) -- by its count and mark
+          if free + extra >= q and (extra > 0 or maybe) then
+            local from = s.start + (r - s.first) * s.per
+            local x, run = choose(rowOf(r, from, s.per), s.per, q)
+            if x then
+              movePointer(firstMaybe or r)
+              return take(k, r, from, x)
+            end
+            maybe = false -- read: no run of q, even with its lapsed holds
+            if extra == 0 then
+              call('HSET', KEYS[9], fields[2 * i], run)
+            end
+          end
+          if maybe and not firstMaybe and r >= stored then
+            firstMaybe = r
+          end
+        end
+      end
+      movePointer(firstMaybe or last + 1)
+    end
+  end
+  return { 'SEATS_UNAVAILABLE no ' .. q .. ' seats side by side are left' }
 end
 
-local only = tonumber(ARGV[10])
--- Every section's free count s<k> and rows f<k>, in one read.
-local secFields = {}
-for k = 1, #secs do
-  secFields[2 * k - 1], secFields[2 * k] = 's' .. k, 'f' .. k
+local out = {}
+for i, req in ipairs(reqs) do
+  out[i] = serve(req)
 end
-local secState = call('HMGET', KEYS[10], unpack(secFields))
-for k = 1, #secs do
-  local s = secs[k]
-  if (only == 0 or only == k) and s.per >= q and (tonumber(secState[2 * k - 1]) or 0) + (extraSec[k] or 0) >= q then
-    -- f<k> lists a row per quantity i = 1, 2, ...: no row of the section before
-    -- the i-th has a run of i free seats (best.lua moves it on, recount moves
-    -- them all back when a seat before them is freed). No run of i means none of
-    -- q >= i either, so the scan starts at the furthest of the first q. A
-    -- section's sold-out front, and rows left with only lone seats, cost nothing;
-    -- rows with lapsed holds are looked at wherever they are.
-    local ptrs = {}
-    for p in string.gmatch(secState[2 * k] or '', '%d+') do
-      ptrs[#ptrs + 1] = tonumber(p)
-    end
-    local stored = s.first
-    for i = 1, math.min(q, #ptrs) do
-      stored = math.max(stored, ptrs[i])
-    end
-    -- movePointer records that no row from stored to before `to` has a run of q.
-    local function movePointer(to)
-      if to <= stored then return end
-      for i = #ptrs + 1, q do
-        ptrs[i] = s.first
-      end
-      ptrs[q] = to
-      call('HSET', KEYS[10], 'f' .. k, table.concat(ptrs, ','))
-    end
-    local r0, chunk, last = math.min(stored, lapsedFrom[k] or stored), 8, s.first + s.rows - 1
-    local firstMaybe -- the first row from stored that may have a run of q
-    -- Free counts of the rows by HMGET, 8 rows first, then twice as many each
-    -- time up to 256: the run is usually in the first few rows. With each count
-    -- comes m<row>, the longest free run a call found there when it had none of
-    -- q (cleared when a seat of the row is freed, see recount): a row whose free
-    -- seats are all apart is not read again.
-    while r0 <= last do
-      local rows, fields = {}, {}
-      for r = r0, math.min(r0 + chunk - 1, last) do
-        local name = tostring(r)
-        rows[#rows + 1] = r
-        fields[#fields + 1] = name
-        fields[#fields + 1] = 'm' .. name
-      end
-      r0, chunk = r0 + chunk, math.min(chunk * 2, 256)
-      local got = call('HMGET', KEYS[10], unpack(fields))
-      for i, r in ipairs(rows) do
-        local free, extra = tonumber(got[2 * i - 1]) or 0, #(lapsedIn[r] or noSeats)
-        local longest = tonumber(got[2 * i])
-        local maybe = free >= q and (not longest or longest >= q) -- by its count and mark
-        if free + extra >= q and (extra > 0 or maybe) then
-          local from = s.start + (r - s.first) * s.per
-          local x, run = choose(rowOf(r, from, s.per), s.per)
-          if x then
-            movePointer(firstMaybe or r)
-            return take(k, r, from, x)
-          end
-          maybe = false -- read: no run of q, even with its lapsed holds
-          if extra == 0 then
-            call('HSET', KEYS[10], fields[2 * i], run)
-          end
-        end
-        if maybe and not firstMaybe and r >= stored then
-          firstMaybe = r
-        end
-      end
-    end
-    movePointer(firstMaybe or last + 1)
-  end
-end
-return redis.error_reply('SEATS_UNAVAILABLE no ' .. q .. ' seats side by side are left')
+return out

@@ -128,10 +128,10 @@ func (c *batchCall[Req, Res]) answered() bool {
 }
 
 // answerBatch runs sc once for a whole batch and answers each call from its
-// width entries of the reply, read by parse; an error of the call itself answers
+// width entries of the reply, read by parse with the call's request; an error of the call itself answers
 // every call of the batch.
 func answerBatch[Req, Res any](s *Store, sc *redis.Script, op string, keys []string, args []any,
-	width int, batch []*batchCall[Req, Res], parse func(entries []any) (Res, error)) {
+	width int, batch []*batchCall[Req, Res], parse func(req Req, entries []any) (Res, error)) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	v, err := sc.Run(ctx, s.rdb, keys, args...).Slice()
 	cancel()
@@ -145,6 +145,6 @@ func answerBatch[Req, Res any](s *Store, sc *redis.Script, op string, keys []str
 			call.err = err
 			continue
 		}
-		call.res, call.err = parse(v[width*i : width*(i+1)])
+		call.res, call.err = parse(call.req, v[width*i:width*(i+1)])
 	}
 }

@@ -32,7 +32,7 @@ func (s *Store) LoadRows(ctx context.Context, sch engine.Schedule) error {
 }
 
 // HoldBest runs best.lua: the token, the limits, the choice of seats and every
-// hold in one round trip. Without r.ReservationIDs the ids are drawn here, after
+// hold in one round trip, shared with the schedule's other requests in flight. Without r.ReservationIDs the ids are drawn here, after
 // the schedule's sold seats and row counts are known loaded, as Hold does; a
 // schedule Redis lost since (the script refuses it) is rebuilt from the ledger,
 // its rows counted, and the hold tried again under fresh ids.
@@ -79,33 +79,71 @@ func (s *Store) reservationIDs(ctx context.Context, n int) ([]int64, error) {
 	return ids, nil
 }
 
+// Concurrent best-available requests on one schedule share one best.lua run
+// (see batcher), served in turn as separate calls would be. A winning request
+// runs about fifteen commands in Redis and scans rows, so batches are smaller
+// than the holds'.
+const (
+	bestBatch    = 16
+	bestFlushers = 4
+)
+
+type bestCall = batchCall[engine.BestRequest, []engine.Reservation]
+
 // holdBest is one best.lua attempt; errNotRebuilt without the sold seats or rows.
 func (s *Store) holdBest(ctx context.Context, r engine.BestRequest) ([]engine.Reservation, error) {
-	c, sid, uid := r.Token.ConcertID, r.Schedule.ID, r.Token.UserID
+	return s.bests.do(ctx, r.Schedule.ID, r)
+}
+
+// runBests answers one batch of best-available requests on one schedule with
+// one best.lua call.
+func (s *Store) runBests(scheduleID int64, batch []*bestCall) {
+	sch := batch[0].req.Schedule
+	c := sch.ConcertID
 	k := s.keys
-	keys := make([]string, 0, 12+r.Quantity)
+	keys := make([]string, 0, 11+3*len(batch))
 	keys = append(keys,
-		k.tokens(c), k.active(c), k.wait(c), k.sold(c, sid), k.holds(c, sid), k.holders(c, sid),
-		k.rebuilt(c, sid), k.tags(c, sid), k.userHolds(c, uid), k.rows(c, sid), k.bought(c), k.cfg(c))
-	secs := r.Schedule.Layout()
+		k.tokens(c), k.active(c), k.wait(c), k.sold(c, scheduleID), k.holds(c, scheduleID), k.holders(c, scheduleID),
+		k.rebuilt(c, scheduleID), k.tags(c, scheduleID), k.rows(c, scheduleID), k.bought(c), k.cfg(c))
+	secs := sch.Layout()
 	prices := make([]string, len(secs))
 	for i, sec := range secs {
 		prices[i] = strconv.FormatInt(sec.Price, 10)
 	}
-	args := make([]any, 0, 11+r.Quantity)
-	args = append(args, uid, r.Token.Gen, ms(r.Now), ms(r.Deadline), string([]byte{engine.HolderTag(uid)}),
-		r.MaxHolds, sid, reservationTTL.Milliseconds(), r.Quantity, r.Section, strings.Join(prices, ","))
-	for _, id := range r.ReservationIDs {
-		keys = append(keys, k.reservation(c, id))
-		args = append(args, id)
+	args := make([]any, 0, 3+10*len(batch))
+	args = append(args, scheduleID, reservationTTL.Milliseconds(), strings.Join(prices, ","))
+	for _, call := range batch {
+		r := call.req
+		uid := r.Token.UserID
+		keys = append(keys, k.userHolds(c, uid))
+		args = append(args, uid, r.Token.Gen, ms(r.Now), ms(r.Deadline), string([]byte{engine.HolderTag(uid)}),
+			r.MaxHolds, r.Quantity, r.Section)
+		for _, id := range r.ReservationIDs {
+			keys = append(keys, k.reservation(c, id))
+			args = append(args, id)
+		}
 	}
-	v, err := bestScript.Run(ctx, s.rdb, keys, args...).Slice()
-	if err != nil {
-		return nil, domainError("best", err)
+	answerBatch(s, bestScript, "best", keys, args, 1, batch, parseBestReply)
+}
+
+// parseBestReply reads one request's entry of best.lua's reply: reservation id
+// and seat for each seat held, or a refusal's "CODE message".
+func parseBestReply(r engine.BestRequest, entries []any) ([]engine.Reservation, error) {
+	v, ok := entries[0].([]any)
+	if !ok {
+		return nil, fmt.Errorf("redis best: unexpected reply %v", entries[0])
+	}
+	if len(v) == 1 { // a refusal: "CODE message"
+		msg, _ := v[0].(string)
+		if e, ok := scriptOutcome(msg); ok {
+			return nil, e
+		}
+		return nil, fmt.Errorf("redis best: unknown outcome %q", msg)
 	}
 	if len(v) != 2*r.Quantity {
 		return nil, fmt.Errorf("redis best: %d entries for %d seats", len(v), r.Quantity)
 	}
+	c, sid, uid := r.Token.ConcertID, r.Schedule.ID, r.Token.UserID
 	out := make([]engine.Reservation, r.Quantity)
 	for i := range out {
 		rid, err := replyInt(v[2*i])

@@ -641,3 +641,71 @@ func TestLoadBought(t *testing.T) {
 		}
 	})
 }
+
+// TestBestBatchDecidesInOrder runs one best.lua call for requests that depend on
+// each other: each must be decided as if it ran alone after the ones before it,
+// including a lapsed hold taken by the first, which no later one may take again.
+func TestBestBatchDecidesInOrder(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		f := layoutFixture(t, b, engine.Section{Name: "A", Price: 100, Rows: 2, SeatsPerRow: 4})
+		f.openTo(3, 1, 2, 5)
+		f.wait(3)
+		f.mustHold(5, 1, t0) // both lapse a minute later: free for the batch below
+		f.mustHold(5, 2, t0)
+		now := t0.Add(2 * time.Minute)
+
+		cases := []struct {
+			uid   int64
+			q     int
+			seats []int
+			err   error
+		}{
+			{uid: 1, q: 2, seats: []int{1, 2}}, // row 1 whole again: the lapsed seats go
+			{uid: 2, q: 2, seats: []int{3, 4}}, // and only once
+			{uid: 3, q: 1, err: engine.ErrNotAdmitted},
+			{uid: 2, q: 1, seats: []int{5}},                 // row 2: a left end, not a lone seat's maker
+			{uid: 2, q: 1, err: engine.ErrHoldLimitReached}, // f.max is 3
+			{uid: 1, q: 1, seats: []int{6}},
+			{uid: 5, q: 2, seats: []int{7, 8}}, // its lapsed holds count no more
+			{uid: 5, q: 1, err: engine.ErrSeatsUnavailable},
+		}
+		batch := make([]*bestCall, len(cases))
+		for i, c := range cases {
+			ids, err := f.s.reservationIDs(f.ctx, c.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			batch[i] = &bestCall{req: engine.BestRequest{
+				Token: f.token(c.uid), Schedule: f.sched, Quantity: c.q, ReservationIDs: ids,
+				Now: now, Deadline: now.Add(time.Minute), MaxHolds: f.max,
+			}}
+		}
+		f.s.runBests(f.sched.ID, batch)
+
+		for i, c := range cases {
+			got := batch[i]
+			if c.err != nil {
+				if !errors.Is(got.err, c.err) {
+					t.Errorf("case %d (user %d, %d seats): %v, %v; want %v", i, c.uid, c.q, seatsOf(got.res), got.err, c.err)
+				}
+				continue
+			}
+			if got.err != nil || !slices.Equal(seatsOf(got.res), c.seats) {
+				t.Errorf("case %d (user %d, %d seats): %v, %v; want %v", i, c.uid, c.q, seatsOf(got.res), got.err, c.seats)
+				continue
+			}
+			for j, r := range got.res {
+				if r.ID != got.req.ReservationIDs[j] || r.UserID != c.uid || f.state(r.ID, now) != engine.ReservationPending {
+					t.Errorf("case %d: reservation %+v is not the user's PENDING hold %d", i, r, got.req.ReservationIDs[j])
+				}
+			}
+		}
+		m := f.seatMap(now)
+		for seat := 1; seat <= 8; seat++ {
+			if !m.Held(seat) {
+				t.Errorf("seat %d is free, want held", seat)
+			}
+		}
+		f.requireRowCounts()
+	})
+}

@@ -49,7 +49,7 @@ func (s *Store) runHolds(scheduleID int64, batch []*holdCall) {
 }
 
 // parseHoldReply reads one hold's two entries of hold.lua's reply: outcome, detail.
-func parseHoldReply(v []any) (holdAnswer, error) {
+func parseHoldReply(_ holdReq, v []any) (holdAnswer, error) {
 	outcome, detail := v[0], v[1]
 	if code, ok := outcome.(string); ok {
 		msg, _ := detail.(string)

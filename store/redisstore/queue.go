@@ -120,7 +120,7 @@ func (s *Store) runEnters(concertID int64, batch []*enterCall) {
 }
 
 // parseEnterReply reads one entry's five values of enter.lua's reply.
-func parseEnterReply(v []any) (engine.EnterResult, error) {
+func parseEnterReply(_ enterReq, v []any) (engine.EnterResult, error) {
 	reused, err1 := queueInt(v[0])
 	gen, err2 := queueInt(v[1])
 	issued, err3 := queueInt(v[2])

@@ -38,7 +38,7 @@ func (s *Store) runStatus(concertID int64, batch []*statusCall) {
 		}
 	}
 	args[0], args[1] = now.UnixMilli(), idle.Milliseconds()
-	answerBatch(s, statusScript, "status", s.keys.statusKeys(concertID), args, 2, batch, func(v []any) (engine.TokenStatus, error) {
+	answerBatch(s, statusScript, "status", s.keys.statusKeys(concertID), args, 2, batch, func(_ statusReq, v []any) (engine.TokenStatus, error) {
 		st, err := parseTokenStatus(v)
 		if err != nil {
 			return st, fmt.Errorf("redis status: %w", err)

@@ -26,6 +26,7 @@ type Store struct {
 	idBlock  idBlock // this instance's share of reservation ids
 	status   batcher[statusReq, engine.TokenStatus]
 	holds    batcher[holdReq, holdAnswer]
+	bests    batcher[engine.BestRequest, []engine.Reservation]
 	entries  batcher[enterReq, engine.EnterResult]
 }
 
@@ -67,6 +68,7 @@ func New(rdb redis.UniversalClient, prefix string, ledger Ledger) *Store {
 	s.idBlock.source, _ = ledger.(IDBlocks)
 	s.status = batcher[statusReq, engine.TokenStatus]{name: "status", max: statusBatch, flushers: statusFlushers, run: s.runStatus}
 	s.holds = batcher[holdReq, holdAnswer]{name: "hold", max: holdBatch, flushers: holdFlushers, run: s.runHolds}
+	s.bests = batcher[engine.BestRequest, []engine.Reservation]{name: "best", max: bestBatch, flushers: bestFlushers, run: s.runBests}
 	s.entries = batcher[enterReq, engine.EnterResult]{name: "enter", max: enterBatch, flushers: enterFlushers, run: s.runEnters}
 	return s
 }
