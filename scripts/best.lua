@@ -135,6 +135,14 @@ local function unlapse(k, seat)
   end
 end
 
+-- Every section's free count s<k> and rows f<k> are read in one HMGET per
+-- request; their names are made once (a number joined to a string is formatted
+-- by sprintf, which was a tenth of a call).
+local secFields = {}
+for k = 1, #secs do
+  secFields[2 * k - 1], secFields[2 * k] = 's' .. k, 'f' .. k
+end
+
 -- The ticket limit is the concert's live setting (PATCH .../queue), read once.
 local maxTickets = tonumber(call('HGET', KEYS[11], 'maxTickets')) or 0
 
@@ -274,7 +282,7 @@ local function serve(req)
     end
     if counted > 0 then
       call('HINCRBY', KEYS[9], tostring(r), -counted)
-      call('HINCRBY', KEYS[9], 's' .. k, -counted)
+      call('HINCRBY', KEYS[9], secFields[2 * k - 1], -counted)
     end
     call('ZADD', KEYS[5], unpack(zholds))
     call('HSET', KEYS[6], unpack(holders))
@@ -287,11 +295,6 @@ local function serve(req)
   end
 
   local only = tonumber(ARGV[a + 7])
-  -- Every section's free count s<k> and rows f<k>, in one read.
-  local secFields = {}
-  for k = 1, #secs do
-    secFields[2 * k - 1], secFields[2 * k] = 's' .. k, 'f' .. k
-  end
   local secState = call('HMGET', KEYS[9], unpack(secFields))
   for k = 1, #secs do
     local s = secs[k]
@@ -317,12 +320,12 @@ local function serve(req)
           ptrs[i] = s.first
         end
         ptrs[q] = to
-        call('HSET', KEYS[9], 'f' .. k, table.concat(ptrs, ','))
+        call('HSET', KEYS[9], secFields[2 * k], table.concat(ptrs, ','))
       end
-      local r0, chunk, last = math.min(stored, lapsedFrom[k] or stored), 8, s.first + s.rows - 1
+      local r0, chunk, last = math.min(stored, lapsedFrom[k] or stored), 2, s.first + s.rows - 1
       local firstMaybe -- the first row from stored that may have a run of q
-      -- Free counts of the rows by HMGET, 8 rows first, then twice as many each
-      -- time up to 256: the run is usually in the first few rows. With each count
+      -- Free counts of the rows by HMGET, 2 rows first, then twice as many each
+      -- time up to 256: the run is usually in the first row. With each count
       -- comes m<row>, the longest free run a call found there when it had none of
       -- q (cleared when a seat of the row is freed, see recount): a row whose free
       -- seats are all apart is not read again.
