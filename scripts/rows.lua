@@ -14,7 +14,8 @@
 --                                        when it had none of its quantity) and
 --                                        f<k> (per quantity i, comma-separated:
 --                                        no run of i free seats in section k
---                                        before that row), both kept by recount
+--                                        before that row), both kept by recount;
+--                                        ht = padding that keeps it a hash table
 -- KEYS[2] -> P:{cN}:sold:<scheduleID>
 -- KEYS[3] -> P:{cN}:tags:<scheduleID>
 --
@@ -23,7 +24,9 @@
 --
 -- Returns 1 if it loaded the layout, 0 if it was there.
 
+local pad = string.rep('-', 128) -- see the end
 if redis.call('HEXISTS', KEYS[1], 'L') == 1 then
+  redis.call('HSETNX', KEYS[1], 'ht', pad)
   return 0
 end
 local floor, byte = math.floor, string.byte
@@ -51,5 +54,10 @@ for start, per, first, rows in string.gmatch(ARGV[1], '(%d+),(%d+),(%d+),(%d+)')
   end
   redis.call('HSET', KEYS[1], 's' .. k, secFree)
 end
-redis.call('HSET', KEYS[1], 'L', ARGV[1])
+-- A value longer than hash-max-listpack-value (64 bytes by default) keeps the
+-- hash a hash table for good: as a listpack (up to 512 fields by default, so a
+-- venue of a few hundred rows) every field read walks the whole hash, which cost
+-- a 500-row schedule 23,000 instructions a field, a fifth of a best-available
+-- call's work in Redis.
+redis.call('HSET', KEYS[1], 'L', ARGV[1], 'ht', pad)
 return 1

@@ -709,3 +709,20 @@ func TestBestBatchDecidesInOrder(t *testing.T) {
 		f.requireRowCounts()
 	})
 }
+
+// TestRowsAreAHashTable: a schedule of a few hundred rows has fewer fields than
+// Redis's listpack limit, and as a listpack every row count read would walk the
+// whole hash; rows.lua keeps it a hash table. (miniredis has no encodings.)
+func TestRowsAreAHashTable(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		f := layoutFixture(t, b, engine.Section{Name: "A", Price: 100, Rows: 20, SeatsPerRow: 10})
+		f.loadRows()
+		if !b.real {
+			return
+		}
+		enc, err := f.rdb.ObjectEncoding(f.ctx, f.s.keys.rows(f.c, f.sched.ID)).Result()
+		if err != nil || enc != "hashtable" {
+			t.Fatalf("rows encoding = %q, %v; want hashtable", enc, err)
+		}
+	})
+}
