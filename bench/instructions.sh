@@ -17,6 +17,13 @@
 # INFO commandstats. The count includes the benchmark's setup: run it again with
 # a smaller N and take the difference for a per-operation figure. Needs valgrind
 # (callgrind_control, callgrind_annotate) and redis-server.
+#
+# REDIS_BIN names another redis-server. Debian's is stripped, so callgrind can
+# only count; one built with symbols also shows where the instructions go (the
+# 25 functions costing most on their own, and Lua's share):
+#   apt-get source redis   # needs a deb-src line for bookworm-security
+#   make -C redis-7.0.15 -j2 MALLOC=libc CFLAGS=-g
+#   REDIS_BIN=$PWD/redis-7.0.15/src/redis-server bash bench/instructions.sh BenchmarkBest50k 2000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +35,7 @@ out=$(mktemp -d)
 trap 'redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$out"' EXIT
 
 valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.out" \
-  redis-server --port "$port" --save '' --appendonly no >"$out/redis.log" 2>&1 &
+  "${REDIS_BIN:-redis-server}" --port "$port" --save '' --appendonly no >"$out/redis.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do
   redis-cli -p "$port" ping >/dev/null 2>&1 && break
@@ -43,3 +50,11 @@ redis-cli -p "$port" info commandstats | tr -d '\r' | grep '^cmdstat_' | sort -t
 redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
 wait "$pid" || true
 echo "redis-server instructions: $(callgrind_annotate "$out/callgrind.out" 2>/dev/null | awk '/PROGRAM TOTALS/ { print $1; exit }')"
+if [ -n "${REDIS_BIN:-}" ]; then
+  echo "by function, own cost:"
+  callgrind_annotate --inclusive=no --threshold=100 "$out/callgrind.out" 2>/dev/null |
+    grep -E '^ *[0-9,]+ \( *[0-9.]+%\)  [^ ]+:[^ ]+ \[' | grep -v '(100.0%)' | sed -n 1,25p
+  echo "Lua scripts, with their redis.call work (inclusive):"
+  callgrind_annotate --inclusive=yes --threshold=100 "$out/callgrind.out" 2>/dev/null |
+    grep -E '^ *[0-9,]+ .*(lapi.c:lua_pcall|script_lua.c:luaRedisGenericCommand) ' || true
+fi
