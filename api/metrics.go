@@ -179,7 +179,7 @@ func concertSeriesOf(name, help string, kind prometheus.ValueType, of func(engin
 var instanceCounters = []series[engine.Counters]{
 	counterOf("concertd_payments_settled_from_ledger_total", "Holds left PAYING that the ledger said were sold and the sweeper marked sold.", func(n engine.Counters) int64 { return n.SettledFromLedger }),
 	counterOf("concertd_polls_from_cache_total", "Queue status polls this instance answered from memory, within the contract's one-second lag on position.", func(n engine.Counters) int64 { return n.PollsFromCache }),
-	counterOf("concertd_holds_refused_from_memory_total", "Seat holds this instance refused as SEAT_TAKEN from its seat view, without asking Redis.", func(n engine.Counters) int64 { return n.HoldsRefusedHere }),
+	counterOf("concertd_holds_refused_from_memory_total", "Seat holds this instance refused as SEAT_TAKEN, and best-available requests as SEATS_UNAVAILABLE, from its seat view, without asking Redis.", func(n engine.Counters) int64 { return n.HoldsRefusedHere }),
 	counterOf("concertd_active_checks_ahead_total", "ACTIVE tokens this instance asked Redis about again in the background, before its word on them ran out (HOLD_CACHE_AGE).", func(n engine.Counters) int64 { return n.ActiveChecksAhead }),
 }
 

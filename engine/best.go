@@ -5,6 +5,9 @@ import (
 	"errors"
 )
 
+// errNoBest answers a best-available request to a shared state that has none.
+var errNoBest = Unavailable("shared state", errors.New("the seat store has no best-available allocation"))
+
 // HoldBest holds the best quantity seats side by side for the token's user, in
 // the named section or the first one that has such a run (API.md "POST
 // /api/reservations/best"). An unknown section name is INVALID_SEAT: the buyer
@@ -26,10 +29,10 @@ func (e *Engine) HoldBest(ctx context.Context, t Token, scheduleID int64, quanti
 		sec = i + 1
 	}
 	if e.best == nil {
-		return nil, Unavailable("shared state", errors.New("the seat store has no best-available allocation"))
+		return nil, errNoBest
 	}
 	now := e.clock.Now()
-	rs, err := e.best.HoldBest(ctx, BestRequest{
+	rs, err := e.holdGate.HoldBest(ctx, BestRequest{
 		Token: t, Schedule: s, Section: sec, Quantity: quantity,
 		Now: now, Deadline: now.Add(e.cfg.HoldTTL), MaxHolds: e.cfg.MaxHoldsPerUser,
 	})

@@ -173,7 +173,7 @@ func New(cfg Config, clk clock.Clock, s Stores) *Engine {
 		e.polls = newPollCache(e.polls, cfg.PollCacheAge, cfg.IdleTimeout)
 	}
 	e.seatViews = newSeatViewCache(liveSeatViews{holds: s.Holds}, clk)
-	e.holdGate = sharedHoldGate{holds: s.Holds, queue: s.Queue, idle: cfg.IdleTimeout}
+	e.holdGate = sharedHoldGate{holds: s.Holds, best: s.Best, queue: s.Queue, idle: cfg.IdleTimeout}
 	if cfg.HoldCacheAge > 0 {
 		e.holdGate = newActiveWordCache(e.holdGate, e.seatViews, cfg.HoldCacheAge, clk)
 	}

@@ -14,6 +14,8 @@ import (
 type HoldGate interface {
 	// Hold asks for the hold; the store draws its reservation id.
 	Hold(ctx context.Context, r HoldRequest) (HoldResult, error)
+	// HoldBest asks for the best run of seats (see BestSeats).
+	HoldBest(ctx context.Context, r BestRequest) ([]Reservation, error)
 	// Status is the token's state in the shared queue at now.
 	Status(ctx context.Context, t Token, now time.Time) (TokenStatus, error)
 	// Forget drops what is kept of t, which may have ended (a payment made it DONE).
@@ -24,12 +26,20 @@ type HoldGate interface {
 // and keeps nothing.
 type sharedHoldGate struct {
 	holds Holds
+	best  BestSeats // nil: no best-available allocation
 	queue Queue
 	idle  time.Duration
 }
 
 func (g sharedHoldGate) Hold(ctx context.Context, r HoldRequest) (HoldResult, error) {
 	return g.holds.Hold(ctx, r)
+}
+
+func (g sharedHoldGate) HoldBest(ctx context.Context, r BestRequest) ([]Reservation, error) {
+	if g.best == nil {
+		return nil, errNoBest
+	}
+	return g.best.HoldBest(ctx, r)
 }
 
 func (g sharedHoldGate) Status(ctx context.Context, t Token, now time.Time) (TokenStatus, error) {
@@ -76,6 +86,25 @@ func (c *activeWordCache) Hold(ctx context.Context, r HoldRequest) (HoldResult, 
 	return res, err
 }
 
+// HoldBest refuses from memory when the schedule's view has fewer available
+// seats than asked in the sections asked, where no run can be (under a rush,
+// nearly every late request once the seats are gone), else asks next and keeps
+// what the answer says of the token. It answers only as takenInView does: on a
+// fresh word that the token is ACTIVE, from a view at most seatMapMaxAge old.
+func (c *activeWordCache) HoldBest(ctx context.Context, r BestRequest) ([]Reservation, error) {
+	if c.activeWord(r.Token, r.Now) {
+		if v := c.views.ForHold(ctx, r.Schedule, r.Now); v != nil {
+			if free, ok := v.freeSeats(r.Section); ok && free < r.Quantity {
+				c.refusedHere.Add(1)
+				return nil, Errorf(CodeSeatsUnavailable, "no %d seats side by side are left", r.Quantity)
+			}
+		}
+	}
+	rs, err := c.next.HoldBest(ctx, r)
+	c.learnHoldOutcome(r.Token, err, r.Now)
+	return rs, err
+}
+
 // Status asks next, and keeps its word when it says t is ACTIVE.
 func (c *activeWordCache) Status(ctx context.Context, t Token, now time.Time) (TokenStatus, error) {
 	s, err := c.next.Status(ctx, t, now)
@@ -108,13 +137,8 @@ func (c *activeWordCache) Forget(t Token) { c.words.forget(keyOf(t)) }
 // seat map itself shows it taken. Holds that win are always decided in the shared
 // state, so no seat is ever given out from here.
 func (c *activeWordCache) takenInView(ctx context.Context, t Token, s Schedule, seat int, now time.Time) error {
-	n := now.UnixNano()
-	fact, at, ok := c.words.getAt(keyOf(t), n)
-	if !ok {
+	if !c.activeWord(t, now) {
 		return nil
-	}
-	if n-at >= int64(c.words.maxAge*3/4) && fact.checking.CompareAndSwap(false, true) {
-		go c.checkActiveAhead(t)
 	}
 	v := c.views.ForHold(ctx, s, now)
 	if v == nil {
@@ -131,6 +155,21 @@ func (c *activeWordCache) takenInView(ctx context.Context, t Token, s Schedule, 
 		}
 	}
 	return nil
+}
+
+// activeWord tells whether the shared state said within maxAge of now that t is
+// ACTIVE; once that word is 3/4 of the age old, the shared state is asked again
+// in the background (checkActiveAhead).
+func (c *activeWordCache) activeWord(t Token, now time.Time) bool {
+	n := now.UnixNano()
+	fact, at, ok := c.words.getAt(keyOf(t), n)
+	if !ok {
+		return false
+	}
+	if n-at >= int64(c.words.maxAge*3/4) && fact.checking.CompareAndSwap(false, true) {
+		go c.checkActiveAhead(t)
+	}
+	return true
 }
 
 // sawActive keeps the shared state's word, given at now, that t is ACTIVE.
@@ -158,11 +197,12 @@ func (c *activeWordCache) checkActiveAhead(t Token) {
 }
 
 // learnHoldOutcome keeps what a hold decided in the shared state at now says of
-// the token: a hold made, or refused for the seat or the limit, passed the ACTIVE
+// the token: a hold made, or refused for the seats or a limit, passed the ACTIVE
 // check; NOT_ADMITTED and TOKEN_EXPIRED say the token is not ACTIVE.
 func (c *activeWordCache) learnHoldOutcome(t Token, err error, now time.Time) {
 	switch {
-	case err == nil || isCode(err, CodeSeatTaken) || isCode(err, CodeHoldLimitReached):
+	case err == nil || isCode(err, CodeSeatTaken) || isCode(err, CodeSeatsUnavailable) ||
+		isCode(err, CodeHoldLimitReached) || isCode(err, CodeTicketLimitReached):
 		c.sawActive(t, now)
 	case isCode(err, CodeNotAdmitted) || isCode(err, CodeTokenExpired):
 		c.words.forget(keyOf(t))

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -9,14 +10,15 @@ import (
 	"github.com/concertd/concertd/engine/clock"
 )
 
-// countingGate is a shared state that counts the holds and statuses asked of it.
+// countingGate is a shared state that counts the holds, best-available requests
+// and statuses asked of it.
 type countingGate struct {
-	holds, statuses, forgets atomic.Int64
-	holdErr                  error
-	status                   atomic.Pointer[TokenStatus] // nil: ACTIVE
-	statusErr                error
-	statusAsked              chan struct{} // told of each status asked, when set
-	release                  chan struct{} // a status waits for it, when set
+	holds, bests, statuses, forgets atomic.Int64
+	holdErr                         error
+	status                          atomic.Pointer[TokenStatus] // nil: ACTIVE
+	statusErr                       error
+	statusAsked                     chan struct{} // told of each status asked, when set
+	release                         chan struct{} // a status waits for it, when set
 }
 
 func (g *countingGate) Hold(_ context.Context, r HoldRequest) (HoldResult, error) {
@@ -25,6 +27,18 @@ func (g *countingGate) Hold(_ context.Context, r HoldRequest) (HoldResult, error
 		return HoldResult{}, g.holdErr
 	}
 	return HoldResult{Reservation: Reservation{ID: 1, Seat: r.Seat, UserID: r.Token.UserID}, Created: true}, nil
+}
+
+func (g *countingGate) HoldBest(_ context.Context, r BestRequest) ([]Reservation, error) {
+	g.bests.Add(1)
+	if g.holdErr != nil {
+		return nil, g.holdErr
+	}
+	rs := make([]Reservation, r.Quantity)
+	for i := range rs {
+		rs[i] = Reservation{ID: int64(i + 1), Seat: i + 1, UserID: r.Token.UserID}
+	}
+	return rs, nil
 }
 
 func (g *countingGate) Status(context.Context, Token, time.Time) (TokenStatus, error) {
@@ -170,6 +184,79 @@ func TestActiveWordCacheRefusesOnlyWhatCannotBeWon(t *testing.T) {
 	}
 }
 
+// bestView is a schedule of two sections of 4 seats: seats 2 and 3 of section A
+// and seat 6 of B are free, the rest held or sold.
+func bestView() *SeatMapView {
+	layout := []Section{{Name: "A", Rows: 1, SeatsPerRow: 4}, {Name: "B", Rows: 1, SeatsPerRow: 4}}
+	v := &SeatMapView{ScheduleID: 1, Sections: layout, Seats: make([]SeatStatus, 8), At: gateAt, tags: make([]byte, 9)}
+	for n := 1; n <= 8; n++ {
+		v.Seats[n-1] = SeatPending
+	}
+	v.Seats[1], v.Seats[2], v.Seats[5] = SeatAvailable, SeatAvailable, SeatAvailable
+	v.Seats[7] = SeatReserved
+	v.countFree(layout)
+	return v
+}
+
+// A best-available request is refused from memory only on a fresh ACTIVE word
+// and when the view has fewer available seats than asked where they are asked
+// for; every other request goes to next.
+func TestActiveWordCacheRefusesBestWhenTooFewAreLeft(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cases := []struct {
+		name        string
+		learn       learnStep
+		section, q  int
+		view        *SeatMapView
+		wantRefused bool
+	}{
+		{name: "4 asked, 3 left", learn: sawActive, q: 4, view: bestView(), wantRefused: true},
+		{name: "3 asked, 3 left", learn: sawActive, q: 3, view: bestView()},
+		{name: "3 asked in A, 2 left there", learn: sawActive, section: 1, q: 3, view: bestView(), wantRefused: true},
+		{name: "2 asked in A, 2 left there", learn: sawActive, section: 1, q: 2, view: bestView()},
+		{name: "2 asked in B, 1 left there", learn: sawActive, section: 2, q: 2, view: bestView(), wantRefused: true},
+		{name: "a section the view has not", learn: sawActive, section: 3, q: 1, view: bestView()},
+		{name: "never seen ACTIVE", q: 4, view: bestView()},
+		{name: "seen WAITING", learn: sawWaiting, q: 4, view: bestView()},
+		{name: "seen ACTIVE by a best-available refusal", learn: heldWith(ErrSeatsUnavailable), q: 4, view: bestView(), wantRefused: true},
+		{name: "seen ACTIVE by a ticket limit", learn: heldWith(ErrTicketLimitReached), q: 4, view: bestView(), wantRefused: true},
+		{name: "TOKEN_EXPIRED since", learn: heldWith(ErrTokenExpired), q: 4, view: bestView()},
+		{name: "no view", learn: sawActive, q: 4},
+		{name: "a view without counts", learn: sawActive, q: 4, view: gateView()},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			next := &countingGate{}
+			c := newActiveWordCache(next, fixedViews{tc.view}, time.Second, clock.NewSimulated(gateAt))
+			switch l := tc.learn; {
+			case l.status != nil:
+				next.status.Store(l.status)
+				if _, err := c.Status(ctx, asker, gateAt); err != nil {
+					t.Fatal(err)
+				}
+			case l.hold:
+				next.holdErr = l.err
+				if _, err := c.HoldBest(ctx, BestRequest{Token: asker, Quantity: 1, Now: gateAt}); err != l.err {
+					t.Fatalf("learning request: %v, want %v", err, l.err)
+				}
+				next.holdErr = nil
+			}
+			before := next.bests.Load()
+			rs, err := c.HoldBest(ctx, BestRequest{Token: asker, Section: tc.section, Quantity: tc.q, Now: gateAt})
+			asked := next.bests.Load() - before
+			if tc.wantRefused {
+				if !isCode(err, CodeSeatsUnavailable) || asked != 0 || c.refusedHere.Load() != 1 {
+					t.Fatalf("got %v, %v (next asked %d, refused here %d), want SEATS_UNAVAILABLE from memory", rs, err, asked, c.refusedHere.Load())
+				}
+			} else if err != nil || asked != 1 || len(rs) != tc.q || c.refusedHere.Load() != 0 {
+				t.Fatalf("got %v, %v (next asked %d, refused here %d), want next's seats", rs, err, asked, c.refusedHere.Load())
+			}
+		})
+	}
+}
+
 func cmpOr(d, def time.Duration) time.Duration {
 	if d == 0 {
 		return def
@@ -300,6 +387,19 @@ func TestSharedHoldGateAsksEveryTime(t *testing.T) {
 	if q.asked.Load() != 2 || q.idle.Load() != int64(time.Minute) || h.holds.Load() != 2 {
 		t.Fatalf("the queue was asked %d times (idle %v), the holds %d times; want 2 (a minute), 2",
 			q.asked.Load(), time.Duration(q.idle.Load()), h.holds.Load())
+	}
+	if _, err := g.HoldBest(ctx, BestRequest{Token: asker, Quantity: 2}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("best-available without an allocation: %v, want UNAVAILABLE", err)
+	}
+	best := &countingGate{}
+	g.best = best
+	for range 2 {
+		if rs, err := g.HoldBest(ctx, BestRequest{Token: asker, Quantity: 2}); err != nil || len(rs) != 2 {
+			t.Fatalf("best-available: %v, %v", rs, err)
+		}
+	}
+	if best.bests.Load() != 2 {
+		t.Fatalf("best-available asked %d times, want 2", best.bests.Load())
 	}
 }
 

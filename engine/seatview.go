@@ -19,6 +19,36 @@ type SeatMapView struct {
 	Seats      []SeatStatus // index = seat number - 1
 	At         time.Time
 	tags       []byte // HolderTag of each pending seat's holder, index = seat number
+	free       []int  // available seats per section of the layout (nil: not counted)
+}
+
+// countFree counts the view's available seats in each section of layout.
+func (v *SeatMapView) countFree(layout []Section) {
+	v.free = make([]int, len(layout))
+	n := 0
+	for k, sec := range layout {
+		for range sec.Rows * sec.SeatsPerRow {
+			if n < len(v.Seats) && v.Seats[n] == SeatAvailable {
+				v.free[k]++
+			}
+			n++
+		}
+	}
+}
+
+// freeSeats is the number of available seats in section k (1-based), or in
+// every section when k is 0; ok is false when the view has no counts.
+func (v *SeatMapView) freeSeats(k int) (n int, ok bool) {
+	if v.free == nil || k < 0 || k > len(v.free) {
+		return 0, false
+	}
+	if k > 0 {
+		return v.free[k-1], true
+	}
+	for _, f := range v.free {
+		n += f
+	}
+	return n, true
 }
 
 // seatMapMaxAge keeps a held or freed seat visible within well under the contract's
@@ -69,6 +99,7 @@ func (l liveSeatViews) View(ctx context.Context, s Schedule, now time.Time) (*Se
 			v.Seats[n-1] = SeatAvailable
 		}
 	}
+	v.countFree(s.Layout())
 	return v, nil
 }
 

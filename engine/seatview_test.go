@@ -326,3 +326,28 @@ func TestSeatViewReadBeforeCancelIsNotKept(t *testing.T) {
 		v.try(e, b, sid, 1).want(t, "B on seat 1, cancelled here after the read began", nil, false)
 	})
 }
+
+// tryBest is a best-available request as a client sees it (see attempt).
+func (v *env) tryBest(e *engine.Engine, t engine.Token, scheduleID int64, q int) attempt {
+	before := e.Counters().HoldsRefusedHere
+	rs, err := e.HoldBest(v.ctx, t, scheduleID, q, "")
+	return attempt{created: len(rs) == q, err: err, fromMemory: e.Counters().HoldsRefusedHere > before}
+}
+
+// A best-available request for more seats than the instance's seat view shows
+// available is refused from memory once the shared state has said the asker's
+// token is ACTIVE; one that may be served still goes to the shared state.
+func TestBestRefusedFromMemory(t *testing.T) {
+	eachBackend(t, engine.Config{}, func(t *testing.T, v *env) {
+		sched, toks := v.tenSeats(3)
+		sid := sched.ID
+		a, b, d := toks[0], toks[1], toks[2]
+		v.tryBest(v.e, a, sid, 4).want(t, "A takes 4 of 10", nil, false) // the middle: 3 left each side
+		v.tryBest(v.e, b, sid, 3).want(t, "B takes 3 more", nil, false)
+		v.clk.Advance(150 * time.Millisecond) // a new view, which shows 3 seats left
+		v.tryBest(v.e, d, sid, 4).want(t, "D, not yet seen ACTIVE, asks for 4", engine.ErrSeatsUnavailable, false)
+		v.tryBest(v.e, d, sid, 4).want(t, "D asks for 4 again", engine.ErrSeatsUnavailable, true)
+		v.tryBest(v.another(), d, sid, 4).want(t, "D through an instance that never saw D", engine.ErrSeatsUnavailable, false)
+		v.tryBest(v.e, d, sid, 3).want(t, "D asks for the 3 seats left", nil, false)
+	})
+}
