@@ -11,7 +11,10 @@ var errNoBest = Unavailable("shared state", errors.New("the seat store has no be
 // HoldBest holds the best quantity seats side by side for the token's user, in
 // the named section or the first one that has such a run (API.md "POST
 // /api/reservations/best"). An unknown section name is INVALID_SEAT: the buyer
-// asked for seats the schedule does not have.
+// asked for seats the schedule does not have. The seats held show in this
+// instance's seat view within seatMapMaxAge, as a picked seat's hold does: were
+// the view dropped after each, under a rush every request that refuses from it
+// would read the whole map again.
 func (e *Engine) HoldBest(ctx context.Context, t Token, scheduleID int64, quantity int, section string) ([]Reservation, error) {
 	s, err := e.scheduleFor(ctx, t, scheduleID)
 	if err != nil {
@@ -39,6 +42,5 @@ func (e *Engine) HoldBest(ctx context.Context, t Token, scheduleID int64, quanti
 	if err != nil {
 		return nil, err
 	}
-	e.forgetSeatMap(s.ID)
 	return rs, nil
 }

@@ -128,8 +128,8 @@ func (c *batchCall[Req, Res]) answered() bool {
 }
 
 // answerBatch runs sc once for a whole batch and answers each call from its
-// width entries of the reply, read by parse with the call's request; an error of the call itself answers
-// every call of the batch.
+// width entries of the reply, read by parse with the call's request; an error of
+// the call itself answers every call of the batch.
 func answerBatch[Req, Res any](s *Store, sc *redis.Script, op string, keys []string, args []any,
 	width int, batch []*batchCall[Req, Res], parse func(req Req, entries []any) (Res, error)) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)

@@ -32,10 +32,11 @@ func (s *Store) LoadRows(ctx context.Context, sch engine.Schedule) error {
 }
 
 // HoldBest runs best.lua: the token, the limits, the choice of seats and every
-// hold in one round trip, shared with the schedule's other requests in flight. Without r.ReservationIDs the ids are drawn here, after
-// the schedule's sold seats and row counts are known loaded, as Hold does; a
-// schedule Redis lost since (the script refuses it) is rebuilt from the ledger,
-// its rows counted, and the hold tried again under fresh ids.
+// hold in one round trip, shared with the schedule's other requests in flight.
+// Without r.ReservationIDs the ids are drawn here, after the schedule's sold
+// seats and row counts are known loaded, as Hold does; a schedule Redis lost
+// since (the script refuses it) is rebuilt from the ledger, its rows counted,
+// and the hold tried again under fresh ids.
 func (s *Store) HoldBest(ctx context.Context, r engine.BestRequest) ([]engine.Reservation, error) {
 	if r.Schedule.ConcertID != r.Token.ConcertID {
 		return nil, engine.ErrWrongConcert
