@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"reflect"
 	"slices"
@@ -437,7 +436,7 @@ func decodeCreateConcert(body []byte) (engine.NewConcert, error) {
 		if s.Date == nil {
 			return engine.NewConcert{}, engine.Errorf(engine.CodeBadRequest, "schedules[%d].concertDate is required", i)
 		}
-		if _, err := engine.ParseConcertDate(fmt.Sprintf("schedules[%d].concertDate", i), *s.Date); err != nil {
+		if _, err := engine.ParseConcertDate(i, *s.Date); err != nil {
 			return engine.NewConcert{}, err
 		}
 		if s.Sections != nil {

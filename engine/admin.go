@@ -3,7 +3,6 @@ package engine
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -31,14 +30,15 @@ const (
 	minConcertYear = 2000
 )
 
-// ParseConcertDate reads a schedule's date: YYYY-MM-DD, a real day, from
-// MinConcertDate to MaxConcertDate. Every place a date enters (the HTTP decoder,
-// CreateConcert, each ledger) asks this, so they all refuse the same dates;
-// field names the date in the BAD_REQUEST.
-func ParseConcertDate(field, date string) (time.Time, error) {
+// ParseConcertDate reads the date of schedule i (0-based, as the request lists
+// them): YYYY-MM-DD, a real day, from MinConcertDate to MaxConcertDate. Every
+// place a date enters (the HTTP decoder, CreateConcert, each ledger) asks this,
+// so they all refuse the same dates with the same BAD_REQUEST.
+func ParseConcertDate(i int, date string) (time.Time, error) {
 	d, err := time.Parse(time.DateOnly, date)
 	if err != nil || d.Year() < minConcertYear {
-		return time.Time{}, Errorf(CodeBadRequest, "%s must be a date YYYY-MM-DD from %s to %s", field, MinConcertDate, MaxConcertDate)
+		return time.Time{}, Errorf(CodeBadRequest, "schedules[%d].concertDate must be a date YYYY-MM-DD from %s to %s",
+			i, MinConcertDate, MaxConcertDate)
 	}
 	return d, nil
 }
@@ -70,7 +70,7 @@ func (e *Engine) CreateConcert(ctx context.Context, c NewConcert) (Concert, []Sc
 		return Concert{}, nil, Errorf(CodeBadRequest, "a concert needs 1 to %d schedules", maxSchedules)
 	}
 	for i, s := range c.Schedules {
-		if _, err := ParseConcertDate(fmt.Sprintf("schedules[%d].concertDate", i), s.Date); err != nil {
+		if _, err := ParseConcertDate(i, s.Date); err != nil {
 			return Concert{}, nil, err
 		}
 		if len(s.Sections) > 0 {

@@ -9,7 +9,6 @@ package memstore
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -133,7 +132,7 @@ func (s *Store) CreateConcert(ctx context.Context, c engine.NewConcert) (engine.
 	for i, ns := range c.Schedules {
 		ns = ns.Resolved()
 		c.Schedules[i] = ns
-		if _, err := engine.ParseConcertDate(fmt.Sprintf("schedules[%d].concertDate", i), ns.Date); err != nil {
+		if _, err := engine.ParseConcertDate(i, ns.Date); err != nil {
 			return engine.Concert{}, nil, err
 		}
 		if ns.SeatCount < 1 || ns.SeatCount > engine.MaxSeatCount || ns.Price < 1 {

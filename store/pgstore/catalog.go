@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
@@ -20,7 +19,7 @@ func (s *Store) CreateConcert(ctx context.Context, c engine.NewConcert) (engine.
 	for i, ns := range c.Schedules {
 		ns = ns.Resolved()
 		c.Schedules[i] = ns
-		d, err := engine.ParseConcertDate(fmt.Sprintf("schedules[%d].concertDate", i), ns.Date)
+		d, err := engine.ParseConcertDate(i, ns.Date)
 		if err != nil {
 			return engine.Concert{}, nil, err
 		}
